@@ -1,0 +1,56 @@
+# vfbypass build, test and lab entry points. Every target installs what it
+# needs on a fresh Debian 12 machine (as root), so a clean clone works.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/vfbypass
+GOBIN := $(CURDIR)/bin
+STATICCHECK_VERSION := v0.8.2
+# apt packages the build and tests need; fragments in mk/ add theirs.
+APT_PACKAGES := gcc pkg-config iproute2 ethtool pci.ids kmod
+BENCH_TARGETS :=
+TEST_TARGETS :=
+
+-include mk/*.mk
+
+.PHONY: all deps build test unit lint demo demo-sim bench clean
+all: build
+
+# deps: install missing apt packages (one apt-get call, non-interactive).
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "deps: all apt packages present"; fi
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/vfbypass
+
+$(GOBIN)/staticcheck:
+	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: deps $(GOBIN)/staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+
+# test: lint, then every Go test (root-only tests run when root, and say why
+# when they skip), then the extra test targets of mk/ fragments; the last
+# line counts passed, failed and skipped tests.
+test: lint build $(TEST_TARGETS)
+	@set -o pipefail; $(GO) test -count=1 -json ./... > .test-output.json; rc=$$?; \
+	$(GO) run ./tools/testsum < .test-output.json; rc2=$$?; \
+	[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ]
+
+unit:
+	$(GO) test -count=1 ./...
+
+demo-sim: build
+	./scripts/demo-sim.sh
+
+bench: build $(BENCH_TARGETS)
+
+clean:
+	rm -rf bin .test-output.json

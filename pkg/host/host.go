@@ -1,0 +1,87 @@
+// Package host is the narrow seam between vfbypass and the kernel it drives.
+//
+// Everything vfbypass reads or changes on a machine goes through a Host: files
+// under a root directory (sysfs, procfs, /dev), writes to sysfs attributes
+// that make the kernel act, rtnetlink VF settings on a PF, ethtool features,
+// ntuple rule tables and kernel modules. Real implementations live in this
+// package; a simulator that applies the kernel's rules to a directory tree
+// implements the same interfaces, so the same code runs against both.
+package host
+
+import (
+	"io/fs"
+	"net"
+
+	"github.com/vfbypass/vfbypass/pkg/flows"
+)
+
+// FS is the host's filesystem seen from a root directory. Paths are
+// host-absolute ("/sys/class/net/eth3/device/sriov_numvfs"); the
+// implementation places them under its root.
+type FS interface {
+	// Root is the directory under which host paths are found ("/" on a real host).
+	Root() string
+	// Path returns the location of a host path on this machine's filesystem.
+	Path(p string) string
+	ReadFile(p string) ([]byte, error)
+	Readlink(p string) (string, error)
+	ReadDir(p string) ([]fs.DirEntry, error)
+	Stat(p string) (fs.FileInfo, error)
+	Lstat(p string) (fs.FileInfo, error)
+	// WriteAttr writes value to a kernel attribute, as `echo value > p` would.
+	// Errors are *fs.PathError carrying the kernel's errno.
+	WriteAttr(p string, value string) error
+}
+
+// VFInfo is one VF's configuration as the PF reports it over rtnetlink
+// (IFLA_VFINFO_LIST).
+type VFInfo struct {
+	Index    int              `json:"index"`
+	MAC      net.HardwareAddr `json:"-"`
+	VLAN     int              `json:"vlan"`
+	QoS      int              `json:"qos"`
+	Spoofchk bool             `json:"spoofchk"`
+	Trust    bool             `json:"trust"`
+}
+
+// Links configures VFs through their PF over rtnetlink, as
+// `ip link set PF vf K ...` does.
+type Links interface {
+	VFs(pf string) ([]VFInfo, error)
+	SetVFMAC(pf string, vf int, mac net.HardwareAddr) error
+	SetVFVLAN(pf string, vf, vlan, qos int) error
+	SetVFTrust(pf string, vf int, on bool) error
+	SetVFSpoofchk(pf string, vf int, on bool) error
+}
+
+// Ethtool reads and changes a network interface's ethtool state other than
+// ntuple rules.
+type Ethtool interface {
+	// Feature reports whether the named feature (e.g. "rx-ntuple-filter") is
+	// on, and whether it can be changed at all.
+	Feature(ifname, name string) (on bool, fixed bool, err error)
+	SetFeature(ifname, name string, on bool) error
+	// RxQueues is the number of RX queues the interface spreads traffic over.
+	RxQueues(ifname string) (int, error)
+}
+
+// Modules loads kernel modules.
+type Modules interface {
+	Loaded(name string) bool
+	Load(name string) error
+	Unload(name string) error
+}
+
+// Host bundles the seams of one machine, real or simulated.
+type Host struct {
+	FS      FS
+	Links   Links
+	Ethtool Ethtool
+	Modules Modules
+	// Rules opens an interface's ntuple rule table.
+	Rules func(ifname string) (flows.Device, error)
+	// Simulated is true when the host is a simulator's directory tree.
+	Simulated bool
+	// Close releases what the host holds open.
+	Close func() error
+}

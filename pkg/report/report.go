@@ -1,0 +1,93 @@
+// Package report holds the result every vfbypass command prints, in text for
+// a terminal or as JSON for Ansible and scripts (see docs/json.md).
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/vfbypass/vfbypass/pkg/outcome"
+)
+
+// VF is the state of one VF as commands report it.
+type VF struct {
+	Index      int    `json:"index"`
+	Address    string `json:"address"`
+	Driver     string `json:"driver"`
+	IOMMUGroup string `json:"iommu_group,omitempty"`
+	VFIODevice string `json:"vfio_device,omitempty"`
+	Netdev     string `json:"netdev,omitempty"`
+	MAC        string `json:"mac,omitempty"`
+	VLAN       int    `json:"vlan"`
+	QoS        int    `json:"qos,omitempty"`
+	Trust      bool   `json:"trust"`
+	Spoofchk   bool   `json:"spoofchk"`
+}
+
+// ErrorInfo is the JSON form of a failure.
+type ErrorInfo struct {
+	Message  string `json:"message"`
+	Fix      string `json:"fix,omitempty"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// Common is the part of every command's JSON result that the contract fixes.
+type Common struct {
+	Changed  bool       `json:"changed"`
+	PF       string     `json:"pf,omitempty"`
+	VFs      []VF       `json:"vfs"`
+	Warnings []string   `json:"warnings"`
+	Error    *ErrorInfo `json:"error,omitempty"`
+}
+
+// Warn appends a warning.
+func (c *Common) Warn(format string, args ...any) {
+	c.Warnings = append(c.Warnings, fmt.Sprintf(format, args...))
+}
+
+// Base returns c, so that results embedding Common satisfy Result.
+func (c *Common) Base() *Common { return c }
+
+// Result is what a command prints.
+type Result interface {
+	Base() *Common
+	// Text writes the human-readable form.
+	Text(w io.Writer)
+}
+
+// SetError records err in the result's JSON form.
+func SetError(r Result, err error) {
+	if err == nil {
+		return
+	}
+	c := r.Base()
+	c.Error = &ErrorInfo{Message: err.Error(), Fix: outcome.FixOf(err), ExitCode: outcome.Code(err)}
+}
+
+// JSON writes r as indented JSON with nil slices shown as [].
+func JSON(w io.Writer, r Result) error {
+	c := r.Base()
+	if c.VFs == nil {
+		c.VFs = []VF{}
+	}
+	if c.Warnings == nil {
+		c.Warnings = []string{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Plain is a Result with nothing beyond Common and a fixed text.
+type Plain struct {
+	Common
+	Message string `json:"message,omitempty"`
+}
+
+// Text implements Result.
+func (p *Plain) Text(w io.Writer) {
+	if p.Message != "" {
+		fmt.Fprintln(w, p.Message)
+	}
+}
