@@ -3,6 +3,7 @@
 package report
 
 import (
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -62,7 +63,12 @@ func SetError(r Result, err error) {
 		return
 	}
 	c := r.Base()
-	c.Error = &ErrorInfo{Message: err.Error(), Fix: outcome.FixOf(err), ExitCode: outcome.Code(err)}
+	msg := err.Error()
+	var oe *outcome.Error
+	if errors.As(err, &oe) && oe.Fix != "" && err == error(oe) {
+		msg = oe.Err.Error()
+	}
+	c.Error = &ErrorInfo{Message: msg, Fix: outcome.FixOf(err), ExitCode: outcome.Code(err)}
 }
 
 // JSON writes r as indented JSON with nil slices shown as [].

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vfbypass/vfbypass/pkg/setup"
+)
+
+func init() { register(newDownCmd) }
+
+func newDownCmd(g *globals) *cobra.Command {
+	var opts setup.Options
+	cmd := &cobra.Command{
+		Use:   "down PF",
+		Short: "Undo exactly what vfbypass did to a PF, in reverse, from its journal",
+		Example: `  vfbypass down eth3
+  vfbypass down eth3 --dry-run
+  vfbypass down eth3 --missing-ok -o json   # in scripts: no journal is not an error`,
+		Args: exactArgs(1, "the PF interface name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := g.openHost()
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			opts.StateDir = g.stateDir
+			if g.output == "text" {
+				opts.Progress = func(s string) { fmt.Fprintf(g.stderr, "→ %s\n", s) }
+			}
+			// Undo is not interrupted by SIGINT: a half-undone PF is worse.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			res, err := setup.Down(context.WithoutCancel(ctx), h, args[0], opts)
+			return g.emit(res, err)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&opts.DryRun, "dry-run", false, "print what would be undone and change nothing")
+	f.BoolVar(&opts.MissingOK, "missing-ok", false, "succeed (changed=false) when the PF has no journal")
+	f.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "how long to wait for devices to appear or go")
+	return cmd
+}

@@ -1,0 +1,273 @@
+// Package journal keeps, per PF, the durable record of what vfbypass changed
+// so that it can be undone: the write-ahead log of `up`'s steps with the
+// state each replaced, and the ntuple rules vfbypass added.
+//
+// A journal is STATE_DIR/PF.json, replaced atomically (temp file, fsync,
+// rename, fsync of the directory), so a process killed at any instruction
+// leaves either the old or the new journal. A step's undo record is saved
+// before the step touches the kernel; undo is idempotent, so `down` can
+// always restore the original state. STATE_DIR/PF.lock serialises runs on
+// one PF with flock(2).
+package journal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Version is the journal format version.
+const Version = 1
+
+// Entry states.
+const (
+	// Pending: the undo record is durable; the step may have started.
+	Pending = "pending"
+	// Applied: the step completed.
+	Applied = "applied"
+	// Undone: the step's undo completed.
+	Undone = "undone"
+)
+
+// Entry is one journaled step.
+type Entry struct {
+	ID    string          `json:"id"`
+	Kind  string          `json:"kind"`
+	Desc  string          `json:"desc"`
+	State string          `json:"state"`
+	Undo  json.RawMessage `json:"undo,omitempty"`
+}
+
+// Rule is an ntuple rule vfbypass installed.
+type Rule struct {
+	Location uint32 `json:"location"`
+	// Words is the rule in ethtool's words, as given.
+	Words string `json:"words"`
+	// Spec is the hex of the struct ethtool_rx_flow_spec installed, so
+	// that removal can check the rule at Location is still ours.
+	Spec string `json:"spec,omitempty"`
+	// Source is "steer" or "up".
+	Source string `json:"source,omitempty"`
+}
+
+// Journal is the record of one PF.
+type Journal struct {
+	Version   int             `json:"version"`
+	PF        string          `json:"pf"`
+	PFAddress string          `json:"pf_address,omitempty"`
+	Created   time.Time       `json:"created"`
+	Request   json.RawMessage `json:"request,omitempty"`
+	Original  json.RawMessage `json:"original,omitempty"`
+	Steps     []*Entry        `json:"steps"`
+	Rules     []Rule          `json:"rules"`
+}
+
+// Entry returns the entry with id, or nil.
+func (j *Journal) Entry(id string) *Entry {
+	for _, e := range j.Steps {
+		if e.ID == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// Active reports whether anything in the journal still needs undoing.
+func (j *Journal) Active() bool {
+	if len(j.Rules) > 0 {
+		return true
+	}
+	for _, e := range j.Steps {
+		if e.State != Undone {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrCorrupt marks a journal that exists but cannot be read.
+var ErrCorrupt = errors.New("journal is corrupt")
+
+// Store is the state directory.
+type Store struct {
+	Dir string
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}$`)
+
+func (s Store) path(pf, ext string) (string, error) {
+	if !validName.MatchString(pf) || pf == "." || pf == ".." {
+		return "", fmt.Errorf("interface name %q is not valid (1-15 characters, no '/')", pf)
+	}
+	return filepath.Join(s.Dir, pf+ext), nil
+}
+
+// Path returns the journal file of pf.
+func (s Store) Path(pf string) string {
+	p, _ := s.path(pf, ".json")
+	return p
+}
+
+// Load reads pf's journal; it returns (nil, nil) when there is none, and an
+// error wrapping ErrCorrupt when the file cannot be parsed.
+func (s Store) Load(pf string) (*Journal, error) {
+	p, err := s.path(pf, ".json")
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read journal %s: %w", p, err)
+	}
+	var j Journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, p, err)
+	}
+	if j.Version != Version || j.PF != pf {
+		return nil, fmt.Errorf("%w: %s: version %d for interface %q, want version %d for %q", ErrCorrupt, p, j.Version, j.PF, Version, pf)
+	}
+	return &j, nil
+}
+
+// Save writes j durably: temp file, fsync, rename, fsync of the directory.
+func (s Store) Save(j *Journal) error {
+	p, err := s.path(j.PF, ".json")
+	if err != nil {
+		return err
+	}
+	j.Version = Version
+	if j.Steps == nil {
+		j.Steps = []*Entry{}
+	}
+	if j.Rules == nil {
+		j.Rules = []Rule{}
+	}
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode journal %s: %w", p, err)
+	}
+	tmp, err := os.CreateTemp(s.Dir, "."+j.PF+".json.*")
+	if err != nil {
+		return fmt.Errorf("write journal %s: %w", p, err)
+	}
+	tmpName := tmp.Name()
+	fail := func(err error) error {
+		tmp.Close()
+		os.Remove(tmpName)
+		return fmt.Errorf("write journal %s: %w", p, err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmpName)
+		return fmt.Errorf("write journal %s: %w", p, err)
+	}
+	if err := os.Rename(tmpName, p); err != nil {
+		os.Remove(tmpName)
+		return fmt.Errorf("write journal %s: %w", p, err)
+	}
+	return syncDir(s.Dir)
+}
+
+// Remove deletes pf's journal durably.
+func (s Store) Remove(pf string) error {
+	p, err := s.path(pf, ".json")
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove journal %s: %w", p, err)
+	}
+	return syncDir(s.Dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync state directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync state directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Lock is a held per-PF lock.
+type Lock struct {
+	f *os.File
+}
+
+// Unlock releases the lock.
+func (l *Lock) Unlock() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	cerr := l.f.Close()
+	l.f = nil
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
+// Lock takes pf's lock, creating the state directory if needed, and waits
+// up to timeout for another vfbypass run on the same PF to finish.
+func (s Store) Lock(pf string, timeout time.Duration) (*Lock, error) {
+	p, err := s.path(pf, ".lock")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create state directory %s: %w", s.Dir, err)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", p, err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return &Lock{f: f}, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", p, err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: another vfbypass run on %s still holds it after %s", p, pf, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// CheckWritable reports whether the state directory can hold journals,
+// creating it if needed, without leaving anything behind.
+func (s Store) CheckWritable() error {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return fmt.Errorf("create state directory %s: %w", s.Dir, err)
+	}
+	f, err := os.CreateTemp(s.Dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("state directory %s is not writable: %w", s.Dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}

@@ -1,0 +1,189 @@
+package setup
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/pkg/vfio"
+)
+
+// Check is one preflight check.
+type Check struct {
+	Name     string `json:"name"`
+	Pass     bool   `json:"pass"`
+	Required bool   `json:"required"`
+	Detail   string `json:"detail"`
+	Fix      string `json:"fix,omitempty"`
+}
+
+// DoctorResult is the report of Doctor.
+type DoctorResult struct {
+	report.Common
+	Checks []Check `json:"checks"`
+	OK     bool    `json:"ok"`
+}
+
+// Text implements report.Result.
+func (r *DoctorResult) Text(w io.Writer) {
+	for _, c := range r.Checks {
+		mark := "ok  "
+		if !c.Pass {
+			mark = "FAIL"
+			if !c.Required {
+				mark = "warn"
+			}
+		}
+		fmt.Fprintf(w, "[%s] %-14s %s\n", mark, c.Name, c.Detail)
+		if !c.Pass && c.Fix != "" {
+			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
+		}
+	}
+	if r.OK {
+		fmt.Fprintln(w, "ready: every required check passed")
+	} else {
+		fmt.Fprintln(w, "not ready: fix the failed checks above")
+	}
+}
+
+// Doctor runs the preflight checks for pf ("" checks the host only).
+// It returns an error (exit 1) when a required check fails.
+func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
+	res := &DoctorResult{}
+	res.PF = pf
+	add := func(c Check) { res.Checks = append(res.Checks, c) }
+	if !h.Simulated {
+		add(Check{Name: "root", Required: true, Pass: os.Geteuid() == 0,
+			Detail: fmt.Sprintf("effective uid %d", os.Geteuid()), Fix: "run vfbypass as root"})
+	}
+	var p sriov.PF
+	pfOK := false
+	if pf != "" {
+		var err error
+		p, err = checkPF(h, pf)
+		switch {
+		case err == nil:
+			pfOK = true
+			add(Check{Name: "pf", Required: true, Pass: true, Detail: fmt.Sprintf("%s is PCI device %s, driver %s", pf, p.Address, p.Driver)})
+			add(Check{Name: "sriov", Required: true, Pass: true, Detail: fmt.Sprintf("SR-IOV capable: %d of %d VFs enabled, drivers_autoprobe %d", p.NumVFs, p.TotalVFs, b2i(p.Autoprobe))})
+		default:
+			add(Check{Name: "pf", Required: true, Pass: false, Detail: plainErr(err), Fix: outcome.FixOf(err)})
+		}
+		if pfOK {
+			drv := Check{Name: "driver", Required: false, Pass: p.Driver == "ixgbe", Detail: "driver " + p.Driver}
+			if !drv.Pass {
+				drv.Detail += ": VF steering with ntuple rules is built for ixgbe (82599/X520/X540/X550)"
+				drv.Fix = "up and rx work; steer needs a driver whose ntuple rules can target a VF"
+			}
+			add(drv)
+			c := Check{Name: "ntuple", Required: false}
+			if on, ok, why := ntupleSupport(h, pf); ok {
+				c.Pass, c.Detail = true, "ntuple filters supported (now "+onOff(on)+"; vfbypass up switches them on)"
+			} else {
+				c.Detail, c.Fix = "no ntuple support: "+why, "flows cannot be steered to a VF on this PF; only MAC/VLAN switching reaches it"
+			}
+			add(c)
+			ifs, _ := sriov.DefaultRouteInterfaces(h.FS)
+			carries := false
+			for _, i := range ifs {
+				carries = carries || i == pf
+			}
+			c = Check{Name: "management", Required: true, Pass: !carries, Detail: pf + " does not carry the default route"}
+			if carries {
+				c.Detail = pf + " carries the default route: enabling VFs resets it and drops the link"
+				c.Fix = "manage the host through another interface, or run from a console with 'vfbypass up --force'"
+			}
+			add(c)
+		}
+	} else {
+		var pfs []string
+		for _, n := range candidates(h, "") {
+			if q, err := sriov.LookupPF(h.FS, n); err == nil {
+				pfs = append(pfs, fmt.Sprintf("%s (%s, %s, %d VFs max)", n, q.Address, orNone(q.Driver), q.TotalVFs))
+			}
+		}
+		add(Check{Name: "pfs", Required: false, Pass: len(pfs) > 0, Detail: "SR-IOV capable interfaces: " + orNone(strings.Join(pfs, ", ")),
+			Fix: "enable SR-IOV (VT-d) in the BIOS and use an SR-IOV NIC such as an Intel 82599"})
+	}
+	c := Check{Name: "iommu", Required: true}
+	switch {
+	case vfio.IOMMUPresent(h.FS):
+		ents, _ := h.FS.ReadDir("/sys/kernel/iommu_groups")
+		c.Pass, c.Detail = true, strconv.Itoa(len(ents))+" IOMMU groups"
+	case vfio.NoIOMMUEnabled(h.FS):
+		c.Pass, c.Detail = true, "no IOMMU, vfio's unsafe no-IOMMU mode is on (the VF can DMA anywhere)"
+	default:
+		cmdline, _ := host.ReadString(h.FS, "/proc/cmdline")
+		c.Detail = "no IOMMU groups: vfio-pci cannot give a VF to userspace safely (kernel command line: " + cmdline + ")"
+		c.Fix = "enable VT-d/AMD-Vi in the BIOS and boot with intel_iommu=on iommu=pt (GRUB_CMDLINE_LINUX in /etc/default/grub, update-grub, reboot); or 'vfbypass up --noiommu' for the unsafe no-IOMMU mode"
+	}
+	add(c)
+	c = Check{Name: "vfio-pci", Required: false, Pass: h.Modules.Loaded(vfio.Driver)}
+	if c.Pass {
+		c.Detail = "vfio-pci is loaded"
+	} else {
+		c.Detail, c.Fix = "vfio-pci is not loaded", "'vfbypass up' loads it (modprobe vfio-pci)"
+	}
+	add(c)
+	add(hugepages(h))
+	res.OK = true
+	for _, c := range res.Checks {
+		if c.Required && !c.Pass {
+			res.OK = false
+		}
+	}
+	if pfOK {
+		res.VFs = vfReports(h, pf)
+	}
+	if !res.OK {
+		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("preflight failed: %s", failedNames(res.Checks)))
+	}
+	return res, nil
+}
+
+func failedNames(cs []Check) string {
+	var n []string
+	for _, c := range cs {
+		if c.Required && !c.Pass {
+			n = append(n, c.Name)
+		}
+	}
+	return strings.Join(n, ", ")
+}
+
+func plainErr(err error) string {
+	if e, ok := err.(*outcome.Error); ok {
+		return e.Err.Error()
+	}
+	return err.Error()
+}
+
+// hugepages reads HugePages_Total/Free and Hugepagesize from /proc/meminfo.
+func hugepages(h *host.Host) Check {
+	c := Check{Name: "hugepages", Required: false}
+	b, err := h.FS.ReadFile("/proc/meminfo")
+	if err != nil {
+		c.Detail = "cannot read /proc/meminfo: " + err.Error()
+		return c
+	}
+	vals := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			vals[k] = strings.TrimSpace(v)
+		}
+	}
+	total, _ := strconv.Atoi(vals["HugePages_Total"])
+	free, _ := strconv.Atoi(vals["HugePages_Free"])
+	c.Pass = total > 0 && free > 0
+	c.Detail = fmt.Sprintf("%d hugepages of %s reserved, %d free", total, orNone(vals["Hugepagesize"]), free)
+	if !c.Pass {
+		c.Fix = "reserve them for 'vfbypass rx': echo 1024 > /proc/sys/vm/nr_hugepages (and mount -t hugetlbfs nodev /dev/hugepages if not mounted); tests can use 'vfbypass rx --no-huge'"
+	}
+	return c
+}

@@ -1,0 +1,207 @@
+package setup
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+
+	"github.com/vfbypass/vfbypass/pkg/flows"
+	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/journal"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
+)
+
+// DownResult is the report of Down.
+type DownResult struct {
+	report.Common
+	DryRun  bool         `json:"dry_run"`
+	Steps   []StepResult `json:"steps"`
+	Journal string       `json:"journal,omitempty"`
+	Message string       `json:"message,omitempty"`
+}
+
+// Text implements report.Result.
+func (r *DownResult) Text(w io.Writer) {
+	switch {
+	case r.Message != "":
+		fmt.Fprintln(w, r.Message)
+	case r.DryRun:
+		fmt.Fprintf(w, "undo plan for %s (dry run, nothing changed):\n", r.PF)
+	case r.Error == nil && r.Changed:
+		fmt.Fprintf(w, "%s is down: everything vfbypass changed is undone\n", r.PF)
+	case r.Error == nil:
+		fmt.Fprintf(w, "%s: nothing left to undo\n", r.PF)
+	}
+	for _, s := range r.Steps {
+		fmt.Fprintf(w, "  %-12s %s\n", s.Status, s.Action)
+	}
+}
+
+// Down undoes the PF's journal in reverse: first the rules vfbypass added,
+// then up's steps.
+func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*DownResult, error) {
+	opts.defaults()
+	res := &DownResult{DryRun: opts.DryRun, Steps: []StepResult{}}
+	res.PF = pfName
+	if !sriov.ValidIfname(pfName) {
+		return res, outcome.Invalid("give the PF's interface name, e.g. eth3", "interface name %q is not valid", pfName)
+	}
+	if !opts.DryRun {
+		if err := checkRoot(h); err != nil {
+			return res, err
+		}
+	}
+	store := journal.Store{Dir: opts.StateDir}
+	if !opts.DryRun {
+		lock, err := store.Lock(pfName, opts.LockTimeout)
+		if err != nil {
+			return res, err
+		}
+		defer lock.Unlock()
+	}
+	j, err := store.Load(pfName)
+	if err != nil {
+		if errors.Is(err, journal.ErrCorrupt) {
+			return res, outcome.Invalid(fmt.Sprintf("inspect the PF with 'vfbypass status %s', restore it by hand, then remove %s", pfName, store.Path(pfName)), "refusing to undo from a damaged journal: %v", err)
+		}
+		return res, err
+	}
+	if j == nil {
+		res.Message = fmt.Sprintf("%s: no journal in %s, so vfbypass has nothing to undo (it did not set this PF up, or it was already taken down)", pfName, opts.StateDir)
+		if opts.MissingOK {
+			return res, nil
+		}
+		return res, outcome.Invalid("check the PF with 'vfbypass status "+pfName+"' (or pass --missing-ok in scripts)", "%s", res.Message)
+	}
+	res.Journal = store.Path(pfName)
+	pf, err := sriov.LookupPF(h.FS, pfName)
+	if err != nil && !errors.Is(err, sriov.ErrNoSRIOV) {
+		return res, fmt.Errorf("undo %s: %w", pfName, err)
+	}
+	if carries, _ := guardDefaultRoute(h, pfName, true, ""); carries {
+		res.Warn("%s carries the default route: disabling SR-IOV resets it and its link drops for a moment", pfName)
+	}
+	e := &env{h: h, pf: pf, timeout: opts.Timeout}
+	var left []string
+
+	// Rules first: they were added last.
+	for i := len(j.Rules) - 1; i >= 0; i-- {
+		r := j.Rules[i]
+		desc := fmt.Sprintf("delete ntuple rule %d (%s)", r.Location, r.Words)
+		if opts.DryRun {
+			res.Steps = append(res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: "would-undo"})
+			continue
+		}
+		changed, err := deleteRule(h, pfName, r)
+		if err != nil {
+			left = append(left, desc+": "+err.Error())
+			res.Steps = append(res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: "failed", Error: err.Error()})
+			continue
+		}
+		j.Rules = append(j.Rules[:i], j.Rules[i+1:]...)
+		if err := store.Save(j); err != nil {
+			return res, outcome.WithCode(outcome.RollbackIncomplete, err)
+		}
+		res.Changed = res.Changed || changed
+		res.Steps = append(res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: statusOf(changed)})
+	}
+
+	for i := len(j.Steps) - 1; i >= 0; i-- {
+		ent := j.Steps[i]
+		if ent.State == journal.Undone {
+			continue
+		}
+		s, err := decodeStep(ent.Kind, ent.Undo)
+		if err != nil {
+			left = append(left, fmt.Sprintf("%s: %v", ent.ID, err))
+			continue
+		}
+		desc := "undo: " + ent.Desc
+		if opts.DryRun {
+			res.Steps = append(res.Steps, StepResult{ID: ent.ID, Action: desc, Status: "would-undo"})
+			continue
+		}
+		opts.Progress(desc)
+		changed, err := s.undo(ctx, e)
+		if err != nil {
+			left = append(left, fmt.Sprintf("%s (%s): %v", ent.ID, ent.Desc, err))
+			res.Steps = append(res.Steps, StepResult{ID: ent.ID, Action: desc, Status: "failed", Error: err.Error()})
+			continue
+		}
+		ent.State = journal.Undone
+		if err := store.Save(j); err != nil {
+			return res, outcome.WithCode(outcome.RollbackIncomplete, err)
+		}
+		res.Changed = res.Changed || changed
+		res.Steps = append(res.Steps, StepResult{ID: ent.ID, Action: desc, Status: statusOf(changed)})
+	}
+	if opts.DryRun {
+		return res, nil
+	}
+	if len(left) > 0 {
+		return res, &outcome.Error{Code: outcome.RollbackIncomplete,
+			Err: fmt.Errorf("undo of %s incomplete, still applied: %s", pfName, strings.Join(left, "; ")),
+			Fix: fmt.Sprintf("fix the cause and run 'vfbypass down %s' again (the journal %s keeps what is left), or restore those settings by hand", pfName, store.Path(pfName))}
+	}
+	if err := store.Remove(pfName); err != nil {
+		return res, outcome.WithCode(outcome.RollbackIncomplete, err)
+	}
+	res.VFs = vfReports(h, pfName)
+	return res, nil
+}
+
+func statusOf(changed bool) string {
+	if changed {
+		return "undone"
+	}
+	return "unchanged"
+}
+
+// deleteRule removes a rule vfbypass installed, if the rule at its location
+// is still the one recorded.
+func deleteRule(h *host.Host, pf string, r journal.Rule) (bool, error) {
+	dev, err := h.Rules(pf)
+	if err != nil {
+		return false, err
+	}
+	defer dev.Close()
+	cur, _, err := dev.Rule(r.Location)
+	if err != nil {
+		// Gone already (ENOENT/EINVAL from the driver): nothing to do.
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EINVAL) {
+			return false, nil
+		}
+		return false, err
+	}
+	if r.Spec != "" && !sameRule(cur, r.Spec) {
+		return false, fmt.Errorf("the rule at location %d is no longer the one vfbypass installed; left alone (delete it with 'vfbypass steer del %s %d' if it should go)", r.Location, pf, r.Location)
+	}
+	if err := dev.Delete(r.Location); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// sameRule reports whether the installed rule cur matches the recorded spec
+// on what drivers read back faithfully: the flow type and the match fields.
+// (ixgbe reports the absolute queue in ring_cookie and its port-wide mask,
+// so the other fields differ from what was inserted.)
+func sameRule(cur flows.FlowSpec, specHex string) bool {
+	want, err := hex.DecodeString(specHex)
+	if err != nil {
+		return false
+	}
+	var rec flows.FlowSpec
+	if err := binary.Read(bytes.NewReader(want), binary.LittleEndian, &rec); err != nil {
+		return false
+	}
+	return cur.FlowType&0xff == rec.FlowType&0xff && cur.HU == rec.HU
+}

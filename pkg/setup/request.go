@@ -1,0 +1,186 @@
+// Package setup brings a PF up for flow bypass and back down: it turns a
+// request into a plan of steps, applies the plan under the PF's journal with
+// rollback on failure, undoes a journal in reverse, and reports status and
+// drift between the journal and the kernel.
+package setup
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/pkg/vfio"
+)
+
+// VFRequest is what the operator wants for one VF.
+type VFRequest struct {
+	Index    int    `json:"index" yaml:"index"`
+	MAC      string `json:"mac,omitempty" yaml:"mac,omitempty"`
+	VLAN     *int   `json:"vlan,omitempty" yaml:"vlan,omitempty"`
+	QoS      int    `json:"qos,omitempty" yaml:"qos,omitempty"`
+	Trust    *bool  `json:"trust,omitempty" yaml:"trust,omitempty"`
+	Spoofchk *bool  `json:"spoofchk,omitempty" yaml:"spoofchk,omitempty"`
+}
+
+// configures reports whether the request sets anything over netlink.
+func (v VFRequest) configures() bool {
+	return v.MAC != "" || v.VLAN != nil || v.Trust != nil || v.Spoofchk != nil
+}
+
+// RuleRequest is an ntuple rule to install at `up`.
+type RuleRequest struct {
+	// VF is the target VF index (virtfnK); nil when Flow carries its own
+	// action.
+	VF    *int   `json:"vf,omitempty" yaml:"vf,omitempty"`
+	Queue int    `json:"queue,omitempty" yaml:"queue,omitempty"`
+	Flow  string `json:"flow" yaml:"flow"`
+}
+
+// Request is a PF's desired bypass setup: from the command line or a config file.
+type Request struct {
+	PF     string      `json:"pf" yaml:"pf"`
+	NumVFs int         `json:"vfs" yaml:"vfs"`
+	VFs    []VFRequest `json:"vf" yaml:"vf"`
+	// Driver is the driver for the chosen VFs: vfio-pci, or none to leave
+	// them with the kernel.
+	Driver  string        `json:"driver" yaml:"driver"`
+	NoIOMMU bool          `json:"noiommu,omitempty" yaml:"noiommu,omitempty"`
+	Rules   []RuleRequest `json:"rules,omitempty" yaml:"rules,omitempty"`
+}
+
+// LoadConfig reads a request from a YAML (or JSON) file.
+func LoadConfig(path string) (Request, error) {
+	var r Request
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return r, outcome.Invalid("pass a readable config file with --config", "read config %s: %v", path, err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&r); err != nil {
+		return r, outcome.Invalid("see docs/config.md for the format", "config %s: %v", path, err)
+	}
+	return r, nil
+}
+
+// Normalize fills defaults: driver vfio-pci, VF 0 chosen, VFs sorted.
+func (r *Request) Normalize() {
+	if r.Driver == "" {
+		r.Driver = vfio.Driver
+	}
+	if len(r.VFs) == 0 {
+		r.VFs = []VFRequest{{Index: 0}}
+	}
+	sort.SliceStable(r.VFs, func(i, j int) bool { return r.VFs[i].Index < r.VFs[j].Index })
+	for i := range r.VFs {
+		if r.VFs[i].MAC != "" {
+			if hw, err := net.ParseMAC(r.VFs[i].MAC); err == nil {
+				r.VFs[i].MAC = hw.String()
+			}
+		}
+	}
+}
+
+// Validate checks the request against itself and the PF, before anything is
+// touched. Every error is a bad-input error naming the value and the fix.
+func (r *Request) Validate(pf sriov.PF) error {
+	if r.Driver != vfio.Driver && r.Driver != "none" {
+		return outcome.Invalid("use --driver vfio-pci (default) or --driver none", "driver %q is not supported", r.Driver)
+	}
+	if r.NumVFs < 1 {
+		return outcome.Invalid(fmt.Sprintf("pass --vfs N with 1 <= N <= %d (to remove VFs, run \"vfbypass down %s\")", pf.TotalVFs, pf.Name), "--vfs %d: at least one VF is needed", r.NumVFs)
+	}
+	if r.NumVFs > pf.TotalVFs {
+		return outcome.Invalid(fmt.Sprintf("pass --vfs N with 1 <= N <= %d", pf.TotalVFs), "--vfs %d: %s (%s) supports at most %d VFs (sriov_totalvfs)", r.NumVFs, pf.Name, pf.Address, pf.TotalVFs)
+	}
+	seen := map[int]bool{}
+	macs := map[string]int{}
+	for _, v := range r.VFs {
+		if v.Index < 0 || v.Index >= r.NumVFs {
+			return outcome.Invalid(fmt.Sprintf("choose --vf between 0 and %d, or raise --vfs", r.NumVFs-1), "--vf %d: VF indexes run from 0 to %d with --vfs %d", v.Index, r.NumVFs-1, r.NumVFs)
+		}
+		if seen[v.Index] {
+			return outcome.Invalid("name each VF once", "--vf %d is given twice", v.Index)
+		}
+		seen[v.Index] = true
+		if v.MAC != "" {
+			hw, err := net.ParseMAC(v.MAC)
+			if err != nil || len(hw) != 6 {
+				return outcome.Invalid("give a MAC as six hex pairs, e.g. 02:00:00:00:00:01", "--mac %q for VF %d is not a MAC address", v.MAC, v.Index)
+			}
+			if hw[0]&1 != 0 || isZero(hw) {
+				return outcome.Invalid("use a unicast address (first octet even), e.g. 02:00:00:00:00:01", "--mac %s for VF %d is not a unicast address", v.MAC, v.Index)
+			}
+			if other, dup := macs[hw.String()]; dup {
+				return outcome.Invalid("give each VF its own MAC", "--mac %s is given to VF %d and VF %d", hw, other, v.Index)
+			}
+			macs[hw.String()] = v.Index
+		}
+		if v.VLAN != nil && (*v.VLAN < 0 || *v.VLAN > 4095) {
+			return outcome.Invalid("use a VLAN ID from 0 (none) to 4095", "--vlan %d for VF %d is out of range", *v.VLAN, v.Index)
+		}
+		if v.QoS < 0 || v.QoS > 7 {
+			return outcome.Invalid("use a QoS priority from 0 to 7", "--qos %d for VF %d is out of range", v.QoS, v.Index)
+		}
+	}
+	for i, rr := range r.Rules {
+		if strings.TrimSpace(rr.Flow) == "" {
+			return outcome.Invalid("give each rule a flow, e.g. flow: \"flow-type tcp4 dst-port 80\"", "rule %d has no flow", i+1)
+		}
+		if rr.VF != nil && (*rr.VF < 0 || *rr.VF >= r.NumVFs) {
+			return outcome.Invalid(fmt.Sprintf("target a VF between 0 and %d", r.NumVFs-1), "rule %d targets VF %d, which --vfs %d does not create", i+1, *rr.VF, r.NumVFs)
+		}
+	}
+	return nil
+}
+
+func isZero(hw net.HardwareAddr) bool {
+	for _, b := range hw {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// key is the canonical form of a request, for comparing an `up` with the
+// journal of an earlier one.
+func (r Request) key() string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+// Args renders the request as `vfbypass up` arguments, for messages.
+func (r Request) Args() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s --vfs %d", r.PF, r.NumVFs)
+	for _, v := range r.VFs {
+		fmt.Fprintf(&b, " --vf %d", v.Index)
+		if v.MAC != "" {
+			fmt.Fprintf(&b, " --mac %s", v.MAC)
+		}
+		if v.VLAN != nil {
+			fmt.Fprintf(&b, " --vlan %d", *v.VLAN)
+		}
+		if v.Trust != nil {
+			fmt.Fprintf(&b, " --trust=%v", *v.Trust)
+		}
+		if v.Spoofchk != nil {
+			fmt.Fprintf(&b, " --spoofchk=%v", *v.Spoofchk)
+		}
+	}
+	if r.Driver != vfio.Driver {
+		fmt.Fprintf(&b, " --driver %s", r.Driver)
+	}
+	if len(r.Rules) > 0 {
+		fmt.Fprintf(&b, " (+%d rules)", len(r.Rules))
+	}
+	return b.String()
+}

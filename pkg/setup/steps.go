@@ -1,0 +1,577 @@
+package setup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/pkg/vfio"
+)
+
+// env is what steps act on.
+type env struct {
+	h       *host.Host
+	pf      sriov.PF
+	timeout time.Duration
+}
+
+// step is one reversible change. Its JSON form is its journal record: the
+// wanted state and the state it replaced, so that a journal alone is enough
+// to verify and undo it in a later process.
+type step interface {
+	id() string
+	kind() string
+	describe(e *env) string
+	// done reports whether the kernel is already in the wanted state.
+	done(e *env) (bool, error)
+	// record captures the state the step is about to replace.
+	record(e *env) error
+	apply(ctx context.Context, e *env) error
+	// undo restores the recorded state; it is idempotent and reports
+	// whether it changed anything.
+	undo(ctx context.Context, e *env) (bool, error)
+}
+
+// decodeStep rebuilds a step from its journal record.
+func decodeStep(kind string, rec json.RawMessage) (step, error) {
+	var s step
+	switch kind {
+	case "autoprobe":
+		s = &autoprobeStep{}
+	case "numvfs":
+		s = &numVFsStep{}
+	case "probe-vfs":
+		s = &probeVFsStep{}
+	case "vf-config":
+		s = &vfConfigStep{}
+	case "module":
+		s = &moduleStep{}
+	case "noiommu":
+		s = &noIOMMUStep{}
+	case "bind":
+		s = &bindStep{}
+	case "ntuple":
+		s = &ntupleStep{}
+	default:
+		return nil, fmt.Errorf("journal step kind %q is not known to this vfbypass", kind)
+	}
+	dec := json.NewDecoder(bytes.NewReader(rec))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(s); err != nil {
+		return nil, fmt.Errorf("journal step %s: %w", kind, err)
+	}
+	return s, nil
+}
+
+// refresh re-reads the PF (its VF count changes as steps run).
+func (e *env) refresh() error {
+	p, err := sriov.LookupPF(e.h.FS, e.pf.Name)
+	if err != nil {
+		return err
+	}
+	e.pf = p
+	return nil
+}
+
+// --- sriov_drivers_autoprobe ---
+
+type autoprobeStep struct {
+	Want bool `json:"want"`
+	Old  bool `json:"old"`
+}
+
+func (s *autoprobeStep) id() string   { return "autoprobe" }
+func (s *autoprobeStep) kind() string { return "autoprobe" }
+func (s *autoprobeStep) describe(e *env) string {
+	return fmt.Sprintf("set %s/sriov_drivers_autoprobe to %d so new VFs stay unbound until vfio-pci takes them", e.pf.DevDir(), b2i(s.Want))
+}
+func (s *autoprobeStep) done(e *env) (bool, error) {
+	if err := e.refresh(); err != nil {
+		return false, err
+	}
+	return e.pf.Autoprobe == s.Want, nil
+}
+func (s *autoprobeStep) record(e *env) error { s.Old = e.pf.Autoprobe; return nil }
+func (s *autoprobeStep) apply(_ context.Context, e *env) error {
+	return sriov.SetAutoprobe(e.h.FS, e.pf, s.Want)
+}
+func (s *autoprobeStep) undo(_ context.Context, e *env) (bool, error) {
+	if err := e.refresh(); err != nil {
+		return false, err
+	}
+	if e.pf.Autoprobe == s.Old {
+		return false, nil
+	}
+	return true, sriov.SetAutoprobe(e.h.FS, e.pf, s.Old)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// --- sriov_numvfs ---
+
+type numVFsStep struct {
+	Want int `json:"want"`
+	Old  int `json:"old"`
+}
+
+func (s *numVFsStep) id() string   { return "numvfs" }
+func (s *numVFsStep) kind() string { return "numvfs" }
+func (s *numVFsStep) describe(e *env) string {
+	d := fmt.Sprintf("write %d to %s/sriov_numvfs (the PF resets: its link drops for a moment)", s.Want, e.pf.DevDir())
+	if e.pf.NumVFs != 0 && e.pf.NumVFs != s.Want {
+		d = fmt.Sprintf("write 0 then %d to %s/sriov_numvfs, replacing %d VFs (the PF resets twice)", s.Want, e.pf.DevDir(), e.pf.NumVFs)
+	}
+	return d
+}
+func (s *numVFsStep) done(e *env) (bool, error) {
+	if err := e.refresh(); err != nil {
+		return false, err
+	}
+	if e.pf.NumVFs != s.Want {
+		return false, nil
+	}
+	return sriov.WaitVFs(context.Background(), e.h.FS, e.pf.Name, s.Want, 0) == nil, nil
+}
+func (s *numVFsStep) record(e *env) error { s.Old = e.pf.NumVFs; return nil }
+func (s *numVFsStep) apply(ctx context.Context, e *env) error {
+	return setNumVFs(ctx, e, s.Want)
+}
+func (s *numVFsStep) undo(ctx context.Context, e *env) (bool, error) {
+	if err := e.refresh(); err != nil {
+		return false, err
+	}
+	if e.pf.NumVFs == s.Old {
+		return false, nil
+	}
+	return true, setNumVFs(ctx, e, s.Old)
+}
+
+// setNumVFs moves the PF to n VFs, through 0 when the count changes, as the
+// kernel requires, and waits for the VF devices.
+func setNumVFs(ctx context.Context, e *env, n int) error {
+	if err := e.refresh(); err != nil {
+		return err
+	}
+	if e.pf.NumVFs == n {
+		return nil
+	}
+	if e.pf.NumVFs != 0 {
+		if err := sriov.SetNumVFs(e.h.FS, e.pf, 0); err != nil {
+			return err
+		}
+	}
+	if n > 0 {
+		if err := sriov.SetNumVFs(e.h.FS, e.pf, n); err != nil {
+			return err
+		}
+	}
+	return sriov.WaitVFs(ctx, e.h.FS, e.pf.Name, n, e.timeout)
+}
+
+// --- probe the VFs left to the kernel ---
+
+type probeVFsStep struct {
+	VFs []int `json:"vfs"`
+}
+
+func (s *probeVFsStep) id() string   { return "probe-vfs" }
+func (s *probeVFsStep) kind() string { return "probe-vfs" }
+func (s *probeVFsStep) describe(e *env) string {
+	return fmt.Sprintf("bind VFs %v to their kernel driver (drivers_probe), as autoprobe would have", s.VFs)
+}
+func (s *probeVFsStep) done(e *env) (bool, error) {
+	for _, k := range s.VFs {
+		v, err := sriov.LookupVF(e.h.FS, e.pf.Name, k)
+		if err != nil || v.Driver == "" {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+func (s *probeVFsStep) record(*env) error { return nil }
+func (s *probeVFsStep) apply(_ context.Context, e *env) error {
+	for _, k := range s.VFs {
+		v, err := sriov.LookupVF(e.h.FS, e.pf.Name, k)
+		if err != nil {
+			return err
+		}
+		if v.Driver != "" {
+			continue
+		}
+		if err := vfio.Probe(e.h.FS, v.Address); err != nil {
+			return fmt.Errorf("VF %d of %s: %w", k, e.pf.Name, err)
+		}
+	}
+	return nil
+}
+
+// undo: the VFs go with the numvfs step's undo; a kernel driver on them is
+// what the PF had before autoprobe was switched off.
+func (s *probeVFsStep) undo(context.Context, *env) (bool, error) { return false, nil }
+
+// --- VF settings over rtnetlink ---
+
+type vfSettings struct {
+	MAC      string `json:"mac,omitempty"`
+	VLAN     *int   `json:"vlan,omitempty"`
+	QoS      int    `json:"qos,omitempty"`
+	Trust    *bool  `json:"trust,omitempty"`
+	Spoofchk *bool  `json:"spoofchk,omitempty"`
+}
+
+type vfConfigStep struct {
+	Index int        `json:"index"`
+	Want  vfSettings `json:"want"`
+	Old   vfSettings `json:"old"`
+	// Created: the VF did not exist before this run, so undo leaves its
+	// settings to vanish with it.
+	Created bool `json:"created"`
+}
+
+func (s *vfConfigStep) id() string   { return "vf" + strconv.Itoa(s.Index) + "-config" }
+func (s *vfConfigStep) kind() string { return "vf-config" }
+func (s *vfConfigStep) describe(e *env) string {
+	d := fmt.Sprintf("configure VF %d on %s:", s.Index, e.pf.Name)
+	if s.Want.MAC != "" {
+		d += " mac " + s.Want.MAC
+	}
+	if s.Want.VLAN != nil {
+		d += fmt.Sprintf(" vlan %d", *s.Want.VLAN)
+		if s.Want.QoS != 0 {
+			d += fmt.Sprintf(" qos %d", s.Want.QoS)
+		}
+	}
+	if s.Want.Trust != nil {
+		d += " trust " + onOff(*s.Want.Trust)
+	}
+	if s.Want.Spoofchk != nil {
+		d += " spoofchk " + onOff(*s.Want.Spoofchk)
+	}
+	return d
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func (s *vfConfigStep) current(e *env) (host.VFInfo, bool, error) {
+	vfs, err := e.h.Links.VFs(e.pf.Name)
+	if err != nil {
+		return host.VFInfo{}, false, err
+	}
+	for _, v := range vfs {
+		if v.Index == s.Index {
+			return v, true, nil
+		}
+	}
+	return host.VFInfo{}, false, nil
+}
+
+func matches(cur host.VFInfo, w vfSettings) bool {
+	if w.MAC != "" && cur.MAC.String() != w.MAC {
+		return false
+	}
+	if w.VLAN != nil && (cur.VLAN != *w.VLAN || cur.QoS != w.QoS) {
+		return false
+	}
+	if w.Trust != nil && cur.Trust != *w.Trust {
+		return false
+	}
+	if w.Spoofchk != nil && cur.Spoofchk != *w.Spoofchk {
+		return false
+	}
+	return true
+}
+
+func (s *vfConfigStep) done(e *env) (bool, error) {
+	cur, ok, err := s.current(e)
+	if err != nil || !ok {
+		return false, nil
+	}
+	return matches(cur, s.Want), nil
+}
+
+func (s *vfConfigStep) record(e *env) error {
+	cur, ok, err := s.current(e)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("VF %d of %s is not listed by rtnetlink", s.Index, e.pf.Name)
+	}
+	mac := cur.MAC.String()
+	if mac == "" {
+		mac = "00:00:00:00:00:00"
+	}
+	vlan, trust, spoof := cur.VLAN, cur.Trust, cur.Spoofchk
+	s.Old = vfSettings{}
+	if s.Want.MAC != "" {
+		s.Old.MAC = mac
+	}
+	if s.Want.VLAN != nil {
+		s.Old.VLAN, s.Old.QoS = &vlan, cur.QoS
+	}
+	if s.Want.Trust != nil {
+		s.Old.Trust = &trust
+	}
+	if s.Want.Spoofchk != nil {
+		s.Old.Spoofchk = &spoof
+	}
+	return nil
+}
+
+func (s *vfConfigStep) set(e *env, w vfSettings) error {
+	l := e.h.Links
+	if w.MAC != "" {
+		hw, err := net.ParseMAC(w.MAC)
+		if err != nil {
+			return fmt.Errorf("VF %d MAC %q: %w", s.Index, w.MAC, err)
+		}
+		if err := l.SetVFMAC(e.pf.Name, s.Index, hw); err != nil {
+			return err
+		}
+	}
+	if w.VLAN != nil {
+		if err := l.SetVFVLAN(e.pf.Name, s.Index, *w.VLAN, w.QoS); err != nil {
+			return err
+		}
+	}
+	if w.Spoofchk != nil {
+		if err := l.SetVFSpoofchk(e.pf.Name, s.Index, *w.Spoofchk); err != nil {
+			return err
+		}
+	}
+	if w.Trust != nil {
+		if err := l.SetVFTrust(e.pf.Name, s.Index, *w.Trust); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *vfConfigStep) apply(_ context.Context, e *env) error { return s.set(e, s.Want) }
+
+func (s *vfConfigStep) undo(_ context.Context, e *env) (bool, error) {
+	if s.Created {
+		return false, nil
+	}
+	cur, ok, err := s.current(e)
+	if err != nil || !ok {
+		return false, err
+	}
+	if matches(cur, s.Old) {
+		return false, nil
+	}
+	return true, s.set(e, s.Old)
+}
+
+// --- the vfio-pci module ---
+
+type moduleStep struct {
+	Name      string `json:"name"`
+	WasLoaded bool   `json:"was_loaded"`
+}
+
+func (s *moduleStep) id() string             { return "module-" + s.Name }
+func (s *moduleStep) kind() string           { return "module" }
+func (s *moduleStep) describe(e *env) string { return "load kernel module " + s.Name }
+func (s *moduleStep) done(e *env) (bool, error) {
+	return e.h.Modules.Loaded(s.Name), nil
+}
+func (s *moduleStep) record(e *env) error {
+	s.WasLoaded = e.h.Modules.Loaded(s.Name)
+	return nil
+}
+func (s *moduleStep) apply(_ context.Context, e *env) error {
+	if err := e.h.Modules.Load(s.Name); err != nil {
+		return err
+	}
+	if !e.h.Modules.Loaded(s.Name) {
+		return fmt.Errorf("module %s: loaded, but /sys/module shows no such module", s.Name)
+	}
+	return nil
+}
+
+// undo unloads the module only when this run loaded it and no device is
+// bound to it any more.
+func (s *moduleStep) undo(_ context.Context, e *env) (bool, error) {
+	if s.WasLoaded || !e.h.Modules.Loaded(s.Name) {
+		return false, nil
+	}
+	bound, err := vfio.BoundDevices(e.h.FS, s.Name)
+	if err != nil || len(bound) > 0 {
+		return false, err // still in use by another device: leave it loaded
+	}
+	return true, e.h.Modules.Unload(s.Name)
+}
+
+// --- vfio no-IOMMU mode ---
+
+type noIOMMUStep struct {
+	Old string `json:"old"`
+}
+
+func (s *noIOMMUStep) id() string   { return "noiommu" }
+func (s *noIOMMUStep) kind() string { return "noiommu" }
+func (s *noIOMMUStep) describe(e *env) string {
+	return "switch vfio's unsafe no-IOMMU mode on (" + vfio.NoIOMMUParam + " = Y): the VF can DMA anywhere in memory"
+}
+func (s *noIOMMUStep) done(e *env) (bool, error) { return vfio.NoIOMMUEnabled(e.h.FS), nil }
+func (s *noIOMMUStep) record(e *env) error {
+	v, err := host.ReadString(e.h.FS, vfio.NoIOMMUParam)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", e.h.FS.Path(vfio.NoIOMMUParam), err)
+	}
+	s.Old = v
+	return nil
+}
+func (s *noIOMMUStep) apply(_ context.Context, e *env) error {
+	if err := e.h.FS.WriteAttr(vfio.NoIOMMUParam, "Y"); err != nil {
+		return fmt.Errorf("enable vfio no-IOMMU mode: write %s: %w", e.h.FS.Path(vfio.NoIOMMUParam), err)
+	}
+	return nil
+}
+func (s *noIOMMUStep) undo(_ context.Context, e *env) (bool, error) {
+	cur, err := host.ReadString(e.h.FS, vfio.NoIOMMUParam)
+	if err != nil || cur == s.Old {
+		return false, nil
+	}
+	if err := e.h.FS.WriteAttr(vfio.NoIOMMUParam, s.Old); err != nil {
+		return false, fmt.Errorf("restore vfio no-IOMMU mode: write %s: %w", e.h.FS.Path(vfio.NoIOMMUParam), err)
+	}
+	return true, nil
+}
+
+// --- bind a VF to vfio-pci ---
+
+type bindStep struct {
+	Index  int          `json:"index"`
+	Driver string       `json:"driver"`
+	Old    vfio.Binding `json:"old"`
+}
+
+func (s *bindStep) id() string   { return "vf" + strconv.Itoa(s.Index) + "-bind" }
+func (s *bindStep) kind() string { return "bind" }
+func (s *bindStep) describe(e *env) string {
+	addr := "(its PCI address once enabled)"
+	if v, err := sriov.LookupVF(e.h.FS, e.pf.Name, s.Index); err == nil {
+		addr = v.Address
+	}
+	return fmt.Sprintf("bind VF %d %s to %s (driver_override, unbind, drivers_probe)", s.Index, addr, s.Driver)
+}
+func (s *bindStep) done(e *env) (bool, error) {
+	v, err := sriov.LookupVF(e.h.FS, e.pf.Name, s.Index)
+	if err != nil {
+		return false, nil
+	}
+	if v.Driver != s.Driver {
+		return false, nil
+	}
+	if s.Driver == vfio.Driver && v.IOMMUGroup != "" && vfio.DeviceNode(e.h.FS, v.IOMMUGroup) == "" {
+		return false, nil
+	}
+	return true, nil
+}
+func (s *bindStep) record(e *env) error {
+	v, err := sriov.LookupVF(e.h.FS, e.pf.Name, s.Index)
+	if err != nil {
+		return err
+	}
+	s.Old, err = vfio.Current(e.h.FS, v.Address)
+	return err
+}
+func (s *bindStep) apply(ctx context.Context, e *env) error {
+	v, err := sriov.LookupVF(e.h.FS, e.pf.Name, s.Index)
+	if err != nil {
+		return err
+	}
+	if s.Driver == vfio.Driver {
+		if v.IOMMUGroup == "" && !vfio.NoIOMMUEnabled(e.h.FS) {
+			return fmt.Errorf("VF %d (%s) has no IOMMU group: %w", s.Index, v.Address, vfio.ErrNoIOMMU)
+		}
+		if err := vfio.CheckViable(e.h.FS, v.Address); err != nil {
+			return fmt.Errorf("VF %d of %s: %w", s.Index, e.pf.Name, err)
+		}
+	}
+	if err := vfio.Bind(e.h.FS, v.Address, s.Driver); err != nil {
+		return fmt.Errorf("VF %d of %s: %w", s.Index, e.pf.Name, err)
+	}
+	if s.Driver == vfio.Driver {
+		g, err := vfio.Group(e.h.FS, v.Address)
+		if err != nil {
+			return err
+		}
+		if g != "" {
+			if _, err := vfio.WaitDeviceNode(ctx, e.h.FS, g, e.timeout); err != nil {
+				return fmt.Errorf("VF %d (%s) on vfio-pci: %w", s.Index, v.Address, err)
+			}
+		}
+	}
+	return nil
+}
+func (s *bindStep) undo(_ context.Context, e *env) (bool, error) {
+	if s.Old.Address == "" {
+		return false, nil
+	}
+	cur, err := vfio.Current(e.h.FS, s.Old.Address)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err == nil && cur == s.Old {
+		return false, nil
+	}
+	return true, vfio.Restore(e.h.FS, s.Old)
+}
+
+// --- ntuple ---
+
+// NtupleFeature is the ethtool feature of ntuple filters.
+const NtupleFeature = "rx-ntuple-filter"
+
+type ntupleStep struct {
+	Old bool `json:"old"`
+}
+
+func (s *ntupleStep) id() string   { return "ntuple" }
+func (s *ntupleStep) kind() string { return "ntuple" }
+func (s *ntupleStep) describe(e *env) string {
+	return fmt.Sprintf("switch ntuple filters on (ethtool -K %s ntuple on)", e.pf.Name)
+}
+func (s *ntupleStep) done(e *env) (bool, error) {
+	on, _, err := e.h.Ethtool.Feature(e.pf.Name, NtupleFeature)
+	return on, err
+}
+func (s *ntupleStep) record(e *env) error {
+	on, _, err := e.h.Ethtool.Feature(e.pf.Name, NtupleFeature)
+	s.Old = on
+	return err
+}
+func (s *ntupleStep) apply(_ context.Context, e *env) error {
+	return e.h.Ethtool.SetFeature(e.pf.Name, NtupleFeature, true)
+}
+func (s *ntupleStep) undo(_ context.Context, e *env) (bool, error) {
+	on, _, err := e.h.Ethtool.Feature(e.pf.Name, NtupleFeature)
+	if err != nil {
+		return false, err
+	}
+	if on == s.Old {
+		return false, nil
+	}
+	return true, e.h.Ethtool.SetFeature(e.pf.Name, NtupleFeature, s.Old)
+}

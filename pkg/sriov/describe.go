@@ -1,0 +1,22 @@
+package sriov
+
+import (
+	"fmt"
+
+	"github.com/jaypipes/ghw"
+)
+
+// Describe names the PCI device at addr ("Intel Corporation 82599ES
+// 10-Gigabit SFI/SFP+ Network Connection") from the pci.ids database, reading
+// sysfs under root. It returns "" when the device or the database is missing.
+func Describe(root, addr string) string {
+	info, err := ghw.PCI(ghw.WithChroot(root), ghw.WithDisableTopology(), ghw.WithDisableTools(), ghw.WithDisableWarnings())
+	if err != nil {
+		return ""
+	}
+	d := info.GetDevice(addr)
+	if d == nil || d.Vendor == nil || d.Product == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %s", d.Vendor.Name, d.Product.Name)
+}
