@@ -3,8 +3,8 @@
 package report
 
 import (
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
