@@ -9,11 +9,17 @@
 package host
 
 import (
+	"errors"
 	"io/fs"
 	"net"
 
 	"github.com/vfbypass/vfbypass/pkg/flows"
 )
+
+// ErrNotSupported marks an operation the device or kernel cannot do (for
+// example VF settings on an interface without SR-IOV). It wraps the kernel's
+// EOPNOTSUPP where there is one.
+var ErrNotSupported = errors.New("not supported")
 
 // FS is the host's filesystem seen from a root directory. Paths are
 // host-absolute ("/sys/class/net/eth3/device/sriov_numvfs"); the

@@ -1,8 +1,10 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"syscall"
 
 	"github.com/vishvananda/netlink"
 )
@@ -49,6 +51,9 @@ func (n *NetlinkLinks) set(pf string, vf int, what string, f func(netlink.Link) 
 		return err
 	}
 	if err := f(l); err != nil {
+		if errors.Is(err, syscall.EOPNOTSUPP) {
+			return fmt.Errorf("netlink: set %s of VF %d on %s: %w (%w: %s has no SR-IOV VFs, its driver takes no VF settings)", what, vf, pf, err, ErrNotSupported, pf)
+		}
 		return fmt.Errorf("netlink: set %s of VF %d on %s: %w", what, vf, pf, err)
 	}
 	return nil

@@ -1,0 +1,150 @@
+package journal_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vfbypass/vfbypass/pkg/journal"
+)
+
+func TestSaveLoadRemove(t *testing.T) {
+	s := journal.Store{Dir: t.TempDir()}
+	if j, err := s.Load("eth3"); j != nil || err != nil {
+		t.Fatalf("Load of a missing journal = %v, %v; want nil, nil", j, err)
+	}
+	j := &journal.Journal{PF: "eth3", Steps: []*journal.Entry{{ID: "numvfs", Kind: "numvfs", State: journal.Pending, Undo: []byte(`{"old":0,"want":2}`)}}}
+	if err := s.Save(j); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load("eth3")
+	if err != nil || got == nil || len(got.Steps) != 1 || got.Steps[0].State != journal.Pending || compact(got.Steps[0].Undo) != `{"old":0,"want":2}` {
+		t.Fatalf("Load = %+v, %v", got, err)
+	}
+	if !got.Active() {
+		t.Error("a journal with a pending step is not Active")
+	}
+	got.Steps[0].State = journal.Undone
+	if got.Active() {
+		t.Error("a journal whose steps are all undone is Active")
+	}
+	// No temp files are left behind.
+	ents, _ := os.ReadDir(s.Dir)
+	for _, e := range ents {
+		if e.Name() != "eth3.json" {
+			t.Errorf("stray file %s in the state directory", e.Name())
+		}
+	}
+	if err := s.Remove("eth3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.Path("eth3")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("journal still there after Remove: %v", err)
+	}
+}
+
+func TestCorruptJournalIsReported(t *testing.T) {
+	s := journal.Store{Dir: t.TempDir()}
+	for name, content := range map[string]string{
+		"truncated":   `{"version":1,"pf":"eth3","steps":[`,
+		"other PF":    `{"version":1,"pf":"eth9","steps":[],"rules":[]}`,
+		"new version": `{"version":99,"pf":"eth3","steps":[],"rules":[]}`,
+	} {
+		if err := os.WriteFile(s.Path("eth3"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Load("eth3"); !errors.Is(err, journal.ErrCorrupt) {
+			t.Errorf("%s: Load error %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+func TestInterfaceNamesCannotEscapeTheStateDir(t *testing.T) {
+	s := journal.Store{Dir: t.TempDir()}
+	for _, pf := range []string{"../etc", "a/b", "", "..", "0123456789abcdef"} {
+		if _, err := s.Load(pf); err == nil {
+			t.Errorf("Load(%q) accepted", pf)
+		}
+		if _, err := s.Lock(pf, time.Second); err == nil {
+			t.Errorf("Lock(%q) accepted", pf)
+		}
+	}
+}
+
+// Two holders of one PF's lock run one after the other.
+func TestLockSerialises(t *testing.T) {
+	s := journal.Store{Dir: t.TempDir()}
+	var mu sync.Mutex
+	inside, maxInside := 0, 0
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, err := s.Lock("eth3", 10*time.Second)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			inside++
+			if inside > maxInside {
+				maxInside = inside
+			}
+			mu.Unlock()
+			time.Sleep(30 * time.Millisecond)
+			mu.Lock()
+			inside--
+			mu.Unlock()
+			if err := l.Unlock(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if maxInside != 1 {
+		t.Fatalf("%d holders inside the lock at once", maxInside)
+	}
+}
+
+func TestLockTimesOutNamingThePF(t *testing.T) {
+	s := journal.Store{Dir: t.TempDir()}
+	l, err := s.Lock("eth3", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if _, err := s.Lock("eth3", 100*time.Millisecond); err == nil {
+		t.Fatal("second Lock succeeded while the first is held")
+	}
+	other, err := s.Lock("eth4", time.Second)
+	if err != nil {
+		t.Fatalf("lock of another PF: %v", err)
+	}
+	other.Unlock()
+}
+
+func TestUnwritableStateDir(t *testing.T) {
+	// Root writes anywhere, but a regular file in the way still fails.
+	f := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := journal.Store{Dir: filepath.Join(f, "state")}
+	if err := s.CheckWritable(); err == nil {
+		t.Fatal("CheckWritable under a regular file succeeded")
+	}
+}
+
+func compact(b []byte) string {
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return "invalid: " + err.Error()
+	}
+	return out.String()
+}
