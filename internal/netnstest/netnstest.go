@@ -84,3 +84,14 @@ func (n *NS) Do(f func()) {
 	}()
 	f()
 }
+
+// Exec runs the current test binary inside the namespace with only the test
+// named by run, with env added, and returns its combined output. The child
+// sees the namespace's /proc/net, as any process started by `ip netns exec`.
+func (n *NS) Exec(run string, env ...string) (string, error) {
+	n.t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", n.Name, os.Args[0], "-test.run=^"+run+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
