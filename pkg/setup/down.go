@@ -17,6 +17,7 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/report"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/pkg/vfio"
 )
 
 // DownResult is the report of Down.
@@ -90,6 +91,9 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		res.Warn("%s carries the default route: disabling SR-IOV resets it and its link drops for a moment", pfName)
 	}
 	e := &env{h: h, pf: pf, timeout: opts.Timeout}
+	if err := checkNotInUse(h, pfName, j); err != nil && !opts.DryRun {
+		return res, err
+	}
 	var left []string
 
 	// Rules first: they were added last.
@@ -204,4 +208,37 @@ func sameRule(cur flows.FlowSpec, specHex string) bool {
 		return false
 	}
 	return cur.FlowType&0xff == rec.FlowType&0xff && cur.HU == rec.HU
+}
+
+// checkNotInUse refuses to start undoing while a process holds a VF's vfio
+// group open: unbinding or removing the VF would block until it lets go.
+func checkNotInUse(h *host.Host, pf string, j *journal.Journal) error {
+	for _, ent := range j.Steps {
+		if ent.Kind != "bind" || ent.State == journal.Undone {
+			continue
+		}
+		s, err := decodeStep(ent.Kind, ent.Undo)
+		if err != nil {
+			continue
+		}
+		b := s.(*bindStep)
+		v, err := sriov.LookupVF(h.FS, pf, b.Index)
+		if err != nil || v.IOMMUGroup == "" {
+			continue
+		}
+		node := vfio.DeviceNode(h.FS, v.IOMMUGroup)
+		if node == "" {
+			continue
+		}
+		if hs := vfio.Holders(h.FS, node); len(hs) > 0 {
+			var names []string
+			for _, x := range hs {
+				names = append(names, x.String())
+			}
+			return &outcome.Error{Code: outcome.Failed,
+				Err: fmt.Errorf("VF %d of %s (%s) is in use through %s by %s; nothing was undone", b.Index, pf, v.Address, node, strings.Join(names, ", ")),
+				Fix: "stop that process (e.g. the 'vfbypass rx' or DPDK application on the VF), then run 'vfbypass down " + pf + "' again"}
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -306,3 +307,41 @@ var bdf = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
 
 // ValidAddress reports whether s is a PCI address in sysfs form (DDDD:BB:DD.F).
 func ValidAddress(s string) bool { return bdf.MatchString(s) }
+
+// Holder is a process that has a device node open.
+type Holder struct {
+	PID  int    `json:"pid"`
+	Comm string `json:"comm"`
+}
+
+func (h Holder) String() string { return fmt.Sprintf("pid %d (%s)", h.PID, h.Comm) }
+
+// Holders lists the processes with node (e.g. /dev/vfio/43) open, from
+// /proc/PID/fd. A VF whose group is open cannot be unbound or removed: the
+// kernel waits for the process to let go.
+func Holders(f host.FS, node string) []Holder {
+	var out []Holder
+	procs, err := f.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		fds, err := f.ReadDir("/proc/" + p.Name() + "/fd")
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			t, err := f.Readlink("/proc/" + p.Name() + "/fd/" + fd.Name())
+			if err == nil && t == node {
+				comm, _ := host.ReadString(f, "/proc/"+p.Name()+"/comm")
+				out = append(out, Holder{PID: pid, Comm: comm})
+				break
+			}
+		}
+	}
+	return out
+}
