@@ -301,7 +301,11 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 
 	newJournal := j == nil
 	if newJournal {
-		j = &journal.Journal{PF: pf.Name, PFAddress: pf.Address, Created: time.Now().UTC()}
+		j = &journal.Journal{PF: pf.Name, Created: time.Now().UTC()}
+	}
+	if j.Request == nil {
+		// A new journal, or one that holds only rules added by steer.
+		j.PFAddress = pf.Address
 		j.Request, _ = json.Marshal(req)
 		orig := Original{NumVFs: pf.NumVFs, Autoprobe: pf.Autoprobe, Driver: pf.Driver, RxQueues: res.RxQueuesPrev}
 		if on, ok, _ := ntupleSupport(h, pf.Name); ok {
