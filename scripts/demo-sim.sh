@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# A quick look at vfbypass on a simulated 82599 host: doctor, up (dry run,
+# then for real, then again: nothing changes), status, steer, down, status.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${VFBYPASS:-./bin/vfbypass}
+work=$(mktemp -d /tmp/vfbypass-demo.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+host=$work/host state=$work/state
+v() { printf '\n\033[1m$ vfbypass %s\033[0m\n' "$*"; "$bin" --host-root "$host" --state-dir "$state" "$@"; }
+
+"$bin" sim init "$host" --pf eth3 --model 82599 --total-vfs 63
+before=$(cd "$host" && find . -path ./.vfbypass-sim/lock -prune -o -print0 | sort -z | xargs -0 stat -c '%n %F %s' | sha256sum)
+v doctor eth3 || true
+v up eth3 --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust --dry-run
+v up eth3 --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust
+v up eth3 --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust -o json | grep '"changed"'
+v status eth3
+if "$bin" steer --help >/dev/null 2>&1; then
+  v steer add eth3 --vf 0 flow-type tcp4 dst-ip 192.168.254.30 dst-port 80
+  v steer list eth3
+fi
+v up eth3 --vfs 4 || echo "(exit $?: a different request on a PF that is up is refused)"
+v down eth3
+v status eth3
+after=$(cd "$host" && find . -path ./.vfbypass-sim/lock -prune -o -print0 | sort -z | xargs -0 stat -c '%n %F %s' | sha256sum)
+[ "$before" = "$after" ] && echo -e "\nthe simulated host is back to exactly where it started"
