@@ -1,12 +1,23 @@
 // Package hostsim simulates a Linux host with an SR-IOV NIC in a directory
-// tree: sysfs, procfs and /dev as the kernel lays them out, and writes that
-// follow the kernel's rules (drivers/pci/iov.c, the PCI driver core, ixgbe).
+// tree: sysfs, procfs and /dev laid out as the kernel lays them out (with
+// relative symlinks, so the tree works wherever it is), and writes that
+// follow the kernel's rules: drivers/pci/iov.c for sriov_numvfs, the PCI
+// driver core for driver_override/bind/unbind/drivers_probe, vfio for group
+// viability and /dev/vfio nodes, rtnetlink's VF settings and ixgbe's RX
+// queue layout. What a directory cannot carry (VF settings, features,
+// injected faults) persists as JSON in DIR/.vfbypass-sim/, under an flock,
+// so separate processes see one consistent host.
 package hostsim
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vfbypass/vfbypass/pkg/host"
 )
@@ -17,11 +28,152 @@ const MarkerDir = ".vfbypass-sim"
 
 // Is reports whether root is a simulated host made by Init.
 func Is(root string) bool {
-	st, err := os.Stat(filepath.Join(root, MarkerDir))
-	return err == nil && st.IsDir()
+	st, err := os.Stat(filepath.Join(root, MarkerDir, "state.json"))
+	return err == nil && st.Mode().IsRegular()
+}
+
+// Model is a NIC the simulator knows.
+type Model struct {
+	Name      string `json:"name"`
+	Device    string `json:"device"`    // PF PCI device id
+	VFDevice  string `json:"vf_device"` // VF PCI device id
+	PFDriver  string `json:"pf_driver"`
+	VFDriver  string `json:"vf_driver"`
+	MaxVFs    int    `json:"max_vfs"`
+	Ntuple    bool   `json:"ntuple"` // has flow-director ntuple filters
+	RSSQueues int    `json:"rss_queues"`
+}
+
+// Models are the NICs the simulator knows, by name.
+var models = map[string]Model{
+	"82599": {Name: "82599", Device: "0x10fb", VFDevice: "10ed", PFDriver: "ixgbe", VFDriver: "ixgbevf", MaxVFs: 63, Ntuple: true, RSSQueues: 16},
+	"82576": {Name: "82576", Device: "0x10c9", VFDevice: "10ca", PFDriver: "igb", VFDriver: "igbvf", MaxVFs: 7, Ntuple: false, RSSQueues: 8},
+}
+
+// vfSettings is a VF's rtnetlink state.
+type vfSettings struct {
+	MAC      string `json:"mac"`
+	VLAN     int    `json:"vlan"`
+	QoS      int    `json:"qos"`
+	Spoofchk bool   `json:"spoofchk"`
+	Trust    bool   `json:"trust"`
+}
+
+// state is what the tree cannot carry.
+type state struct {
+	Model   Model               `json:"model"`
+	PF      string              `json:"pf"`
+	PFAddr  string              `json:"pf_address"`
+	Total   int                 `json:"total_vfs"`
+	NoSRIOV bool                `json:"no_sriov,omitempty"`
+	Ntuple  bool                `json:"ntuple"`
+	VFs     map[int]*vfSettings `json:"vfs"`
+}
+
+// Sim is an open simulated host.
+type Sim struct {
+	root string
+	fs   *host.RootFS
+}
+
+func (s *Sim) p(hp string) string { return s.fs.Path(hp) }
+func (s *Sim) stateFile() string  { return filepath.Join(s.root, MarkerDir, "state.json") }
+func (s *Sim) faultFile() string  { return filepath.Join(s.root, MarkerDir, "faults.json") }
+
+// locked runs f with the simulator's lock held and its state loaded; the
+// state is saved when f succeeds.
+func (s *Sim) locked(f func(st *state) error) error {
+	lf, err := os.OpenFile(filepath.Join(s.root, MarkerDir, "lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("simulator lock: %w", err)
+	}
+	defer lf.Close()
+	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("simulator lock: %w", err)
+	}
+	defer unix.Flock(int(lf.Fd()), unix.LOCK_UN)
+	b, err := os.ReadFile(s.stateFile())
+	if err != nil {
+		return fmt.Errorf("simulator state: %w", err)
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("simulator state %s: %w", s.stateFile(), err)
+	}
+	if st.VFs == nil {
+		st.VFs = map[int]*vfSettings{}
+	}
+	if err := f(&st); err != nil {
+		return err
+	}
+	return s.save(&st)
+}
+
+func (s *Sim) save(st *state) error {
+	b, err := json.MarshalIndent(st, "", " ")
+	if err != nil {
+		return err
+	}
+	tmp := s.stateFile() + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("simulator state: %w", err)
+	}
+	return os.Rename(tmp, s.stateFile())
 }
 
 // Open returns the Host of the simulated tree at root.
 func Open(root string) (*host.Host, error) {
-	return nil, errors.New("hostsim: not built yet")
+	if !Is(root) {
+		return nil, fmt.Errorf("%s is not a simulated host (no %s/state.json; make one with 'vfbypass sim init')", root, MarkerDir)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sim{root: abs, fs: host.NewRootFS(abs)}
+	return &host.Host{
+		FS:        &simFS{RootFS: s.fs, s: s},
+		Links:     &simLinks{s: s},
+		Ethtool:   &simEthtool{s: s},
+		Modules:   &simModules{s: s},
+		Rules:     s.rules,
+		Simulated: true,
+		Close:     func() error { return nil },
+	}, nil
 }
+
+func errno(op, path string, e unix.Errno) error {
+	return &fs.PathError{Op: op, Path: path, Err: e}
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+func readTrim(p string) string {
+	b, _ := os.ReadFile(p)
+	return strings.TrimSpace(string(b))
+}
+
+// relLink makes the symlink at (host path) at point to (host path) target
+// with a relative path, as sysfs does.
+func (s *Sim) relLink(target, at string) error {
+	rel, err := filepath.Rel(filepath.Dir(s.p(at)), s.p(target))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.p(at)), 0o755); err != nil {
+		return err
+	}
+	_ = os.Remove(s.p(at))
+	return os.Symlink(rel, s.p(at))
+}
+
+func (s *Sim) writeFile(hp, content string) error {
+	if err := os.MkdirAll(filepath.Dir(s.p(hp)), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(s.p(hp), []byte(content+"\n"), 0o644)
+}
+

@@ -1,0 +1,48 @@
+package hostsim
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Snapshot lists every path of the simulated host at root with its content
+// or link target, one line each, sorted; the simulator's lock and fault list
+// are left out. Two equal snapshots are byte-identical hosts.
+func Snapshot(root string) (string, error) {
+	var lines []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == filepath.Join(MarkerDir, "lock") || rel == filepath.Join(MarkerDir, "faults.json") {
+			return nil
+		}
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			lines = append(lines, rel+" -> "+t)
+		case d.IsDir():
+			lines = append(lines, rel+"/")
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			lines = append(lines, fmt.Sprintf("%s %s", rel, hex.EncodeToString(sum[:8])))
+		}
+		return nil
+	})
+	sort.Strings(lines)
+	return strings.Join(lines, "\n"), err
+}

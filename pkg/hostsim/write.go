@@ -1,0 +1,344 @@
+package hostsim
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vfbypass/vfbypass/pkg/host"
+)
+
+// simFS reads the tree as it is and applies the kernel's rules to writes.
+type simFS struct {
+	*host.RootFS
+	s *Sim
+}
+
+// WriteAttr implements host.FS.
+func (f *simFS) WriteAttr(p string, value string) error {
+	p = path.Clean("/" + p)
+	if err := f.s.fault("write", p); err != nil {
+		return err
+	}
+	return f.s.locked(func(st *state) error { return f.s.write(st, p, strings.TrimRight(value, "\n")) })
+}
+
+func (s *Sim) write(st *state, p, v string) error {
+	base := path.Base(p)
+	dir := path.Dir(p)
+	switch {
+	case p == "/sys/bus/pci/drivers_probe":
+		return s.probe(st, p, v)
+	case strings.HasPrefix(p, "/sys/bus/pci/drivers/") && (base == "bind" || base == "unbind") && path.Dir(dir) == "/sys/bus/pci/drivers":
+		drv := path.Base(dir)
+		if !exists(s.p(dir)) {
+			return errno("open", p, unix.ENOENT)
+		}
+		if base == "unbind" {
+			return s.unbind(st, p, drv, v)
+		}
+		return s.bind(st, p, drv, v, false)
+	case p == "/sys/module/vfio/parameters/enable_unsafe_noiommu_mode":
+		switch v {
+		case "Y", "y", "1":
+			v = "Y"
+		case "N", "n", "0":
+			v = "N"
+		default:
+			return errno("write", p, unix.EINVAL)
+		}
+		return s.writeFile(p, v)
+	}
+	if !exists(s.p(p)) {
+		return errno("open", p, unix.ENOENT)
+	}
+	real, err := filepath.EvalSymlinks(s.p(p))
+	if err != nil {
+		return errno("open", p, unix.ENOENT)
+	}
+	switch base {
+	case "sriov_numvfs":
+		return s.setNumVFs(st, p, real, v)
+	case "sriov_drivers_autoprobe":
+		if v != "0" && v != "1" {
+			return errno("write", p, unix.EINVAL) // kstrtobool refuses it
+		}
+		return os.WriteFile(real, []byte(v+"\n"), 0o644)
+	case "driver_override":
+		if len(v) >= 4096 {
+			return errno("write", p, unix.EINVAL)
+		}
+		if v == "" {
+			v = "(null)"
+		}
+		return os.WriteFile(real, []byte(v+"\n"), 0o644)
+	}
+	// Attributes without a store method (vendor, device, sriov_totalvfs...).
+	return errno("open", p, unix.EACCES)
+}
+
+// setNumVFs follows sriov_numvfs_store (drivers/pci/iov.c).
+func (s *Sim) setNumVFs(st *state, p, real, v string) error {
+	n, err := strconv.ParseUint(v, 0, 16)
+	if err != nil {
+		return errno("write", p, unix.EINVAL)
+	}
+	devDir := strings.TrimPrefix(filepath.Dir(real), s.root)
+	addr := path.Base(devDir)
+	total, _ := strconv.Atoi(readTrim(s.p(devDir + "/sriov_totalvfs")))
+	cur, _ := strconv.Atoi(readTrim(s.p(devDir + "/sriov_numvfs")))
+	if int(n) > total {
+		return errno("write", p, unix.ERANGE)
+	}
+	if int(n) == cur {
+		return nil
+	}
+	if !exists(s.p(devDir + "/driver")) {
+		return errno("write", p, unix.ENOENT) // no driver bound
+	}
+	if n == 0 {
+		for k := cur - 1; k >= 0; k-- {
+			if err := s.removeVF(st, devDir, k); err != nil {
+				return err
+			}
+		}
+		st.VFs = map[int]*vfSettings{}
+		return os.WriteFile(real, []byte("0\n"), 0o644)
+	}
+	if cur != 0 {
+		return errno("write", p, unix.EBUSY) // "VFs already enabled. Disable before enabling"
+	}
+	autoprobe := readTrim(s.p(devDir+"/sriov_drivers_autoprobe")) == "1"
+	pfGroup, _ := os.Readlink(s.p(devDir + "/iommu_group"))
+	shared := exists(filepath.Join(s.root, MarkerDir, "shared-group"))
+	for k := 0; k < int(n); k++ {
+		vaddr := vfAddress(addr, k)
+		vdir := path.Dir(devDir) + "/" + vaddr
+		iommu := pfGroup != ""
+		if err := s.addDevice(vaddr, vdir, "0x8086", st.Model.VFDevice, "", iommu && !shared); err != nil {
+			return err
+		}
+		if iommu && shared {
+			if err := s.joinGroup(vaddr, vdir, path.Base(pfGroup)); err != nil {
+				return err
+			}
+		}
+		if err := s.relLink(devDir, vdir+"/physfn"); err != nil {
+			return err
+		}
+		if err := s.relLink(vdir, devDir+"/virtfn"+strconv.Itoa(k)); err != nil {
+			return err
+		}
+		st.VFs[k] = &vfSettings{MAC: "00:00:00:00:00:00", Spoofchk: true}
+		if autoprobe {
+			if err := s.attach(st, vaddr, st.Model.VFDriver); err != nil {
+				return err
+			}
+		}
+	}
+	return os.WriteFile(real, []byte(strconv.Itoa(int(n))+"\n"), 0o644)
+}
+
+// vfAddress is VF k's routing ID: PF RID + offset (128) + stride (2) * k.
+func vfAddress(pf string, k int) string {
+	var dom, bus, dev, fn int
+	fmt.Sscanf(pf, "%04x:%02x:%02x.%d", &dom, &bus, &dev, &fn)
+	rid := bus<<8 | dev<<3 | fn
+	rid += 128 + 2*k
+	return fmt.Sprintf("%04x:%02x:%02x.%d", dom, rid>>8, (rid>>3)&0x1f, rid&7)
+}
+
+func (s *Sim) removeVF(st *state, devDir string, k int) error {
+	link := devDir + "/virtfn" + strconv.Itoa(k)
+	t, err := os.Readlink(s.p(link))
+	if err != nil {
+		return nil
+	}
+	vaddr := path.Base(t)
+	if drv, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+vaddr+"/driver"); drv != "" {
+		if err := s.detach(st, vaddr, drv); err != nil {
+			return err
+		}
+	}
+	vdir := path.Dir(devDir) + "/" + vaddr
+	if g, err := os.Readlink(s.p(vdir + "/iommu_group")); err == nil {
+		gp := "/sys/kernel/iommu_groups/" + path.Base(g)
+		os.Remove(s.p(gp + "/devices/" + vaddr))
+		if ents, _ := os.ReadDir(s.p(gp + "/devices")); len(ents) == 0 {
+			os.RemoveAll(s.p(gp))
+		}
+	}
+	os.Remove(s.p(link))
+	os.Remove(s.p("/sys/bus/pci/devices/" + vaddr))
+	return os.RemoveAll(s.p(vdir))
+}
+
+func (s *Sim) devID(addr string) string {
+	return strings.TrimPrefix(readTrim(s.p("/sys/bus/pci/devices/"+addr+"/device")), "0x")
+}
+
+// matches reports whether driver drv claims addr by its ID table.
+func (s *Sim) matches(st *state, addr, drv string) bool {
+	id := s.devID(addr)
+	switch drv {
+	case st.Model.VFDriver:
+		return id == st.Model.VFDevice
+	case st.Model.PFDriver:
+		return "0x"+id == st.Model.Device
+	case "virtio-pci":
+		return id == "1000"
+	}
+	return false // vfio-pci has no static IDs: driver_override or new_id only
+}
+
+func (s *Sim) override(addr string) string {
+	o := readTrim(s.p("/sys/bus/pci/devices/" + addr + "/driver_override"))
+	if o == "(null)" {
+		return ""
+	}
+	return o
+}
+
+// bind follows bind_store: ENODEV for a missing or non-matching device,
+// EBUSY when it already has a driver.
+func (s *Sim) bind(st *state, p, drv, addr string, probe bool) error {
+	if !exists(s.p("/sys/bus/pci/devices/" + addr)) {
+		return errno("write", p, unix.ENODEV)
+	}
+	if cur, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+addr+"/driver"); cur != "" {
+		return errno("write", p, unix.EBUSY)
+	}
+	ov := s.override(addr)
+	if (ov != "" && ov != drv) || (ov == "" && !s.matches(st, addr, drv)) {
+		return errno("write", p, unix.ENODEV)
+	}
+	return s.attach(st, addr, drv)
+}
+
+func (s *Sim) unbind(st *state, p, drv, addr string) error {
+	cur, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+addr+"/driver")
+	if cur != drv {
+		return errno("write", p, unix.ENODEV)
+	}
+	return s.detach(st, addr, drv)
+}
+
+// probe follows drivers_probe: an unbound device goes to its
+// driver_override's driver when that is loaded, else to a matching driver.
+func (s *Sim) probe(st *state, p, addr string) error {
+	if !exists(s.p("/sys/bus/pci/devices/" + addr)) {
+		return errno("write", p, unix.ENODEV)
+	}
+	if cur, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+addr+"/driver"); cur != "" {
+		return nil
+	}
+	if ov := s.override(addr); ov != "" {
+		if exists(s.p("/sys/bus/pci/drivers/" + ov)) {
+			return s.attach(st, addr, ov)
+		}
+		return nil
+	}
+	for _, d := range []string{st.Model.VFDriver, st.Model.PFDriver, "virtio-pci"} {
+		if s.matches(st, addr, d) && exists(s.p("/sys/bus/pci/drivers/"+d)) {
+			return s.attach(st, addr, d)
+		}
+	}
+	return nil
+}
+
+func (s *Sim) devDir(addr string) string {
+	real, _ := filepath.EvalSymlinks(s.p("/sys/bus/pci/devices/" + addr))
+	return strings.TrimPrefix(real, s.root)
+}
+
+// attach binds addr to drv: driver links, a netdev for a VF driver, a
+// /dev/vfio node for vfio-pci when the group is viable.
+func (s *Sim) attach(st *state, addr, drv string) error {
+	if err := s.bindLinks(addr, drv); err != nil {
+		return err
+	}
+	switch drv {
+	case st.Model.VFDriver:
+		return s.addNetdev(s.devDir(addr), s.freeNetdev(), "00:00:00:00:00:00", 10)
+	case "vfio-pci":
+		return s.refreshVFIO(addr)
+	}
+	return nil
+}
+
+func (s *Sim) detach(st *state, addr, drv string) error {
+	dd := s.devDir(addr)
+	if ents, err := os.ReadDir(s.p(dd + "/net")); err == nil {
+		for _, e := range ents {
+			os.Remove(s.p("/sys/class/net/" + e.Name()))
+		}
+		os.RemoveAll(s.p(dd + "/net"))
+	}
+	os.Remove(s.p(dd + "/driver"))
+	os.Remove(s.p("/sys/bus/pci/drivers/" + drv + "/" + addr))
+	if drv == "vfio-pci" {
+		return s.refreshVFIO(addr)
+	}
+	return nil
+}
+
+// refreshVFIO creates or removes the group's /dev/vfio node: it exists
+// while a member is on vfio-pci and every member is on vfio-pci or unbound.
+func (s *Sim) refreshVFIO(addr string) error {
+	g, err := os.Readlink(s.p("/sys/bus/pci/devices/" + addr + "/iommu_group"))
+	noiommu := readTrim(s.p("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode")) == "Y"
+	var node string
+	var members []string
+	switch {
+	case err == nil:
+		node = "/dev/vfio/" + path.Base(g)
+		ents, _ := os.ReadDir(s.p("/sys/kernel/iommu_groups/" + path.Base(g) + "/devices"))
+		for _, e := range ents {
+			members = append(members, e.Name())
+		}
+	case noiommu:
+		node = "/dev/vfio/noiommu-" + noiommuGroup(addr)
+		members = []string{addr}
+	default:
+		return nil
+	}
+	sort.Strings(members)
+	anyVFIO, viable := false, true
+	for _, m := range members {
+		d, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+m+"/driver")
+		switch d {
+		case "vfio-pci":
+			anyVFIO = true
+		case "":
+		default:
+			viable = false
+		}
+	}
+	if anyVFIO && viable {
+		return s.writeFile(node, "")
+	}
+	os.Remove(s.p(node))
+	return nil
+}
+
+// noiommuGroup numbers a no-IOMMU group after the device's function.
+func noiommuGroup(addr string) string {
+	var dom, bus, dev, fn int
+	fmt.Sscanf(addr, "%04x:%02x:%02x.%d", &dom, &bus, &dev, &fn)
+	return strconv.Itoa(bus<<8 | dev<<3 | fn)
+}
+
+func (s *Sim) freeNetdev() string {
+	for i := 4; ; i++ {
+		n := "eth" + strconv.Itoa(i)
+		if !exists(s.p("/sys/class/net/" + n)) {
+			return n
+		}
+	}
+}
