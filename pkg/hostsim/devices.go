@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -303,7 +304,7 @@ func (s *Sim) fault(op, key string) error {
 			if f.Op != op || f.Hits >= f.After+f.Times {
 				continue
 			}
-			if ok, _ := filepath.Match(f.Match, key); !ok {
+			if !globMatch(f.Match, key) {
 				continue
 			}
 			f.Hits++
@@ -328,4 +329,11 @@ func ParseErrno(name string) (unix.Errno, error) {
 		}
 	}
 	return 0, fmt.Errorf("errno %q is not known (use a name such as EIO or a number)", name)
+}
+
+// globMatch matches key against a glob whose * and ? also cross '/'.
+func globMatch(glob, key string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(glob)) + "$"
+	ok, _ := regexp.MatchString(re, key)
+	return ok
 }

@@ -176,4 +176,3 @@ func (s *Sim) writeFile(hp, content string) error {
 	}
 	return os.WriteFile(s.p(hp), []byte(content+"\n"), 0o644)
 }
-
