@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -257,6 +258,9 @@ type Fault struct {
 	After int        `json:"after,omitempty"`
 	Times int        `json:"times,omitempty"`
 	Hits  int        `json:"hits,omitempty"`
+	// Delay, with Errno 0, makes the call hang this long and then succeed:
+	// a window in which a test can kill the process mid-step.
+	Delay time.Duration `json:"delay,omitempty"`
 }
 
 // AddFault arms a fault in the simulated host at root.
@@ -294,6 +298,7 @@ func writeFaults(root string, fs []Fault) error {
 // fault returns the armed fault's error for this call, if any.
 func (s *Sim) fault(op, key string) error {
 	var hit error
+	var delay time.Duration
 	_ = s.locked(func(*state) error {
 		fs, err := readFaults(s.root)
 		if err != nil {
@@ -309,12 +314,17 @@ func (s *Sim) fault(op, key string) error {
 			}
 			f.Hits++
 			if f.Hits > f.After {
-				hit = &os.PathError{Op: op, Path: key, Err: f.Errno}
+				if f.Errno == 0 {
+					delay = f.Delay
+				} else {
+					hit = &os.PathError{Op: op, Path: key, Err: f.Errno}
+				}
 				break
 			}
 		}
 		return writeFaults(s.root, fs)
 	})
+	time.Sleep(delay)
 	return hit
 }
 

@@ -238,11 +238,11 @@ func TestFailureAtEachStepRollsBack(t *testing.T) {
 	faults := []hostsim.Fault{
 		{Op: "write", Match: "*/sriov_drivers_autoprobe"},
 		{Op: "write", Match: "*/sriov_numvfs"},
-		{Op: "write", Match: "/sys/bus/pci/drivers_probe"},                       // VF 1 to ixgbevf
-		{Op: "netlink", Match: "eth3/vf0/mac"},                                    // VF settings
-		{Op: "netlink", Match: "eth3/vf0/trust"},                                  // after the MAC was set
-		{Op: "write", Match: "*/driver_override"},                                 // vfio bind
-		{Op: "write", Match: "/sys/bus/pci/drivers_probe", After: 1},              // the vfio probe
+		{Op: "write", Match: "/sys/bus/pci/drivers_probe"},                         // VF 1 to ixgbevf
+		{Op: "netlink", Match: "eth3/vf0/mac"},                                     // VF settings
+		{Op: "netlink", Match: "eth3/vf0/trust"},                                   // after the MAC was set
+		{Op: "write", Match: "*/driver_override"},                                  // vfio bind
+		{Op: "write", Match: "/sys/bus/pci/drivers_probe", After: 1},               // the vfio probe
 		{Op: "ethtool", Match: "eth3/rx-ntuple-filter", After: 3, Errno: unix.EIO}, // ntuple on
 	}
 	for _, f := range faults {

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vfbypass/vfbypass/pkg/hostsim"
+)
+
+// vfb runs the CLI in-process and returns exit code, stdout and stderr.
+func vfb(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func simHost(t *testing.T, extra ...string) (root, state string) {
+	t.Helper()
+	root = filepath.Join(t.TempDir(), "host")
+	state = filepath.Join(t.TempDir(), "state")
+	if code, _, e := vfb(append([]string{"sim", "init", root}, extra...)...); code != 0 {
+		t.Fatalf("sim init: %d %s", code, e)
+	}
+	return root, state
+}
+
+func TestCLIJSONContractAndIdempotence(t *testing.T) {
+	root, state := simHost(t)
+	g := []string{"--host-root", root, "--state-dir", state, "-o", "json"}
+	up := append(append([]string{}, g...), "up", "eth3", "--vfs", "2", "--vf", "0", "--mac", "02:00:00:00:00:01", "--trust")
+	for i, wantChanged := range []bool{true, false} {
+		code, out, _ := vfb(up...)
+		var r struct {
+			Changed  bool             `json:"changed"`
+			PF       string           `json:"pf"`
+			VFs      []map[string]any `json:"vfs"`
+			Warnings []string         `json:"warnings"`
+			Error    map[string]any   `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("up #%d printed no JSON object: %v\n%s", i+1, err, out)
+		}
+		if code != 0 || r.Changed != wantChanged || r.PF != "eth3" || len(r.VFs) != 2 || r.Error != nil {
+			t.Fatalf("up #%d: code %d %+v", i+1, code, r)
+		}
+		if r.VFs[0]["driver"] != "vfio-pci" || r.VFs[0]["mac"] != "02:00:00:00:00:01" {
+			t.Fatalf("up #%d VF 0: %v", i+1, r.VFs[0])
+		}
+	}
+	code, out, _ := vfb(append(append([]string{}, g...), "up", "eth3", "--vfs", "2", "--vf", "0", "--mac", "zz")...)
+	var bad struct {
+		Changed bool `json:"changed"`
+		Error   struct {
+			Message  string `json:"message"`
+			Fix      string `json:"fix"`
+			ExitCode int    `json:"exit_code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal([]byte(out), &bad); code != 2 || bad.Error.ExitCode != 2 || bad.Error.Fix == "" || bad.Changed {
+		t.Fatalf("bad input: code %d %s", code, out)
+	}
+	if code, _, _ := vfb(append(append([]string{}, g...), "down", "eth3")...); code != 0 {
+		t.Fatalf("down: %d", code)
+	}
+	if code, out, _ := vfb(append(append([]string{}, g...), "down", "eth3", "--missing-ok")...); code != 0 || !strings.Contains(out, `"changed": false`) {
+		t.Fatalf("second down --missing-ok: %d %s", code, out)
+	}
+}
+
+func TestCLIUsageErrorsExit2(t *testing.T) {
+	root, state := simHost(t)
+	g := []string{"--host-root", root, "--state-dir", state}
+	for _, args := range [][]string{
+		{"bogus"},
+		{"up"},
+		{"up", "eth3"},
+		{"up", "eth3", "--vfs", "x"},
+		{"up", "eth3", "--vfs", "2", "--mac", "02:00:00:00:00:01", "--mac", "02:00:00:00:00:02"},
+		{"-o", "yaml", "status"},
+		{"down", "eth3", "extra"},
+		{"up", "eth3", "--vfs", "2", "--config", "/nonexistent.yaml"},
+	} {
+		code, _, stderr := vfb(append(append([]string{}, g...), args...)...)
+		if code != 2 || stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a message", args, code, stderr)
+		}
+	}
+}
+
+// A process killed in the middle of up leaves a journal from which down
+// restores the original host.
+func TestKilledMidUpDownRestores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "vfbypass")
+	if out, err := exec.Command("go", "build", "-tags", "nodpdk", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, where := range []hostsim.Fault{
+		{Op: "write", Match: "*/sriov_numvfs"},
+		{Op: "netlink", Match: "eth3/vf0/mac"},
+		{Op: "write", Match: "*/driver_override"},
+	} {
+		t.Run(where.Match, func(t *testing.T) {
+			root, state := simHost(t)
+			before, _ := hostsim.Snapshot(root)
+			where.Delay = 30 * time.Second
+			if err := hostsim.AddFault(root, where); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "--host-root", root, "--state-dir", state, "up", "eth3", "--vfs", "2", "--mac", "02:00:00:00:00:01")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Wait until the step is journaled as pending and the process hangs in it.
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				b, _ := os.ReadFile(filepath.Join(state, "eth3.json"))
+				if bytes.Contains(b, []byte(`"pending"`)) {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("no pending step journaled; journal: %s", b)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(50 * time.Millisecond)
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			hostsim.ClearFaults(root)
+			if code, _, e := vfb("--host-root", root, "--state-dir", state, "down", "eth3"); code != 0 {
+				t.Fatalf("down after kill: %d %s", code, e)
+			}
+			if after, _ := hostsim.Snapshot(root); after != before {
+				t.Fatal("host after kill + down differs from the original")
+			}
+		})
+	}
+}
+
+func TestSimFaultCommand(t *testing.T) {
+	root, state := simHost(t)
+	if code, _, e := vfb("sim", "fault", root, "--op", "write", "--match", "*/sriov_numvfs", "--errno", "EIO"); code != 0 {
+		t.Fatal(e)
+	}
+	code, _, stderr := vfb("--host-root", root, "--state-dir", state, "up", "eth3", "--vfs", "2")
+	if code != 1 || !strings.Contains(stderr, unix.EIO.Error()) || !strings.Contains(stderr, "rolled back") {
+		t.Fatalf("up with an injected EIO: %d %s", code, stderr)
+	}
+	if code, _, _ := vfb("sim", "fault", root, "--errno", "ENOTANERRNO"); code != 2 {
+		t.Fatalf("unknown errno: exit %d", code)
+	}
+}
