@@ -54,3 +54,8 @@ bench: build $(BENCH_TARGETS)
 
 clean:
 	rm -rf bin .test-output.json
+
+# demo: the lab on a real kernel when it is available (mk/lab.mk defines
+# LAB_DEMO), else the simulator.
+demo: build
+	@if [ -n "$(LAB_DEMO)" ]; then $(MAKE) --no-print-directory $(LAB_DEMO); else ./scripts/demo-sim.sh; fi

@@ -78,7 +78,6 @@ type Sim struct {
 
 func (s *Sim) p(hp string) string { return s.fs.Path(hp) }
 func (s *Sim) stateFile() string  { return filepath.Join(s.root, MarkerDir, "state.json") }
-func (s *Sim) faultFile() string  { return filepath.Join(s.root, MarkerDir, "faults.json") }
 
 // locked runs f with the simulator's lock held and its state loaded; the
 // state is saved when f succeeds.
