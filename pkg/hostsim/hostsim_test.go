@@ -106,6 +106,20 @@ func TestAutoprobeOffLeavesVFsUnbound(t *testing.T) {
 	if drv, _ := host.LinkBase(h.FS, "/sys/bus/pci/devices/0000:04:10.1/driver"); drv != "" {
 		t.Fatalf("VF bound to %q with autoprobe off", drv)
 	}
+	// pci_device_can_probe: while autoprobe is off, a VF binds only through
+	// driver_override, whether by drivers_probe or by bind.
+	h.FS.WriteAttr("/sys/bus/pci/drivers_probe", "0000:04:10.1")
+	if drv, _ := host.LinkBase(h.FS, "/sys/bus/pci/devices/0000:04:10.1/driver"); drv != "" {
+		t.Fatalf("drivers_probe bound the VF to %q with autoprobe off", drv)
+	}
+	if err := h.FS.WriteAttr("/sys/bus/pci/drivers/ixgbevf/bind", "0000:04:10.1"); !errors.Is(err, unix.ENODEV) {
+		t.Fatalf("bind with autoprobe off: %v, want ENODEV", err)
+	}
+	h.FS.WriteAttr(pf+"/sriov_drivers_autoprobe", "1")
+	h.FS.WriteAttr("/sys/bus/pci/drivers_probe", "0000:04:10.1")
+	if drv, _ := host.LinkBase(h.FS, "/sys/bus/pci/devices/0000:04:10.1/driver"); drv != "ixgbevf" {
+		t.Fatalf("drivers_probe with autoprobe on bound %q, want ixgbevf", drv)
+	}
 }
 
 func TestDriverCoreBinding(t *testing.T) {

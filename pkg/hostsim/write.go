@@ -215,10 +215,21 @@ func (s *Sim) bind(st *state, p, drv, addr string, probe bool) error {
 		return errno("write", p, unix.EBUSY)
 	}
 	ov := s.override(addr)
-	if (ov != "" && ov != drv) || (ov == "" && !s.matches(st, addr, drv)) {
+	if (ov != "" && ov != drv) || (ov == "" && !s.matches(st, addr, drv)) || !s.canProbe(addr) {
 		return errno("write", p, unix.ENODEV)
 	}
 	return s.attach(st, addr, drv)
+}
+
+// canProbe follows pci_device_can_probe (drivers/pci/pci-driver.c): a VF
+// is probed only while its PF's sriov_drivers_autoprobe is on, or when it
+// has a driver_override.
+func (s *Sim) canProbe(addr string) bool {
+	dev := "/sys/bus/pci/devices/" + addr
+	if !exists(s.p(dev + "/physfn")) {
+		return true
+	}
+	return s.override(addr) != "" || readTrim(s.p(dev+"/physfn/sriov_drivers_autoprobe")) == "1"
 }
 
 func (s *Sim) unbind(st *state, p, drv, addr string) error {
@@ -235,7 +246,7 @@ func (s *Sim) probe(st *state, p, addr string) error {
 	if !exists(s.p("/sys/bus/pci/devices/" + addr)) {
 		return errno("write", p, unix.ENODEV)
 	}
-	if cur, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+addr+"/driver"); cur != "" {
+	if cur, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+addr+"/driver"); cur != "" || !s.canProbe(addr) {
 		return nil
 	}
 	if ov := s.override(addr); ov != "" {

@@ -44,8 +44,6 @@ type step interface {
 func decodeStep(kind string, rec json.RawMessage) (step, error) {
 	var s step
 	switch kind {
-	case "autoprobe":
-		s = &autoprobeStep{}
 	case "numvfs":
 		s = &numVFsStep{}
 	case "probe-vfs":
@@ -81,38 +79,6 @@ func (e *env) refresh() error {
 	return nil
 }
 
-// --- sriov_drivers_autoprobe ---
-
-type autoprobeStep struct {
-	Want bool `json:"want"`
-	Old  bool `json:"old"`
-}
-
-func (s *autoprobeStep) id() string   { return "autoprobe" }
-func (s *autoprobeStep) kind() string { return "autoprobe" }
-func (s *autoprobeStep) describe(e *env) string {
-	return fmt.Sprintf("set %s/sriov_drivers_autoprobe to %d so new VFs stay unbound until vfio-pci takes them", e.pf.DevDir(), b2i(s.Want))
-}
-func (s *autoprobeStep) done(e *env) (bool, error) {
-	if err := e.refresh(); err != nil {
-		return false, err
-	}
-	return e.pf.Autoprobe == s.Want, nil
-}
-func (s *autoprobeStep) record(e *env) error { s.Old = e.pf.Autoprobe; return nil }
-func (s *autoprobeStep) apply(_ context.Context, e *env) error {
-	return sriov.SetAutoprobe(e.h.FS, e.pf, s.Want)
-}
-func (s *autoprobeStep) undo(_ context.Context, e *env) (bool, error) {
-	if err := e.refresh(); err != nil {
-		return false, err
-	}
-	if e.pf.Autoprobe == s.Old {
-		return false, nil
-	}
-	return true, sriov.SetAutoprobe(e.h.FS, e.pf, s.Old)
-}
-
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -125,6 +91,11 @@ func b2i(b bool) int {
 type numVFsStep struct {
 	Want int `json:"want"`
 	Old  int `json:"old"`
+	// Unbound: create the VFs with sriov_drivers_autoprobe off, so no VF
+	// driver binds them (the chosen VFs go to vfio-pci without flapping
+	// through ixgbevf), then put autoprobe back.
+	Unbound      bool `json:"unbound,omitempty"`
+	OldAutoprobe bool `json:"old_autoprobe"`
 }
 
 func (s *numVFsStep) id() string   { return "numvfs" }
@@ -133,6 +104,9 @@ func (s *numVFsStep) describe(e *env) string {
 	d := fmt.Sprintf("write %d to %s/sriov_numvfs (the PF resets: its link drops for a moment)", s.Want, e.pf.DevDir())
 	if e.pf.NumVFs != 0 && e.pf.NumVFs != s.Want {
 		d = fmt.Sprintf("write 0 then %d to %s/sriov_numvfs, replacing %d VFs (the PF resets twice)", s.Want, e.pf.DevDir(), e.pf.NumVFs)
+	}
+	if s.Unbound && e.pf.Autoprobe {
+		d += ", with sriov_drivers_autoprobe 0 meanwhile so no driver binds the new VFs"
 	}
 	return d
 }
@@ -145,18 +119,50 @@ func (s *numVFsStep) done(e *env) (bool, error) {
 	}
 	return sriov.WaitVFs(context.Background(), e.h.FS, e.pf.Name, s.Want, 0) == nil, nil
 }
-func (s *numVFsStep) record(e *env) error { s.Old = e.pf.NumVFs; return nil }
+func (s *numVFsStep) record(e *env) error {
+	s.Old, s.OldAutoprobe = e.pf.NumVFs, e.pf.Autoprobe
+	return nil
+}
 func (s *numVFsStep) apply(ctx context.Context, e *env) error {
-	return setNumVFs(ctx, e, s.Want)
+	if s.Unbound && s.OldAutoprobe {
+		if err := sriov.SetAutoprobe(e.h.FS, e.pf, false); err != nil {
+			return err
+		}
+	}
+	err := setNumVFs(ctx, e, s.Want)
+	if s.Unbound && s.OldAutoprobe {
+		if rerr := restoreAutoprobe(e, s.OldAutoprobe); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 func (s *numVFsStep) undo(ctx context.Context, e *env) (bool, error) {
+	changed := false
 	if err := e.refresh(); err != nil {
 		return false, err
 	}
-	if e.pf.NumVFs == s.Old {
-		return false, nil
+	if e.pf.NumVFs != s.Old {
+		changed = true
+		if err := setNumVFs(ctx, e, s.Old); err != nil {
+			return changed, err
+		}
 	}
-	return true, setNumVFs(ctx, e, s.Old)
+	if e.pf.Autoprobe != s.OldAutoprobe {
+		changed = true
+		return changed, restoreAutoprobe(e, s.OldAutoprobe)
+	}
+	return changed, nil
+}
+
+func restoreAutoprobe(e *env, on bool) error {
+	if err := e.refresh(); err != nil {
+		return err
+	}
+	if e.pf.Autoprobe == on {
+		return nil
+	}
+	return sriov.SetAutoprobe(e.h.FS, e.pf, on)
 }
 
 // setNumVFs moves the PF to n VFs, through 0 when the count changes, as the

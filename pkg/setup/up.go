@@ -179,10 +179,7 @@ func buildPlan(h *host.Host, pf sriov.PF, req Request, r *report.Common) []step 
 	for _, v := range req.VFs {
 		chosen[v.Index] = true
 	}
-	if creating && toVFIO && pf.Autoprobe {
-		steps = append(steps, &autoprobeStep{Want: false})
-	}
-	steps = append(steps, &numVFsStep{Want: req.NumVFs})
+	steps = append(steps, &numVFsStep{Want: req.NumVFs, Unbound: creating && toVFIO && pf.Autoprobe})
 	if creating && toVFIO && pf.Autoprobe {
 		var rest []int
 		for k := 0; k < req.NumVFs; k++ {

@@ -1,0 +1,75 @@
+#!/bin/sh
+# The lab scenario, run inside the guest: everything goes through vfbypass;
+# sysfs is only read, to check what vfbypass did. Each step prints one
+# LABSTEP line of JSON: {"name", "pass", "detail"}.
+V=/usr/bin/vfbypass
+step() { # name pass detail
+  d=$(printf '%s' "$3" | tr '"\\\n' "'/ " | cut -c1-300)
+  if grep -q 'unknown command' /tmp/err 2>/dev/null; then
+    echo "LABSTEP {\"name\": \"$1\", \"pass\": false, \"implemented\": false, \"detail\": \"this vfbypass has no such command\"}"
+    return
+  fi
+  echo "LABSTEP {\"name\": \"$1\", \"pass\": $2, \"detail\": \"$d\"}"
+}
+run() { echo "LAB\$ vfbypass $*"; OUT=$($V "$@" 2>/tmp/err); RC=$?; echo "$OUT" | sed 's/^/  /'; sed 's/^/  /' /tmp/err; echo "  rc=$RC"; }
+has() { printf '%s' "$OUT" | grep -q "$1"; }
+
+PF=""
+for n in /sys/class/net/*; do
+  d=$(readlink $n/device/driver 2>/dev/null) || continue
+  [ "${d##*/}" = igb ] && PF=${n##*/}
+done
+ip link set "$PF" up 2>/dev/null || true
+DEV=/sys/class/net/$PF/device
+AP0=$(cat $DEV/sriov_drivers_autoprobe)
+echo "LAB: PF=$PF autoprobe=$AP0 totalvfs=$(cat $DEV/sriov_totalvfs)"
+
+run doctor "$PF" -o json
+if [ $RC = 0 ] && has '"ok": true'; then step doctor true "required checks pass on $PF"; else step doctor false "rc=$RC"; fi
+
+# Failure path on the real kernel: vfio-pci is not loaded and cannot be (no
+# modules.dep in the guest), so the module step fails after VFs were enabled
+# and configured: everything must be rolled back.
+run up "$PF" --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust -o json
+N=$(cat $DEV/sriov_numvfs); AP=$(cat $DEV/sriov_drivers_autoprobe)
+if [ $RC = 1 ] && [ "$N" = 0 ] && [ "$AP" = "$AP0" ] && [ ! -e /run/vfbypass/$PF.json ] && has 'rolled back'; then
+  step rollback-on-failure true "module step failed, numvfs back to 0, autoprobe $AP, no journal"
+else
+  step rollback-on-failure false "rc=$RC numvfs=$N autoprobe=$AP"
+fi
+
+insmod /lib/modules/vfio-pci.ko || echo "LAB: insmod vfio-pci FAILED"
+run up "$PF" --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust -o json
+VF0=$(readlink $DEV/virtfn0); VF0=${VF0##*/}
+DRV=$(readlink /sys/bus/pci/devices/$VF0/driver 2>/dev/null); DRV=${DRV##*/}
+if [ $RC = 0 ] && has '"changed": true' && [ "$DRV" = vfio-pci ] && [ "$(cat $DEV/sriov_numvfs)" = 2 ]; then
+  step up true "VF 0 $VF0 on vfio-pci"
+else
+  step up false "rc=$RC VF0=$VF0 driver=$DRV"
+fi
+run up "$PF" --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust -o json
+if [ $RC = 0 ] && has '"changed": false'; then step up-idempotent true "second up changed nothing"; else step up-idempotent false "rc=$RC"; fi
+
+run status "$PF" -o json
+G=$(readlink /sys/bus/pci/devices/$VF0/iommu_group); G=${G##*/}
+if [ $RC = 0 ] && has "\"vfio_device\": \"/dev/vfio/$G\"" && [ -e /dev/vfio/$G ] && has '"mac": "02:00:00:00:00:01"' && has '"drift": \[\]'; then
+  step status true "VF 0 in IOMMU group $G, /dev/vfio/$G, MAC set, no drift"
+else
+  step status false "rc=$RC group=$G"
+fi
+
+run steer add "$PF" --vf 0 flow-type udp4 dst-port 4789
+if [ $RC = 2 ] && grep -qi ntuple /tmp/err; then step steer-no-ntuple true "exit 2 naming ntuple"; else step steer-no-ntuple false "rc=$RC: $(head -1 /tmp/err)"; fi
+
+run rx --pf "$PF" --vf 0 --duration 5s -o json
+if [ $RC = 0 ]; then step rx true "$(echo "$OUT" | grep packets | head -1)"; else step rx false "rc=$RC: $(head -1 /tmp/err)"; fi
+
+run down "$PF" -o json
+N=$(cat $DEV/sriov_numvfs); AP=$(cat $DEV/sriov_drivers_autoprobe)
+PFD=$(readlink $DEV/driver); PFD=${PFD##*/}
+if [ $RC = 0 ] && [ "$N" = 0 ] && [ "$AP" = "$AP0" ] && [ "$PFD" = igb ] && [ ! -e /run/vfbypass/$PF.json ] && [ -z "$(ls /dev/vfio | grep -v '^vfio$')" ]; then
+  step down true "numvfs 0, autoprobe $AP, PF on igb, journal gone"
+else
+  step down false "rc=$RC numvfs=$N autoprobe=$AP pfdriver=$PFD"
+fi
+run status "$PF"
