@@ -84,7 +84,7 @@ guest() { # accel kernel-version
     -machine q35,kernel-irqchip=split -accel "$1" -cpu "$cpu" -smp 2 -m 1024 \
     -device intel-iommu,intremap=on,caching-mode=on \
     -device pcie-root-port,id=rp1,chassis=1,slot=1 \
-    -netdev user,id=n0,restrict=on -device igb,netdev=n0,bus=rp1,romfile= \
+    -netdev user,id=n0,restrict=on,ipv6=off -device igb,netdev=n0,bus=rp1,romfile= \
     -kernel "kern-$2/boot/vmlinuz-$2" -initrd initrd.gz \
     -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 quiet" \
     -nographic -no-reboot </dev/null > serial.log 2>&1 || true
