@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"github.com/vfbypass/vfbypass/pkg/host"
 
 	"github.com/vfbypass/vfbypass/pkg/setup"
 )
@@ -14,17 +15,10 @@ func newDoctorCmd(g *globals) *cobra.Command {
 		Short: "Preflight checks: SR-IOV, driver, IOMMU, vfio-pci, hugepages, ntuple, management interface",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := g.openHost()
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			pf := ""
-			if len(args) == 1 {
-				pf = args[0]
-			}
-			res, err := setup.Doctor(h, pf)
-			return g.emit(res, err)
+			return g.withHost(func(h *host.Host) error {
+				res, err := setup.Doctor(h, optionalPF(args))
+				return g.emit(res, err)
+			})
 		},
 	}
 }

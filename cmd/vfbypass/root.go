@@ -140,3 +140,21 @@ func (g *globals) emit(res report.Result, err error) error {
 	}
 	return nil
 }
+
+// withHost opens the host, runs f on it and closes it.
+func (g *globals) withHost(f func(h *host.Host) error) error {
+	h, err := g.openHost()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return f(h)
+}
+
+// optionalPF returns the PF argument of commands whose PF is optional.
+func optionalPF(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return ""
+}

@@ -130,6 +130,9 @@ func (r *Request) Validate(pf sriov.PF) error {
 			return outcome.Invalid("use a QoS priority from 0 to 7", "--qos %d for VF %d is out of range", v.QoS, v.Index)
 		}
 	}
+	if len(r.Rules) > 0 {
+		return outcome.Invalid("remove the rules: section from the config; this build has no 'vfbypass steer' to install ntuple rules", "config has %d ntuple rules, which this build cannot install", len(r.Rules))
+	}
 	for i, rr := range r.Rules {
 		if strings.TrimSpace(rr.Flow) == "" {
 			return outcome.Invalid("give each rule a flow, e.g. flow: \"flow-type tcp4 dst-port 80\"", "rule %d has no flow", i+1)

@@ -97,23 +97,7 @@ func (r *StatusResult) Text(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 		for _, v := range p.VFs {
-			fmt.Fprintf(w, "  VF %d  %s  driver %-9s", v.Index, v.Address, orNone(v.Driver))
-			if v.IOMMUGroup != "" {
-				fmt.Fprintf(w, "  iommu group %s", v.IOMMUGroup)
-			}
-			if v.VFIODevice != "" {
-				fmt.Fprintf(w, "  %s", v.VFIODevice)
-			}
-			if v.Netdev != "" {
-				fmt.Fprintf(w, "  netdev %s", v.Netdev)
-			}
-			if v.MAC != "" {
-				fmt.Fprintf(w, "  mac %s", v.MAC)
-			}
-			if v.VLAN != 0 {
-				fmt.Fprintf(w, "  vlan %d", v.VLAN)
-			}
-			fmt.Fprintf(w, "  trust %s  spoofchk %s\n", onOff(v.Trust), onOff(v.Spoofchk))
+			writeVF(w, v)
 		}
 		if p.Journal == nil {
 			fmt.Fprintln(w, "  journal: none (vfbypass has not changed this PF)")
@@ -238,4 +222,25 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 	}
 	st.Journal = js
 	return st, nil
+}
+
+// writeVF prints one VF on a line, as status and up show it.
+func writeVF(w io.Writer, v report.VF) {
+	fmt.Fprintf(w, "  VF %d  %s  driver %-9s", v.Index, v.Address, orNone(v.Driver))
+	if v.IOMMUGroup != "" {
+		fmt.Fprintf(w, "  iommu group %s", v.IOMMUGroup)
+	}
+	if v.VFIODevice != "" {
+		fmt.Fprintf(w, "  %s", v.VFIODevice)
+	}
+	if v.Netdev != "" {
+		fmt.Fprintf(w, "  netdev %s", v.Netdev)
+	}
+	if v.MAC != "" {
+		fmt.Fprintf(w, "  mac %s", v.MAC)
+	}
+	if v.VLAN != 0 {
+		fmt.Fprintf(w, "  vlan %d", v.VLAN)
+	}
+	fmt.Fprintf(w, "  trust %s  spoofchk %s\n", onOff(v.Trust), onOff(v.Spoofchk))
 }

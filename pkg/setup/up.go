@@ -88,14 +88,7 @@ func (r *UpResult) Text(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", s.Status, s.Action)
 	}
 	for _, v := range r.VFs {
-		fmt.Fprintf(w, "  VF %d %s driver=%s", v.Index, v.Address, orNone(v.Driver))
-		if v.VFIODevice != "" {
-			fmt.Fprintf(w, " %s", v.VFIODevice)
-		}
-		if v.MAC != "" {
-			fmt.Fprintf(w, " mac=%s", v.MAC)
-		}
-		fmt.Fprintln(w)
+		writeVF(w, v)
 	}
 	if r.Journal != "" && !r.DryRun {
 		fmt.Fprintf(w, "journal: %s (\"vfbypass down %s\" undoes it)\n", r.Journal, r.PF)
