@@ -2,7 +2,6 @@ package hostsim
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,12 +9,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 )
 
@@ -174,17 +171,7 @@ func (e *simEthtool) RxQueues(ifname string) (int, error) {
 		if ifname != st.PF {
 			return nil
 		}
-		n := len(st.VFs)
-		switch {
-		case n == 0:
-			q = st.Model.RSSQueues
-		case st.Model.Name == "82576":
-			q = 2
-		case n+1 > 32:
-			q = 2
-		default:
-			q = 4
-		}
+		q = st.rxQueues()
 		return nil
 	})
 	return q, err
@@ -232,17 +219,7 @@ func (m *simModules) Unload(name string) error {
 	})
 }
 
-// --- ntuple rule tables ---
-
-// errNoRuleModel: the simulator does not model flow-director rule tables.
-var errNoRuleModel = errors.New("the simulator models no ntuple rule table")
-
-func (s *Sim) rules(ifname string) (flows.Device, error) {
-	if !exists(s.p("/sys/class/net/" + ifname)) {
-		return nil, fmt.Errorf("open rule table of %s: %w", ifname, unix.ENODEV)
-	}
-	return nil, fmt.Errorf("open rule table of %s: %w: %w", ifname, syscall.EOPNOTSUPP, errNoRuleModel)
-}
+// --- ntuple rule tables: see rules.go ---
 
 // --- faults ---
 
