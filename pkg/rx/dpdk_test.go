@@ -1,0 +1,193 @@
+//go:build cgo && !nodpdk
+
+package rx_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vfbypass/vfbypass/pkg/rx"
+	"github.com/vfbypass/vfbypass/pkg/rx/internal/ringfeed"
+)
+
+// EAL can be initialised once per process, so each scenario runs in a child:
+// the test binary re-executed with childEnv naming the scenario. The child
+// prints one "RESULT {json}" line.
+const childEnv = "VFBYPASS_RX_CHILD"
+
+// pmdDir is where Debian's DPDK 22.11 keeps its PMD plugins, which EAL loads
+// from its default plugin path.
+const pmdDir = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0"
+
+type result struct {
+	Queues  []rx.QueueCounters `json:"queues"`
+	Port    rx.PortStats       `json:"port"`
+	Seconds float64            `json:"seconds"`
+	Driver  string             `json:"driver"`
+}
+
+func needDPDK(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("DPDK tests need root (EAL maps memory and opens /dev and AF_PACKET)")
+	}
+	if _, err := os.Stat(pmdDir); err != nil {
+		t.Skipf("DPDK PMD plugins not installed (%v): apt-get install dpdk libdpdk-dev", err)
+	}
+}
+
+// ealArgs are the EAL arguments of the tests: no hugepages, no PCI, no
+// files shared with other DPDK processes.
+// (--in-memory does not combine with --no-huge; a per-process
+// --file-prefix does the same, and cleanup removes its runtime directory.)
+func ealArgs(t *testing.T, vdev string) []string {
+	prefix := "vfbt" + strconv.Itoa(os.Getpid())
+	t.Cleanup(func() { os.RemoveAll("/var/run/dpdk/" + prefix) })
+	return []string{"-l", "0,1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", prefix, "--log-level", "*:warning", "--vdev", vdev}
+}
+
+// runChild runs scenario in a child process (optionally through a prefix
+// command such as `ip netns exec NS`) and returns its result.
+func runChild(t *testing.T, test, scenario string, prefix ...string) result {
+	t.Helper()
+	args := append(prefix, os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.v")
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), childEnv+"="+scenario)
+	out, err := cmd.CombinedOutput()
+	return parseChild(t, string(out), err)
+}
+
+func parseChild(t *testing.T, out string, err error) result {
+	t.Helper()
+	var res result
+	for _, line := range strings.Split(out, "\n") {
+		if s, ok := strings.CutPrefix(line, "RESULT "); ok {
+			if jerr := json.Unmarshal([]byte(s), &res); jerr != nil {
+				t.Fatalf("child result %q: %v", s, jerr)
+			}
+			return res
+		}
+	}
+	t.Fatalf("child printed no result (err %v):\n%s", err, out)
+	return res
+}
+
+func report(t *testing.T, p *rx.Port, secs float64) {
+	st, err := p.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(result{Queues: p.Counters(), Port: st, Seconds: secs, Driver: p.Driver})
+	fmt.Printf("RESULT %s\n", b)
+}
+
+func TestNullVdevCountsAndRate(t *testing.T) {
+	if os.Getenv(childEnv) == "null" {
+		e, err := rx.InitEAL(ealArgs(t, "net_null0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		if _, err := rx.InitEAL(nil); err != rx.ErrEALUsed {
+			t.Fatalf("second InitEAL: %v, want ErrEALUsed", err)
+		}
+		p, err := e.OpenPort("net_null0", rx.PortConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := p.Start(rx.LoopConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		time.Sleep(time.Second)
+		mid := rx.Sum(p.Counters())
+		if mid.Packets == 0 {
+			t.Errorf("no packets counted while the loop runs")
+		}
+		if _, err := p.Stats(); err != nil {
+			t.Errorf("stats while running: %v", err)
+		}
+		if err := l.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		report(t, p, time.Since(start).Seconds())
+		return
+	}
+	needDPDK(t)
+	r := runChild(t, "TestNullVdevCountsAndRate", "null")
+	tot := rx.Sum(r.Queues)
+	if tot.Packets == 0 || tot.Bursts == 0 {
+		t.Fatalf("net_null: nothing counted: %+v", r)
+	}
+	if r.Driver != "net_null" {
+		t.Errorf("driver %q, want net_null", r.Driver)
+	}
+	if r.Port.IPackets != tot.Packets {
+		t.Errorf("port ipackets %d, loop counted %d", r.Port.IPackets, tot.Packets)
+	}
+	if tot.Bytes != 64*tot.Packets {
+		t.Errorf("bytes %d for %d packets of 64 bytes", tot.Bytes, tot.Packets)
+	}
+	t.Logf("net_null: %d packets in %.2fs: %.1f Mpps (lcore %d)", tot.Packets, r.Seconds, float64(tot.Packets)/r.Seconds/1e6, r.Queues[0].Lcore)
+}
+
+func TestRingVdevExactCount(t *testing.T) {
+	const n = 100000
+	if os.Getenv(childEnv) == "ring" {
+		e, err := rx.InitEAL(ealArgs(t, "net_ring0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		p, err := e.OpenPort("net_ring0", rx.PortConfig{Mbufs: 2047})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := p.Start(rx.LoopConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := ringfeed.Feed("ETH_RXTX0_net_ring0", n, 100, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); rx.Sum(p.Counters()).Packets < n && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // anything beyond n would show now
+		if err := l.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		report(t, p, time.Since(start).Seconds())
+		return
+	}
+	needDPDK(t)
+	r := runChild(t, "TestRingVdevExactCount", "ring")
+	tot := rx.Sum(r.Queues)
+	if tot.Packets != n || tot.Bytes != 100*n || r.Port.IPackets != n {
+		t.Fatalf("net_ring: counted %d packets %d bytes (port %d), want exactly %d and %d", tot.Packets, tot.Bytes, r.Port.IPackets, n, 100*n)
+	}
+	t.Logf("net_ring: exactly %d packets in %d bursts, %d empty polls", tot.Packets, tot.Bursts, tot.EmptyPolls)
+}
+
+// lines reads a child's output line by line (for children that must signal
+// readiness before the parent acts).
+func waitLine(t *testing.T, sc *bufio.Scanner, prefix string, all *strings.Builder) {
+	t.Helper()
+	for sc.Scan() {
+		all.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), prefix) {
+			return
+		}
+	}
+	t.Fatalf("child ended before %q:\n%s", prefix, all.String())
+}
+
