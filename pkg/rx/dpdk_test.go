@@ -190,4 +190,3 @@ func waitLine(t *testing.T, sc *bufio.Scanner, prefix string, all *strings.Build
 	}
 	t.Fatalf("child ended before %q:\n%s", prefix, all.String())
 }
-
