@@ -1,0 +1,163 @@
+package flows
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// isCSpace reports whether c is a C isspace() character in the C locale.
+func isCSpace(c byte) bool {
+	return c == ' ' || (c >= '\t' && c <= '\r')
+}
+
+func hexDigit(c byte) (uint64, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return uint64(c - '0'), true
+	case c >= 'a' && c <= 'f':
+		return uint64(c-'a') + 10, true
+	case c >= 'A' && c <= 'F':
+		return uint64(c-'A') + 10, true
+	}
+	return 0, false
+}
+
+// parseCUint reads s the way ethtool does (strtoull with base 0, the whole
+// word consumed, no ERANGE, at most bits wide): leading C white space, an
+// optional sign (a minus negates modulo 2^64, so "-1" is all ones), 0x/0X
+// for hex, a leading 0 for octal. Like strtoull, the empty word reads as 0.
+func parseCUint(s string, bits uint) (uint64, bool) {
+	if s == "" {
+		return 0, true
+	}
+	i := 0
+	for i < len(s) && isCSpace(s[i]) {
+		i++
+	}
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	base := uint64(10)
+	if i < len(s) && s[i] == '0' {
+		base = 8
+		if i+2 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X') {
+			if _, ok := hexDigit(s[i+2]); ok {
+				base = 16
+				i += 2
+			}
+		}
+	}
+	start := i
+	var v uint64
+	overflow := false
+	for ; i < len(s); i++ {
+		d, ok := hexDigit(s[i])
+		if !ok || d >= base {
+			break
+		}
+		if v > (^uint64(0)-d)/base {
+			overflow = true
+		}
+		v = v*base + d
+	}
+	if i == start || i != len(s) || overflow {
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	if bits < 64 && v > (uint64(1)<<bits)-1 {
+		return 0, false
+	}
+	return v, true
+}
+
+// parseIPv4 reads a dotted quad as inet_pton(AF_INET) does: four decimal
+// parts, no leading zeros, no white space.
+func parseIPv4(s string) ([4]byte, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return [4]byte{}, false
+	}
+	return a.As4(), true
+}
+
+// parseIPv6 reads an IPv6 address as inet_pton(AF_INET6) does: no zone, no
+// prefix length; an embedded dotted quad (::ffff:1.2.3.4) is fine.
+func parseIPv6(s string) ([16]byte, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is6() || a.Zone() != "" || strings.Contains(s, "%") {
+		return [16]byte{}, false
+	}
+	return a.As16(), true
+}
+
+// parseMAC reads a MAC address as ethtool does with sscanf("%2x:%2x:..."):
+// six hex numbers of at most two characters each (a sign or a 0x prefix
+// counts against the two), each after optional white space, separated by
+// single colons; anything after the sixth number is ignored.
+func parseMAC(s string) ([6]byte, bool) {
+	var mac [6]byte
+	i := 0
+	for n := 0; n < 6; n++ {
+		if n > 0 {
+			if i >= len(s) || s[i] != ':' {
+				return mac, false
+			}
+			i++
+		}
+		v, next, ok := scanHex2(s, i)
+		if !ok {
+			return mac, false
+		}
+		mac[n] = byte(v)
+		i = next
+	}
+	return mac, true
+}
+
+// scanHex2 is one "%2x" conversion of glibc's scanf starting at s[i]; it
+// returns the value (as unsigned int, a minus sign negating it) and where the
+// conversion stopped.
+func scanHex2(s string, i int) (uint32, int, bool) {
+	for i < len(s) && isCSpace(s[i]) {
+		i++
+	}
+	width := 2
+	neg := false
+	digits := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+		width--
+	}
+	var v uint32
+	if width > 0 && i < len(s) && s[i] == '0' {
+		i++
+		width--
+		digits++
+		if width > 0 && i < len(s) && (s[i] == 'x' || s[i] == 'X') {
+			i++
+			width--
+		}
+	}
+	for width > 0 && i < len(s) {
+		d, ok := hexDigit(s[i])
+		if !ok {
+			break
+		}
+		v = v*16 + uint32(d)
+		i++
+		width--
+		digits++
+	}
+	if digits == 0 {
+		return 0, i, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, i, true
+}
