@@ -76,11 +76,13 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		return res, err
 	}
 	if j == nil {
-		res.Message = fmt.Sprintf("%s: no journal in %s, so vfbypass has nothing to undo (it did not set this PF up, or it was already taken down)", pfName, opts.StateDir)
+		msg := fmt.Sprintf("%s: no journal in %s, so vfbypass has nothing to undo (it did not set this PF up, or it was already taken down)", pfName, opts.StateDir)
 		if opts.MissingOK {
+			res.Message = msg
 			return res, nil
 		}
-		return res, outcome.Invalid("check the PF with 'vfbypass status "+pfName+"' (or pass --missing-ok in scripts)", "%s", res.Message)
+		// The error carries the message; the result stays silent.
+		return res, outcome.Invalid("check the PF with 'vfbypass status "+pfName+"' (or pass --missing-ok in scripts)", "%s", msg)
 	}
 	res.Journal = store.Path(pfName)
 	pf, err := sriov.LookupPF(h.FS, pfName)

@@ -78,7 +78,7 @@ type StatusResult struct {
 
 // Text implements report.Result.
 func (r *StatusResult) Text(w io.Writer) {
-	if len(r.PFs) == 0 {
+	if len(r.PFs) == 0 && r.Error == nil {
 		fmt.Fprintln(w, "no SR-IOV capable interfaces and no journals found")
 	}
 	for _, p := range r.PFs {
