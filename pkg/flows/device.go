@@ -1,5 +1,10 @@
 package flows
 
+import (
+	"errors"
+	"fmt"
+)
+
 // Device is one network interface's flow-classification (ntuple) table as the
 // kernel exposes it through SIOCETHTOOL.
 type Device interface {
@@ -21,5 +26,51 @@ type Device interface {
 	Insert(fs FlowSpec, rssContext uint32) (uint32, error)
 	// Delete removes the rule at loc (ETHTOOL_SRXCLSRLDEL).
 	Delete(loc uint32) error
+	// Close releases the device's socket.
 	Close() error
+}
+
+// ErrTableFull is wrapped by PickLocation when every location of the rule
+// table is in use.
+var ErrTableFull = errors.New("flows: rule table full")
+
+// ErrNotSupported is matched (errors.Is) by the SIOCETHTOOL client's errors
+// when the kernel answers EOPNOTSUPP: the driver has no ntuple table (veth,
+// igb) or ntuple filtering is off (ethtool -K DEV ntuple on).
+var ErrNotSupported = errors.New("flows: not supported by the device")
+
+// PickLocation chooses the location for a new rule as ethtool's rxclass.c
+// does: RX_CLS_LOC_ANY when the driver selects locations itself
+// (ETHTOOL_GRXCLSRLCNT data has RX_CLS_LOC_SPECIAL), otherwise the highest
+// free location below the table size, from ETHTOOL_GRXCLSRLALL (lower
+// locations take precedence, so automatic rules go last). A full table gives
+// an error wrapping ErrTableFull.
+func PickLocation(dev Device) (uint32, error) {
+	count, size, special, err := dev.RuleCount()
+	if err != nil {
+		return 0, err
+	}
+	if special {
+		return RxClsLocAny, nil
+	}
+	if size == 0 || size < count {
+		return 0, fmt.Errorf("pick a rule location on %s: the driver reports a table of %d entries holding %d rules", dev.Name(), size, count)
+	}
+	locs, err := dev.RuleLocations()
+	if err != nil {
+		return 0, err
+	}
+	used := make([]bool, size)
+	for _, l := range locs {
+		if l >= size {
+			return 0, fmt.Errorf("pick a rule location on %s: the driver lists a rule at %d, outside its %d-entry table", dev.Name(), l, size)
+		}
+		used[l] = true
+	}
+	for l := int64(size) - 1; l >= 0; l-- {
+		if !used[l] {
+			return uint32(l), nil
+		}
+	}
+	return 0, fmt.Errorf("pick a rule location on %s: all %d locations are in use (delete a rule first): %w", dev.Name(), size, ErrTableFull)
 }
