@@ -1,0 +1,443 @@
+package steer
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vfbypass/vfbypass/pkg/flows"
+	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/journal"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/pkg/vfio"
+)
+
+// item is one requested rule after its checks.
+type item struct {
+	n       int // 1-based position in the batch, for messages
+	req     Request
+	spec    flows.FlowSpec
+	rss     uint32
+	words   string // for the journal: the words as given, with the target
+	exists  *installed
+	replace *installed // the rule at the given location, replaced
+	loc     uint32
+}
+
+// label names a rule of a batch in messages.
+func (it *item) label(batch int) string {
+	if batch == 1 {
+		return "the rule"
+	}
+	return fmt.Sprintf("rule %d (%s)", it.n, strings.Join(it.req.Words, " "))
+}
+
+// prepare parses and checks one rule against the table as it will be
+// after the rules before it in the batch (taken). Every refusal is a
+// bad-input error naming the word or value and the fix.
+func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options) error {
+	what := it.label(batch)
+	r, err := flows.Parse(it.req.Words)
+	if err != nil {
+		var se *flows.SyntaxError
+		if errors.As(err, &se) {
+			fix := se.Fix
+			if fix == "" {
+				fix = "write the rule in ethtool's words: flow-type tcp4 dst-ip 10.0.0.1 dst-port 80"
+			}
+			return outcome.Invalid(fix, "%s: word %d %q: %s", what, se.Pos+1, se.Word, se.Reason)
+		}
+		return outcome.Invalid("write the rule in ethtool's words: flow-type tcp4 dst-ip 10.0.0.1 dst-port 80", "%s: %v", what, err)
+	}
+	it.spec, it.rss = r.Spec, r.RSSContext
+	it.words = strings.Join(it.req.Words, " ")
+	switch {
+	case r.HasAction && (it.req.VF != nil || it.req.PFQueue):
+		return outcome.Invalid("give the target once: either --vf K [--queue Q] or 'action N' / 'vf N queue M' in the rule",
+			"%s names its target with 'action'/'vf' and --vf/--queue is given too", what)
+	case it.req.VF != nil:
+		if *it.req.VF < 0 || *it.req.VF > 254 {
+			return outcome.Invalid("give --vf as the VF's sysfs index (virtfnK), 0 to 254", "--vf %d is not a VF index", *it.req.VF)
+		}
+		it.spec.RingCookie = flows.Cookie(*it.req.VF, it.req.Queue)
+		it.words += fmt.Sprintf(" vf %d queue %d", *it.req.VF, it.req.Queue)
+	case it.req.PFQueue:
+		it.spec.RingCookie = flows.Cookie(-1, it.req.Queue)
+		it.words += fmt.Sprintf(" action %d", it.req.Queue)
+	case !r.HasAction:
+		return outcome.Invalid("say where the flow goes: --vf K [--queue Q], or 'vf K queue Q', 'action N' or 'action -1' (drop) in the rule",
+			"%s has no target", what)
+	}
+	if e.ixgbe {
+		if _, ok := ixgbeFlowType(it.spec); !ok {
+			return outcome.Invalid("use flow-type tcp4, udp4, sctp4 or ip4 (ip4 with l4proto 6, 17, 132 or none), without dst-mac and context: ixgbe's flow director takes nothing else",
+				"%s: %s (driver ixgbe) cannot match %s: its perfect filters take IPv4 TCP, UDP, SCTP and plain IPv4 only", what, e.pf, flowTypeWord(it.req.Words))
+		}
+	}
+	t := flows.DecodeCookie(it.spec.RingCookie)
+	if !t.Drop && it.spec.RingCookie&^(flows.RingVFMask|flows.RingQueueMask) != 0 {
+		return outcome.Invalid("use 'vf K queue Q', --vf K --queue Q, or 'action N' with a queue below 2^32 (action -1 drops)",
+			"%s: action %d sets ring_cookie bits the kernel ignores (%#x)", what, it.spec.RingCookie, it.spec.RingCookie)
+	}
+	if !t.Drop {
+		switch {
+		case t.VF >= 0 && t.VF >= e.numVFs:
+			fix := fmt.Sprintf("choose a VF from 0 to %d", e.numVFs-1)
+			if e.numVFs == 0 {
+				fix = fmt.Sprintf("enable VFs first: vfbypass up %s --vfs N", e.pf)
+			}
+			return outcome.Invalid(fix, "%s targets VF %d, but %s has %d VFs (sriov_numvfs)", what, t.VF, e.pf, e.numVFs)
+		case t.VF >= 0 && t.Queue >= e.qpp:
+			return outcome.Invalid(fmt.Sprintf("choose a queue from 0 to %d", e.qpp-1),
+				"%s targets queue %d of VF %d, but each VF pool of %s has %d queues", what, t.Queue, t.VF, e.pf, e.qpp)
+		case t.VF < 0 && t.Queue >= e.pfQueues:
+			return outcome.Invalid(fmt.Sprintf("choose a PF queue from 0 to %d", e.pfQueues-1),
+				"%s targets PF queue %d, but %s has %d RX queues", what, t.Queue, e.pf, e.pfQueues)
+		}
+	}
+	// Where it goes.
+	if r.HasLoc && !r.NeedsLocation() {
+		it.loc = r.Spec.Location
+		if it.loc >= e.size {
+			return outcome.Invalid(fmt.Sprintf("give loc from 0 to %d, or leave loc out and vfbypass picks a free one", e.size-1),
+				"%s: loc %d is beyond %s's rule table (%d locations)", what, it.loc, e.pf, e.size)
+		}
+		if o, ok := taken[it.loc]; ok {
+			return outcome.Invalid("give each rule its own loc", "%s: loc %d is also given to rule %d", what, it.loc, o.n)
+		}
+	}
+	// The one mask of an ixgbe port (ixgbe_add_ethtool_fdir_entry: "Only one
+	// mask supported per port").
+	if e.ixgbe {
+		if it.spec.MU[12] != 0 { // tcp_ip4_spec.tos / usr_ip4_spec.tos
+			return outcome.Invalid("leave tos out: ixgbe's perfect filters cannot match it",
+				"%s: %s (driver ixgbe) would ignore tos: ixgbe_add_ethtool_fdir_entry has no field for it, so the rule would match every tos", what, e.pf)
+		}
+		if ref, refWords := e.maskReference(taken); ref != nil {
+			var parts []string
+			rt, _ := ixgbeFlowType(*ref)
+			nt, _ := ixgbeFlowType(it.spec)
+			if (rt == flows.FlowIPv4User) != (nt == flows.FlowIPv4User) {
+				// IXGBE_ATR_L4TYPE_MASK is part of the port mask for L4
+				// types and left out for plain IPv4.
+				parts = append(parts, fmt.Sprintf("flow-type mask (installed rules: %s, this rule: %s)", l4Class(rt), l4Class(nt)))
+			}
+			for _, f := range flows.MaskDiff(*ref, it.spec) {
+				parts = append(parts, fmt.Sprintf("%s (installed rules: %s, this rule: %s)", f.Field, f.Have, f.Want))
+			}
+			if len(parts) > 0 {
+				return outcome.Invalid(fmt.Sprintf("match on the same fields with the same masks as the installed rules (e.g. %s), or remove those first ('vfbypass steer clear %s', or --all for rules vfbypass did not add)", refWords, e.pf),
+					"%s: ixgbe keeps one field mask per port and this rule's differs: %s", what, strings.Join(parts, "; "))
+			}
+		}
+	}
+	// The same match already installed.
+	for _, l := range sortedLocs(e.table) {
+		x := e.table[l]
+		if !e.sameMatch(x.fs, it.spec) || x.rss != it.rss {
+			continue
+		}
+		if x.fs.RingCookie == it.spec.RingCookie && (!r.HasLoc || r.NeedsLocation() || it.loc == x.loc) {
+			it.exists, it.loc = x, x.loc
+			return nil
+		}
+		if !opts.Force && (!r.HasLoc || it.loc != x.loc) {
+			return outcome.Invalid(fmt.Sprintf("delete it first ('vfbypass steer del %s %d'), give 'loc %d' to replace it, or pass --force to add this one too (the lower location wins)", e.pf, x.loc, x.loc),
+				"%s: the rule at location %d already matches this flow and steers it to %s", what, x.loc, flows.DecodeCookie(x.fs.RingCookie))
+		}
+	}
+	if r.HasLoc && !r.NeedsLocation() {
+		if x, ok := e.table[it.loc]; ok {
+			if x.from == nil && !opts.Force {
+				return outcome.Invalid(fmt.Sprintf("leave loc out to use a free location, or pass --force to replace the rule at %d", it.loc),
+					"%s: location %d holds another rule (%s), which vfbypass did not add", what, it.loc, strings.Join(flows.Words(x.fs, x.rss), " "))
+			}
+			it.replace = x
+		}
+		return nil
+	}
+	if e.special {
+		it.loc = flows.RxClsLocAny
+		return nil
+	}
+	// ethtool's choice (rxclass.c rmgr): the highest free location, so
+	// automatic rules go after explicit ones (lower locations win).
+	for l := int64(e.size) - 1; l >= 0; l-- {
+		if _, used := e.table[uint32(l)]; used {
+			continue
+		}
+		if _, used := taken[uint32(l)]; used {
+			continue
+		}
+		it.loc = uint32(l)
+		return nil
+	}
+	return outcome.Invalid(fmt.Sprintf("delete rules first ('vfbypass steer list %s' shows them, 'vfbypass steer del %s LOC' removes one)", e.pf, e.pf),
+		"%s: %s's rule table is full (%d of %d locations used)", what, e.pf, len(e.table)+len(taken), e.size)
+}
+
+// maskReference returns a rule whose mask the port has: an installed one, or
+// one this batch adds before it.
+// ixgbe compares with the port mask even when the new rule replaces the
+// only one.
+func (e *env) maskReference(taken map[uint32]*item) (*flows.FlowSpec, string) {
+	for _, l := range sortedLocs(e.table) {
+		x := e.table[l]
+		return &x.fs, fmt.Sprintf("location %d: %s", x.loc, strings.Join(flows.Words(x.fs, x.rss), " "))
+	}
+	first := -1
+	var ref *item
+	for _, o := range taken {
+		if o.exists == nil && (first < 0 || o.n < first) {
+			first, ref = o.n, o
+		}
+	}
+	if ref != nil {
+		return &ref.spec, fmt.Sprintf("rule %d: %s", ref.n, ref.words)
+	}
+	return nil, ""
+}
+
+func l4Class(t uint32) string {
+	if t == flows.FlowIPv4User {
+		return "ip4, any L4 type"
+	}
+	return "tcp4/udp4/sctp4, L4 type compared"
+}
+
+func flowTypeWord(words []string) string {
+	for i, w := range words {
+		if w == "flow-type" && i+1 < len(words) {
+			return words[i+1]
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// Add installs one rule on pf; see AddMany.
+func Add(h *host.Host, store journal.Store, pf string, req Request, opts Options) (*Result, error) {
+	return AddMany(h, store, pf, []Request{req}, opts)
+}
+
+// AddMany installs rules on pf as one batch: every rule is checked against
+// the PF and the table (and the rules before it) before anything changes;
+// a rule whose match and target are installed already is left as it is
+// (changed false); the others are recorded in the PF's journal, inserted,
+// and confirmed. If an insert fails, the batch's rules are removed again
+// (exit 1).
+func AddMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts Options) (*Result, error) {
+	return addMany(h, store, pf, reqs, opts, nil)
+}
+
+func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts Options, as *assume) (*Result, error) {
+	opts.defaults()
+	res := &Result{DryRun: opts.DryRun, Rules: []RuleInfo{}}
+	res.PF = pf
+	if len(reqs) == 0 {
+		return res, outcome.Invalid("give a rule: vfbypass steer add PF --vf 0 flow-type tcp4 dst-port 80", "no rule given")
+	}
+	unlock, err := lock(store, pf, opts)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	e, err := open(h, pf, true, as)
+	if err != nil {
+		return res, err
+	}
+	defer e.close()
+	res.TableSize = e.size
+	j, err := loadJournal(store, pf)
+	if err != nil {
+		return res, err
+	}
+	e.markJournaled(j)
+	items := make([]*item, len(reqs))
+	taken := map[uint32]*item{}
+	for i, rq := range reqs {
+		it := &item{n: i + 1, req: rq}
+		if err := e.prepare(it, len(reqs), taken, opts); err != nil {
+			return res, err
+		}
+		if it.exists == nil {
+			taken[it.loc] = it
+		}
+		items[i] = it
+	}
+	warned := map[int]bool{}
+	for _, it := range items {
+		t := flows.DecodeCookie(it.spec.RingCookie)
+		if t.Drop || t.VF < 0 || warned[t.VF] || as != nil {
+			continue
+		}
+		warned[t.VF] = true
+		if v, err := sriov.LookupVF(h.FS, pf, t.VF); err == nil && v.Driver != vfio.Driver {
+			res.Warn("VF %d (%s) is bound to %s, not %s: the flows steered to it reach %s, not a DPDK application (vfbypass up %s --vf %d gives it to vfio-pci)",
+				t.VF, v.Address, orNone(v.Driver), vfio.Driver, orNone(v.Driver), pf, t.VF)
+		}
+	}
+	var todo []*item
+	for _, it := range items {
+		if it.exists != nil {
+			ri := e.info(it.exists)
+			ri.Status = "exists"
+			res.Rules = append(res.Rules, ri)
+			continue
+		}
+		todo = append(todo, it)
+	}
+	if opts.DryRun || len(todo) == 0 {
+		for _, it := range todo {
+			it.spec.Location = it.loc
+			ri := e.info(&installed{loc: it.loc, fs: it.spec, rss: it.rss})
+			ri.Status = "would-add"
+			res.Rules = append(res.Rules, ri)
+		}
+		switch {
+		case opts.DryRun:
+			res.Message = fmt.Sprintf("%s: %d rules would be added, %d are installed already (dry run, nothing changed)", pf, len(todo), len(items)-len(todo))
+		default:
+			res.Message = fmt.Sprintf("%s: every rule is installed already, nothing changed", pf)
+		}
+		return res, nil
+	}
+
+	// Write ahead: every rule this batch may install is recorded first.
+	if j == nil {
+		j = &journal.Journal{PF: pf, Created: time.Now().UTC()}
+	}
+	mine := map[uint32]bool{}
+	for _, it := range todo {
+		if it.replace != nil && it.replace.from != nil {
+			dropRecord(j, it.replace.loc)
+		}
+		it.spec.Location = it.loc
+		j.Rules = append(j.Rules, journal.Rule{Location: it.loc, Words: it.words, Spec: specHex(it.spec), Source: opts.Source})
+		mine[it.loc] = true
+	}
+	if err := store.Save(j); err != nil {
+		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("record the rules in the journal: %w", err))
+	}
+	var done []*item
+	for _, it := range todo {
+		loc, err := e.dev.Insert(it.spec, it.rss)
+		if err != nil {
+			return res, e.rollback(store, j, todo, done, fmt.Errorf("insert %s at location %d on %s: %w", it.label(len(reqs)), it.loc, pf, err))
+		}
+		if loc != it.loc { // RX_CLS_LOC_ANY: the driver chose
+			for i := range j.Rules {
+				if j.Rules[i].Location == it.loc && mine[it.loc] {
+					j.Rules[i].Location = loc
+				}
+			}
+			it.loc = loc
+		}
+		done = append(done, it)
+	}
+	// Confirm: record each rule as the kernel reports it back.
+	for _, it := range done {
+		fs, rss, err := e.dev.Rule(it.loc)
+		if err != nil {
+			fs, rss = it.spec, it.rss
+		}
+		for i := range j.Rules {
+			if j.Rules[i].Location == it.loc {
+				j.Rules[i].Spec = specHex(fs)
+			}
+		}
+		x := &installed{loc: it.loc, fs: fs, rss: rss, from: &journal.Rule{Source: opts.Source}}
+		ri := e.info(x)
+		ri.Status = "added"
+		res.Rules = append(res.Rules, ri)
+	}
+	if err := store.Save(j); err != nil {
+		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("confirm the rules in the journal (they are installed and recorded): %w", err))
+	}
+	res.Changed = true
+	res.Message = fmt.Sprintf("%s: %d rules added, %d installed already (journal %s; 'vfbypass down %s' or 'vfbypass steer clear %s' removes them)",
+		pf, len(done), len(items)-len(done), store.Path(pf), pf, pf)
+	return res, nil
+}
+
+// rollback undoes a failed batch: the rules it inserted are deleted, the
+// rules it replaced put back, and its records dropped. It returns cause as
+// a Failed error, or RollbackIncomplete naming what is left.
+func (e *env) rollback(store journal.Store, j *journal.Journal, todo, done []*item, cause error) error {
+	var left []string
+	inserted := map[uint32]bool{}
+	for _, it := range done {
+		inserted[it.loc] = true
+	}
+	for i := len(done) - 1; i >= 0; i-- {
+		it := done[i]
+		if err := e.dev.Delete(it.loc); err != nil && !errors.Is(err, syscall.EINVAL) {
+			left = append(left, fmt.Sprintf("rule at location %d (%s): %v", it.loc, it.words, err))
+			continue
+		}
+		if it.replace != nil {
+			if _, err := e.dev.Insert(it.replace.fs, it.replace.rss); err != nil {
+				left = append(left, fmt.Sprintf("the rule replaced at location %d could not be put back: %v", it.loc, err))
+			}
+		}
+		dropRecord(j, it.loc)
+	}
+	for _, it := range todo {
+		if !inserted[it.loc] {
+			dropRecord(j, it.loc)
+		}
+	}
+	for _, it := range todo {
+		if it.replace != nil && it.replace.from != nil && !inserted[it.loc] {
+			j.Rules = append(j.Rules, *it.replace.from)
+		}
+	}
+	if err := saveJournal(store, j); err != nil {
+		left = append(left, "journal: "+err.Error())
+	}
+	if len(left) > 0 {
+		return &outcome.Error{Code: outcome.RollbackIncomplete,
+			Err: fmt.Errorf("%w; removing the rules added before it failed too: %s", cause, strings.Join(left, "; ")),
+			Fix: fmt.Sprintf("run 'vfbypass steer clear %s' (or 'vfbypass down %s') to retry, or delete them with 'ethtool -N %s delete LOC'", e.pf, e.pf, e.pf)}
+	}
+	return outcome.WithCode(outcome.Failed, fmt.Errorf("%w (rolled back: the table of %s is as it was)", cause, e.pf))
+}
+
+func dropRecord(j *journal.Journal, loc uint32) {
+	kept := j.Rules[:0]
+	for _, r := range j.Rules {
+		if r.Location != loc {
+			kept = append(kept, r)
+		}
+	}
+	j.Rules = kept
+}
+
+func specHex(fs flows.FlowSpec) string {
+	b, _ := fs.MarshalBinary()
+	return hex.EncodeToString(b)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no driver"
+	}
+	return s
+}
+
+// ParseLocations reads LOC arguments.
+func ParseLocations(args []string) ([]uint32, error) {
+	var locs []uint32
+	for _, a := range args {
+		n, err := strconv.ParseUint(a, 10, 32)
+		if err != nil {
+			return nil, outcome.Invalid("give rule locations as numbers, as 'vfbypass steer list' shows them", "location %q is not a number", a)
+		}
+		locs = append(locs, uint32(n))
+	}
+	return locs, nil
+}

@@ -1,0 +1,160 @@
+package steer
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+
+	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/journal"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
+)
+
+// Del removes the rules at locs (any rule, whether vfbypass added it or
+// not) and forgets their journal records. Every location is checked first:
+// one beyond the table or without a rule is a bad-input error and nothing
+// is deleted.
+func Del(h *host.Host, store journal.Store, pf string, locs []uint32, opts Options) (*Result, error) {
+	opts.defaults()
+	res := &Result{DryRun: opts.DryRun, Rules: []RuleInfo{}}
+	res.PF = pf
+	if len(locs) == 0 {
+		return res, outcome.Invalid("name the locations, as 'vfbypass steer list "+pf+"' shows them", "no location given")
+	}
+	unlock, err := lock(store, pf, opts)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	e, err := open(h, pf, false, nil)
+	if err != nil {
+		return res, err
+	}
+	defer e.close()
+	res.TableSize = e.size
+	j, err := loadJournal(store, pf)
+	if err != nil {
+		return res, err
+	}
+	e.markJournaled(j)
+	seen := map[uint32]bool{}
+	var xs []*installed
+	for _, l := range locs {
+		if l >= e.size {
+			return res, outcome.Invalid(fmt.Sprintf("give a location from 0 to %d ('vfbypass steer list %s' shows the rules)", e.size-1, pf),
+				"location %d is beyond %s's rule table (%d locations)", l, pf, e.size)
+		}
+		x, ok := e.table[l]
+		if !ok {
+			return res, outcome.Invalid(fmt.Sprintf("'vfbypass steer list %s' shows the rules and their locations", pf), "%s has no rule at location %d", pf, l)
+		}
+		if !seen[l] {
+			seen[l] = true
+			xs = append(xs, x)
+		}
+	}
+	return e.remove(store, j, xs, res, opts)
+}
+
+// Clear removes the rules vfbypass added to pf (those its journal records
+// and that are still as installed), or with all every rule of the table,
+// and forgets the journal's rule records.
+func Clear(h *host.Host, store journal.Store, pf string, all bool, opts Options) (*Result, error) {
+	opts.defaults()
+	res := &Result{DryRun: opts.DryRun, Rules: []RuleInfo{}, clear: true}
+	res.PF = pf
+	unlock, err := lock(store, pf, opts)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	e, err := open(h, pf, false, nil)
+	if err != nil {
+		return res, err
+	}
+	defer e.close()
+	res.TableSize = e.size
+	j, err := loadJournal(store, pf)
+	if err != nil {
+		return res, err
+	}
+	e.markJournaled(j)
+	var xs []*installed
+	for _, l := range sortedLocs(e.table) {
+		if x := e.table[l]; all || x.from != nil {
+			xs = append(xs, x)
+		}
+	}
+	// Records whose rule is gone or was replaced by someone else.
+	if j != nil {
+		for _, r := range j.Rules {
+			x, ok := e.table[r.Location]
+			switch {
+			case !ok:
+				res.Rules = append(res.Rules, RuleInfo{Location: r.Location, Words: strings.Fields(r.Words), Text: fmt.Sprintf("Filter: %d (not installed any more) %s", r.Location, r.Words), Journaled: true, Source: r.Source, Status: statusWord(opts.DryRun, "forgotten")})
+			case x.from == nil && !all:
+				res.Warn("the rule at location %d is no longer the one vfbypass installed (%s); left alone and forgotten (delete it with 'vfbypass steer del %s %d' if it should go)", r.Location, r.Words, pf, r.Location)
+			}
+		}
+	}
+	return e.remove(store, j, xs, res, opts)
+}
+
+func statusWord(dry bool, s string) string {
+	if dry {
+		return "would-be-" + s
+	}
+	return s
+}
+
+// remove deletes xs and forgets the journal's records of them (and, for
+// Clear, of rules already gone).
+func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, res *Result, opts Options) (*Result, error) {
+	for _, x := range xs {
+		ri := e.info(x)
+		ri.Status = "would-delete"
+		if opts.DryRun {
+			res.Rules = append(res.Rules, ri)
+		}
+	}
+	if opts.DryRun {
+		res.Message = fmt.Sprintf("%s: %d rules would be deleted (dry run, nothing changed)", e.pf, len(xs))
+		return res, nil
+	}
+	var failed []string
+	gone := map[uint32]bool{}
+	for _, x := range xs {
+		ri := e.info(x)
+		if err := e.dev.Delete(x.loc); err != nil && !errors.Is(err, syscall.EINVAL) {
+			failed = append(failed, fmt.Sprintf("location %d: %v", x.loc, err))
+			continue
+		}
+		gone[x.loc] = true
+		ri.Status = "deleted"
+		res.Rules = append(res.Rules, ri)
+		res.Changed = true
+	}
+	if j != nil {
+		kept := j.Rules[:0]
+		for _, r := range j.Rules {
+			x, installed := e.table[r.Location]
+			forget := gone[r.Location] || (res.clear && (!installed || x.from == nil))
+			if !forget {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) != len(j.Rules) {
+			res.Changed = true
+		}
+		j.Rules = kept
+		if err := saveJournal(store, j); err != nil {
+			return res, outcome.WithCode(outcome.Failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("delete rules on %s: %s (the others are deleted)", e.pf, strings.Join(failed, "; ")))
+	}
+	res.Message = fmt.Sprintf("%s: %d rules deleted", e.pf, len(gone))
+	return res, nil
+}

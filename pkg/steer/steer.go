@@ -1,0 +1,474 @@
+// Package steer installs, lists and removes the ntuple rules that steer
+// chosen flows from a PF to a VF (or a PF queue), with the checks that turn
+// the kernel's bare EINVAL/EOPNOTSUPP into an explanation before anything is
+// touched, and with every rule it adds recorded in the PF's journal so that
+// `vfbypass down` removes it.
+//
+// Crash safety: rules are recorded in the journal before they are inserted
+// (write-ahead, one save for a whole batch), inserted, then the records are
+// confirmed with the rule as the kernel reports it back. A record whose
+// insert never happened is harmless: undo checks the rule at the location
+// first and treats an empty location as already gone. A batch is all or
+// nothing: when an insert fails, the rules this batch inserted are deleted
+// again and their records dropped.
+package steer
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vfbypass/vfbypass/pkg/flows"
+	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/journal"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
+)
+
+// NtupleFeature is the ethtool feature that switches ntuple filters on.
+const NtupleFeature = "rx-ntuple-filter"
+
+// Request is one rule to add: ethtool's words, and the target when the
+// words carry no `action`/`vf`.
+type Request struct {
+	// Words is the rule in ethtool's words, from "flow-type" on.
+	Words []string
+	// VF is the target VF index (virtfnK); nil when Words carry the target
+	// or when PFQueue is set.
+	VF *int
+	// Queue is the queue of the VF (or of the PF with PFQueue).
+	Queue uint32
+	// PFQueue steers to the PF's queue Queue instead of a VF.
+	PFQueue bool
+}
+
+// Options are the knobs of the steer operations.
+type Options struct {
+	// StateDir holds the journals and locks.
+	StateDir string
+	// DryRun checks and reports, and changes nothing.
+	DryRun bool
+	// Force replaces a rule at an explicitly given location that vfbypass
+	// did not record, and adds a rule whose match an installed rule with
+	// another target already has.
+	Force bool
+	// Source is recorded with each rule in the journal ("steer" or "up").
+	Source string
+	// LockHeld says the caller holds the PF's journal lock (setup.Up).
+	LockHeld bool
+	// LockTimeout bounds the wait for the PF's lock (default 60 s).
+	LockTimeout time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Source == "" {
+		o.Source = "steer"
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = 60 * time.Second
+	}
+}
+
+// Target is a rule's destination in JSON.
+type Target struct {
+	// VF is the 0-based VF index (virtfnK), -1 for the PF.
+	VF    int    `json:"vf"`
+	Queue uint32 `json:"queue"`
+	Drop  bool   `json:"drop"`
+}
+
+// RuleInfo is one rule as the commands report it.
+type RuleInfo struct {
+	Location uint32 `json:"location"`
+	// Words is the rule in ethtool's words as the kernel reports it back.
+	Words []string `json:"words"`
+	// Text is the rule as `ethtool -n` prints it.
+	Text   string `json:"-"`
+	Target Target `json:"target"`
+	// VFAddress is the target VF's PCI address.
+	VFAddress string `json:"vf_address,omitempty"`
+	// Spec is the hex of the struct ethtool_rx_flow_spec.
+	Spec string `json:"spec"`
+	// Journaled is true for rules vfbypass recorded (down removes them).
+	Journaled bool `json:"journaled"`
+	// Source is the journal's source of the rule: steer or up.
+	Source string `json:"source,omitempty"`
+	// Status: added, exists, would-add, deleted, would-delete, forgotten,
+	// or empty in a listing.
+	Status string `json:"status,omitempty"`
+}
+
+// Result is the report of every steer operation.
+type Result struct {
+	report.Common
+	DryRun bool `json:"dry_run"`
+	// TableSize is the number of locations of the PF's rule table.
+	TableSize uint32     `json:"table_size"`
+	Rules     []RuleInfo `json:"rules"`
+	Message   string     `json:"message,omitempty"`
+	// clear: the result of Clear, which also forgets stale records.
+	clear bool
+}
+
+// Text implements report.Result: the rules as `ethtool -n` prints them,
+// each with its decoded target.
+func (r *Result) Text(w io.Writer) {
+	if r.Message != "" {
+		fmt.Fprintln(w, r.Message)
+	}
+	for _, x := range r.Rules {
+		if x.Status != "" {
+			fmt.Fprintf(w, "%s: ", x.Status)
+		}
+		fmt.Fprint(w, strings.TrimRight(x.Text, "\n"))
+		fmt.Fprintf(w, "\n\tSteers to: %s", targetText(x))
+		if x.Journaled {
+			fmt.Fprintf(w, " (added by vfbypass %s)", x.Source)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func targetText(x RuleInfo) string {
+	t := flows.Target{Drop: x.Target.Drop, VF: x.Target.VF, Queue: x.Target.Queue}
+	if !t.Drop && t.VF >= 0 && x.VFAddress != "" {
+		return fmt.Sprintf("VF %d (%s) queue %d", t.VF, x.VFAddress, t.Queue)
+	}
+	return t.String()
+}
+
+// installed is a rule in the table.
+type installed struct {
+	loc  uint32
+	fs   flows.FlowSpec
+	rss  uint32
+	from *journal.Rule // the journal record, if vfbypass added it
+}
+
+// env is the PF and its rule table as they are now.
+type env struct {
+	h        *host.Host
+	pf       string
+	driver   string
+	ixgbe    bool
+	numVFs   int
+	ntuple   bool
+	dev      flows.Device
+	size     uint32
+	special  bool
+	pfQueues uint32
+	qpp      uint32 // queues per VF pool
+	table    map[uint32]*installed
+	vfs      map[int]sriov.VF
+}
+
+func (e *env) close() {
+	if e.dev != nil {
+		e.dev.Close()
+	}
+}
+
+// isNotSupported reports whether err is the kernel's "this device has no
+// such operation".
+func isNotSupported(err error) bool {
+	return errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, host.ErrNotSupported) || errors.Is(err, flows.ErrNotSupported)
+}
+
+func noNtuple(pf, driver string) error {
+	if driver == "" {
+		driver = "none"
+	}
+	return outcome.Invalid(fmt.Sprintf("steer on a port with flow-director filters (e.g. an Intel 82599/X520 on ixgbe); 'vfbypass doctor %s' shows what this port can do", pf),
+		"%s cannot steer flows: the device has no ntuple (flow director) filters (driver %s)", pf, driver)
+}
+
+// assume describes the PF as `up` will leave it, for checking rules before
+// up's steps run.
+type assume struct {
+	numVFs int
+	ntuple bool
+}
+
+// open reads the PF and its rule table. It returns bad-input errors for a
+// PF that does not exist or cannot steer, and (with needOn) for ntuple off.
+func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
+	if !sriov.ValidIfname(pf) {
+		return nil, outcome.Invalid("give the PF's interface name, e.g. eth3", "interface name %q is not valid", pf)
+	}
+	e := &env{h: h, pf: pf, table: map[uint32]*installed{}, vfs: map[int]sriov.VF{}}
+	p, err := sriov.LookupPF(h.FS, pf)
+	switch {
+	case errors.Is(err, sriov.ErrNoInterface):
+		return nil, outcome.Invalid("check the name with 'ip link' (or 'vfbypass doctor')", "PF %s: no such network interface under %s", pf, h.FS.Path("/sys/class/net"))
+	case err == nil:
+		e.numVFs = p.NumVFs
+	case errors.Is(err, sriov.ErrNotPCI), errors.Is(err, sriov.ErrNoSRIOV):
+	default:
+		return nil, err
+	}
+	e.driver = p.Driver
+	e.ixgbe = p.Driver == "ixgbe"
+	on, fixed, ferr := h.Ethtool.Feature(pf, NtupleFeature)
+	if ferr == nil && fixed && !on {
+		return nil, noNtuple(pf, e.driver)
+	}
+	e.ntuple = ferr == nil && on
+	if as != nil {
+		e.ntuple = e.ntuple || as.ntuple
+	}
+	if needOn && ferr == nil && !e.ntuple {
+		return nil, outcome.Invalid(fmt.Sprintf("switch ntuple filters on: 'vfbypass up %s --vfs N ...' does it (journaled), or 'ethtool -K %s ntuple on'", pf, pf),
+			"%s has ntuple filters off (feature %s), so the driver refuses rules", pf, NtupleFeature)
+	}
+	dev, err := h.Rules(pf)
+	if err != nil {
+		if isNotSupported(err) {
+			return nil, noNtuple(pf, e.driver)
+		}
+		return nil, fmt.Errorf("open the rule table of %s: %w", pf, err)
+	}
+	e.dev = dev
+	fail := func(what string, err error) (*env, error) {
+		e.close()
+		if isNotSupported(err) {
+			return nil, noNtuple(pf, e.driver)
+		}
+		return nil, fmt.Errorf("%s of %s: %w", what, pf, err)
+	}
+	if _, e.size, e.special, err = dev.RuleCount(); err != nil {
+		return fail("count the rules", err)
+	}
+	locs, err := dev.RuleLocations()
+	if err != nil {
+		return fail("list the rules", err)
+	}
+	for _, l := range locs {
+		fs, rss, err := dev.Rule(l)
+		if err != nil {
+			return fail(fmt.Sprintf("read rule %d", l), err)
+		}
+		e.table[l] = &installed{loc: l, fs: fs, rss: rss}
+	}
+	rings, err := dev.RxRings()
+	if err != nil {
+		return fail("count the RX rings", err)
+	}
+	e.pfQueues = uint32(rings)
+	e.qpp = e.pfQueues
+	if as != nil && as.numVFs != e.numVFs {
+		e.numVFs = as.numVFs
+		e.qpp = poolQueues(e.pfQueues, as.numVFs)
+	}
+	return e, nil
+}
+
+// poolQueues predicts ixgbe's queues per pool with n VFs from the PF's RX
+// ring count without VFs (the RSS limit), as ixgbe_set_sriov_queues
+// (ixgbe_lib.c) computes rss_i: 2 at most in 64-pool mode (more than 32
+// pools), else 4, 2 or 1. With SR-IOV on, the PF keeps one pool, so its
+// ring count is that pool size, which every VF pool shares.
+func poolQueues(rings uint32, n int) uint32 {
+	if n == 0 {
+		return rings
+	}
+	if n+1 > 32 {
+		return min(rings, 2)
+	}
+	switch {
+	case rings > 3:
+		return 4
+	case rings > 1:
+		return 2
+	}
+	return 1
+}
+
+// markJournaled links the table's rules to the journal's records.
+func (e *env) markJournaled(j *journal.Journal) {
+	if j == nil {
+		return
+	}
+	for i := range j.Rules {
+		r := &j.Rules[i]
+		if x, ok := e.table[r.Location]; ok && e.recordMatches(x.fs, r.Spec) {
+			x.from = r
+		}
+	}
+}
+
+// recordMatches reports whether the installed rule is the one a journal
+// record describes: same match and target.
+func (e *env) recordMatches(cur flows.FlowSpec, specHex string) bool {
+	b, err := hex.DecodeString(specHex)
+	if err != nil {
+		return false
+	}
+	var rec flows.FlowSpec
+	if err := rec.UnmarshalBinary(b); err != nil {
+		return false
+	}
+	return e.sameMatch(cur, rec) && cur.RingCookie == rec.RingCookie
+}
+
+func (e *env) info(x *installed) RuleInfo {
+	t := flows.DecodeCookie(x.fs.RingCookie)
+	b, _ := x.fs.MarshalBinary()
+	ri := RuleInfo{Location: x.loc, Words: flows.Words(x.fs, x.rss), Text: flows.Format(x.fs, x.rss),
+		Target: Target{VF: t.VF, Queue: t.Queue, Drop: t.Drop}, Spec: hex.EncodeToString(b)}
+	if x.from != nil {
+		ri.Journaled, ri.Source = true, x.from.Source
+	}
+	if !t.Drop && t.VF >= 0 {
+		if v, ok := e.vfs[t.VF]; ok {
+			ri.VFAddress = v.Address
+		} else if v, err := sriov.LookupVF(e.h.FS, e.pf, t.VF); err == nil {
+			e.vfs[t.VF] = v
+			ri.VFAddress = v.Address
+		}
+	}
+	return ri
+}
+
+// ixgbeFlowType is the rule's flow type as ixgbe files it
+// (ixgbe_flowspec_to_flow_type): IPv4 user rules with a TCP, UDP or SCTP
+// proto count as those types. ok is false for what ixgbe refuses.
+func ixgbeFlowType(fs flows.FlowSpec) (uint32, bool) {
+	if fs.FlowType&(flows.FlowMACExt|flows.FlowRSS) != 0 {
+		return 0, false
+	}
+	switch t := fs.BaseType(); t {
+	case flows.FlowTCPv4, flows.FlowUDPv4, flows.FlowSCTPv4:
+		return t, true
+	case flows.FlowIPv4User:
+		switch fs.HU[14] & fs.MU[14] { // usr_ip4_spec.proto
+		case 6:
+			return flows.FlowTCPv4, true
+		case 17:
+			return flows.FlowUDPv4, true
+		case 132:
+			return flows.FlowSCTPv4, true
+		case 0:
+			if fs.MU[14] == 0 {
+				return flows.FlowIPv4User, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// matchKey is what a rule matches, with values ANDed with their masks and an
+// absent extension read as zero, so that a rule as inserted and as a driver
+// reports it back compare equal. For ixgbe, IPv4 user rules count as the
+// flow type their proto selects, and tos, ip_ver and proto are left out:
+// ixgbe keeps none of them (ixgbe_add_ethtool_fdir_entry).
+func matchKey(fs flows.FlowSpec, ixgbe bool) string {
+	var b strings.Builder
+	base := fs.BaseType()
+	skipTOS := false
+	if t, ok := ixgbeFlowType(fs); ok && ixgbe {
+		base, skipTOS = t, true
+	}
+	fmt.Fprintf(&b, "%x|", base)
+	for i := 0; i < len(fs.HU); i++ {
+		if skipTOS && i >= 12 && i < 16 {
+			continue
+		}
+		fmt.Fprintf(&b, "%02x%02x", fs.HU[i]&fs.MU[i], fs.MU[i])
+	}
+	var h, m flows.FlowSpecExt
+	if fs.FlowType&flows.FlowExt != 0 {
+		h.VlanEtype, h.VlanTCI, h.Data = fs.HExt.VlanEtype, fs.HExt.VlanTCI, fs.HExt.Data
+		m.VlanEtype, m.VlanTCI, m.Data = fs.MExt.VlanEtype, fs.MExt.VlanTCI, fs.MExt.Data
+	}
+	if fs.FlowType&flows.FlowMACExt != 0 {
+		h.HDest, m.HDest = fs.HExt.HDest, fs.MExt.HDest
+	}
+	and := func(x, y []byte) {
+		for i := range x {
+			fmt.Fprintf(&b, "%02x%02x", x[i]&y[i], y[i])
+		}
+	}
+	b.WriteString("|")
+	and(h.HDest[:], m.HDest[:])
+	and(h.VlanEtype[:], m.VlanEtype[:])
+	and(h.VlanTCI[:], m.VlanTCI[:])
+	and(h.Data[:], m.Data[:])
+	return b.String()
+}
+
+func (e *env) sameMatch(a, b flows.FlowSpec) bool {
+	return matchKey(a, e.ixgbe) == matchKey(b, e.ixgbe)
+}
+
+// lock takes the PF's journal lock unless the caller holds it.
+func lock(store journal.Store, pf string, opts Options) (func(), error) {
+	if opts.DryRun || opts.LockHeld {
+		return func() {}, nil
+	}
+	if err := store.CheckWritable(); err != nil {
+		return nil, outcome.Invalid("pass a writable --state-dir (default /run/vfbypass)", "%v", err)
+	}
+	l, err := store.Lock(pf, opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return func() { l.Unlock() }, nil
+}
+
+// loadJournal reads the PF's journal, refusing a damaged one.
+func loadJournal(store journal.Store, pf string) (*journal.Journal, error) {
+	j, err := store.Load(pf)
+	if errors.Is(err, journal.ErrCorrupt) {
+		return nil, outcome.Invalid(fmt.Sprintf("inspect the PF with 'vfbypass status %s', restore it by hand, then remove %s", pf, store.Path(pf)), "%v", err)
+	}
+	return j, err
+}
+
+// saveJournal writes j, or removes it when nothing in it needs undoing.
+func saveJournal(store journal.Store, j *journal.Journal) error {
+	if !j.Active() && len(j.Steps) == 0 && j.Request == nil {
+		return store.Remove(j.PF)
+	}
+	return store.Save(j)
+}
+
+func sortedLocs(t map[uint32]*installed) []uint32 {
+	locs := make([]uint32, 0, len(t))
+	for l := range t {
+		locs = append(locs, l)
+	}
+	sort.Slice(locs, func(i, j int) bool { return locs[i] < locs[j] })
+	return locs
+}
+
+// List reports every rule in the PF's table, decoded, with the ones vfbypass
+// added marked.
+func List(h *host.Host, store journal.Store, pf string) (*Result, error) {
+	res := &Result{Rules: []RuleInfo{}}
+	res.PF = pf
+	e, err := open(h, pf, false, nil)
+	if err != nil {
+		return res, err
+	}
+	defer e.close()
+	j, err := loadJournal(store, pf)
+	if err != nil {
+		return res, err
+	}
+	e.markJournaled(j)
+	res.TableSize = e.size
+	for _, l := range sortedLocs(e.table) {
+		res.Rules = append(res.Rules, e.info(e.table[l]))
+	}
+	res.Message = fmt.Sprintf("%s: %d rules in a table of %d locations", pf, len(res.Rules), e.size)
+	if !e.ntuple {
+		res.Warn("%s has ntuple filters off: the driver refuses new rules until 'ethtool -K %s ntuple on' (vfbypass up does it)", pf, pf)
+	}
+	return res, nil
+}
