@@ -242,11 +242,11 @@ func TestParseRuleFields(t *testing.T) {
 		t.Errorf("Words %q", got)
 	}
 	for line, needs := range map[string]bool{
-		"flow-type tcp4 action 1":                  true,
-		"flow-type tcp4 action 1 loc 0":            false,
-		"flow-type tcp4 action 1 loc 0xffffffff":   true,
-		"flow-type tcp4 action 1 loc 2147483648":   true,
-		"flow-type tcp4 action 1 loc 2147483647":   false,
+		"flow-type tcp4 action 1":                    true,
+		"flow-type tcp4 action 1 loc 0":              false,
+		"flow-type tcp4 action 1 loc 0xffffffff":     true,
+		"flow-type tcp4 action 1 loc 2147483648":     true,
+		"flow-type tcp4 action 1 loc 2147483647":     false,
 		"flow-type tcp4 vf 2 queue 1 loc 4294967293": true,
 	} {
 		if got := mustParse(t, line).NeedsLocation(); got != needs {
