@@ -153,7 +153,7 @@ func Words(fs FlowSpec, rssContext uint32) []string {
 		}
 		words = append(words, f.name, wordValue(f, val))
 		if !allOnes(mask) {
-			words = append(words, "m", wordValue(f, invert(mask)))
+			words = append(words, "m", wordMask(f, invert(mask)))
 		}
 	}
 	if fs.FlowType&FlowExt != 0 && !extSeen {
@@ -207,6 +207,17 @@ func wordValue(f field, b []byte) string {
 		return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5])
 	}
 	return ""
+}
+
+// wordMask prints a mask: numbers in hex, addresses as addresses.
+func wordMask(f field, b []byte) string {
+	switch f.kind {
+	case kindU8:
+		return fmt.Sprintf("0x%02x", b[0])
+	case kindBE16:
+		return fmt.Sprintf("0x%04x", binary.BigEndian.Uint16(b))
+	}
+	return wordValue(f, b)
 }
 
 func allZero(b []byte) bool { return len(bytes.Trim(b, "\x00")) == 0 }
@@ -270,7 +281,7 @@ func (nm namedMask) show(ok bool) string {
 	if !ok || allZero(nm.mask) {
 		return "none"
 	}
-	return wordValue(nm.f, nm.mask)
+	return wordMask(nm.f, nm.mask)
 }
 
 func lookupMask(ms []namedMask, name string) (namedMask, bool) {
