@@ -4,7 +4,7 @@ package rx
 
 /*
 #cgo pkg-config: libdpdk
-#cgo CFLAGS: -O3 -Wall
+#cgo CFLAGS: -O2 -Wall
 #include <stdlib.h>
 #include <rte_eal.h>
 #include <rte_lcore.h>

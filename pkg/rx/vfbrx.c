@@ -243,6 +243,35 @@ static inline int match_one(const struct vfb_match *mt, struct rte_mbuf *m)
 	return 1;
 }
 
+/* free_counted frees a burst and returns its bytes, in one pass over the
+ * mbufs: single-segment mbufs of the burst's first pool go back to the pool
+ * in one rte_mempool_put_bulk (what rte_pktmbuf_free_bulk does), anything
+ * else through rte_pktmbuf_free. Summing the lengths in a pass of its own
+ * cost about a tenth of the rate on net_null. */
+static inline uint64_t free_counted(struct rte_mbuf **pkts, uint16_t n)
+{
+	void *batch[VFB_MAX_BURST];
+	struct rte_mempool *pool = pkts[0]->pool;
+	uint64_t bytes = 0;
+	unsigned k = 0;
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		bytes += rte_pktmbuf_pkt_len(m);
+		if (likely(m->next == NULL && m->pool == pool)) {
+			m = rte_pktmbuf_prefree_seg(m);
+			if (likely(m != NULL))
+				batch[k++] = m;
+		} else {
+			rte_pktmbuf_free(m);
+		}
+	}
+	if (k)
+		rte_mempool_put_bulk(pool, batch, k);
+	return bytes;
+}
+
 #define STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 
 /* vfb_rx_loop polls the job's queues until *stop becomes non-zero. It is the
@@ -261,14 +290,12 @@ int vfb_rx_loop(void *arg)
 			const uint16_t q = j->queues[k];
 			struct vfb_qstats *s = &j->stats[q];
 			const uint16_t n = rte_eth_rx_burst(port, q, pkts, burst);
-			uint64_t bytes = 0;
+			uint64_t bytes;
 
 			if (n == 0) {
 				STORE(s->empty_polls, s->empty_polls + 1);
 				continue;
 			}
-			for (i = 0; i < n; i++)
-				bytes += rte_pktmbuf_pkt_len(pkts[i]);
 			if (unlikely(matching)) {
 				uint64_t mp = 0, mb = 0;
 				for (i = 0; i < n; i++) {
@@ -280,7 +307,7 @@ int vfb_rx_loop(void *arg)
 				STORE(s->match_packets, s->match_packets + mp);
 				STORE(s->match_bytes, s->match_bytes + mb);
 			}
-			rte_pktmbuf_free_bulk(pkts, n);
+			bytes = free_counted(pkts, n);
 			STORE(s->packets, s->packets + n);
 			STORE(s->bytes, s->bytes + bytes);
 			STORE(s->bursts, s->bursts + 1);
