@@ -6,6 +6,7 @@ package setup
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,8 +15,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/pkg/steer"
 	"github.com/vfbypass/vfbypass/pkg/vfio"
 )
 
@@ -34,7 +37,8 @@ func (v VFRequest) configures() bool {
 	return v.MAC != "" || v.VLAN != nil || v.Trust != nil || v.Spoofchk != nil
 }
 
-// RuleRequest is an ntuple rule to install at `up`.
+// RuleRequest is an ntuple rule to install at `up`, as the plan's last
+// step (journaled with source "up", so down removes it).
 type RuleRequest struct {
 	// VF is the target VF index (virtfnK); nil when Flow carries its own
 	// action.
@@ -130,15 +134,25 @@ func (r *Request) Validate(pf sriov.PF) error {
 			return outcome.Invalid("use a QoS priority from 0 to 7", "--qos %d for VF %d is out of range", v.QoS, v.Index)
 		}
 	}
-	if len(r.Rules) > 0 {
-		return outcome.Invalid("remove the rules: section from the config; this build has no 'vfbypass steer' to install ntuple rules", "config has %d ntuple rules, which this build cannot install", len(r.Rules))
-	}
 	for i, rr := range r.Rules {
 		if strings.TrimSpace(rr.Flow) == "" {
 			return outcome.Invalid("give each rule a flow, e.g. flow: \"flow-type tcp4 dst-port 80\"", "rule %d has no flow", i+1)
 		}
 		if rr.VF != nil && (*rr.VF < 0 || *rr.VF >= r.NumVFs) {
 			return outcome.Invalid(fmt.Sprintf("target a VF between 0 and %d", r.NumVFs-1), "rule %d targets VF %d, which --vfs %d does not create", i+1, *rr.VF, r.NumVFs)
+		}
+		if rr.Queue < 0 {
+			return outcome.Invalid("give a queue from 0 up", "rule %d: queue %d", i+1, rr.Queue)
+		}
+		if rr.VF == nil && rr.Queue != 0 {
+			return outcome.Invalid("give vf: K with queue: Q, or write 'action Q' in the flow for a PF queue", "rule %d: queue %d without vf", i+1, rr.Queue)
+		}
+		if _, err := flows.Parse(strings.Fields(rr.Flow)); err != nil {
+			var se *flows.SyntaxError
+			if errors.As(err, &se) {
+				return outcome.Invalid(se.Fix, "rule %d (%s): word %d %q: %s", i+1, rr.Flow, se.Pos+1, se.Word, se.Reason)
+			}
+			return outcome.Invalid("write the flow in ethtool's words, e.g. flow-type tcp4 dst-port 80", "rule %d (%s): %v", i+1, rr.Flow, err)
 		}
 	}
 	return nil
@@ -186,4 +200,13 @@ func (r Request) Args() string {
 		fmt.Fprintf(&b, " (+%d rules)", len(r.Rules))
 	}
 	return b.String()
+}
+
+// steerRequests turns the config's rules into steer's requests.
+func (r Request) steerRequests() []steer.Request {
+	out := make([]steer.Request, 0, len(r.Rules))
+	for _, rr := range r.Rules {
+		out = append(out, steer.Request{Words: strings.Fields(rr.Flow), VF: rr.VF, Queue: uint32(rr.Queue)})
+	}
+	return out
 }

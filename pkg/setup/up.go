@@ -10,11 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/report"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/pkg/steer"
 	"github.com/vfbypass/vfbypass/pkg/vfio"
 )
 
@@ -222,6 +224,13 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 	if err := req.Validate(pf); err != nil {
 		return res, err
 	}
+	var rules *steer.Result
+	if len(req.Rules) > 0 {
+		// Every rule is checked against the PF before anything changes.
+		if rules, err = steer.Check(h, journal.Store{Dir: opts.StateDir}, pf.Name, req.steerRequests(), req.NumVFs); err != nil {
+			return res, err
+		}
+	}
 	if carries, err := guardDefaultRoute(h, pf.Name, opts.Force, "enabling SR-IOV"); err != nil {
 		return res, err
 	} else if carries {
@@ -285,6 +294,15 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 			}
 			res.Steps = append(res.Steps, StepResult{ID: s.id(), Action: s.describe(e), Status: st})
 		}
+		if rules != nil {
+			for _, r := range rules.Rules {
+				st := "would-apply"
+				if r.Status == "exists" {
+					st = "already"
+				}
+				res.Steps = append(res.Steps, ruleStep(r, st))
+			}
+		}
 		warnReset(res, pf, steps, e)
 		return res, nil
 	}
@@ -346,6 +364,31 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 		res.Steps = append(res.Steps, StepResult{ID: s.id(), Action: desc, Status: "applied"})
 		res.Changed = true
 	}
+	if len(req.Rules) > 0 {
+		// The last step: the config's rules, journaled by steer (write
+		// ahead, all or nothing) under the lock this run holds.
+		opts.Progress(fmt.Sprintf("install %d ntuple rules", len(req.Rules)))
+		sr, err := steer.AddMany(h, store, pf.Name, req.steerRequests(), steer.Options{StateDir: opts.StateDir, Source: "up", LockHeld: true, LockTimeout: opts.LockTimeout})
+		if err != nil {
+			res.Steps = append(res.Steps, StepResult{ID: "rules", Action: fmt.Sprintf("install %d ntuple rules", len(req.Rules)), Status: "failed", Error: err.Error()})
+			return res, rollback(e, store, j, mine, newJournal, res, fmt.Errorf("rules: %w", err))
+		}
+		// steer saved the journal with the rules: keep them in ours.
+		if cur, lerr := store.Load(pf.Name); lerr == nil && cur != nil {
+			j.Rules = cur.Rules
+		}
+		for _, r := range sr.Rules {
+			st := "applied"
+			if r.Status == "exists" {
+				st = "already"
+			}
+			res.Steps = append(res.Steps, ruleStep(r, st))
+		}
+		if sr.Changed {
+			res.Changed, saved = true, true
+		}
+		res.Warnings = append(res.Warnings, sr.Warnings...)
+	}
 	if saved {
 		res.Journal = store.Path(pf.Name)
 	}
@@ -370,6 +413,15 @@ func warnReset(res *UpResult, pf sriov.PF, steps []step, e *env) {
 			}
 		}
 	}
+}
+
+// ruleStep reports one config rule as a step of up's plan.
+func ruleStep(r steer.RuleInfo, status string) StepResult {
+	target := flows.Target{Drop: r.Target.Drop, VF: r.Target.VF, Queue: r.Target.Queue}.String()
+	if r.VFAddress != "" {
+		target = fmt.Sprintf("VF %d (%s) queue %d", r.Target.VF, r.VFAddress, r.Target.Queue)
+	}
+	return StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("ntuple rule at location %d: %s -> %s", r.Location, strings.Join(r.Words, " "), target), Status: status}
 }
 
 func hostName(h *host.Host) string {

@@ -234,6 +234,13 @@ func AddMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	return addMany(h, store, pf, reqs, opts, nil)
 }
 
+// Check validates rules for `vfbypass up` before up changes anything: as
+// if pf had numVFs VFs and ntuple on, against its table as it is. It
+// changes nothing; its result lists where each rule would go.
+func Check(h *host.Host, store journal.Store, pf string, reqs []Request, numVFs int) (*Result, error) {
+	return addMany(h, store, pf, reqs, Options{DryRun: true, StateDir: store.Dir}, &assume{numVFs: numVFs, ntuple: true})
+}
+
 func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts Options, as *assume) (*Result, error) {
 	opts.defaults()
 	res := &Result{DryRun: opts.DryRun, Rules: []RuleInfo{}}

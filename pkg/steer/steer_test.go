@@ -362,3 +362,70 @@ func TestDownRemovesSteeredRules(t *testing.T) {
 		t.Fatal("down left the rule or the journal")
 	}
 }
+
+// up --config's rules: checked before anything changes, installed as the
+// last step, journaled with source "up", idempotent, removed by down.
+func TestUpInstallsConfigRules(t *testing.T) {
+	l := newLab(t, hostsim.Options{}, 0)
+	before := l.snap()
+	req := setup.Request{PF: "eth3", NumVFs: 2, Rules: []setup.RuleRequest{
+		{VF: vf(0), Flow: "flow-type tcp4 dst-ip 10.0.0.1 dst-port 80"},
+		{Flow: "flow-type tcp4 dst-ip 10.0.0.2 dst-port 80 vf 1 queue 1"},
+	}}
+	o := setup.Options{StateDir: l.store.Dir}
+
+	bad := req
+	bad.Rules = append([]setup.RuleRequest{}, req.Rules...)
+	bad.Rules[1].Flow = "flow-type tcp6 dst-port 80 vf 1 queue 1"
+	_, err := setup.Up(context.Background(), l.h, bad, o)
+	wantInvalid(t, err, "tcp6")
+	bad.Rules[1] = setup.RuleRequest{VF: vf(1), Queue: 4, Flow: "flow-type tcp4 dst-ip 10.0.0.2 dst-port 80"}
+	_, err = setup.Up(context.Background(), l.h, bad, o)
+	wantInvalid(t, err, "queue 4")
+	if l.snap() != before {
+		t.Fatal("a refused config changed something")
+	}
+
+	dry := o
+	dry.DryRun = true
+	if res, err := setup.Up(context.Background(), l.h, req, dry); err != nil || res.Steps[len(res.Steps)-1].Status != "would-apply" || l.snap() != before {
+		t.Fatalf("dry run: %+v %v", res, err)
+	}
+	res, err := setup.Up(context.Background(), l.h, req, o)
+	if err != nil || !res.Changed {
+		t.Fatalf("up with rules: %+v %v", res, err)
+	}
+	last := res.Steps[len(res.Steps)-1]
+	if last.Status != "applied" || !strings.Contains(last.Action, "VF 1 (0000:04:10.3) queue 1") {
+		t.Fatalf("last step: %+v", last)
+	}
+	rules := l.list()
+	if len(rules) != 2 || !rules[0].Journaled || rules[0].Source != "up" {
+		t.Fatalf("rules after up: %+v", rules)
+	}
+	res, err = setup.Up(context.Background(), l.h, req, o)
+	if err != nil || res.Changed {
+		t.Fatalf("second up: changed %v %v", res.Changed, err)
+	}
+	if _, err := setup.Down(context.Background(), l.h, "eth3", o); err != nil {
+		t.Fatal(err)
+	}
+	if l.snap() != before {
+		t.Fatal("up with rules + down did not restore the host")
+	}
+}
+
+// A failing rule insert during up rolls the whole up back.
+func TestUpRuleFaultRollsBack(t *testing.T) {
+	l := newLab(t, hostsim.Options{}, 0)
+	before := l.snap()
+	hostsim.AddFault(l.root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/insert", Errno: unix.EIO})
+	req := setup.Request{PF: "eth3", NumVFs: 2, Rules: []setup.RuleRequest{{VF: vf(0), Flow: "flow-type tcp4 dst-port 80"}}}
+	_, err := setup.Up(context.Background(), l.h, req, setup.Options{StateDir: l.store.Dir})
+	if outcome.Code(err) != outcome.Failed || !errors.Is(err, unix.EIO) {
+		t.Fatalf("up with a failing insert: exit %d %v", outcome.Code(err), err)
+	}
+	if l.snap() != before {
+		t.Fatal("up was not rolled back")
+	}
+}
