@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vfbypass/vfbypass/internal/netnstest"
 	"github.com/vfbypass/vfbypass/pkg/rx"
 	"github.com/vfbypass/vfbypass/pkg/rx/internal/ringfeed"
 )
@@ -178,8 +180,8 @@ func TestRingVdevExactCount(t *testing.T) {
 	t.Logf("net_ring: exactly %d packets in %d bursts, %d empty polls", tot.Packets, tot.Bursts, tot.EmptyPolls)
 }
 
-// lines reads a child's output line by line (for children that must signal
-// readiness before the parent acts).
+// waitLine reads a child's output up to a line starting with prefix (for
+// children that must signal readiness before the parent acts).
 func waitLine(t *testing.T, sc *bufio.Scanner, prefix string, all *strings.Builder) {
 	t.Helper()
 	for sc.Scan() {
@@ -189,4 +191,96 @@ func waitLine(t *testing.T, sc *bufio.Scanner, prefix string, all *strings.Build
 		}
 	}
 	t.Fatalf("child ended before %q:\n%s", prefix, all.String())
+}
+
+// TestAFPacketVethExactCount receives UDP packets the kernel sends over a
+// veth pair in a namespace of the test's own, on net_af_packet bound to the
+// peer. The receiving veth has no address and IPv6 is off on both ends, so
+// nothing but the test's packets crosses the pair (no ARP: a permanent
+// neighbour entry; no router or neighbour solicitations).
+func TestAFPacketVethExactCount(t *testing.T) {
+	const n = 2000
+	if os.Getenv(childEnv) == "afpacket" {
+		e, err := rx.InitEAL(ealArgs(t, "net_af_packet0,iface=vfbrx1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		p, err := e.OpenPort("net_af_packet0", rx.PortConfig{Mbufs: 4095})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl, err := rx.ParseFlow("udp dst-ip 10.77.0.2 dst-port 9999")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := p.Start(rx.LoopConfig{Match: &fl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		fmt.Println("READY")
+		for deadline := time.Now().Add(15 * time.Second); rx.Sum(p.Counters()).Packets < n && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond) // anything beyond n would show now
+		if err := l.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		report(t, p, time.Since(start).Seconds())
+		return
+	}
+	needDPDK(t)
+	if _, err := os.Stat(pmdDir + "/librte_net_af_packet.so"); err != nil {
+		t.Skipf("no net_af_packet PMD: %v", err)
+	}
+	ns := netnstest.New(t)
+	ns.Run(`ip link add vfbrx0 type veth peer name vfbrx1 &&
+		sysctl -qw net.ipv6.conf.vfbrx0.disable_ipv6=1 net.ipv6.conf.vfbrx1.disable_ipv6=1 &&
+		ip addr add 10.77.0.1/24 dev vfbrx0 && ip link set vfbrx0 up && ip link set vfbrx1 up &&
+		ip neigh replace 10.77.0.2 lladdr $(cat /sys/class/net/vfbrx1/address) dev vfbrx0 nud permanent`)
+
+	cmd := exec.Command("ip", "netns", "exec", ns.Name, os.Args[0], "-test.run=^TestAFPacketVethExactCount$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), childEnv+"=afpacket")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var all strings.Builder
+	waitLine(t, sc, "READY", &all)
+
+	ns.Do(func() {
+		c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 77, 0, 2), Port: 9999})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		payload := make([]byte, 100)
+		for i := 0; i < n; i++ {
+			if _, err := c.Write(payload); err != nil {
+				t.Fatalf("send packet %d: %v", i, err)
+			}
+			if i%64 == 63 {
+				time.Sleep(2 * time.Millisecond) // stay within the PMD's ring
+			}
+		}
+	})
+	for sc.Scan() {
+		all.WriteString(sc.Text() + "\n")
+	}
+	werr := cmd.Wait()
+	r := parseChild(t, all.String()+errb.String(), werr)
+	tot := rx.Sum(r.Queues)
+	// 100 bytes of payload + UDP 8 + IPv4 20 + Ethernet 14.
+	const frame = 142
+	if tot.Packets != n || tot.MatchPackets != n || tot.Bytes != n*frame {
+		t.Fatalf("net_af_packet: counted %d packets (%d of the flow), %d bytes; want exactly %d of %d bytes\n%s", tot.Packets, tot.MatchPackets, tot.Bytes, n, frame, errb.String())
+	}
+	t.Logf("net_af_packet on a veth: exactly %d packets (%d matching the flow), port ipackets %d", tot.Packets, tot.MatchPackets, r.Port.IPackets)
 }
