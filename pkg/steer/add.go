@@ -56,6 +56,9 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 	}
 	it.spec, it.rss = r.Spec, r.RSSContext
 	it.words = strings.Join(it.req.Words, " ")
+	if r.HasAction && it.req.Default {
+		it.req.VF, it.req.PFQueue = nil, false
+	}
 	switch {
 	case r.HasAction && (it.req.VF != nil || it.req.PFQueue):
 		return outcome.Invalid("give the target once: either --vf K [--queue Q] or 'action N' / 'vf N queue M' in the rule",

@@ -46,6 +46,9 @@ type Request struct {
 	Queue uint32
 	// PFQueue steers to the PF's queue Queue instead of a VF.
 	PFQueue bool
+	// Default makes VF/Queue/PFQueue apply only when Words carry no target
+	// (a rules file with --vf); otherwise giving both is refused.
+	Default bool
 }
 
 // Options are the knobs of the steer operations.

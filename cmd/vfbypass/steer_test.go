@@ -1,0 +1,200 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vfbypass/vfbypass/pkg/hostsim"
+)
+
+type steerJSON struct {
+	Changed  bool           `json:"changed"`
+	PF       string         `json:"pf"`
+	VFs      []any          `json:"vfs"`
+	Warnings []string       `json:"warnings"`
+	Error    map[string]any `json:"error"`
+	DryRun   bool           `json:"dry_run"`
+	Table    uint32         `json:"table_size"`
+	Rules    []struct {
+		Location uint32   `json:"location"`
+		Words    []string `json:"words"`
+		Target   struct {
+			VF    int    `json:"vf"`
+			Queue uint32 `json:"queue"`
+			Drop  bool   `json:"drop"`
+		} `json:"target"`
+		VFAddress string `json:"vf_address"`
+		Spec      string `json:"spec"`
+		Journaled bool   `json:"journaled"`
+		Status    string `json:"status"`
+	} `json:"rules"`
+}
+
+// steerLab is a simulated 82599 after 'vfbypass up eth3 --vfs 2'.
+func steerLab(t *testing.T, extra ...string) (g []string, root, state string) {
+	t.Helper()
+	root, state = simHost(t, extra...)
+	g = []string{"--host-root", root, "--state-dir", state}
+	if code, _, e := vfb(append(append([]string{}, g...), "up", "eth3", "--vfs", "2")...); code != 0 {
+		t.Fatalf("up: %d %s", code, e)
+	}
+	return g, root, state
+}
+
+func steerRun(t *testing.T, g []string, args ...string) (int, steerJSON, string) {
+	t.Helper()
+	code, out, errOut := vfb(append(append(append([]string{}, g...), "-o", "json", "steer"), args...)...)
+	var r steerJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("steer %v printed no JSON: %v\n%s\n%s", args, err, out, errOut)
+	}
+	return code, r, errOut
+}
+
+func TestSteerCLIFlagOrdersAndRawForms(t *testing.T) {
+	g, _, _ := steerLab(t)
+	for _, args := range [][]string{
+		{"add", "eth3", "--vf", "1", "--queue", "2", "flow-type", "tcp4", "dst-ip", "10.0.0.1", "dst-port", "80"},
+		{"add", "--vf", "1", "--queue=2", "eth3", "flow-type", "tcp4", "dst-ip", "10.0.0.2", "dst-port", "80"},
+		{"add", "eth3", "flow-type", "tcp4", "dst-ip", "10.0.0.3", "dst-port", "80", "vf", "1", "queue", "2"},
+		{"add", "eth3", "flow-type", "tcp4", "dst-ip", "10.0.0.4", "dst-port", "80", "action", "8589934594"},
+	} {
+		code, r, e := steerRun(t, g, args...)
+		if code != 0 || !r.Changed || len(r.Rules) != 1 {
+			t.Fatalf("%v: exit %d %+v %s", args, code, r, e)
+		}
+		x := r.Rules[0]
+		if x.Target.VF != 1 || x.Target.Queue != 2 || x.VFAddress != "0000:04:10.3" || x.Spec == "" || !x.Journaled || x.Status != "added" {
+			t.Fatalf("%v: rule %+v", args, x)
+		}
+	}
+	// action 4294967296 = 1<<32 is VF 0, queue 0, shown with its address.
+	code, out, _ := vfb(append(append([]string{}, g...), "steer", "add", "eth3", "flow-type", "tcp4", "dst-ip", "10.0.0.5", "dst-port", "80", "action", "4294967296")...)
+	if code != 0 || !strings.Contains(out, "VF 0 (0000:04:10.1) queue 0") {
+		t.Fatalf("action 4294967296: %d\n%s", code, out)
+	}
+	code, r, _ := steerRun(t, g, "list", "eth3")
+	if code != 0 || len(r.Rules) != 5 || r.Table != 2046 {
+		t.Fatalf("list: %d %+v", code, r)
+	}
+	// Masks and -1 are rule words, not flags.
+	code, r, _ = steerRun(t, g, "add", "eth3", "flow-type", "tcp4", "dst-ip", "10.0.1.0", "m", "0.0.0.255", "dst-port", "80", "action", "-1")
+	if code != 2 || r.Error == nil || !strings.Contains(r.Error["message"].(string), "dst-ip mask") {
+		t.Fatalf("a masked dst-ip under a port with exact dst-ip: %d %+v", code, r.Error)
+	}
+	// A flag after the rule is a rule word, and ethtool's grammar refuses it.
+	code, r, _ = steerRun(t, g, "add", "eth3", "flow-type", "tcp4", "dst-port", "81", "--vf", "0")
+	if code != 2 || r.Error["fix"] == "" {
+		t.Fatalf("flag after the rule: %d %+v", code, r.Error)
+	}
+}
+
+func TestSteerCLIIdempotenceDelClearDown(t *testing.T) {
+	root, state := simHost(t)
+	gl := []string{"--host-root", root, "--state-dir", state}
+	before, _ := hostsim.Snapshot(root)
+	if code, _, e := vfb(append(append([]string{}, gl...), "up", "eth3", "--vfs", "2")...); code != 0 {
+		t.Fatal(e)
+	}
+	add := []string{"add", "eth3", "--vf", "0", "flow-type", "udp4", "dst-port", "4789"}
+	for i, want := range []bool{true, false} {
+		code, r, e := steerRun(t, gl, add...)
+		if code != 0 || r.Changed != want {
+			t.Fatalf("add #%d: exit %d changed %v %s", i+1, code, r.Changed, e)
+		}
+	}
+	code, r, _ := steerRun(t, gl, "add", "eth3", "--vf", "0", "flow-type", "udp4", "dst-port", "53", "loc", "10")
+	if code != 0 || r.Rules[0].Location != 10 {
+		t.Fatalf("loc 10: %d %+v", code, r)
+	}
+	if code, r, _ := steerRun(t, gl, "add", "eth3", "--vf", "0", "flow-type", "udp4", "dst-port", "54", "loc", "2046"); code != 2 || r.Changed {
+		t.Fatalf("loc beyond the table: %d", code)
+	}
+	if code, r, _ := steerRun(t, gl, "del", "eth3", "10"); code != 0 || !r.Changed {
+		t.Fatalf("del: %d %+v", code, r)
+	}
+	if code, _, _ := steerRun(t, gl, "del", "eth3", "10"); code != 2 {
+		t.Fatalf("del of an empty location: exit %d", code)
+	}
+	if code, _, _ := steerRun(t, gl, "del", "eth3", "ten"); code != 2 {
+		t.Fatalf("del of a word: exit %d", code)
+	}
+	if code, _, e := vfb(append(append([]string{}, gl...), "down", "eth3")...); code != 0 {
+		t.Fatalf("down: %s", e)
+	}
+	if after, _ := hostsim.Snapshot(root); after != before {
+		t.Fatal("up + steer + down did not restore the host")
+	}
+	if _, err := os.Stat(filepath.Join(state, "eth3.json")); err == nil {
+		t.Fatal("journal left behind")
+	}
+}
+
+func TestSteerCLIFromFileDryRunAndFault(t *testing.T) {
+	g, root, state := steerLab(t)
+	file := filepath.Join(t.TempDir(), "rules.txt")
+	os.WriteFile(file, []byte("# web\nflow-type tcp4 dst-port 80\n\nflow-type tcp4 dst-port 443 vf 1 queue 3 # tls\n"), 0o644)
+	before, _ := hostsim.Snapshot(root)
+	jBefore, _ := os.ReadFile(filepath.Join(state, "eth3.json"))
+	code, r, _ := steerRun(t, g, "add", "eth3", "--dry-run", "--vf", "0", "--from-file", file)
+	if code != 0 || r.Changed || !r.DryRun || len(r.Rules) != 2 || r.Rules[0].Status != "would-add" {
+		t.Fatalf("dry run: %d %+v", code, r)
+	}
+	after, _ := hostsim.Snapshot(root)
+	jAfter, _ := os.ReadFile(filepath.Join(state, "eth3.json"))
+	if after != before || string(jAfter) != string(jBefore) {
+		t.Fatal("dry run changed the host or the journal")
+	}
+	// An injected insert failure: exit 1, nothing left, no record.
+	if code, _, e := vfb("sim", "fault", root, "--op", "ethtool-rule", "--match", "eth3/insert", "--errno", "EIO", "--after", "1"); code != 0 {
+		t.Fatal(e)
+	}
+	code, r, _ = steerRun(t, g, "add", "eth3", "--vf", "0", "--from-file", file)
+	if code != 1 || r.Changed || r.Error == nil || !strings.Contains(r.Error["message"].(string), "rolled back") {
+		t.Fatalf("insert fault: %d %+v", code, r)
+	}
+	if after, _ := hostsim.Snapshot(root); after != before {
+		t.Fatal("a failed batch left rules behind")
+	}
+	if jAfter, _ := os.ReadFile(filepath.Join(state, "eth3.json")); string(jAfter) != string(jBefore) {
+		t.Fatal("a failed batch left journal records")
+	}
+	code, r, _ = steerRun(t, g, "add", "eth3", "--vf", "0", "--from-file", file)
+	if code != 0 || len(r.Rules) != 2 || r.Rules[1].Target.VF != 1 || r.Rules[1].Target.Queue != 3 {
+		t.Fatalf("from file: %d %+v", code, r)
+	}
+	if code, r, _ := steerRun(t, g, "clear", "eth3"); code != 0 || len(r.Rules) != 2 {
+		t.Fatalf("clear: %d %+v", code, r)
+	}
+}
+
+func TestSteerCLIRefusals(t *testing.T) {
+	g, _, _ := steerLab(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"add", "eth3", "--vf", "2", "flow-type", "tcp4", "dst-port", "80"}, "VF 2"},
+		{[]string{"add", "eth3", "--vf", "0", "--queue", "4", "flow-type", "tcp4", "dst-port", "80"}, "queue 4"},
+		{[]string{"add", "eth3", "--queue", "1", "flow-type", "tcp4", "dst-port", "80"}, "--queue 1 without --vf"},
+		{[]string{"add", "eth3", "--vf", "0", "flow-type", "tcp4", "dst-port", "80", "action", "0"}, "--vf"},
+		{[]string{"add", "eth3", "--vf", "0", "flow-type", "ip6", "dst-ip", "2001:db8::1"}, "ip6"},
+		{[]string{"add", "eth9", "--vf", "0", "flow-type", "tcp4", "dst-port", "80"}, "no such network interface"},
+		{[]string{"add", "eth3", "--vf", "0"}, "needs a rule"},
+		{[]string{"list"}, ""},
+	} {
+		code, out, stderr := vfb(append(append([]string{}, g...), append([]string{"steer"}, c.args...)...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr+out, "fix") && c.want != "" {
+			t.Errorf("%v: exit %d, stderr %q", c.args, code, stderr)
+		}
+	}
+	// No ntuple at all (82576, igb).
+	g2, _, _ := steerLab(t, "--model", "82576")
+	code, r, _ := steerRun(t, g2, "add", "eth3", "--vf", "0", "flow-type", "tcp4", "dst-port", "80")
+	if code != 2 || !strings.Contains(r.Error["message"].(string), "eth3 cannot steer flows: the device has no ntuple (flow director) filters") {
+		t.Fatalf("82576: %d %+v", code, r.Error)
+	}
+}
