@@ -227,13 +227,13 @@ func (o *rxOptions) resolve(g *globals, cmd *cobra.Command, res *rxResult) error
 	}
 
 	pciDev := usePF || o.allow != ""
-	if os.Geteuid() != 0 && (pciDev || !o.noHuge) {
-		return outcome.Invalid("run vfbypass rx as root", "DPDK needs root for %s", map[bool]string{true: "vfio-pci devices", false: "hugepages"}[pciDev])
-	}
 	if !o.noHuge {
 		if err := checkHugepages(h.FS); err != nil {
 			return err
 		}
+	}
+	if os.Geteuid() != 0 && (pciDev || !o.noHuge) {
+		return outcome.Invalid("run vfbypass rx as root", "DPDK needs root for %s", map[bool]string{true: "vfio-pci devices", false: "hugepages"}[pciDev])
 	}
 	if o.noHuge && pciDev {
 		res.Warn("--no-huge with a PCI device: vfio-pci DMA needs IOVA-contiguous memory, which usually means hugepages")

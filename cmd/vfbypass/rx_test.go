@@ -1,0 +1,138 @@
+//go:build cgo && !nodpdk
+
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// rxCLIChild makes the test binary run the CLI itself (EAL can start once
+// per process, so CLI runs that reach EAL happen in a child).
+const rxCLIChild = "VFBYPASS_RX_CLI_ARGS"
+
+func TestMainRxChild(t *testing.T) {
+	a := os.Getenv(rxCLIChild)
+	if a == "" {
+		t.Skip("helper: runs the CLI when re-executed by TestRxCLI*")
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(a), &args); err != nil {
+		t.Fatal(err)
+	}
+	os.Exit(run(args, os.Stdout, os.Stderr))
+}
+
+func rxChild(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	b, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMainRxChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), rxCLIChild+"="+string(b))
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, out.String(), errb.String()
+}
+
+func TestRxCLIJSONOnNullVdev(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("DPDK runs need root")
+	}
+	if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_null.so"); err != nil {
+		t.Skipf("no net_null PMD: %v", err)
+	}
+	prefix := "vfbcli" + strconv.Itoa(os.Getpid())
+	t.Cleanup(func() { os.RemoveAll("/var/run/dpdk/" + prefix) })
+	code, out, errs := rxChild(t, "-o", "json", "rx", "--vdev", "net_null0", "--no-huge", "--duration", "1500ms", "--file-prefix", prefix, "--", "--log-level", "*:warning")
+	var r struct {
+		Changed   bool             `json:"changed"`
+		VFs       []map[string]any `json:"vfs"`
+		Warnings  []string         `json:"warnings"`
+		Error     map[string]any   `json:"error"`
+		Device    string           `json:"device"`
+		Driver    string           `json:"driver"`
+		Packets   uint64           `json:"packets"`
+		Bytes     uint64           `json:"bytes"`
+		DurationS float64          `json:"duration_s"`
+		PPS       float64          `json:"pps"`
+		Queues    []map[string]any `json:"queues"`
+		PortStats map[string]any   `json:"port_stats"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("stdout is not one JSON document (%v):\n%s\nstderr:\n%s", err, out, errs)
+	}
+	if code != 0 || r.Error != nil || r.Changed || r.VFs == nil || r.Warnings == nil {
+		t.Fatalf("code %d, %+v\nstderr:\n%s", code, r, errs)
+	}
+	if r.Device != "net_null0" || r.Driver != "net_null" || r.Packets == 0 || r.Bytes != 64*r.Packets || r.PPS <= 0 || r.DurationS < 1.4 || len(r.Queues) != 1 || r.PortStats["ipackets"] == nil {
+		t.Fatalf("summary: %+v", r)
+	}
+	t.Logf("vfbypass rx on net_null0: %.1f Mpps", r.PPS/1e6)
+}
+
+func TestRxCLIRefusals(t *testing.T) {
+	root, state := simHost(t)
+	g := []string{"--host-root", root, "--state-dir", state}
+	if code, _, e := vfb(append(g, "up", "eth3", "--vfs", "2", "--vf", "0")...); code != 0 {
+		t.Fatalf("up: %d %s", code, e)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		msg  string
+		fix  string
+	}{
+		{"no hugepages", []string{"rx", "--vdev", "net_null0"}, "no hugepages reserved", "echo 512 > /proc/sys/vm/nr_hugepages"},
+		{"VF not on vfio-pci", []string{"rx", "--pf", "eth3", "--vf", "1", "--no-huge"}, "not vfio-pci", "vfbypass up eth3 --vfs 2 --vf 1"},
+		{"VF missing", []string{"rx", "--pf", "eth3", "--vf", "5", "--no-huge"}, "does not exist", "vfbypass up eth3 --vfs 6 --vf 5"},
+		{"PF and vdev", []string{"rx", "--pf", "eth3", "--vf", "0", "--vdev", "net_null0"}, "conflicting device selectors", "only one of"},
+		{"PF and -a", []string{"rx", "--pf", "eth3", "--vf", "0", "-a", "0000:04:10.1"}, "conflicting device selectors", "only one of"},
+		{"no device", []string{"rx", "--no-huge"}, "needs a device", "--vdev SPEC"},
+		{"vf without pf", []string{"rx", "--vf", "0"}, "go together", "--pf PF --vf K"},
+		{"bad match", []string{"rx", "--vdev", "net_null0", "--no-huge", "--match", "udp dst-port x"}, "--match", "udp dst-ip"},
+		{"bad lcores", []string{"rx", "--vdev", "net_null0", "--no-huge", "--lcores", "a-b"}, "--lcores", "0,1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, _ := vfb(append(append([]string{"-o", "json"}, g...), tc.args...)...)
+			var r struct {
+				Changed bool `json:"changed"`
+				Error   struct {
+					Message  string `json:"message"`
+					Fix      string `json:"fix"`
+					ExitCode int    `json:"exit_code"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("no JSON: %v\n%s", err, out)
+			}
+			if code != 2 || r.Error.ExitCode != 2 || r.Changed || !strings.Contains(r.Error.Message, tc.msg) || !strings.Contains(r.Error.Fix, tc.fix) {
+				t.Fatalf("code %d, error %+v; want exit 2, message with %q, fix with %q", code, r.Error, tc.msg, tc.fix)
+			}
+			code, _, errs := vfb(append(append([]string{}, g...), tc.args...)...)
+			if code != 2 || !strings.Contains(errs, "fix: ") {
+				t.Fatalf("text: code %d, stderr %q", code, errs)
+			}
+		})
+	}
+}
+
+func TestRxCLIEALFailurePassesDPDKMessage(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("DPDK runs need root")
+	}
+	code, out, errs := rxChild(t, "rx", "--vdev", "net_nosuchpmd0", "--no-huge", "--duration", "1s", "--file-prefix", "vfbclibad"+strconv.Itoa(os.Getpid()))
+	if code != 1 || !strings.Contains(errs, "net_nosuchpmd0") {
+		t.Fatalf("code %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	t.Logf("EAL failure: %s", strings.TrimSpace(errs[strings.LastIndex(errs, "vfbypass:"):]))
+}
