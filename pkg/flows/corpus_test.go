@@ -103,6 +103,9 @@ var cornerCases = [][]string{
 	{"flow-type", "tcp4", "src-ip", " 1.2.3.4"},
 	{"flow-type", "ether", "dst", " 1: 2:3:4:5:6"},
 	{"flow-type", "ether", "dst", "1 :2:3:4:5:6"},
+	// found by FuzzParse: a zero value with a mask of ff..fe bytes
+	{"flow-type", "tcp4", "dst-port", "", "m", "0X1"},
+	w("flow-type tcp4 dst-port 0 m 0x1 src-ip 0.0.0.0 m 0.0.0.1 dst-mac 0:0:0:0:0:0 m 0:0:0:0:0:1"),
 	// Accepted by ethtool 6.1, refused by Parse on purpose (see Parse).
 	w("flow-type tcp4 dst-port"),
 	w("flow-type tcp4 dst-port 80 action"),

@@ -220,8 +220,17 @@ func wordMask(f field, b []byte) string {
 	return wordValue(f, b)
 }
 
-func allZero(b []byte) bool { return len(bytes.Trim(b, "\x00")) == 0 }
-func allOnes(b []byte) bool { return len(bytes.Trim(b, "\xff")) == 0 }
+func allZero(b []byte) bool { return allByte(b, 0) }
+func allOnes(b []byte) bool { return allByte(b, 0xff) }
+
+func allByte(b []byte, v byte) bool {
+	for _, x := range b {
+		if x != v {
+			return false
+		}
+	}
+	return true
+}
 
 func contains(words []string, w string) bool {
 	for _, x := range words {
