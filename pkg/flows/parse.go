@@ -91,7 +91,7 @@ func Parse(words []string) (Rule, error) {
 	var given uint32
 	firstAt := map[uint32]int{}
 	var cookie uint64
-	var actionPos, vfPos, queuePos = -1, -1, -1
+	var vfPos, queuePos = -1, -1
 
 	for i := 2; i < len(words); {
 		w := words[i]
@@ -128,7 +128,6 @@ func Parse(words []string) (Rule, error) {
 			switch w {
 			case "action":
 				cookie = v
-				actionPos = i
 			case "vf":
 				if v == 255 {
 					return r, syntaxErr(words, i+1, "vf 255 does not fit: ethtool stores N+1 in the 8-bit VF field of ring_cookie, so 256 overflows into bit 40 and the kernel reads VF field 0, the PF", "use a VF index 0-254 (the N of virtfnN)")
@@ -204,7 +203,6 @@ func Parse(words []string) (Rule, error) {
 		}
 		return r, syntaxErr(words, queuePos, "queue without vf (ethtool 6.1 would steer to the PF's queue; vfbypass wants it said)", "add vf N (the VF index of virtfnN), or write action "+q+" for the PF's queue "+q)
 	}
-	_ = actionPos
 	if ft.typ == FlowIPv4User {
 		b[ipVerOffset] = EthRxNfcIP4
 	}
