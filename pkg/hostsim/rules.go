@@ -313,9 +313,8 @@ func (st *state) queuesPerPool() int {
 	return st.rxQueues()
 }
 
-// view runs f with the simulator's lock held and its state loaded, without
-// saving the state: rule ioctls keep their table in its own file.
-func (s *Sim) view(f func(st *state) error) error {
+// lockSim runs f with the simulator's lock held.
+func (s *Sim) lockSim(f func() error) error {
 	lf, err := os.OpenFile(filepath.Join(s.root, MarkerDir, "lock"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("simulator lock: %w", err)
@@ -325,26 +324,49 @@ func (s *Sim) view(f func(st *state) error) error {
 		return fmt.Errorf("simulator lock: %w", err)
 	}
 	defer unix.Flock(int(lf.Fd()), unix.LOCK_UN)
+	return f()
+}
+
+// loadState reads the simulator's state; the caller holds the lock.
+func (s *Sim) loadState() (*state, error) {
 	b, err := os.ReadFile(s.stateFile())
 	if err != nil {
-		return fmt.Errorf("simulator state: %w", err)
+		return nil, fmt.Errorf("simulator state: %w", err)
 	}
 	var st state
 	if err := json.Unmarshal(b, &st); err != nil {
-		return fmt.Errorf("simulator state %s: %w", s.stateFile(), err)
+		return nil, fmt.Errorf("simulator state %s: %w", s.stateFile(), err)
 	}
 	if st.VFs == nil {
 		st.VFs = map[int]*vfSettings{}
 	}
-	return f(&st)
+	return &st, nil
 }
 
-// rules opens ifname's rule table (host.Host.Rules).
+// rules opens ifname's rule table (host.Host.Rules). The driver behind the
+// interface is fixed when the host is made, so it is read once here.
 func (s *Sim) rules(ifname string) (flows.Device, error) {
 	if !exists(s.p("/sys/class/net/" + ifname)) {
 		return nil, fmt.Errorf("ethtool: open rule table of %s: %w", ifname, unix.ENODEV)
 	}
-	return &simRules{s: s, ifname: ifname}, nil
+	r := &simRules{s: s, ifname: ifname}
+	err := s.lockSim(func() error {
+		st, err := s.loadState()
+		if err != nil {
+			return err
+		}
+		if ifname == st.PF {
+			r.drv, r.model = igb, st.Model.Name
+			if st.Model.Ntuple {
+				r.drv = ixgbe
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ethtool: open rule table of %s: %w", ifname, err)
+	}
+	return r, nil
 }
 
 // simRules is a simulated interface's rule table, reached as SIOCETHTOOL
@@ -352,6 +374,8 @@ func (s *Sim) rules(ifname string) (flows.Device, error) {
 type simRules struct {
 	s      *Sim
 	ifname string
+	drv    driver
+	model  string
 	cache  *fdirTable
 }
 
@@ -365,8 +389,9 @@ const (
 )
 
 // call checks the fault list, takes the lock, and runs f with the
-// interface's driver and table.
-func (r *simRules) call(op, cmd string, save bool, f func(st *state, drv driver, t *fdirTable) error) error {
+// interface's table, and with the simulator's state when withState (reads
+// of the table do without, which keeps a loop of Rule calls cheap).
+func (r *simRules) call(op, cmd string, withState, save bool, f func(st *state, t *fdirTable) error) error {
 	// Without a fault list there is nothing to check (and fault would
 	// rewrite the state for nothing on every call of a loop).
 	if exists(filepath.Join(r.s.root, MarkerDir, "faults.json")) {
@@ -374,37 +399,38 @@ func (r *simRules) call(op, cmd string, save bool, f func(st *state, drv driver,
 			return fmt.Errorf("ethtool: %s on %s: %w", cmd, r.ifname, err)
 		}
 	}
-	err := r.s.view(func(st *state) error {
+	err := r.s.lockSim(func() error {
 		if !exists(r.s.p("/sys/class/net/" + r.ifname)) {
 			return unix.ENODEV
 		}
-		drv := noRxnfc
-		if r.ifname == st.PF {
-			if st.Model.Ntuple {
-				drv = ixgbe
-			} else {
-				drv = igb
-			}
-		}
-		if drv == noRxnfc {
+		if r.drv == noRxnfc {
 			// net/ethtool/ioctl.c: no ops->get_rxnfc / set_rxnfc.
 			return fmt.Errorf("%w (%w: %s has no ntuple rule table)", unix.EOPNOTSUPP, host.ErrNotSupported, r.ifname)
+		}
+		var st *state
+		if withState {
+			var err error
+			if st, err = r.s.loadState(); err != nil {
+				return err
+			}
 		}
 		t, err := r.s.loadTable(r.ifname, r.cache)
 		if err != nil {
 			return err
 		}
-		if drv == igb {
+		if r.drv == igb {
 			t = &fdirTable{} // the 82576 can never hold a rule
 		}
 		r.cache = t
-		if err := f(st, drv, t); err != nil {
+		if err := f(st, t); err != nil {
 			return err
 		}
 		if save {
-			err := r.s.saveTable(r.ifname, t)
-			r.cache = nil
-			return err
+			if err := r.s.saveTable(r.ifname, t); err != nil {
+				r.cache = nil
+				return err
+			}
+			r.cache = t // the file now holds t under its new generation
 		}
 		return nil
 	})
@@ -424,7 +450,7 @@ func (r *simRules) Close() error { return nil }
 // adapter->num_rx_queues (ixgbe_get_rxnfc, igb_get_rxnfc).
 func (r *simRules) RxRings() (uint64, error) {
 	var n uint64
-	err := r.call("rings", "ETHTOOL_GRXRINGS", false, func(st *state, _ driver, _ *fdirTable) error {
+	err := r.call("rings", "ETHTOOL_GRXRINGS", true, false, func(st *state, _ *fdirTable) error {
 		n = uint64(st.rxQueues())
 		return nil
 	})
@@ -438,10 +464,10 @@ func (r *simRules) RxRings() (uint64, error) {
 // set (the caller picks locations). igb answers 0 rules and
 // IGB_MAX_RXNFC_FILTERS.
 func (r *simRules) RuleCount() (count, size uint32, special bool, err error) {
-	err = r.call("count", "ETHTOOL_GRXCLSRLCNT", false, func(_ *state, drv driver, t *fdirTable) error {
+	err = r.call("count", "ETHTOOL_GRXCLSRLCNT", false, false, func(_ *state, t *fdirTable) error {
 		count = uint32(len(t.Rules))
 		size = r.s.fdirSize()
-		if drv == igb {
+		if r.drv == igb {
 			size = igbMaxRxnfcFilters
 		}
 		return nil
@@ -453,7 +479,7 @@ func (r *simRules) RuleCount() (count, size uint32, special bool, err error) {
 // list is kept sorted by sw_idx).
 func (r *simRules) RuleLocations() ([]uint32, error) {
 	var locs []uint32
-	err := r.call("list", "ETHTOOL_GRXCLSRLALL", false, func(_ *state, _ driver, t *fdirTable) error {
+	err := r.call("list", "ETHTOOL_GRXCLSRLALL", false, false, func(_ *state, t *fdirTable) error {
 		locs = make([]uint32, 0, len(t.Rules))
 		for _, x := range t.Rules {
 			locs = append(locs, x.Loc)
@@ -474,7 +500,7 @@ func (r *simRules) RuleLocations() ([]uint32, error) {
 // RX_CLS_FLOW_DISC for a drop rule. ixgbe fills no RSS context.
 func (r *simRules) Rule(loc uint32) (flows.FlowSpec, uint32, error) {
 	var fs flows.FlowSpec
-	err := r.call("get", "ETHTOOL_GRXCLSRULE", false, func(_ *state, _ driver, t *fdirTable) error {
+	err := r.call("get", "ETHTOOL_GRXCLSRULE", false, false, func(_ *state, t *fdirTable) error {
 		i := t.find(loc)
 		if i < 0 {
 			return unix.EINVAL
@@ -571,8 +597,8 @@ func flowspecToFlowType(fs flows.FlowSpec) (uint8, bool) {
 // location. igb on an 82576 answers EOPNOTSUPP (no NETIF_F_NTUPLE in
 // hw_features).
 func (r *simRules) Insert(fs flows.FlowSpec, _ uint32) (uint32, error) {
-	err := r.call("insert", "ETHTOOL_SRXCLSRLINS", true, func(st *state, drv driver, t *fdirTable) error {
-		if drv == igb {
+	err := r.call("insert", "ETHTOOL_SRXCLSRLINS", true, true, func(st *state, t *fdirTable) error {
+		if r.drv == igb {
 			return fmt.Errorf("%w (%w: igb has no ntuple filters on the %s)", unix.EOPNOTSUPP, host.ErrNotSupported, st.Model.Name)
 		}
 		if !st.Ntuple {
@@ -642,7 +668,7 @@ func (r *simRules) Insert(fs flows.FlowSpec, _ uint32) (uint32, error) {
 // at loc). It does not need ntuple on. When the last rule goes, the port
 // mask is forgotten: the next insert sets a new one.
 func (r *simRules) Delete(loc uint32) error {
-	return r.call("delete", "ETHTOOL_SRXCLSRLDEL", true, func(_ *state, _ driver, t *fdirTable) error {
+	return r.call("delete", "ETHTOOL_SRXCLSRLDEL", false, true, func(_ *state, t *fdirTable) error {
 		i := t.find(loc)
 		if i < 0 {
 			return unix.EINVAL

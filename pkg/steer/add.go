@@ -140,9 +140,10 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 		}
 	}
 	// The same match already installed.
+	key := matchKey(it.spec, e.ixgbe)
 	for _, l := range sortedLocs(e.table) {
 		x := e.table[l]
-		if !e.sameMatch(x.fs, it.spec) || x.rss != it.rss {
+		if e.keyOf(x) != key || x.rss != it.rss {
 			continue
 		}
 		if x.fs.RingCookie == it.spec.RingCookie && (!r.HasLoc || r.NeedsLocation() || it.loc == x.loc) {

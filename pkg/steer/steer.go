@@ -152,6 +152,15 @@ type installed struct {
 	fs   flows.FlowSpec
 	rss  uint32
 	from *journal.Rule // the journal record, if vfbypass added it
+	key  string        // matchKey, once computed
+}
+
+// keyOf is x's matchKey, computed once.
+func (e *env) keyOf(x *installed) string {
+	if x.key == "" {
+		x.key = matchKey(x.fs, e.ixgbe)
+	}
+	return x.key
 }
 
 // env is the PF and its rule table as they are now.
@@ -299,7 +308,7 @@ func (e *env) markJournaled(j *journal.Journal) {
 	}
 	for i := range j.Rules {
 		r := &j.Rules[i]
-		if x, ok := e.table[r.Location]; ok && e.recordMatches(x.fs, r.Spec) {
+		if x, ok := e.table[r.Location]; ok && e.recordMatches(x, r.Spec) {
 			x.from = r
 		}
 	}
@@ -307,7 +316,7 @@ func (e *env) markJournaled(j *journal.Journal) {
 
 // recordMatches reports whether the installed rule is the one a journal
 // record describes: same match and target.
-func (e *env) recordMatches(cur flows.FlowSpec, specHex string) bool {
+func (e *env) recordMatches(x *installed, specHex string) bool {
 	b, err := hex.DecodeString(specHex)
 	if err != nil {
 		return false
@@ -316,7 +325,7 @@ func (e *env) recordMatches(cur flows.FlowSpec, specHex string) bool {
 	if err := rec.UnmarshalBinary(b); err != nil {
 		return false
 	}
-	return e.sameMatch(cur, rec) && cur.RingCookie == rec.RingCookie
+	return e.keyOf(x) == matchKey(rec, e.ixgbe) && x.fs.RingCookie == rec.RingCookie
 }
 
 func (e *env) info(x *installed) RuleInfo {
@@ -371,18 +380,18 @@ func ixgbeFlowType(fs flows.FlowSpec) (uint32, bool) {
 // flow type their proto selects, and tos, ip_ver and proto are left out:
 // ixgbe keeps none of them (ixgbe_add_ethtool_fdir_entry).
 func matchKey(fs flows.FlowSpec, ixgbe bool) string {
-	var b strings.Builder
+	b := make([]byte, 0, 4+2*len(fs.HU)+2*20)
 	base := fs.BaseType()
 	skipTOS := false
 	if t, ok := ixgbeFlowType(fs); ok && ixgbe {
 		base, skipTOS = t, true
 	}
-	fmt.Fprintf(&b, "%x|", base)
+	b = append(b, byte(base>>24), byte(base>>16), byte(base>>8), byte(base))
 	for i := 0; i < len(fs.HU); i++ {
 		if skipTOS && i >= 12 && i < 16 {
 			continue
 		}
-		fmt.Fprintf(&b, "%02x%02x", fs.HU[i]&fs.MU[i], fs.MU[i])
+		b = append(b, fs.HU[i]&fs.MU[i], fs.MU[i])
 	}
 	var h, m flows.FlowSpecExt
 	if fs.FlowType&flows.FlowExt != 0 {
@@ -394,19 +403,14 @@ func matchKey(fs flows.FlowSpec, ixgbe bool) string {
 	}
 	and := func(x, y []byte) {
 		for i := range x {
-			fmt.Fprintf(&b, "%02x%02x", x[i]&y[i], y[i])
+			b = append(b, x[i]&y[i], y[i])
 		}
 	}
-	b.WriteString("|")
 	and(h.HDest[:], m.HDest[:])
 	and(h.VlanEtype[:], m.VlanEtype[:])
 	and(h.VlanTCI[:], m.VlanTCI[:])
 	and(h.Data[:], m.Data[:])
-	return b.String()
-}
-
-func (e *env) sameMatch(a, b flows.FlowSpec) bool {
-	return matchKey(a, e.ixgbe) == matchKey(b, e.ixgbe)
+	return string(b)
 }
 
 // lock takes the PF's journal lock unless the caller holds it.
