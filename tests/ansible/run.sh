@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Ansible playbook against a fresh simulated host and checks the
-# recap: the play must pass, with exactly two changed tasks (up, down).
+# recap: the play must pass, with exactly three changed tasks (up, the
+# first steer add, down).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d /tmp/vfbypass-ansible.XXXXXX)
@@ -11,5 +12,5 @@ out=$(ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_W
   -e bin="$PWD/bin/vfbypass" -e simdir="$work/host" -e statedir="$work/state" 2>&1) || { echo "$out"; exit 1; }
 recap=$(echo "$out" | grep -E '^localhost')
 echo "ansible: $recap"
-echo "$recap" | grep -q 'changed=2 ' && echo "$recap" | grep -q 'failed=0 ' || { echo "$out"; exit 1; }
+echo "$recap" | grep -q 'changed=3 ' && echo "$recap" | grep -q 'failed=0 ' || { echo "$out"; exit 1; }
 echo "ansible: 1 passed, 0 failed"
