@@ -108,67 +108,58 @@ var (
 	extDstMACField    = field{name: "dst-mac", kind: kindMAC, flag: optMAC, off: offHExt + extHDest, moff: offMExt + extHDest, ext: FlowMACExt, cname: "h_dest", label: "Dest MAC addr"}
 )
 
-var (
-	t4  tcpip4Spec
-	ae4 ahespip4Spec
-	u4  usrip4Spec
-	t6  tcpip6Spec
-	ae6 ahespip6Spec
-	u6  usrip6Spec
-	eh  ethHdr
-)
 
 var (
 	tcp4Fields = []field{
-		uf("src-ip", kindIP4, optSAddr, unsafe.Offsetof(t4.ip4src), "tcp_ip4_spec.ip4src", "Src IP addr"),
-		uf("dst-ip", kindIP4, optDAddr, unsafe.Offsetof(t4.ip4dst), "tcp_ip4_spec.ip4dst", "Dest IP addr"),
-		uf("tos", kindU8, optTOS, unsafe.Offsetof(t4.tos), "tcp_ip4_spec.tos", "TOS"),
-		uf("src-port", kindBE16, optSPort, unsafe.Offsetof(t4.psrc), "tcp_ip4_spec.psrc", "Src port"),
-		uf("dst-port", kindBE16, optDPort, unsafe.Offsetof(t4.pdst), "tcp_ip4_spec.pdst", "Dest port"),
+		uf("src-ip", kindIP4, optSAddr, unsafe.Offsetof(tcpip4Spec{}.ip4src), "tcp_ip4_spec.ip4src", "Src IP addr"),
+		uf("dst-ip", kindIP4, optDAddr, unsafe.Offsetof(tcpip4Spec{}.ip4dst), "tcp_ip4_spec.ip4dst", "Dest IP addr"),
+		uf("tos", kindU8, optTOS, unsafe.Offsetof(tcpip4Spec{}.tos), "tcp_ip4_spec.tos", "TOS"),
+		uf("src-port", kindBE16, optSPort, unsafe.Offsetof(tcpip4Spec{}.psrc), "tcp_ip4_spec.psrc", "Src port"),
+		uf("dst-port", kindBE16, optDPort, unsafe.Offsetof(tcpip4Spec{}.pdst), "tcp_ip4_spec.pdst", "Dest port"),
 	}
 	ahesp4Fields = []field{
-		uf("src-ip", kindIP4, optSAddr, unsafe.Offsetof(ae4.ip4src), "esp_ip4_spec.ip4src", "Src IP addr"),
-		uf("dst-ip", kindIP4, optDAddr, unsafe.Offsetof(ae4.ip4dst), "esp_ip4_spec.ip4dst", "Dest IP addr"),
-		uf("tos", kindU8, optTOS, unsafe.Offsetof(ae4.tos), "esp_ip4_spec.tos", "TOS"),
-		hexField(uf("spi", kindBE32, optSPI, unsafe.Offsetof(ae4.spi), "esp_ip4_spec.spi", "SPI")),
+		uf("src-ip", kindIP4, optSAddr, unsafe.Offsetof(ahespip4Spec{}.ip4src), "esp_ip4_spec.ip4src", "Src IP addr"),
+		uf("dst-ip", kindIP4, optDAddr, unsafe.Offsetof(ahespip4Spec{}.ip4dst), "esp_ip4_spec.ip4dst", "Dest IP addr"),
+		uf("tos", kindU8, optTOS, unsafe.Offsetof(ahespip4Spec{}.tos), "esp_ip4_spec.tos", "TOS"),
+		hexField(uf("spi", kindBE32, optSPI, unsafe.Offsetof(ahespip4Spec{}.spi), "esp_ip4_spec.spi", "SPI")),
 	}
 	usr4Fields = []field{
-		uf("src-ip", kindIP4, optSAddr, unsafe.Offsetof(u4.ip4src), "usr_ip4_spec.ip4src", "Src IP addr"),
-		uf("dst-ip", kindIP4, optDAddr, unsafe.Offsetof(u4.ip4dst), "usr_ip4_spec.ip4dst", "Dest IP addr"),
-		uf("tos", kindU8, optTOS, unsafe.Offsetof(u4.tos), "usr_ip4_spec.tos", "TOS"),
-		uf("l4proto", kindU8, optProto, unsafe.Offsetof(u4.proto), "usr_ip4_spec.proto", "Protocol"),
-		hexField(uf("l4data", kindBE32, optSPI, unsafe.Offsetof(u4.l4_4_bytes), "usr_ip4_spec.l4_4_bytes", "L4 bytes")),
-		aliasOf(uf("spi", kindBE32, optSPI, unsafe.Offsetof(u4.l4_4_bytes), "usr_ip4_spec.l4_4_bytes", "L4 bytes")),
-		aliasOf(uf("src-port", kindBE16, optSPort, unsafe.Offsetof(u4.l4_4_bytes), "usr_ip4_spec.l4_4_bytes", "L4 bytes")),
-		aliasOf(withDelta(uf("dst-port", kindBE16, optDPort, unsafe.Offsetof(u4.l4_4_bytes), "usr_ip4_spec.l4_4_bytes", "L4 bytes"), 2)),
+		uf("src-ip", kindIP4, optSAddr, unsafe.Offsetof(usrip4Spec{}.ip4src), "usr_ip4_spec.ip4src", "Src IP addr"),
+		uf("dst-ip", kindIP4, optDAddr, unsafe.Offsetof(usrip4Spec{}.ip4dst), "usr_ip4_spec.ip4dst", "Dest IP addr"),
+		uf("tos", kindU8, optTOS, unsafe.Offsetof(usrip4Spec{}.tos), "usr_ip4_spec.tos", "TOS"),
+		uf("l4proto", kindU8, optProto, unsafe.Offsetof(usrip4Spec{}.proto), "usr_ip4_spec.proto", "Protocol"),
+		hexField(uf("l4data", kindBE32, optSPI, unsafe.Offsetof(usrip4Spec{}.l4_4_bytes), "usr_ip4_spec.l4_4_bytes", "L4 bytes")),
+		aliasOf(uf("spi", kindBE32, optSPI, unsafe.Offsetof(usrip4Spec{}.l4_4_bytes), "usr_ip4_spec.l4_4_bytes", "L4 bytes")),
+		aliasOf(uf("src-port", kindBE16, optSPort, unsafe.Offsetof(usrip4Spec{}.l4_4_bytes), "usr_ip4_spec.l4_4_bytes", "L4 bytes")),
+		aliasOf(withDelta(uf("dst-port", kindBE16, optDPort, unsafe.Offsetof(usrip4Spec{}.l4_4_bytes), "usr_ip4_spec.l4_4_bytes", "L4 bytes"), 2)),
 	}
 	tcp6Fields = []field{
-		uf("src-ip", kindIP6, optSAddr, unsafe.Offsetof(t6.ip6src), "tcp_ip6_spec.ip6src", "Src IP addr"),
-		uf("dst-ip", kindIP6, optDAddr, unsafe.Offsetof(t6.ip6dst), "tcp_ip6_spec.ip6dst", "Dest IP addr"),
-		uf("tclass", kindU8, optTOS, unsafe.Offsetof(t6.tclass), "tcp_ip6_spec.tclass", "Traffic Class"),
-		uf("src-port", kindBE16, optSPort, unsafe.Offsetof(t6.psrc), "tcp_ip6_spec.psrc", "Src port"),
-		uf("dst-port", kindBE16, optDPort, unsafe.Offsetof(t6.pdst), "tcp_ip6_spec.pdst", "Dest port"),
+		uf("src-ip", kindIP6, optSAddr, unsafe.Offsetof(tcpip6Spec{}.ip6src), "tcp_ip6_spec.ip6src", "Src IP addr"),
+		uf("dst-ip", kindIP6, optDAddr, unsafe.Offsetof(tcpip6Spec{}.ip6dst), "tcp_ip6_spec.ip6dst", "Dest IP addr"),
+		uf("tclass", kindU8, optTOS, unsafe.Offsetof(tcpip6Spec{}.tclass), "tcp_ip6_spec.tclass", "Traffic Class"),
+		uf("src-port", kindBE16, optSPort, unsafe.Offsetof(tcpip6Spec{}.psrc), "tcp_ip6_spec.psrc", "Src port"),
+		uf("dst-port", kindBE16, optDPort, unsafe.Offsetof(tcpip6Spec{}.pdst), "tcp_ip6_spec.pdst", "Dest port"),
 	}
 	ahesp6Fields = []field{
-		uf("src-ip", kindIP6, optSAddr, unsafe.Offsetof(ae6.ip6src), "esp_ip6_spec.ip6src", "Src IP addr"),
-		uf("dst-ip", kindIP6, optDAddr, unsafe.Offsetof(ae6.ip6dst), "esp_ip6_spec.ip6dst", "Dest IP addr"),
-		uf("tclass", kindU8, optTOS, unsafe.Offsetof(ae6.tclass), "esp_ip6_spec.tclass", "Traffic Class"),
-		hexField(uf("spi", kindBE32, optSPI, unsafe.Offsetof(ae6.spi), "esp_ip6_spec.spi", "SPI")),
+		uf("src-ip", kindIP6, optSAddr, unsafe.Offsetof(ahespip6Spec{}.ip6src), "esp_ip6_spec.ip6src", "Src IP addr"),
+		uf("dst-ip", kindIP6, optDAddr, unsafe.Offsetof(ahespip6Spec{}.ip6dst), "esp_ip6_spec.ip6dst", "Dest IP addr"),
+		uf("tclass", kindU8, optTOS, unsafe.Offsetof(ahespip6Spec{}.tclass), "esp_ip6_spec.tclass", "Traffic Class"),
+		hexField(uf("spi", kindBE32, optSPI, unsafe.Offsetof(ahespip6Spec{}.spi), "esp_ip6_spec.spi", "SPI")),
 	}
 	usr6Fields = []field{
-		uf("src-ip", kindIP6, optSAddr, unsafe.Offsetof(u6.ip6src), "usr_ip6_spec.ip6src", "Src IP addr"),
-		uf("dst-ip", kindIP6, optDAddr, unsafe.Offsetof(u6.ip6dst), "usr_ip6_spec.ip6dst", "Dest IP addr"),
-		uf("tclass", kindU8, optTOS, unsafe.Offsetof(u6.tclass), "usr_ip6_spec.tclass", "Traffic Class"),
-		uf("l4proto", kindU8, optProto, unsafe.Offsetof(u6.l4_proto), "usr_ip6_spec.l4_proto", "Protocol"),
-		hexField(uf("l4data", kindBE32, optSPI, unsafe.Offsetof(u6.l4_4_bytes), "usr_ip6_spec.l4_4_bytes", "L4 bytes")),
-		aliasOf(uf("spi", kindBE32, optSPI, unsafe.Offsetof(u6.l4_4_bytes), "usr_ip6_spec.l4_4_bytes", "L4 bytes")),
-		aliasOf(uf("src-port", kindBE16, optSPort, unsafe.Offsetof(u6.l4_4_bytes), "usr_ip6_spec.l4_4_bytes", "L4 bytes")),
-		aliasOf(withDelta(uf("dst-port", kindBE16, optDPort, unsafe.Offsetof(u6.l4_4_bytes), "usr_ip6_spec.l4_4_bytes", "L4 bytes"), 2)),
+		uf("src-ip", kindIP6, optSAddr, unsafe.Offsetof(usrip6Spec{}.ip6src), "usr_ip6_spec.ip6src", "Src IP addr"),
+		uf("dst-ip", kindIP6, optDAddr, unsafe.Offsetof(usrip6Spec{}.ip6dst), "usr_ip6_spec.ip6dst", "Dest IP addr"),
+		uf("tclass", kindU8, optTOS, unsafe.Offsetof(usrip6Spec{}.tclass), "usr_ip6_spec.tclass", "Traffic Class"),
+		uf("l4proto", kindU8, optProto, unsafe.Offsetof(usrip6Spec{}.l4_proto), "usr_ip6_spec.l4_proto", "Protocol"),
+		hexField(uf("l4data", kindBE32, optSPI, unsafe.Offsetof(usrip6Spec{}.l4_4_bytes), "usr_ip6_spec.l4_4_bytes", "L4 bytes")),
+		aliasOf(uf("spi", kindBE32, optSPI, unsafe.Offsetof(usrip6Spec{}.l4_4_bytes), "usr_ip6_spec.l4_4_bytes", "L4 bytes")),
+		aliasOf(uf("src-port", kindBE16, optSPort, unsafe.Offsetof(usrip6Spec{}.l4_4_bytes), "usr_ip6_spec.l4_4_bytes", "L4 bytes")),
+		aliasOf(withDelta(uf("dst-port", kindBE16, optDPort, unsafe.Offsetof(usrip6Spec{}.l4_4_bytes), "usr_ip6_spec.l4_4_bytes", "L4 bytes"), 2)),
 	}
 	etherFields = []field{
-		uf("src", kindMAC, optSAddr, unsafe.Offsetof(eh.h_source), "ether_spec.h_source", "Src MAC addr"),
-		uf("dst", kindMAC, optDAddr, unsafe.Offsetof(eh.h_dest), "ether_spec.h_dest", "Dest MAC addr"),
-		hexField(uf("proto", kindBE16, optProto, unsafe.Offsetof(eh.h_proto), "ether_spec.h_proto", "Ethertype")),
+		uf("src", kindMAC, optSAddr, unsafe.Offsetof(ethHdr{}.h_source), "ether_spec.h_source", "Src MAC addr"),
+		uf("dst", kindMAC, optDAddr, unsafe.Offsetof(ethHdr{}.h_dest), "ether_spec.h_dest", "Dest MAC addr"),
+		hexField(uf("proto", kindBE16, optProto, unsafe.Offsetof(ethHdr{}.h_proto), "ether_spec.h_proto", "Ethertype")),
 	}
 )
 
@@ -201,7 +192,7 @@ var flowTypes = []flowType{
 }
 
 // ipVerOffset is where ethtool writes ETH_RX_NFC_IP4 for ip4 rules.
-var ipVerOffset = offHU + int(unsafe.Offsetof(u4.ip_ver))
+var ipVerOffset = offHU + int(unsafe.Offsetof(usrip4Spec{}.ip_ver))
 
 func flowTypeByName(name string) (*flowType, bool) {
 	for i := range flowTypes {
