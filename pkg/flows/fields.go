@@ -108,7 +108,6 @@ var (
 	extDstMACField    = field{name: "dst-mac", kind: kindMAC, flag: optMAC, off: offHExt + extHDest, moff: offMExt + extHDest, ext: FlowMACExt, cname: "h_dest", label: "Dest MAC addr"}
 )
 
-
 var (
 	tcp4Fields = []field{
 		uf("src-ip", kindIP4, optSAddr, unsafe.Offsetof(tcpip4Spec{}.ip4src), "tcp_ip4_spec.ip4src", "Src IP addr"),
