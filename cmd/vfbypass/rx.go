@@ -119,7 +119,7 @@ PMDs are loaded from DPDK's plugin directory
   vfbypass rx --vdev net_null0 --no-huge --duration 5s -o json
   vfbypass rx --vdev net_af_packet0,iface=veth1 --no-huge --match "udp dst-port 4789"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res := &rxResult{}
+			res := &rxResult{EALArgs: []string{}, Queues: []rx.QueueCounters{}}
 			if !rx.Available {
 				return g.emit(res, outcome.Invalid("install libdpdk-dev (apt-get install libdpdk-dev dpdk pkg-config) and build without -tags nodpdk: go build ./cmd/vfbypass",
 					"this vfbypass was built without DPDK (-tags nodpdk), so it has no rx"))
@@ -218,9 +218,13 @@ func (o *rxOptions) resolve(g *globals, cmd *cobra.Command, res *rxResult) error
 		o.device = vf.Address
 	case o.allow != "":
 		o.device = o.allow
-		if drv, err := host.LinkBase(h.FS, sriov.DeviceDir(pciFull(o.allow))+"/driver"); err == nil && drv != "vfio-pci" {
+		dir := sriov.DeviceDir(pciFull(o.allow))
+		if _, err := h.FS.Stat(dir); err != nil {
+			return outcome.Invalid("give the PCI address of a device on this host (ls /sys/bus/pci/devices)", "no PCI device %s (%s): %v", o.allow, dir, err)
+		}
+		if drv, err := host.LinkBase(h.FS, dir+"/driver"); err == nil && drv != "vfio-pci" {
 			return outcome.Invalid("bind it to vfio-pci: vfbypass up PF --vfs N --vf K (or dpdk-devbind.py -b vfio-pci "+o.allow+")",
-				"device %s is bound to %s, not vfio-pci", o.allow, drv)
+				"device %s is bound to %s, not vfio-pci", o.allow, orNoDriver(drv))
 		}
 	default:
 		o.device, _, _ = strings.Cut(o.vdevs[0], ",")

@@ -83,9 +83,16 @@ func TestRxCLIJSONOnNullVdev(t *testing.T) {
 func TestRxCLIRefusals(t *testing.T) {
 	root, state := simHost(t)
 	g := []string{"--host-root", root, "--state-dir", state}
-	if code, _, e := vfb(append(g, "up", "eth3", "--vfs", "2", "--vf", "0")...); code != 0 {
-		t.Fatalf("up: %d %s", code, e)
+	code, out, e := vfb(append(append([]string{"-o", "json"}, g...), "up", "eth3", "--vfs", "2", "--vf", "0")...)
+	var up struct {
+		VFs []struct {
+			Address string `json:"address"`
+		} `json:"vfs"`
 	}
+	if err := json.Unmarshal([]byte(out), &up); code != 0 || err != nil || len(up.VFs) != 2 {
+		t.Fatalf("up: %d %v %s %s", code, err, out, e)
+	}
+	vf1 := up.VFs[1].Address
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -98,6 +105,8 @@ func TestRxCLIRefusals(t *testing.T) {
 		{"PF and vdev", []string{"rx", "--pf", "eth3", "--vf", "0", "--vdev", "net_null0"}, "conflicting device selectors", "only one of"},
 		{"PF and -a", []string{"rx", "--pf", "eth3", "--vf", "0", "-a", "0000:04:10.1"}, "conflicting device selectors", "only one of"},
 		{"no device", []string{"rx", "--no-huge"}, "needs a device", "--vdev SPEC"},
+		{"-a VF not on vfio-pci", []string{"rx", "-a", vf1, "--no-huge"}, "not vfio-pci", "dpdk-devbind.py -b vfio-pci " + vf1},
+		{"no such PCI device", []string{"rx", "-a", "0000:7f:1f.7", "--no-huge"}, "no PCI device", "ls /sys/bus/pci/devices"},
 		{"vf without pf", []string{"rx", "--vf", "0"}, "go together", "--pf PF --vf K"},
 		{"bad match", []string{"rx", "--vdev", "net_null0", "--no-huge", "--match", "udp dst-port x"}, "--match", "udp dst-ip"},
 		{"bad lcores", []string{"rx", "--vdev", "net_null0", "--no-huge", "--lcores", "a-b"}, "--lcores", "0,1"},
