@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
@@ -196,5 +199,52 @@ func TestSteerCLIRefusals(t *testing.T) {
 	code, r, _ := steerRun(t, g2, "add", "eth3", "--vf", "0", "flow-type", "tcp4", "dst-port", "80")
 	if code != 2 || !strings.Contains(r.Error["message"].(string), "eth3 cannot steer flows: the device has no ntuple (flow director) filters") {
 		t.Fatalf("82576: %d %+v", code, r.Error)
+	}
+}
+
+// A steer add killed after its write-ahead record and before the insert
+// leaves a journal from which down restores the host.
+func TestSteerKilledMidAddDownRestores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "vfbypass")
+	if out, err := exec.Command("go", "build", "-tags", "nodpdk", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	root, state := simHost(t)
+	before, _ := hostsim.Snapshot(root)
+	g := []string{"--host-root", root, "--state-dir", state}
+	if code, _, e := vfb(append(append([]string{}, g...), "up", "eth3", "--vfs", "2")...); code != 0 {
+		t.Fatal(e)
+	}
+	if err := hostsim.AddFault(root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/insert", Delay: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append(g, "steer", "add", "eth3", "--vf", "0", "flow-type", "tcp4", "dst-port", "80")...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(filepath.Join(state, "eth3.json"))
+		if strings.Contains(string(b), `"source": "steer"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no rule recorded; journal: %s", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	hostsim.ClearFaults(root)
+	if code, _, e := vfb(append(append([]string{}, g...), "down", "eth3")...); code != 0 {
+		t.Fatalf("down after a killed steer add: %s", e)
+	}
+	if after, _ := hostsim.Snapshot(root); after != before {
+		t.Fatal("host after kill + down differs from the original")
 	}
 }

@@ -193,11 +193,11 @@ func isNotSupported(err error) bool {
 }
 
 func noNtuple(pf, driver string) error {
-	if driver == "" {
-		driver = "none"
+	if driver != "" {
+		driver = " (driver " + driver + ")"
 	}
 	return outcome.Invalid(fmt.Sprintf("steer on a port with flow-director filters (e.g. an Intel 82599/X520 on ixgbe); 'vfbypass doctor %s' shows what this port can do", pf),
-		"%s cannot steer flows: the device has no ntuple (flow director) filters (driver %s)", pf, driver)
+		"%s cannot steer flows: the device has no ntuple (flow director) filters%s", pf, driver)
 }
 
 // assume describes the PF as `up` will leave it, for checking rules before
