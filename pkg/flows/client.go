@@ -71,25 +71,51 @@ func (d *device) RxRings() (uint64, error) {
 	return binary.NativeEndian.Uint64(buf[rxnfcData:]), nil
 }
 
-func (d *device) RuleCount() (count, tableSize uint32, special bool, err error) {
+// count asks ETHTOOL_GRXCLSRLCNT for the number of rules and its data word.
+func (d *device) count() (uint32, uint64, error) {
 	buf := newRxnfc(CmdGRXClsRlCnt, 0)
 	if err := d.do(CmdGRXClsRlCnt, buf); err != nil {
-		return 0, 0, false, err
+		return 0, 0, err
 	}
-	data := binary.NativeEndian.Uint64(buf[rxnfcData:])
-	count = binary.NativeEndian.Uint32(buf[rxnfcRuleCnt:])
-	return count, uint32(data) &^ RxClsLocSpecial, data&uint64(RxClsLocSpecial) != 0, nil
+	return binary.NativeEndian.Uint32(buf[rxnfcRuleCnt:]), binary.NativeEndian.Uint64(buf[rxnfcData:]), nil
 }
 
-// RuleLocations asks for as many locations as ETHTOOL_GRXCLSRLCNT counted;
-// when rules were added in between the kernel answers EMSGSIZE and it counts
-// again (a few times).
+// RuleCount reads the count and the RX_CLS_LOC_SPECIAL flag from
+// ETHTOOL_GRXCLSRLCNT. Drivers that pick locations themselves report the
+// table size there too; the others (ixgbe fills only rule_cnt in
+// ixgbe_get_rxnfc) report it in the data word of ETHTOOL_GRXCLSRLALL, which
+// is where ethtool's rxclass.c (rmgr_init) reads it, so it is read there.
+func (d *device) RuleCount() (count, tableSize uint32, special bool, err error) {
+	count, data, err := d.count()
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if data&uint64(RxClsLocSpecial) != 0 {
+		return count, uint32(data) &^ RxClsLocSpecial, true, nil
+	}
+	locs, size, err := d.list()
+	if err != nil {
+		return 0, 0, false, err
+	}
+	return uint32(len(locs)), max(size, uint32(data)), false, nil
+}
+
+// RuleLocations lists the installed rules' locations (ETHTOOL_GRXCLSRLALL).
 func (d *device) RuleLocations() ([]uint32, error) {
+	locs, _, err := d.list()
+	return locs, err
+}
+
+// list asks for as many locations as ETHTOOL_GRXCLSRLCNT counted and
+// returns them with the table size from the data word; when rules were
+// added in between the kernel answers EMSGSIZE and it counts again (a few
+// times).
+func (d *device) list() ([]uint32, uint32, error) {
 	var lastErr error
 	for try := 0; try < 4; try++ {
-		count, _, _, err := d.RuleCount()
+		count, _, err := d.count()
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		buf := newRxnfc(CmdGRXClsRlAll, count)
 		binary.NativeEndian.PutUint32(buf[rxnfcRuleCnt:], count)
@@ -99,19 +125,19 @@ func (d *device) RuleLocations() ([]uint32, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		got := binary.NativeEndian.Uint32(buf[rxnfcRuleCnt:])
 		if got > count {
-			return nil, fmt.Errorf("ETHTOOL_GRXCLSRLALL on %s: the kernel reports %d rules for room for %d", d.name, got, count)
+			return nil, 0, fmt.Errorf("ETHTOOL_GRXCLSRLALL on %s: the kernel reports %d rules for room for %d", d.name, got, count)
 		}
 		locs := make([]uint32, got)
 		for i := range locs {
 			locs[i] = binary.NativeEndian.Uint32(buf[rxnfcRuleLocs+4*i:])
 		}
-		return locs, nil
+		return locs, uint32(binary.NativeEndian.Uint64(buf[rxnfcData:])), nil
 	}
-	return nil, fmt.Errorf("rule table of %s keeps changing: %w", d.name, lastErr)
+	return nil, 0, fmt.Errorf("rule table of %s keeps changing: %w", d.name, lastErr)
 }
 
 func (d *device) Rule(loc uint32) (FlowSpec, uint32, error) {

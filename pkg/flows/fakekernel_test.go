@@ -16,11 +16,14 @@ import (
 // request buffer is too small for what the kernel would copy out.
 type fakeKernel struct {
 	t       testing.TB
-	size    uint32 // table size (GRXCLSRLCNT/GRXCLSRLALL data)
+	size    uint32 // table size (GRXCLSRLALL data; GRXCLSRLCNT data with special or sizeInCount)
 	special bool   // the driver picks locations (RX_CLS_LOC_SPECIAL)
-	rings   uint64
-	rules   map[uint32]fakeRule
-	errs    map[uint32]syscall.Errno // cmd → errno
+	// sizeInCount: GRXCLSRLCNT reports the table size in data too (i40e,
+	// mlx5); without it the count comes alone, as ixgbe_get_rxnfc answers.
+	sizeInCount bool
+	rings       uint64
+	rules       map[uint32]fakeRule
+	errs        map[uint32]syscall.Errno // cmd → errno
 	// addOnCount adds a rule at each listed location after answering
 	// GRXCLSRLCNT, as another process inserting between the two calls.
 	addOnCount []uint32
@@ -63,7 +66,10 @@ func (k *fakeKernel) ethtool(ifname string, buf []byte) error {
 	case CmdGRXRings:
 		ne.PutUint64(buf[rxnfcData:], k.rings)
 	case CmdGRXClsRlCnt:
-		data := uint64(k.size)
+		var data uint64
+		if k.special || k.sizeInCount {
+			data = uint64(k.size)
+		}
 		if k.special {
 			data |= uint64(RxClsLocSpecial)
 		}
@@ -156,6 +162,7 @@ func TestPickLocation(t *testing.T) {
 		{name: "hole in the middle", k: newFakeKernel(t, 8, 7, 6, 4, 0), want: 5},
 		{name: "only location 0 free", k: newFakeKernel(t, 64, allButZero...), want: 0},
 		{name: "ixgbe-sized table with the top in use", k: newFakeKernel(t, 8190, 8189, 8188), want: 8187},
+		{name: "size reported by GRXCLSRLCNT too", k: func() *fakeKernel { k := newFakeKernel(t, 512, 511); k.sizeInCount = true; return k }(), want: 510},
 		{name: "driver picks: RX_CLS_LOC_ANY", k: func() *fakeKernel { k := newFakeKernel(t, 128, 127); k.special = true; return k }(), want: RxClsLocAny},
 		{name: "full table", k: newFakeKernel(t, 64, full...), wantErr: ErrTableFull, errText: "all 64 locations are in use"},
 		{name: "zero-sized table", k: newFakeKernel(t, 0), errText: "table of 0 entries"},

@@ -198,8 +198,9 @@ func deleteRule(h *host.Host, pf string, r journal.Rule) (bool, error) {
 
 // sameRule reports whether the installed rule cur matches the recorded spec
 // on what drivers read back faithfully: the flow type and the match fields.
-// (ixgbe reports the absolute queue in ring_cookie and its port-wide mask,
-// so the other fields differ from what was inserted.)
+// (ixgbe_get_ethtool_fdir_entry reports the port-wide mask, always sets
+// FLOW_EXT and stores the match ANDed with the mask, so the other fields can
+// differ from what was inserted.)
 func sameRule(cur flows.FlowSpec, specHex string) bool {
 	want, err := hex.DecodeString(specHex)
 	if err != nil {
