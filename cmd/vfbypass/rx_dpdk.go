@@ -21,6 +21,7 @@ func runRx(g *globals, o *rxOptions, res *rxResult) (err error) {
 	if err != nil {
 		return outcome.WithCode(outcome.Failed, err)
 	}
+	res.Warnings = append(res.Warnings, e.Warnings...)
 	defer func() {
 		if cerr := e.Close(); cerr != nil {
 			res.Warn("shut down DPDK: %v", cerr)

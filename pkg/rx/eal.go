@@ -37,7 +37,12 @@ var ealTried struct {
 // ethdev control calls (init, set-up, start, stop, close, cleanup) run on one
 // OS thread that Go keeps locked: the thread rte_eal_init turned into the
 // main lcore. Counters and port statistics are read from any goroutine.
+// InitEAL also moves the Go runtime's threads off the worker lcores' CPUs,
+// so that a polling loop has its CPU to itself.
 type EAL struct {
+	// Warnings says what EAL set-up could not do as wished.
+	Warnings []string
+
 	calls   chan func()
 	mu      sync.Mutex
 	closed  bool
@@ -90,6 +95,9 @@ func InitEAL(args []string) (*EAL, error) {
 	n := int(C.vfb_worker_lcores(&ws[0], C.RTE_MAX_LCORE))
 	for i := 0; i < n && i < len(ws); i++ {
 		e.workers = append(e.workers, int(ws[i]))
+	}
+	if err := e.keepOffWorkers(); err != nil {
+		e.Warnings = append(e.Warnings, fmt.Sprintf("Go threads may share the polling lcores' CPUs: %v", err))
 	}
 	return e, nil
 }

@@ -49,6 +49,7 @@ type Error struct {
 	Msg string
 }
 
+// Error returns DPDK's message for the failure.
 func (e *Error) Error() string {
 	if e.Msg != "" {
 		return e.Msg
