@@ -255,9 +255,8 @@ func (o *rxOptions) resolve(g *globals, cmd *cobra.Command, res *rxResult) error
 		return outcome.Invalid("write lcores as 0,1 or 0-2", "--lcores %q: %v", lcores, err)
 	} else if nl < 2 {
 		res.Warn("1 lcore (%s): the loop runs on the main lcore; give --lcores 0,1 (or more) for dedicated polling lcores", lcores)
-	} else if nl-1 < o.queues {
-		res.Warn("%d polling lcores for %d RX queues: some lcores poll several queues; give %d lcores (main + one per queue)", nl-1, o.queues, o.queues+1)
 	}
+	// Fewer polling lcores than queues: pkg/rx says so when the loop starts.
 	a := []string{"-l", lcores}
 	if o.noHuge {
 		mem := o.mem
