@@ -16,10 +16,11 @@ v up eth3 --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust --dry-run
 v up eth3 --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust
 v up eth3 --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust -o json | grep '"changed"'
 v status eth3
-if "$bin" steer --help >/dev/null 2>&1; then
-  v steer add eth3 --vf 0 flow-type tcp4 dst-ip 192.168.254.30 dst-port 80
-  v steer list eth3
-fi
+v steer add eth3 --vf 0 flow-type tcp4 dst-ip 192.168.254.30 dst-port 80
+v steer add eth3 flow-type tcp4 dst-ip 192.168.254.31 dst-port 80 action 4294967296
+v steer add eth3 --vf 1 flow-type tcp4 dst-ip 192.168.254.0 m 0.0.0.255 dst-port 443 ||
+  echo "(exit $?: ixgbe takes one field mask per port; the message names the fields that differ)"
+v steer list eth3
 v up eth3 --vfs 4 || echo "(exit $?: a different request on a PF that is up is refused)"
 v down eth3
 v status eth3

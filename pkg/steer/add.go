@@ -131,11 +131,11 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 				parts = append(parts, fmt.Sprintf("flow-type mask (installed rules: %s, this rule: %s)", l4Class(rt), l4Class(nt)))
 			}
 			for _, f := range flows.MaskDiff(*ref, it.spec) {
-				parts = append(parts, fmt.Sprintf("%s (installed rules: %s, this rule: %s)", f.Field, f.Have, f.Want))
+				parts = append(parts, fmt.Sprintf("%s (installed rules compare %s, this rule %s)", f.Field, f.Have, f.Want))
 			}
 			if len(parts) > 0 {
 				return outcome.Invalid(fmt.Sprintf("match on the same fields with the same masks as the installed rules (e.g. %s), or remove those first ('vfbypass steer clear %s', or --all for rules vfbypass did not add)", refWords, e.pf),
-					"%s: ixgbe keeps one field mask per port and this rule's differs: %s", what, strings.Join(parts, "; "))
+					"%s: ixgbe keeps one field mask per port and this rule's differs: %s (kernel masks: set bits are compared; ethtool's 'm' gives the bits to ignore)", what, strings.Join(parts, "; "))
 			}
 		}
 	}
