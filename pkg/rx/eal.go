@@ -43,13 +43,14 @@ type EAL struct {
 	// Warnings says what EAL set-up could not do as wished.
 	Warnings []string
 
-	calls   chan func()
-	mu      sync.Mutex
-	closed  bool
-	ports   []*Port
-	main    int
-	workers []int
-	args    []string
+	calls    chan func()
+	mu       sync.Mutex
+	closed   bool
+	mainBusy bool // a loop runs on the main lcore (the EAL thread)
+	ports    []*Port
+	main     int
+	workers  []int
+	args     []string
 }
 
 // InitEAL initialises DPDK's EAL with args (as on a DPDK application's

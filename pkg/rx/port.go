@@ -269,10 +269,25 @@ func (p *Port) Start(lc LoopConfig) (*Loop, error) {
 	for i, lcore := range lcores {
 		j := l.jobs[i]
 		if lcore == e.main {
+			e.mu.Lock()
+			busy := e.mainBusy
+			e.mainBusy = true
+			e.mu.Unlock()
+			if busy {
+				l.halt()
+				l.free()
+				return nil, fmt.Errorf("port %s: the main lcore %d polls another port already", p.Name, lcore)
+			}
 			l.onMain = true
 			l.mainDone = make(chan struct{})
 			done := l.mainDone
-			e.calls <- func() { C.vfb_rx_loop(unsafe.Pointer(j)); close(done) }
+			e.calls <- func() {
+				C.vfb_rx_loop(unsafe.Pointer(j))
+				e.mu.Lock()
+				e.mainBusy = false
+				e.mu.Unlock()
+				close(done)
+			}
 			continue
 		}
 		if r := C.vfb_launch(j, C.uint(lcore)); r != 0 {
