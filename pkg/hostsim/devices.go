@@ -194,7 +194,7 @@ func (m *simModules) Load(name string) error {
 	if name != "vfio-pci" {
 		return fmt.Errorf("modprobe %s: module not found in the simulated host", name)
 	}
-	return m.s.locked(func(*state) error {
+	return m.s.lockedTx(func(*state) error {
 		if err := os.MkdirAll(m.s.p(modDir(name)), 0o755); err != nil {
 			return err
 		}
@@ -207,7 +207,7 @@ func (m *simModules) Unload(name string) error {
 	if err := m.s.fault("module", name); err != nil {
 		return err
 	}
-	return m.s.locked(func(*state) error {
+	return m.s.lockedTx(func(*state) error {
 		ents, _ := os.ReadDir(m.s.p("/sys/bus/pci/drivers/" + name))
 		for _, e := range ents {
 			if strings.Count(e.Name(), ":") == 2 {

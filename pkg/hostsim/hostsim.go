@@ -81,7 +81,15 @@ func (s *Sim) stateFile() string  { return filepath.Join(s.root, MarkerDir, "sta
 
 // locked runs f with the simulator's lock held and its state loaded; the
 // state is saved when f succeeds.
-func (s *Sim) locked(f func(st *state) error) error {
+func (s *Sim) locked(f func(st *state) error) error { return s.run(false, f) }
+
+// lockedTx is locked for calls that change the tree: like the kernel's
+// attribute writes they are all or nothing, so when a file syscall fails
+// inside f (or in saving the state) the tree is put back as it was, and no
+// half-made VF or driver link is left for the tool to trip over.
+func (s *Sim) lockedTx(f func(st *state) error) error { return s.run(true, f) }
+
+func (s *Sim) run(tx bool, f func(st *state) error) error {
 	lf, err := os.OpenFile(filepath.Join(s.root, MarkerDir, "lock"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("simulator lock: %w", err)
@@ -102,10 +110,20 @@ func (s *Sim) locked(f func(st *state) error) error {
 	if st.VFs == nil {
 		st.VFs = map[int]*vfSettings{}
 	}
-	if err := f(&st); err != nil {
-		return err
+	var before map[string]treeEntry
+	if tx {
+		if before, err = s.capture(); err != nil {
+			return fmt.Errorf("simulator: %w", err)
+		}
 	}
-	return s.save(&st)
+	err = f(&st)
+	if err == nil {
+		err = s.save(&st)
+	}
+	if err != nil && tx {
+		s.restore(before)
+	}
+	return err
 }
 
 func (s *Sim) save(st *state) error {
@@ -115,9 +133,14 @@ func (s *Sim) save(st *state) error {
 	}
 	tmp := s.stateFile() + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("simulator state: %w", err)
 	}
-	return os.Rename(tmp, s.stateFile())
+	if err := os.Rename(tmp, s.stateFile()); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("simulator state: %w", err)
+	}
+	return nil
 }
 
 // Open returns the Host of the simulated tree at root.

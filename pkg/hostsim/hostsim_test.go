@@ -245,3 +245,29 @@ func TestFaultsFireOnceAfterN(t *testing.T) {
 		t.Fatalf("third write: %v", err)
 	}
 }
+
+// A file syscall that fails inside the model of one attribute write (here
+// VF 1's /sys/bus/pci/devices link, blocked by a directory) leaves the tree
+// as it was, as the kernel's sriov_enable error path does: no VF 0, no half
+// VF 1, sriov_numvfs still 0.
+func TestFailedWriteLeavesNothingBehind(t *testing.T) {
+	root, h := open(t, hostsim.Options{})
+	block := filepath.Join(root, "sys/bus/pci/devices/0000:04:10.3/x")
+	if err := os.MkdirAll(block, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before, err := hostsim.Snapshot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.FS.WriteAttr(pf+"/sriov_numvfs", "2"); err == nil {
+		t.Fatal("write 2 to sriov_numvfs succeeded through a blocked VF link")
+	}
+	after, err := hostsim.Snapshot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Fatalf("the failed write changed the tree:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}

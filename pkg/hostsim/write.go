@@ -26,7 +26,7 @@ func (f *simFS) WriteAttr(p string, value string) error {
 	if err := f.s.fault("write", p); err != nil {
 		return err
 	}
-	return f.s.locked(func(st *state) error { return f.s.write(st, p, strings.TrimRight(value, "\n")) })
+	return f.s.lockedTx(func(st *state) error { return f.s.write(st, p, strings.TrimRight(value, "\n")) })
 }
 
 func (s *Sim) write(st *state, p, v string) error {
