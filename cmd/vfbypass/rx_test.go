@@ -139,7 +139,9 @@ func TestRxCLIEALFailurePassesDPDKMessage(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("DPDK runs need root")
 	}
-	code, out, errs := rxChild(t, "rx", "--vdev", "net_nosuchpmd0", "--no-huge", "--duration", "1s", "--file-prefix", "vfbclibad"+strconv.Itoa(os.Getpid()))
+	prefix := "vfbclibad" + strconv.Itoa(os.Getpid())
+	t.Cleanup(func() { os.RemoveAll("/var/run/dpdk/" + prefix) })
+	code, out, errs := rxChild(t, "rx", "--vdev", "net_nosuchpmd0", "--no-huge", "--duration", "1s", "--file-prefix", prefix)
 	if code != 1 || !strings.Contains(errs, "net_nosuchpmd0") {
 		t.Fatalf("code %d\nstdout %s\nstderr %s", code, out, errs)
 	}
