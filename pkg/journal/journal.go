@@ -14,12 +14,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vfbypass/vfbypass/pkg/outcome"
 )
 
 // Version is the journal format version.
@@ -103,7 +106,7 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}$`)
 
 func (s Store) path(pf, ext string) (string, error) {
 	if !validName.MatchString(pf) || pf == "." || pf == ".." {
-		return "", fmt.Errorf("interface name %q is not valid (1-15 characters, no '/')", pf)
+		return "", outcome.Invalid("give the PF's interface name, e.g. eth3 (see 'ip link')", "interface name %q is not valid (1-15 characters, no '/')", pf)
 	}
 	return filepath.Join(s.Dir, pf+ext), nil
 }
@@ -232,8 +235,8 @@ func (s Store) Lock(pf string, timeout time.Duration) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create state directory %s: %w", s.Dir, err)
+	if err := s.mkdir(); err != nil {
+		return nil, err
 	}
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -260,16 +263,57 @@ func (s Store) Lock(pf string, timeout time.Duration) (*Lock, error) {
 // CheckWritable reports whether the state directory can hold journals,
 // creating it if needed, without leaving anything behind.
 func (s Store) CheckWritable() error {
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return fmt.Errorf("create state directory %s: %w", s.Dir, err)
+	if err := s.mkdir(); err != nil {
+		return err
 	}
+	// An unnamed file (O_TMPFILE) proves the directory writable and leaves
+	// nothing behind even when the process dies or an unlink fails.
+	fd, err := unix.Open(s.Dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		unix.Close(fd)
+		return nil
+	}
+	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("state directory %s is not writable: %w", s.Dir, err)
+	}
+	// A file system without O_TMPFILE: a named probe.
 	f, err := os.CreateTemp(s.Dir, ".probe-*")
 	if err != nil {
 		return fmt.Errorf("state directory %s is not writable: %w", s.Dir, err)
 	}
 	name := f.Name()
 	f.Close()
-	return os.Remove(name)
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("state directory %s: remove the probe file: %w", s.Dir, err)
+	}
+	return nil
+}
+
+// mkdir creates the state directory, explaining what stands in its way.
+// Those errors are bad input (exit 2) without a fix of their own: the
+// caller knows which flag or setting named the directory.
+func (s Store) mkdir() error {
+	bad := func(format string, args ...any) error {
+		return &outcome.Error{Code: outcome.BadInput, Err: fmt.Errorf(format, args...)}
+	}
+	if s.Dir == "" {
+		return bad("the state directory is empty (--state-dir \"\")")
+	}
+	err := os.MkdirAll(s.Dir, 0o755)
+	if err == nil {
+		return nil
+	}
+	if fi, lerr := os.Lstat(s.Dir); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		t, _ := os.Readlink(s.Dir)
+		if _, serr := os.Stat(s.Dir); errors.Is(serr, fs.ErrNotExist) {
+			return bad("state directory %s is a symlink to %s, which does not exist", s.Dir, t)
+		}
+		return bad("state directory %s is a symlink to %s, which is not a directory", s.Dir, t)
+	}
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+		return bad("state directory %s cannot be created: %v (a file is in the way)", s.Dir, err)
+	}
+	return fmt.Errorf("create state directory %s: %w", s.Dir, err)
 }
 
 // AddRule records a rule vfbypass installed on pf, creating the journal when

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/journal"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
 )
 
 func TestSaveLoadRemove(t *testing.T) {
@@ -147,4 +149,49 @@ func compact(b []byte) string {
 		return "invalid: " + err.Error()
 	}
 	return out.String()
+}
+
+// A state directory that cannot be one is bad input (exit 2) that names the
+// path and what is in the way; a bad PF name is bad input too; and
+// CheckWritable leaves nothing behind.
+func TestStateDirRefusals(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dangling := filepath.Join(tmp, "dangling")
+	if err := os.Symlink(filepath.Join(tmp, "missing"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		dir, pf, want string
+	}{
+		{"", "eth3", `state directory is empty`},
+		{file, "eth3", file + " cannot be created"},
+		{filepath.Join(file, "sub"), "eth3", "a file is in the way"},
+		{dangling, "eth3", "symlink to " + filepath.Join(tmp, "missing") + ", which does not exist"},
+		{filepath.Join(tmp, "ok"), "..", `interface name ".." is not valid`},
+	} {
+		s := journal.Store{Dir: c.dir}
+		for op, f := range map[string]func() error{
+			"Lock":          func() error { l, err := s.Lock(c.pf, time.Second); l.Unlock(); return err },
+			"CheckWritable": func() error { return s.CheckWritable() },
+		} {
+			if op == "CheckWritable" && c.pf != "eth3" {
+				continue
+			}
+			err := f()
+			if err == nil || !strings.Contains(err.Error(), c.want) || outcome.Code(err) != outcome.BadInput {
+				t.Errorf("%s with --state-dir %q, PF %q: %v (exit %d); want exit 2 and %q", op, c.dir, c.pf, err, outcome.Code(err), c.want)
+			}
+		}
+	}
+	s := journal.Store{Dir: filepath.Join(tmp, "ok")}
+	if err := s.CheckWritable(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(s.Dir); len(ents) != 0 {
+		t.Errorf("CheckWritable left %v behind", ents)
+	}
 }
