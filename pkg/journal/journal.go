@@ -138,7 +138,29 @@ func (s Store) Load(pf string) (*Journal, error) {
 	if j.Version != Version || j.PF != pf {
 		return nil, fmt.Errorf("%w: %s: version %d for interface %q, want version %d for %q", ErrCorrupt, p, j.Version, j.PF, Version, pf)
 	}
+	if err := j.check(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, p, err)
+	}
 	return &j, nil
+}
+
+// check refuses entries that no vfbypass writes: a null entry, one without
+// id or kind, a state other than pending/applied/undone, a step to undo
+// without its undo record.
+func (j *Journal) check() error {
+	for i, e := range j.Steps {
+		switch {
+		case e == nil:
+			return fmt.Errorf("step %d is null", i)
+		case e.ID == "" || e.Kind == "":
+			return fmt.Errorf("step %d has no id or kind", i)
+		case e.State != Pending && e.State != Applied && e.State != Undone:
+			return fmt.Errorf("step %s has state %q (want %s, %s or %s)", e.ID, e.State, Pending, Applied, Undone)
+		case e.State != Undone && (len(e.Undo) == 0 || string(e.Undo) == "null"):
+			return fmt.Errorf("step %s (%s) has no undo record", e.ID, e.State)
+		}
+	}
+	return nil
 }
 
 // Save writes j durably: temp file, fsync, rename, fsync of the directory.

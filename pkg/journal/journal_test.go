@@ -56,6 +56,10 @@ func TestCorruptJournalIsReported(t *testing.T) {
 		"truncated":   `{"version":1,"pf":"eth3","steps":[`,
 		"other PF":    `{"version":1,"pf":"eth9","steps":[],"rules":[]}`,
 		"new version": `{"version":99,"pf":"eth3","steps":[],"rules":[]}`,
+		"null step":   `{"version":1,"pf":"eth3","steps":[null],"rules":[]}`,
+		"no kind":     `{"version":1,"pf":"eth3","steps":[{"id":"numvfs","state":"applied","undo":{}}],"rules":[]}`,
+		"odd state":   `{"version":1,"pf":"eth3","steps":[{"id":"numvfs","kind":"numvfs","state":"weird","undo":{}}],"rules":[]}`,
+		"null undo":   `{"version":1,"pf":"eth3","steps":[{"id":"numvfs","kind":"numvfs","state":"applied","undo":null}],"rules":[]}`,
 	} {
 		if err := os.WriteFile(s.Path("eth3"), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
