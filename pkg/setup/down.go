@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 	"syscall"
 
@@ -61,14 +63,29 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		}
 	}
 	store := journal.Store{Dir: opts.StateDir}
-	if !opts.DryRun {
+	// down reads the state directory; it does not make one: without it
+	// there is no journal.
+	fi, serr := os.Stat(opts.StateDir)
+	switch {
+	case opts.StateDir == "":
+		return res, outcome.Invalid("pass the --state-dir that 'vfbypass up' used (default /run/vfbypass)", "the state directory is empty (--state-dir \"\")")
+	case serr == nil && !fi.IsDir():
+		return res, outcome.Invalid("pass the --state-dir that 'vfbypass up' used (default /run/vfbypass)", "state directory %s is not a directory", opts.StateDir)
+	case serr != nil && !errors.Is(serr, fs.ErrNotExist):
+		return res, outcome.Invalid("pass the --state-dir that 'vfbypass up' used (default /run/vfbypass)", "state directory %s: %v", opts.StateDir, serr)
+	}
+	if !opts.DryRun && serr == nil {
 		lock, err := store.Lock(pfName, opts.LockTimeout)
 		if err != nil {
 			return res, err
 		}
 		defer lock.Unlock()
 	}
-	j, err := store.Load(pfName)
+	var j *journal.Journal
+	var err error
+	if serr == nil {
+		j, err = loadForUndo(store, pfName)
+	}
 	if err != nil {
 		if errors.Is(err, journal.ErrCorrupt) {
 			return res, outcome.Invalid(fmt.Sprintf("inspect the PF with 'vfbypass status %s', restore it by hand, then remove %s", pfName, store.Path(pfName)), "refusing to undo from a damaged journal: %v", err)
@@ -169,6 +186,25 @@ func statusOf(changed bool) string {
 		return "undone"
 	}
 	return "unchanged"
+}
+
+// loadForUndo loads pf's journal and decodes every step still to undo, so
+// that a journal with a record this vfbypass cannot read is refused before
+// anything is undone rather than half way.
+func loadForUndo(store journal.Store, pf string) (*journal.Journal, error) {
+	j, err := store.Load(pf)
+	if err != nil || j == nil {
+		return j, err
+	}
+	for _, ent := range j.Steps {
+		if ent.State == journal.Undone {
+			continue
+		}
+		if _, err := decodeStep(ent.Kind, ent.Undo); err != nil {
+			return nil, fmt.Errorf("%w: %s: step %s: %v", journal.ErrCorrupt, store.Path(pf), ent.ID, err)
+		}
+	}
+	return j, nil
 }
 
 // deleteRule removes a rule vfbypass installed, if the rule at its location

@@ -233,6 +233,68 @@ func TestCorruptJournalDownRefuses(t *testing.T) {
 	}
 }
 
+// A hand-edited journal whose records this vfbypass cannot read is refused
+// as a whole before anything is undone (exit 2, host unchanged), and status
+// shows it as damaged rather than as "none".
+func TestEditedJournalDownRefusesBeforeUndoing(t *testing.T) {
+	for _, c := range []struct{ name, from, to string }{
+		{"wrong type", `"want": 2`, `"want": "two"`},
+		{"unknown kind", `"kind": "probe-vfs"`, `"kind": "frobnicate"`},
+		{"unknown field", `"want": 2`, `"want": 2, "extra": 1`},
+		{"null step", `"steps": [`, `"steps": [null,`},
+		{"odd state", `"state": "applied"`, `"state": "weird"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLab(t, hostsim.Options{})
+			if _, err := setup.Up(context.Background(), l.h, req(2, setup.VFRequest{Index: 0, Trust: bp(true)}), l.opts()); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(l.state, "eth3.json")
+			b, _ := os.ReadFile(p)
+			if !strings.Contains(string(b), c.from) {
+				t.Fatalf("journal has no %q:\n%s", c.from, b)
+			}
+			os.WriteFile(p, []byte(strings.Replace(string(b), c.from, c.to, 1)), 0o600)
+			before := l.snap()
+			_, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
+			if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), p) {
+				t.Errorf("down: %v (exit %d); want exit 2 naming %s", err, outcome.Code(err), p)
+			}
+			if l.snap() != before {
+				t.Error("down with an unreadable journal record changed the host")
+			}
+			st, err := setup.Status(l.h, "eth3", l.state)
+			if err != nil || st.PFs[0].Journal == nil || st.PFs[0].Journal.Damaged == "" {
+				t.Errorf("status: %v; want the journal shown as damaged", err)
+			}
+		})
+	}
+}
+
+// down reads the state directory but does not make one: a missing one means
+// no journal; a file or "" is bad input.
+func TestDownStateDir(t *testing.T) {
+	l := newLab(t, hostsim.Options{})
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, c := range []struct {
+		dir, want string
+	}{
+		{missing, "no journal in " + missing},
+		{file, file + " is not a directory"},
+		{"", "state directory is empty"},
+	} {
+		_, err := setup.Down(context.Background(), l.h, "eth3", setup.Options{StateDir: c.dir})
+		if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("down --state-dir %q: %v; want exit 2 and %q", c.dir, err, c.want)
+		}
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("down created the state directory %s", missing)
+	}
+}
+
 // A failure injected at each kernel call of up rolls back to the original host.
 func TestFailureAtEachStepRollsBack(t *testing.T) {
 	faults := []hostsim.Fault{

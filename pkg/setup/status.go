@@ -68,6 +68,9 @@ type JournalSummary struct {
 	Request string       `json:"request"`
 	Steps   []StepResult `json:"steps"`
 	Rules   int          `json:"rules"`
+	// Damaged says why down would refuse the journal at Path (a record
+	// it cannot read).
+	Damaged string `json:"damaged,omitempty"`
 }
 
 // StatusResult is the report of Status.
@@ -99,9 +102,12 @@ func (r *StatusResult) Text(w io.Writer) {
 		for _, v := range p.VFs {
 			writeVF(w, v)
 		}
-		if p.Journal == nil {
+		switch {
+		case p.Journal == nil:
 			fmt.Fprintln(w, "  journal: none (vfbypass has not changed this PF)")
-		} else {
+		case p.Journal.Damaged != "":
+			fmt.Fprintf(w, "  journal: %s is damaged: %s\n", p.Journal.Path, p.Journal.Damaged)
+		default:
 			fmt.Fprintf(w, "  journal: %s: up %s, %d steps, %d rules\n", p.Journal.Path, p.Journal.Request, len(p.Journal.Steps), p.Journal.Rules)
 		}
 		for _, d := range p.Drift {
@@ -192,6 +198,8 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 	}
 	j, err := store.Load(name)
 	if err != nil {
+		// Not "none": a journal is there, and down will refuse it.
+		st.Journal = &JournalSummary{Path: store.Path(name), Steps: []StepResult{}, Damaged: err.Error()}
 		st.Drift = append(st.Drift, err.Error())
 		return st, nil
 	}
@@ -209,6 +217,8 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 		}
 		s, err := decodeStep(ent.Kind, ent.Undo)
 		if err != nil {
+			// down refuses such a journal as a whole.
+			js.Damaged = fmt.Sprintf("step %s: %v", ent.ID, err)
 			st.Drift = append(st.Drift, err.Error())
 			continue
 		}
