@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 CACHE=${LAB_CACHE:-$HOME/.cache/vfbypass/lab}
 # The steps lab/scenario.sh reports, in order; each must pass.
-LAB_STEPS="doctor rollback-on-failure up up-idempotent status steer-no-ntuple rx down"
+LAB_STEPS="doctor rollback-on-failure up up-idempotent status steer-no-ntuple rx down-refuses-busy-vf down"
 RESULT=${LAB_RESULT:-$top/lab-result.json}
 APT="apt-get -o DPkg::Lock::Timeout=600 -qq"
 export DEBIAN_FRONTEND=noninteractive
@@ -117,15 +117,20 @@ guest() {
   while kill -0 "$qemu" 2>/dev/null; do
     if [ "$1" = kvm ] && ! grep -aq 'LAB: init started' serial.log; then
       if [ "$waited" -ge 60 ] || grep -aq 'KVM internal error\|failed to set MSR' serial.log; then
-        kill "$qemu" 2>/dev/null; wait "$qemu" 2>/dev/null
-        kill "$sender" 2>/dev/null; wait "$sender" 2>/dev/null
+        kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true
+        kill "$sender" 2>/dev/null || true; wait "$sender" 2>/dev/null || true
         return 1
       fi
     fi
     sleep 1; waited=$((waited + 1))
   done
   wait "$qemu" 2>/dev/null || true
-  kill "$sender" 2>/dev/null; wait "$sender" 2>/dev/null || true
+  kill "$sender" 2>/dev/null || true; wait "$sender" 2>/dev/null || true
+  # QEMU that exits under KVM before the guest reached /init (e.g. "failed
+  # to set MSR" on nested KVM) is KVM's failure, not the guest's.
+  if [ "$1" = kvm ] && ! grep -aq 'LAB: init started' serial.log; then
+    return 1
+  fi
   return 0
 }
 

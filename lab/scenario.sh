@@ -66,20 +66,39 @@ fi
 # dgram backend once the guest prints "LAB: rx ready"; the DPDK loop on the
 # VF (vfio-pci, net_e1000_igb_vf) must count exactly N.
 FRAMES=$(sed -n 's/.*lab\.frames=\([0-9]*\).*/\1/p' /proc/cmdline)
-echo "LAB\$ vfbypass rx --pf $PF --vf 0 --duration 20s -o json   (expecting $FRAMES frames)"
-$V rx --pf "$PF" --vf 0 --duration 20s -o json > /tmp/rx.json 2> /tmp/rx.err &
+MATCH="udp dst-port 4789"
+echo "LAB\$ vfbypass rx --pf $PF --vf 0 --duration 20s --match '$MATCH' -o json   (expecting $FRAMES frames)"
+$V rx --pf "$PF" --vf 0 --duration 20s --match "$MATCH" -o json > /tmp/rx.json 2> /tmp/rx.err &
 RXPID=$!
+# rx says "receiving on ..." on stderr once the port is started.
 i=0
-while [ $i -lt 150 ] && kill -0 $RXPID 2>/dev/null && ! grep -q 'pps' /tmp/rx.err; do sleep 0.2; i=$((i + 1)); done
+while [ $i -lt 300 ] && kill -0 $RXPID 2>/dev/null && ! grep -q 'receiving on' /tmp/rx.err; do sleep 0.2; i=$((i + 1)); done
 echo "LAB: rx ready"
 wait $RXPID; RC=$?
-OUT=$(cat /tmp/rx.json); cp /tmp/rx.err /tmp/err
-sed 's/^/  /' /tmp/rx.json; tail -5 /tmp/rx.err | sed 's/^/  /'; echo "  rc=$RC"
-GOT=$(printf '%s' "$OUT" | tr -d ' \n' | sed -n 's/^[^[]*"packets":\([0-9]*\).*/\1/p')
-if [ $RC = 0 ] && [ -n "$FRAMES" ] && [ "$GOT" = "$FRAMES" ]; then
-  step rx true "received exactly $GOT of $FRAMES frames sent from outside the guest on VF 0 through vfio-pci"
+OUT=$(cat /tmp/rx.json)
+sed 's/^/  /' /tmp/rx.json; grep -v '^EAL\|^TELEMETRY' /tmp/rx.err | tail -5 | sed 's/^/  /'; echo "  rc=$RC"
+# Top-level members of the JSON summary are indented by two spaces.
+GOT=$(sed -n 's/^  "packets": \([0-9]*\).*/\1/p' /tmp/rx.json)
+MATCHED=$(sed -n 's/^      "match_packets": \([0-9]*\).*/\1/p' /tmp/rx.json | awk '{n+=$1} END{print n+0}')
+if [ $RC = 0 ] && [ -n "$FRAMES" ] && [ "$GOT" = "$FRAMES" ] && [ "$MATCHED" = "$FRAMES" ]; then
+  step rx true "received exactly $GOT of $FRAMES frames sent from outside the guest on VF 0 through vfio-pci, all matching $MATCH"
 else
-  step rx false "rc=$RC received ${GOT:-none} of $FRAMES: $(head -2 /tmp/rx.err)"
+  step rx false "rc=$RC received ${GOT:-none} (matching: $MATCHED) of $FRAMES: $(grep -v '^EAL' /tmp/rx.err | head -2)"
+fi
+
+# A VF held busy: while a DPDK process has VF 0's /dev/vfio group open,
+# down must refuse and change nothing; SIGINT then stops rx cleanly.
+$V rx --pf "$PF" --vf 0 --duration 60s -o json > /tmp/rx2.json 2> /tmp/rx2.err &
+RXPID=$!
+i=0
+while [ $i -lt 300 ] && kill -0 $RXPID 2>/dev/null && ! grep -q 'receiving on' /tmp/rx2.err; do sleep 0.2; i=$((i + 1)); done
+run down "$PF"
+N=$(cat $DEV/sriov_numvfs)
+kill -INT $RXPID; wait $RXPID; RXRC=$?
+if [ $RC = 1 ] && grep -q 'in use' /tmp/err && [ "$N" = 2 ] && [ -e /run/vfbypass/$PF.json ] && [ $RXRC = 0 ] && grep -q '"stopped_by": "signal"' /tmp/rx2.json; then
+  step down-refuses-busy-vf true "down exit 1 while rx held the VF's vfio group, numvfs still 2; rx stopped by SIGINT with exit 0"
+else
+  step down-refuses-busy-vf false "down rc=$RC numvfs=$N rx rc=$RXRC: $(head -1 /tmp/err)"
 fi
 
 run down "$PF" -o json

@@ -47,6 +47,11 @@ func runRx(g *globals, o *rxOptions, res *rxResult) (err error) {
 	}
 	start := time.Now()
 	res.Warnings = append(res.Warnings, l.Warnings...)
+	// One line on stderr once the port is started (also with -o json, whose
+	// stdout is the summary only): scripts and the lab wait for it before
+	// sending traffic.
+	fmt.Fprintf(g.stderr, "rx: receiving on %s (%s), %d RX queue(s) polled by lcore(s) %v; stop with SIGINT\n",
+		o.device, p.Driver, p.RxQueues, l.Lcores())
 
 	var live io.Writer = g.stdout
 	if g.output == "json" {
