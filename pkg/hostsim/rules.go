@@ -256,10 +256,14 @@ func (s *Sim) saveTable(ifname string, t *fdirTable) error {
 		fmt.Fprintf(&b, "%d %s %x\n", r.Loc, r.Filter.encode(), r.Action)
 	}
 	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		return err
+	err := os.WriteFile(tmp, []byte(b.String()), 0o644)
+	if err == nil {
+		err = os.Rename(tmp, p)
 	}
-	return os.Rename(tmp, p)
+	if err != nil {
+		os.Remove(tmp) // a failed insert leaves the table as it was
+	}
+	return err
 }
 
 // SetRuleTableSize makes the simulated 82599's perfect-filter table hold

@@ -1,7 +1,9 @@
 package hostsim
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -169,14 +171,32 @@ func (s *Sim) removeVF(st *state, devDir string, k int) error {
 	vdir := path.Dir(devDir) + "/" + vaddr
 	if g, err := os.Readlink(s.p(vdir + "/iommu_group")); err == nil {
 		gp := "/sys/kernel/iommu_groups/" + path.Base(g)
-		os.Remove(s.p(gp + "/devices/" + vaddr))
+		if err := remove(s.p(gp + "/devices/" + vaddr)); err != nil {
+			return err
+		}
 		if ents, _ := os.ReadDir(s.p(gp + "/devices")); len(ents) == 0 {
-			os.RemoveAll(s.p(gp))
+			if err := os.RemoveAll(s.p(gp)); err != nil {
+				return err
+			}
 		}
 	}
-	os.Remove(s.p(link))
-	os.Remove(s.p("/sys/bus/pci/devices/" + vaddr))
+	if err := remove(s.p(link)); err != nil {
+		return err
+	}
+	if err := remove(s.p("/sys/bus/pci/devices/" + vaddr)); err != nil {
+		return err
+	}
 	return os.RemoveAll(s.p(vdir))
+}
+
+// remove is os.Remove for the simulator's own bookkeeping: a path already
+// gone is fine, any other failure is the call's failure (and lockedTx puts
+// the tree back), never a silent half removal.
+func remove(p string) error {
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 func (s *Sim) devID(addr string) string {
@@ -287,12 +307,20 @@ func (s *Sim) detach(st *state, addr, drv string) error {
 	dd := s.devDir(addr)
 	if ents, err := os.ReadDir(s.p(dd + "/net")); err == nil {
 		for _, e := range ents {
-			os.Remove(s.p("/sys/class/net/" + e.Name()))
+			if err := remove(s.p("/sys/class/net/" + e.Name())); err != nil {
+				return err
+			}
 		}
-		os.RemoveAll(s.p(dd + "/net"))
+		if err := os.RemoveAll(s.p(dd + "/net")); err != nil {
+			return err
+		}
 	}
-	os.Remove(s.p(dd + "/driver"))
-	os.Remove(s.p("/sys/bus/pci/drivers/" + drv + "/" + addr))
+	if err := remove(s.p(dd + "/driver")); err != nil {
+		return err
+	}
+	if err := remove(s.p("/sys/bus/pci/drivers/" + drv + "/" + addr)); err != nil {
+		return err
+	}
 	if drv == "vfio-pci" {
 		return s.refreshVFIO(addr)
 	}
@@ -334,8 +362,7 @@ func (s *Sim) refreshVFIO(addr string) error {
 	if anyVFIO && viable {
 		return s.writeFile(node, "")
 	}
-	os.Remove(s.p(node))
-	return nil
+	return remove(s.p(node))
 }
 
 // noiommuGroup numbers a no-IOMMU group after the device's function.
