@@ -47,12 +47,19 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 		var se *flows.SyntaxError
 		if errors.As(err, &se) {
 			fix := se.Fix
+			if strings.HasPrefix(se.Word, "--") {
+				fix = "put flags before the rule: vfbypass steer add PF --vf K [--queue Q] flow-type ..."
+			}
 			if fix == "" {
 				fix = "write the rule in ethtool's words: flow-type tcp4 dst-ip 10.0.0.1 dst-port 80"
 			}
 			return outcome.Invalid(fix, "%s: word %d %q: %s", what, se.Pos+1, se.Word, se.Reason)
 		}
 		return outcome.Invalid("write the rule in ethtool's words: flow-type tcp4 dst-ip 10.0.0.1 dst-port 80", "%s: %v", what, err)
+	}
+	if w := portsWithoutProto(r); w != "" {
+		return outcome.Invalid("add l4proto 6 (TCP), 17 (UDP) or 132 (SCTP), or use flow-type tcp4, udp4 or sctp4 (tcp6, udp6 or sctp6)",
+			"%s: %s in a %s rule without l4proto would compare the first 4 bytes after the IP header of every protocol", what, w, it.req.Words[1])
 	}
 	it.spec, it.rss = r.Spec, r.RSSContext
 	it.words = strings.Join(it.req.Words, " ")
@@ -451,4 +458,28 @@ func ParseLocations(args []string) ([]uint32, error) {
 		locs = append(locs, uint32(n))
 	}
 	return locs, nil
+}
+
+// portsWithoutProto returns the port word of an ip4/ip6 rule that matches
+// ports without saying which L4 protocol's: ethtool stores them in
+// l4_4_bytes, so they would compare whatever the packet carries there.
+func portsWithoutProto(r flows.Rule) string {
+	var protoMask byte
+	switch r.Spec.BaseType() {
+	case flows.FlowIPv4User:
+		protoMask = r.Spec.MU[14] // usr_ip4_spec.proto
+	case flows.FlowIPv6User:
+		protoMask = r.Spec.MU[37] // usr_ip6_spec.l4_proto
+	default:
+		return ""
+	}
+	if protoMask != 0 {
+		return ""
+	}
+	for _, w := range r.Words {
+		if w == "src-port" || w == "dst-port" {
+			return w
+		}
+	}
+	return ""
 }

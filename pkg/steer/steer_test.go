@@ -218,6 +218,9 @@ func TestPrechecksChangeNothing(t *testing.T) {
 		{"tos", "flow-type tcp4 dst-port 81 tos 0x10", vf(0), 0, []string{"tos"}},
 		{"IPv6", "flow-type tcp6 dst-port 81", vf(0), 0, []string{"tcp6", "IPv4"}},
 		{"ether", "flow-type ether proto 0x0800", vf(0), 0, []string{"ether"}},
+		{"ip4 ports without l4proto", "flow-type ip4 dst-port 81", vf(0), 0, []string{"dst-port", "l4proto", "ip4"}},
+		{"ip6 ports without l4proto", "flow-type ip6 src-port 81", vf(0), 0, []string{"src-port", "l4proto", "ip6"}},
+		{"flag after the rule", "flow-type tcp4 dst-port 81 --vf 0", nil, 0, []string{"--vf", "flags before the rule"}},
 		{"loc beyond the table", "flow-type tcp4 dst-port 81 loc 2046", vf(0), 0, []string{"loc 2046", "2046 locations"}},
 	}
 	for _, c := range cases {
