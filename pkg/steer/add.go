@@ -59,7 +59,7 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 	}
 	if w := portsWithoutProto(r); w != "" {
 		return outcome.Invalid("add l4proto 6 (TCP), 17 (UDP) or 132 (SCTP), or use flow-type tcp4, udp4 or sctp4 (tcp6, udp6 or sctp6)",
-			"%s: %s in a %s rule without l4proto would compare the first 4 bytes after the IP header of every protocol", what, w, it.req.Words[1])
+			"%s: %s in an %s rule without l4proto would compare the first 4 bytes after the IP header of every protocol", what, w, it.req.Words[1])
 	}
 	it.spec, it.rss = r.Spec, r.RSSContext
 	it.words = strings.Join(it.req.Words, " ")
