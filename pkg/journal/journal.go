@@ -200,11 +200,36 @@ func (s Store) Save(j *Journal) error {
 		os.Remove(tmpName)
 		return fmt.Errorf("write journal %s: %w", p, err)
 	}
+	// Keep the journal being replaced until the new one is durable, so
+	// that a failing directory fsync after the rename can put it back:
+	// callers take an error from Save to mean the journal is as before.
+	prev := ""
+	if _, err := os.Lstat(p); err == nil {
+		prev = tmpName + ".prev"
+		if err := os.Link(p, prev); err != nil {
+			return fail(err)
+		}
+	}
 	if err := os.Rename(tmpName, p); err != nil {
 		os.Remove(tmpName)
+		if prev != "" {
+			os.Remove(prev)
+		}
 		return fmt.Errorf("write journal %s: %w", p, err)
 	}
-	return syncDir(s.Dir)
+	if err := syncDir(s.Dir); err != nil {
+		if prev != "" {
+			os.Rename(prev, p)
+		} else {
+			os.Remove(p)
+		}
+		syncDir(s.Dir)
+		return fmt.Errorf("write journal %s: %w", p, err)
+	}
+	if prev != "" {
+		os.Remove(prev)
+	}
+	return nil
 }
 
 // Remove deletes pf's journal durably.
