@@ -103,6 +103,15 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 	}
 	res.Journal = store.Path(pfName)
 	pf, err := sriov.LookupPF(h.FS, pfName)
+	if errors.Is(err, sriov.ErrNoInterface) {
+		// Nothing was touched: say what the journal knows and what to do.
+		dev := "its PCI device"
+		if j.PFAddress != "" {
+			dev = "its PCI device " + j.PFAddress
+		}
+		return res, outcome.Invalid(fmt.Sprintf("if it was renamed, rename it back ('ip link set NAME name %s') and run 'vfbypass down %s' again; if %s is gone, so is what vfbypass set on it: remove %s", pfName, pfName, dev, store.Path(pfName)),
+			"%s has a journal in %s but no longer exists (%v); nothing was undone", pfName, opts.StateDir, err)
+	}
 	if err != nil && !errors.Is(err, sriov.ErrNoSRIOV) {
 		return res, fmt.Errorf("undo %s: %w", pfName, err)
 	}

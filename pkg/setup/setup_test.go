@@ -295,6 +295,26 @@ func TestDownStateDir(t *testing.T) {
 	}
 }
 
+// down for a PF whose interface is gone (renamed, or the device removed)
+// touches nothing and says what to do (exit 2), naming the PCI address.
+func TestDownPFGone(t *testing.T) {
+	l := newLab(t, hostsim.Options{})
+	if _, err := setup.Up(context.Background(), l.h, req(2), l.opts()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(l.root, "sys/class/net/eth3")); err != nil {
+		t.Fatal(err)
+	}
+	before := l.snap()
+	_, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
+	if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "no longer exists") || !strings.Contains(outcome.FixOf(err), "0000:04:00.1") {
+		t.Errorf("down: %v (exit %d); want exit 2 saying eth3 no longer exists, fix naming 0000:04:00.1", err, outcome.Code(err))
+	}
+	if l.snap() != before || !l.journalExists() {
+		t.Error("down for a gone PF changed the host or dropped the journal")
+	}
+}
+
 // A failure injected at each kernel call of up rolls back to the original host.
 func TestFailureAtEachStepRollsBack(t *testing.T) {
 	faults := []hostsim.Fault{
