@@ -57,6 +57,10 @@ func (r *DoctorResult) Text(w io.Writer) {
 func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 	res := &DoctorResult{}
 	res.PF = pf
+	if pf != "" && !sriov.ValidIfname(pf) {
+		// Bad usage, not a failed check.
+		return res, outcome.Invalid("give the PF's interface name, e.g. eth3 (see 'ip link'), or none to check the host only", "interface name %q is not valid", pf)
+	}
 	add := func(c Check) { res.Checks = append(res.Checks, c) }
 	if !h.Simulated {
 		add(Check{Name: "root", Required: true, Pass: os.Geteuid() == 0,

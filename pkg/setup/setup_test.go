@@ -315,6 +315,17 @@ func TestDownPFGone(t *testing.T) {
 	}
 }
 
+// doctor with a name that cannot be an interface is bad usage (exit 2); an
+// unknown but valid name is a failed check (exit 1).
+func TestDoctorPFName(t *testing.T) {
+	l := newLab(t, hostsim.Options{})
+	for name, want := range map[string]int{"../../x": outcome.BadInput, "eth 3": outcome.BadInput, "eth9": outcome.Failed, "eth3": outcome.OK} {
+		if _, err := setup.Doctor(l.h, name); outcome.Code(err) != want {
+			t.Errorf("doctor %q: %v (exit %d), want exit %d", name, err, outcome.Code(err), want)
+		}
+	}
+}
+
 // A failure injected at each kernel call of up rolls back to the original host.
 func TestFailureAtEachStepRollsBack(t *testing.T) {
 	faults := []hostsim.Fault{
