@@ -62,16 +62,27 @@ func LookupPF(f host.FS, name string) (PF, error) {
 	if !ValidIfname(name) {
 		return PF{}, fmt.Errorf("interface %q: %w", name, ErrNoInterface)
 	}
+	// Only a missing path means a missing interface or a non-PCI one; any
+	// other errno (EIO, EACCES...) is reported as itself, not as bad input.
 	if _, err := f.Stat(NetDir(name)); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return PF{}, fmt.Errorf("interface %s: %w", name, err)
+		}
 		return PF{}, fmt.Errorf("interface %s (%s): %w", name, f.Path(NetDir(name)), ErrNoInterface)
 	}
 	devLink := NetDir(name) + "/device"
 	target, err := f.Readlink(devLink)
 	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.EINVAL) {
+			return PF{}, fmt.Errorf("interface %s: %w", name, err)
+		}
 		return PF{}, fmt.Errorf("interface %s: %s: %w", name, f.Path(devLink), ErrNotPCI)
 	}
 	addr := path.Base(target)
 	if _, err := f.Stat(DeviceDir(addr)); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return PF{}, fmt.Errorf("interface %s: %w", name, err)
+		}
 		return PF{}, fmt.Errorf("interface %s: device %s is not under /sys/bus/pci/devices: %w", name, addr, ErrNotPCI)
 	}
 	p := PF{Name: name, Address: addr, TotalVFs: -1}
