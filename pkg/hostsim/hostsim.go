@@ -103,6 +103,11 @@ func (s *Sim) run(tx bool, f func(st *state) error) error {
 	if err != nil {
 		return fmt.Errorf("simulator state: %w", err)
 	}
+	if rb, ok, rerr := s.recover(); rerr != nil {
+		return rerr
+	} else if ok {
+		b = rb
+	}
 	var st state
 	if err := json.Unmarshal(b, &st); err != nil {
 		return fmt.Errorf("simulator state %s: %w", s.stateFile(), err)
@@ -115,6 +120,13 @@ func (s *Sim) run(tx bool, f func(st *state) error) error {
 		if before, err = s.capture(); err != nil {
 			return fmt.Errorf("simulator: %w", err)
 		}
+		// The kernel finishes an attribute write even when the writer is
+		// killed; the simulator runs inside the writer, so it keeps what it
+		// needs to put the tree back if the process dies half-way (see
+		// recover).
+		if err := s.saveTx(before, b); err != nil {
+			return err
+		}
 	}
 	err = f(&st)
 	if err == nil {
@@ -122,6 +134,9 @@ func (s *Sim) run(tx bool, f func(st *state) error) error {
 	}
 	if err != nil && tx {
 		s.restore(before)
+	}
+	if tx {
+		os.Remove(s.txFile())
 	}
 	return err
 }
@@ -153,6 +168,13 @@ func Open(root string) (*host.Host, error) {
 		return nil, err
 	}
 	s := &Sim{root: abs, fs: host.NewRootFS(abs)}
+	// A call a killed process left half-done is put back before anything
+	// reads the tree (run recovers under the simulator's lock).
+	if _, err := os.Stat(s.txFile()); err == nil {
+		if err := s.locked(func(*state) error { return nil }); err != nil {
+			return nil, err
+		}
+	}
 	return &host.Host{
 		FS:        &simFS{RootFS: s.fs, s: s},
 		Links:     &simLinks{s: s},

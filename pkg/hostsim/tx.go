@@ -2,6 +2,9 @@ package hostsim
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -88,4 +91,77 @@ func (s *Sim) restore(before map[string]treeEntry) {
 			}
 		}
 	}
+}
+
+// txRecord is what saveTx keeps on disk while a tree-changing call runs.
+type txRecord struct {
+	Tree  map[string]txEntry `json:"tree"`
+	State []byte             `json:"state"`
+}
+
+type txEntry struct {
+	Dir  bool   `json:"dir,omitempty"`
+	Link string `json:"link,omitempty"`
+	Data []byte `json:"data,omitempty"`
+}
+
+func (s *Sim) txFile() string { return filepath.Join(s.root, MarkerDir, "tx.json") }
+
+// saveTx records the tree and the simulator state as they are before a
+// tree-changing call (written to a temporary file and renamed, so the
+// record is whole or absent).
+func (s *Sim) saveTx(before map[string]treeEntry, state []byte) error {
+	rec := txRecord{Tree: make(map[string]txEntry, len(before)), State: state}
+	for p, e := range before {
+		rel, err := filepath.Rel(s.root, p)
+		if err != nil {
+			return fmt.Errorf("simulator: %w", err)
+		}
+		rec.Tree[rel] = txEntry{Dir: e.dir, Link: e.link, Data: e.data}
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("simulator: %w", err)
+	}
+	tmp := s.txFile() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("simulator: record the call in progress: %w", err)
+	}
+	if err := os.Rename(tmp, s.txFile()); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("simulator: record the call in progress: %w", err)
+	}
+	return nil
+}
+
+// recover finishes a call that a killed process left half-done: a real
+// kernel completes or refuses an attribute write as a whole, so the tree
+// and the state go back to before that call, as if it had been refused.
+// It returns the state bytes to use when it restored something.
+func (s *Sim) recover() ([]byte, bool, error) {
+	b, err := os.ReadFile(s.txFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("simulator: read %s: %w", s.txFile(), err)
+	}
+	var rec txRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		// A torn record cannot be: it is renamed into place whole.
+		return nil, false, fmt.Errorf("simulator: %s is damaged: %w", s.txFile(), err)
+	}
+	before := make(map[string]treeEntry, len(rec.Tree))
+	for rel, e := range rec.Tree {
+		before[filepath.Join(s.root, rel)] = treeEntry{dir: e.Dir, link: e.Link, data: e.Data}
+	}
+	s.restore(before)
+	if err := os.WriteFile(s.stateFile(), rec.State, 0o644); err != nil {
+		return nil, false, fmt.Errorf("simulator: restore state: %w", err)
+	}
+	if err := os.Remove(s.txFile()); err != nil {
+		return nil, false, fmt.Errorf("simulator: %w", err)
+	}
+	return rec.State, true, nil
 }
