@@ -38,18 +38,23 @@ func TestSyscallFaults(t *testing.T) {
 		errno    string
 		wantCode int
 		wantMsg  string
+		when     string // which matching call fails (default 1)
 	}{
 		// The first journal save's directory fsync fails after its
 		// rename: the journal must not stay behind.
-		{"up: journal dir fsync", nil, up, "s", "fsync", "EIO", 1, "input/output error"},
+		{"up: journal dir fsync", nil, up, "s", "fsync", "EIO", 1, "input/output error", ""},
 		// Creating VF 1's files fails inside sriov_numvfs: no half VF.
-		{"up: VF creation", nil, up, "h/sys/devices/pci0000:00/0000:00:03.0/0000:04:10.3/vendor", "openat", "ENOSPC", 1, "no space left on device"},
+		{"up: VF creation", nil, up, "h/sys/devices/pci0000:00/0000:00:03.0/0000:04:10.3/vendor", "openat", "ENOSPC", 1, "no space left on device", ""},
 		// The rule table cannot be written: the insert fails, nothing left.
 		{"steer add: rule table", up, []string{"steer", "add", "eth3", "--vf", "0", "flow-type", "tcp4", "dst-port", "80"},
-			"h/" + hostsim.MarkerDir + "/fdir-eth3.tbl.tmp", "openat", "EIO", 1, "input/output error"},
+			"h/" + hostsim.MarkerDir + "/fdir-eth3.tbl.tmp", "openat", "EIO", 1, "input/output error", ""},
+		// The journal cannot confirm the inserted rule (its second save
+		// fails): the rule is deleted again and exit 1 leaves all as it was.
+		{"steer add: confirm", up, []string{"steer", "add", "eth3", "--vf", "0", "flow-type", "tcp4", "dst-port", "80"},
+			"s/eth3.json", "renameat", "EIO", 1, "confirm the rules in the journal", "2"},
 		// The vfio node cannot be removed while VF 0 leaves vfio-pci: exit
 		// 3, and down again finishes.
-		{"down: vfio node", up, []string{"down", "eth3"}, "h/dev/vfio/2", "unlinkat", "EIO", 3, "/dev/vfio/2: input/output error"},
+		{"down: vfio node", up, []string{"down", "eth3"}, "h/dev/vfio/2", "unlinkat", "EIO", 3, "/dev/vfio/2: input/output error", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -68,8 +73,12 @@ func TestSyscallFaults(t *testing.T) {
 				}
 			}
 			host0, state0 := snapshot(t, root), snapshot(t, state)
+			when := c.when
+			if when == "" {
+				when = "1"
+			}
 			args := append([]string{"-f", "-qq", "-o", filepath.Join(dir, "trace"), "-P", filepath.Join(dir, c.path),
-				"-e", "trace=" + c.syscall, "-e", "inject=" + c.syscall + ":error=" + c.errno + ":when=1", "--",
+				"-e", "trace=" + c.syscall, "-e", "inject=" + c.syscall + ":error=" + c.errno + ":when=" + when, "--",
 				bin, "--host-root", root, "--state-dir", state}, c.args...)
 			cmd := exec.Command(strace, args...)
 			out, err := cmd.CombinedOutput()

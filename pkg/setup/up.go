@@ -349,7 +349,9 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 		ent.State = journal.Pending
 		if err := store.Save(j); err != nil {
 			ent.State = journal.Undone
-			return res, rollback(e, store, j, mine, saved && newJournal, res, err)
+			// A failed save may still have left the file (renamed, then
+			// the directory's fsync failed): a journal this run created goes.
+			return res, rollback(e, store, j, mine, newJournal, res, err)
 		}
 		saved = true
 		opts.Progress(desc)

@@ -374,7 +374,9 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 		res.Rules = append(res.Rules, ri)
 	}
 	if err := store.Save(j); err != nil {
-		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("confirm the rules in the journal (they are installed and recorded): %w", err))
+		// Exit 1 promises the table is as it was: take the batch out again.
+		res.Rules = nil
+		return res, e.rollback(store, j, todo, done, fmt.Errorf("confirm the rules in the journal: %w", err))
 	}
 	res.Changed = true
 	res.Message = fmt.Sprintf("%s: %d rules added, %d installed already (journal %s; 'vfbypass down %s' or 'vfbypass steer clear %s' removes them)",
