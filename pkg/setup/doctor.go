@@ -116,8 +116,11 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 			Fix: "enable SR-IOV (VT-d) in the BIOS and use an SR-IOV NIC such as an Intel 82599"})
 	}
 	c := Check{Name: "iommu", Required: true}
+	iommu, ierr := vfio.IOMMUPresent(h.FS)
 	switch {
-	case vfio.IOMMUPresent(h.FS):
+	case ierr != nil:
+		c.Detail, c.Fix = ierr.Error(), "check that sysfs is mounted and readable (mount -t sysfs sys /sys)"
+	case iommu:
 		ents, _ := h.FS.ReadDir("/sys/kernel/iommu_groups")
 		c.Pass, c.Detail = true, strconv.Itoa(len(ents))+" IOMMU groups"
 	case vfio.NoIOMMUEnabled(h.FS):

@@ -195,7 +195,7 @@ func buildPlan(h *host.Host, pf sriov.PF, req Request, r *report.Common) []step 
 	}
 	if toVFIO {
 		steps = append(steps, &moduleStep{Name: vfio.Driver})
-		if req.NoIOMMU && !vfio.IOMMUPresent(h.FS) {
+		if iommu, _ := vfio.IOMMUPresent(h.FS); req.NoIOMMU && !iommu { // read errors were refused above
 			steps = append(steps, &noIOMMUStep{})
 		}
 		for _, v := range req.VFs {
@@ -241,7 +241,11 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 			return res, err
 		}
 	}
-	if req.Driver == vfio.Driver && !vfio.IOMMUPresent(h.FS) && !req.NoIOMMU && !vfio.NoIOMMUEnabled(h.FS) {
+	iommu, err := vfio.IOMMUPresent(h.FS)
+	if err != nil && req.Driver == vfio.Driver {
+		return res, outcome.WithCode(outcome.Failed, err)
+	}
+	if req.Driver == vfio.Driver && !iommu && !req.NoIOMMU && !vfio.NoIOMMUEnabled(h.FS) {
 		return res, outcome.Invalid("boot with intel_iommu=on iommu=pt (or amd_iommu=on), or pass --noiommu to use vfio's unsafe no-IOMMU mode", "%s has no IOMMU groups (%s is empty): vfio-pci needs an IOMMU to give %s's VFs to userspace safely", hostName(h), h.FS.Path("/sys/kernel/iommu_groups"), pf.Name)
 	}
 	store := journal.Store{Dir: opts.StateDir}

@@ -150,9 +150,18 @@ func contains(l []string, s string) bool {
 }
 
 // IOMMUPresent reports whether the kernel has any IOMMU groups.
-func IOMMUPresent(f host.FS) bool {
+//
+// A missing /sys/kernel/iommu_groups is no IOMMU; any other error reading it
+// is returned, naming the directory, rather than taken for "no IOMMU".
+func IOMMUPresent(f host.FS) (bool, error) {
 	ents, err := f.ReadDir("/sys/kernel/iommu_groups")
-	return err == nil && len(ents) > 0
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read IOMMU groups %s: %w", f.Path("/sys/kernel/iommu_groups"), err)
+	}
+	return len(ents) > 0, nil
 }
 
 // NoIOMMUParam is vfio's unsafe no-IOMMU mode switch.
