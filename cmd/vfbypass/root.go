@@ -55,8 +55,8 @@ journaled, so "vfbypass down" undoes exactly what "vfbypass up" did.`,
 	pf.StringVar(&g.stateDir, "state-dir", "/run/vfbypass", "directory of the journals and locks")
 	pf.StringVar(&g.hostRoot, "host-root", "/", "root under which sysfs, procfs and /dev are found (a directory made by 'vfbypass sim init' is a simulated host)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "say more")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return outcome.Invalid("see 'vfbypass --help'", "%v", err)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return outcome.Invalid(fmt.Sprintf("see '%s --help' for the flags and their values", c.CommandPath()), "%v", err)
 	})
 	for _, add := range commands {
 		root.AddCommand(add(g))
