@@ -259,22 +259,11 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	if len(reqs) == 0 {
 		return res, outcome.Invalid("give a rule: vfbypass steer add PF --vf 0 flow-type tcp4 dst-port 80", "no rule given")
 	}
-	unlock, err := lock(store, pf, opts)
+	e, j, end, err := begin(h, store, pf, true, as, opts, res)
 	if err != nil {
 		return res, err
 	}
-	defer unlock()
-	e, err := open(h, pf, true, as)
-	if err != nil {
-		return res, err
-	}
-	defer e.close()
-	res.TableSize = e.size
-	j, err := loadJournal(store, pf)
-	if err != nil {
-		return res, err
-	}
-	e.markJournaled(j)
+	defer end()
 	items := make([]*item, len(reqs))
 	taken := map[uint32]*item{}
 	for i, rq := range reqs {

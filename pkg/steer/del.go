@@ -22,22 +22,11 @@ func Del(h *host.Host, store journal.Store, pf string, locs []uint32, opts Optio
 	if len(locs) == 0 {
 		return res, outcome.Invalid("name the locations, as 'vfbypass steer list "+pf+"' shows them", "no location given")
 	}
-	unlock, err := lock(store, pf, opts)
+	e, j, end, err := begin(h, store, pf, false, nil, opts, res)
 	if err != nil {
 		return res, err
 	}
-	defer unlock()
-	e, err := open(h, pf, false, nil)
-	if err != nil {
-		return res, err
-	}
-	defer e.close()
-	res.TableSize = e.size
-	j, err := loadJournal(store, pf)
-	if err != nil {
-		return res, err
-	}
-	e.markJournaled(j)
+	defer end()
 	seen := map[uint32]bool{}
 	var xs []*installed
 	for _, l := range locs {
@@ -64,22 +53,11 @@ func Clear(h *host.Host, store journal.Store, pf string, all bool, opts Options)
 	opts.defaults()
 	res := &Result{DryRun: opts.DryRun, Rules: []RuleInfo{}, clear: true}
 	res.PF = pf
-	unlock, err := lock(store, pf, opts)
+	e, j, end, err := begin(h, store, pf, false, nil, opts, res)
 	if err != nil {
 		return res, err
 	}
-	defer unlock()
-	e, err := open(h, pf, false, nil)
-	if err != nil {
-		return res, err
-	}
-	defer e.close()
-	res.TableSize = e.size
-	j, err := loadJournal(store, pf)
-	if err != nil {
-		return res, err
-	}
-	e.markJournaled(j)
+	defer end()
 	var xs []*installed
 	for _, l := range sortedLocs(e.table) {
 		if x := e.table[l]; all || x.from != nil {
@@ -159,4 +137,27 @@ func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, r
 	}
 	res.Message = fmt.Sprintf("%s: %d rules deleted", e.pf, len(gone))
 	return res, nil
+}
+
+// begin takes pf's lock, opens its rule table (for adding when forAdd) and
+// loads its journal, marking the installed rules vfbypass recorded. end
+// closes the table and releases the lock.
+func begin(h *host.Host, store journal.Store, pf string, forAdd bool, as *assume, opts Options, res *Result) (e *env, j *journal.Journal, end func(), err error) {
+	unlock, err := lock(store, pf, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	e, err = open(h, pf, forAdd, as)
+	if err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	end = func() { e.close(); unlock() }
+	res.TableSize = e.size
+	if j, err = loadJournal(store, pf); err != nil {
+		end()
+		return nil, nil, nil, err
+	}
+	e.markJournaled(j)
+	return e, j, end, nil
 }
