@@ -90,55 +90,39 @@ func (s *Sim) locked(f func(st *state) error) error { return s.run(false, f) }
 func (s *Sim) lockedTx(f func(st *state) error) error { return s.run(true, f) }
 
 func (s *Sim) run(tx bool, f func(st *state) error) error {
-	lf, err := os.OpenFile(filepath.Join(s.root, MarkerDir, "lock"), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("simulator lock: %w", err)
-	}
-	defer lf.Close()
-	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX); err != nil {
-		return fmt.Errorf("simulator lock: %w", err)
-	}
-	defer unix.Flock(int(lf.Fd()), unix.LOCK_UN)
-	b, err := os.ReadFile(s.stateFile())
-	if err != nil {
-		return fmt.Errorf("simulator state: %w", err)
-	}
-	if rb, ok, rerr := s.recover(); rerr != nil {
-		return rerr
-	} else if ok {
-		b = rb
-	}
-	var st state
-	if err := json.Unmarshal(b, &st); err != nil {
-		return fmt.Errorf("simulator state %s: %w", s.stateFile(), err)
-	}
-	if st.VFs == nil {
-		st.VFs = map[int]*vfSettings{}
-	}
-	var before map[string]treeEntry
-	if tx {
-		if before, err = s.capture(); err != nil {
-			return fmt.Errorf("simulator: %w", err)
-		}
-		// The kernel finishes an attribute write even when the writer is
-		// killed; the simulator runs inside the writer, so it keeps what it
-		// needs to put the tree back if the process dies half-way (see
-		// recover).
-		if err := s.saveTx(before, b); err != nil {
+	return s.lockSim(func() error {
+		if _, err := s.recover(); err != nil {
 			return err
 		}
-	}
-	err = f(&st)
-	if err == nil {
-		err = s.save(&st)
-	}
-	if err != nil && tx {
-		s.restore(before)
-	}
-	if tx {
-		os.Remove(s.txFile())
-	}
-	return err
+		st, b, err := s.readState()
+		if err != nil {
+			return err
+		}
+		var before map[string]treeEntry
+		if tx {
+			if before, err = s.capture(); err != nil {
+				return fmt.Errorf("simulator: %w", err)
+			}
+			// The kernel finishes an attribute write even when the writer
+			// is killed; the simulator runs inside the writer, so it keeps
+			// what it needs to put the tree back if the process dies
+			// half-way (see recover).
+			if err := s.saveTx(before, b); err != nil {
+				return err
+			}
+		}
+		err = f(st)
+		if err == nil {
+			err = s.save(st)
+		}
+		if err != nil && tx {
+			s.restore(before)
+		}
+		if tx {
+			os.Remove(s.txFile())
+		}
+		return err
+	})
 }
 
 func (s *Sim) save(st *state) error {

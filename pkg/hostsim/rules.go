@@ -333,18 +333,25 @@ func (s *Sim) lockSim(f func() error) error {
 
 // loadState reads the simulator's state; the caller holds the lock.
 func (s *Sim) loadState() (*state, error) {
+	st, _, err := s.readState()
+	return st, err
+}
+
+// readState reads the simulator's state and the bytes it came from; the
+// caller holds the lock.
+func (s *Sim) readState() (*state, []byte, error) {
 	b, err := os.ReadFile(s.stateFile())
 	if err != nil {
-		return nil, fmt.Errorf("simulator state: %w", err)
+		return nil, nil, fmt.Errorf("simulator state: %w", err)
 	}
 	var st state
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("simulator state %s: %w", s.stateFile(), err)
+		return nil, nil, fmt.Errorf("simulator state %s: %w", s.stateFile(), err)
 	}
 	if st.VFs == nil {
 		st.VFs = map[int]*vfSettings{}
 	}
-	return &st, nil
+	return &st, b, nil
 }
 
 // rules opens ifname's rule table (host.Host.Rules). The driver behind the

@@ -138,19 +138,19 @@ func (s *Sim) saveTx(before map[string]treeEntry, state []byte) error {
 // recover finishes a call that a killed process left half-done: a real
 // kernel completes or refuses an attribute write as a whole, so the tree
 // and the state go back to before that call, as if it had been refused.
-// It returns the state bytes to use when it restored something.
-func (s *Sim) recover() ([]byte, bool, error) {
+// It reports whether it restored something; the caller holds the lock.
+func (s *Sim) recover() (bool, error) {
 	b, err := os.ReadFile(s.txFile())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("simulator: read %s: %w", s.txFile(), err)
+		return false, fmt.Errorf("simulator: read %s: %w", s.txFile(), err)
 	}
 	var rec txRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
 		// A torn record cannot be: it is renamed into place whole.
-		return nil, false, fmt.Errorf("simulator: %s is damaged: %w", s.txFile(), err)
+		return false, fmt.Errorf("simulator: %s is damaged: %w", s.txFile(), err)
 	}
 	before := make(map[string]treeEntry, len(rec.Tree))
 	for rel, e := range rec.Tree {
@@ -158,10 +158,10 @@ func (s *Sim) recover() ([]byte, bool, error) {
 	}
 	s.restore(before)
 	if err := os.WriteFile(s.stateFile(), rec.State, 0o644); err != nil {
-		return nil, false, fmt.Errorf("simulator: restore state: %w", err)
+		return false, fmt.Errorf("simulator: restore state: %w", err)
 	}
 	if err := os.Remove(s.txFile()); err != nil {
-		return nil, false, fmt.Errorf("simulator: %w", err)
+		return false, fmt.Errorf("simulator: %w", err)
 	}
-	return rec.State, true, nil
+	return true, nil
 }
