@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -15,22 +16,24 @@ import (
 // per process, so CLI runs that reach EAL happen in a child).
 const rxCLIChild = "VFBYPASS_RX_CLI_ARGS"
 
-func TestMainRxChild(t *testing.T) {
-	a := os.Getenv(rxCLIChild)
-	if a == "" {
-		t.Skip("helper: runs the CLI when re-executed by TestRxCLI*")
+// TestMain runs the CLI instead of the tests when the test binary is
+// re-executed by rxChild.
+func TestMain(m *testing.M) {
+	if a := os.Getenv(rxCLIChild); a != "" {
+		var args []string
+		if err := json.Unmarshal([]byte(a), &args); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", rxCLIChild, err)
+			os.Exit(2)
+		}
+		os.Exit(run(args, os.Stdout, os.Stderr))
 	}
-	var args []string
-	if err := json.Unmarshal([]byte(a), &args); err != nil {
-		t.Fatal(err)
-	}
-	os.Exit(run(args, os.Stdout, os.Stderr))
+	os.Exit(m.Run())
 }
 
 func rxChild(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	b, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestMainRxChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), rxCLIChild+"="+string(b))
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
