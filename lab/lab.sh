@@ -172,9 +172,14 @@ boot() {
   [ "$total" -gt 0 ] && [ "$failed" -eq 0 ]
 }
 
-case "${1:-all}" in
+stage=${1:-all}
+# A run that fails before the guest reports says where, and leaves no
+# lab-result.json from an earlier run behind.
+trap 'rc=$?; [ $rc -eq 0 ] || say "FAILED in stage $stage (exit $rc); see the lines above"' EXIT
+case "$stage" in
   install) install ;;
   build) build ;;
   boot) boot ;;
-  all) install; build; boot ;;
+  all) rm -f "$RESULT"; stage=install; install; stage=build; build; stage=boot; boot ;;
+  *) echo "usage: lab/lab.sh [install|build|boot|all]" >&2; exit 2 ;;
 esac
