@@ -184,6 +184,11 @@ func (o *rxOptions) resolve(g *globals, cmd *cobra.Command, res *rxResult) error
 	if o.duration < 0 {
 		return outcome.Invalid("use a positive --duration, e.g. 10s", "--duration %v is negative", o.duration)
 	}
+	// The pool keeps a 256-mbuf cache per lcore, which DPDK caps at 2/3 of
+	// the pool; below that the pool cannot be made at all.
+	if o.mbufs < 512 || o.mbufs > 1<<24 {
+		return outcome.Invalid("use --mbufs 512 to 16777216 (the default 8191 fills one 1024-descriptor ring many times over)", "--mbufs %d is out of range", o.mbufs)
+	}
 	if o.burst < 1 || o.burst > 512 {
 		return outcome.Invalid("use --burst 1 to 512", "--burst %d is out of range", o.burst)
 	}
@@ -251,8 +256,8 @@ func (o *rxOptions) resolve(g *globals, cmd *cobra.Command, res *rxResult) error
 			lcores = "0-" + strconv.Itoa(last)
 		}
 	}
-	if nl, err := countLcores(lcores); err != nil {
-		return outcome.Invalid("write lcores as 0,1 or 0-2", "--lcores %q: %v", lcores, err)
+	if nl, err := countLcores(lcores, onlineCPUs()); err != nil {
+		return outcome.Invalid("write lcores as 0,1 or 0-2, with CPUs this process may run on (taskset -cp $$ lists them)", "--lcores %q: %v", lcores, err)
 	} else if nl < 2 {
 		res.Warn("1 lcore (%s): the loop runs on the main lcore; give --lcores 0,1 (or more) for dedicated polling lcores", lcores)
 	}
@@ -358,7 +363,9 @@ func checkHugepages(f host.FS) error {
 
 // countLcores counts the lcores of an EAL list such as "0,1" or "0-3,6".
 // EAL's other forms (with @ or parentheses) count as 2 (unknown, not fewer).
-func countLcores(s string) (int, error) {
+// With cpus, every lcore must be a CPU the process may run on (EAL refuses
+// the others with a bare "Invalid argument").
+func countLcores(s string, cpus func(int) bool) (int, error) {
 	if strings.ContainsAny(s, "@()") {
 		return 2, nil
 	}
@@ -366,13 +373,18 @@ func countLcores(s string) (int, error) {
 	for _, part := range strings.Split(s, ",") {
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
-		if err != nil {
+		if err != nil || a < 0 {
 			return 0, fmt.Errorf("%q is not a CPU number", lo)
 		}
 		b := a
 		if isRange {
 			if b, err = strconv.Atoi(hi); err != nil || b < a {
 				return 0, fmt.Errorf("%q is not a CPU range", part)
+			}
+		}
+		for c := a; c <= b; c++ {
+			if cpus != nil && !cpus(c) {
+				return 0, fmt.Errorf("CPU %d is not one this process may run on (%d CPUs online to it)", c, runtime.NumCPU())
 			}
 		}
 		n += b - a + 1
@@ -388,4 +400,14 @@ func isTerminal(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// onlineCPUs reports which CPUs this process may run on (its affinity
+// mask), or nil when that cannot be read.
+func onlineCPUs() func(int) bool {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil
+	}
+	return set.IsSet
 }

@@ -113,6 +113,8 @@ func TestRxCLIRefusals(t *testing.T) {
 		{"vf without pf", []string{"rx", "--vf", "0"}, "go together", "--pf PF --vf K"},
 		{"bad match", []string{"rx", "--vdev", "net_null0", "--no-huge", "--match", "udp dst-port x"}, "--match", "udp dst-ip"},
 		{"bad lcores", []string{"rx", "--vdev", "net_null0", "--no-huge", "--lcores", "a-b"}, "--lcores", "0,1"},
+		{"lcore beyond the CPUs", []string{"rx", "--vdev", "net_null0", "--no-huge", "--lcores", "0,4095"}, "CPU 4095 is not one this process may run on", "taskset"},
+		{"too few mbufs", []string{"rx", "--vdev", "net_null0", "--no-huge", "--mbufs", "1"}, "--mbufs 1", "--mbufs 512"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, _ := vfb(append(append([]string{"-o", "json"}, g...), tc.args...)...)
