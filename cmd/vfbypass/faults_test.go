@@ -20,10 +20,7 @@ func TestSyscallFaults(t *testing.T) {
 	if err != nil {
 		t.Skip("strace is not installed")
 	}
-	bin := filepath.Join(t.TempDir(), "vfbypass")
-	if out, err := exec.Command("go", "build", "-tags", "nodpdk", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	if out, err := exec.Command(strace, "-qq", "-e", "trace=none", "true").CombinedOutput(); err != nil {
 		t.Skipf("strace cannot trace here (%v): %s", err, out)
 	}

@@ -102,10 +102,7 @@ func TestKilledMidUpDownRestores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "vfbypass")
-	if out, err := exec.Command("go", "build", "-tags", "nodpdk", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	for _, where := range []hostsim.Fault{
 		{Op: "write", Match: "*/sriov_numvfs"},
 		{Op: "netlink", Match: "eth3/vf0/mac"},
@@ -122,22 +119,8 @@ func TestKilledMidUpDownRestores(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			// Wait until the step is journaled as pending and the process hangs in it.
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				b, _ := os.ReadFile(filepath.Join(state, "eth3.json"))
-				if bytes.Contains(b, []byte(`"pending"`)) {
-					break
-				}
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatalf("no pending step journaled; journal: %s", b)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			time.Sleep(50 * time.Millisecond)
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
+			// Kill it once the step is journaled as pending (it hangs in it).
+			killWhenJournalHas(t, cmd, filepath.Join(state, "eth3.json"), `"pending"`)
 			hostsim.ClearFaults(root)
 			if code, _, e := vfb("--host-root", root, "--state-dir", state, "down", "eth3"); code != 0 {
 				t.Fatalf("down after kill: %d %s", code, e)
@@ -161,4 +144,38 @@ func TestSimFaultCommand(t *testing.T) {
 	if code, _, _ := vfb("sim", "fault", root, "--errno", "ENOTANERRNO"); code != 2 {
 		t.Fatalf("unknown errno: exit %d", code)
 	}
+}
+
+// buildBinary builds the vfbypass binary without DPDK for tests that run it
+// as a separate process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vfbypass")
+	if out, err := exec.Command("go", "build", "-tags", "nodpdk", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// killWhenJournalHas kills the started cmd with SIGKILL once the journal
+// file holds marker (and a moment later, so the kill can land anywhere
+// after it), and waits for it.
+func killWhenJournalHas(t *testing.T, cmd *exec.Cmd, journal, marker string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(journal)
+		if bytes.Contains(b, []byte(marker)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no %s in the journal; journal: %s", marker, b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
 }

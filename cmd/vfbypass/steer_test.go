@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -208,10 +207,7 @@ func TestSteerKilledMidAddDownRestores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "vfbypass")
-	if out, err := exec.Command("go", "build", "-tags", "nodpdk", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	root, state := simHost(t)
 	before, _ := hostsim.Snapshot(root)
 	g := []string{"--host-root", root, "--state-dir", state}
@@ -225,21 +221,7 @@ func TestSteerKilledMidAddDownRestores(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		b, _ := os.ReadFile(filepath.Join(state, "eth3.json"))
-		if strings.Contains(string(b), `"source": "steer"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("no rule recorded; journal: %s", b)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	killWhenJournalHas(t, cmd, filepath.Join(state, "eth3.json"), `"source": "steer"`)
 	hostsim.ClearFaults(root)
 	if code, _, e := vfb(append(append([]string{}, g...), "down", "eth3")...); code != 0 {
 		t.Fatalf("down after a killed steer add: %s", e)
