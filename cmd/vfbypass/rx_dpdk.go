@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -91,6 +92,9 @@ loop:
 				o.device, now.Sub(start).Seconds(), fmtPPS(float64(cur.Packets-last.Packets)/dt),
 				float64(cur.Bytes-last.Bytes)*8/dt/1e6, st.IMissed-lastStats.IMissed, st.IErrors-lastStats.IErrors, st.RxNoMbuf-lastStats.RxNoMbuf)
 			if tty {
+				if o.duration > 0 {
+					line = progressBar(now.Sub(start), o.duration) + " " + line
+				}
 				fmt.Fprintf(live, "\r%s\033[K", line)
 			} else {
 				fmt.Fprintln(live, line)
@@ -120,4 +124,12 @@ loop:
 		res.Warn("%v", err)
 	}
 	return nil
+}
+
+// progressBar draws how much of the run has passed, e.g. "[#####-----]".
+func progressBar(done, total time.Duration) string {
+	const width = 20
+	n := int(int64(width) * int64(done) / int64(total))
+	n = max(0, min(n, width))
+	return "[" + strings.Repeat("#", n) + strings.Repeat("-", width-n) + "]"
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // rxCLIChild makes the test binary run the CLI itself (EAL can start once
@@ -151,4 +152,20 @@ func TestRxCLIEALFailurePassesDPDKMessage(t *testing.T) {
 		t.Fatalf("code %d\nstdout %s\nstderr %s", code, out, errs)
 	}
 	t.Logf("EAL failure: %s", strings.TrimSpace(errs[strings.LastIndex(errs, "vfbypass:"):]))
+}
+
+func TestProgressBar(t *testing.T) {
+	for _, c := range []struct {
+		done, total time.Duration
+		want        string
+	}{
+		{0, 10 * time.Second, "[--------------------]"},
+		{5 * time.Second, 10 * time.Second, "[##########----------]"},
+		{10 * time.Second, 10 * time.Second, "[####################]"},
+		{12 * time.Second, 10 * time.Second, "[####################]"},
+	} {
+		if got := progressBar(c.done, c.total); got != c.want {
+			t.Errorf("progressBar(%v, %v) = %q, want %q", c.done, c.total, got, c.want)
+		}
+	}
 }
