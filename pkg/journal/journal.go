@@ -11,6 +11,7 @@
 package journal
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,6 +160,35 @@ func (j *Journal) check() error {
 		case e.State != Undone && (len(e.Undo) == 0 || string(e.Undo) == "null"):
 			return fmt.Errorf("step %s (%s) has no undo record", e.ID, e.State)
 		}
+	}
+	for i, r := range j.Rules {
+		if err := r.check(); err != nil {
+			return fmt.Errorf("rule %d: %v", i, err)
+		}
+	}
+	return nil
+}
+
+// SpecSize is the size of struct ethtool_rx_flow_spec, whose hex a Rule's
+// Spec holds.
+const SpecSize = 168
+
+// check refuses a rule record no vfbypass writes: a location the kernel's
+// __u32 cannot come from ethtool's int-sized table (>= 2^31), or a spec
+// that is not the hex of one struct ethtool_rx_flow_spec.
+func (r Rule) check() error {
+	if r.Location >= 1<<31 {
+		return fmt.Errorf("field location: %d is out of range (below 2^31)", r.Location)
+	}
+	if r.Spec == "" {
+		return nil
+	}
+	b, err := hex.DecodeString(r.Spec)
+	if err != nil {
+		return fmt.Errorf("field spec (location %d): not hex: %v", r.Location, err)
+	}
+	if len(b) != SpecSize {
+		return fmt.Errorf("field spec (location %d): %d bytes, want %d (struct ethtool_rx_flow_spec)", r.Location, len(b), SpecSize)
 	}
 	return nil
 }

@@ -199,3 +199,37 @@ func TestStateDirRefusals(t *testing.T) {
 		t.Errorf("CheckWritable left %v behind", ents)
 	}
 }
+
+// A rule record no vfbypass writes makes the journal corrupt: a location of
+// 2^31 or more, a spec that is not the hex of 168 bytes.
+func TestLoadRefusesBadRuleRecords(t *testing.T) {
+	spec := strings.Repeat("00", journal.SpecSize)
+	for _, c := range []struct {
+		name string
+		rule journal.Rule
+		want string // "" when the record is good
+	}{
+		{"good", journal.Rule{Location: 2045, Words: "flow-type tcp4", Spec: spec}, ""},
+		{"no spec", journal.Rule{Location: 1<<31 - 1, Words: "flow-type tcp4"}, ""},
+		{"location 2^31", journal.Rule{Location: 1 << 31, Spec: spec}, "field location"},
+		{"location max", journal.Rule{Location: 1<<32 - 1}, "field location"},
+		{"spec not hex", journal.Rule{Location: 1, Spec: "xyz"}, "field spec"},
+		{"spec odd length", journal.Rule{Location: 1, Spec: spec + "0"}, "field spec"},
+		{"spec short", journal.Rule{Location: 1, Spec: spec[:2*167]}, "167 bytes, want 168"},
+		{"spec long", journal.Rule{Location: 1, Spec: spec + "00"}, "169 bytes, want 168"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := journal.Store{Dir: t.TempDir()}
+			if err := s.Save(&journal.Journal{PF: "eth3", Rules: []journal.Rule{c.rule}}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Load("eth3")
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("Load: %v; want the rule accepted", err)
+			case c.want != "" && (!errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "rule 0")):
+				t.Errorf("Load: %v; want ErrCorrupt naming rule 0 and %q", err, c.want)
+			}
+		})
+	}
+}

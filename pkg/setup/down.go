@@ -81,10 +81,14 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		}
 		defer lock.Unlock()
 	}
+	// The PF's sriov_totalvfs bounds the VF indexes and counts the journal
+	// may hold; reading it changes nothing.
+	pf, pfErr := sriov.LookupPF(h.FS, pfName)
+	total := totalVFsOf(pf, pfErr)
 	var j *journal.Journal
 	var err error
 	if serr == nil {
-		j, err = loadForUndo(store, pfName)
+		j, err = loadForUndo(store, pfName, total)
 	}
 	if err != nil {
 		if errors.Is(err, journal.ErrCorrupt) {
@@ -102,8 +106,7 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		return res, outcome.Invalid("check the PF with 'vfbypass status "+pfName+"' (or pass --missing-ok in scripts)", "%s", msg)
 	}
 	res.Journal = store.Path(pfName)
-	pf, err := sriov.LookupPF(h.FS, pfName)
-	if errors.Is(err, sriov.ErrNoInterface) {
+	if err := pfErr; errors.Is(err, sriov.ErrNoInterface) {
 		// Nothing was touched: say what the journal knows and what to do.
 		dev := "its PCI device"
 		if j.PFAddress != "" {
@@ -112,14 +115,14 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		return res, outcome.Invalid(fmt.Sprintf("if it was renamed, rename it back ('ip link set NAME name %s') and run 'vfbypass down %s' again; if %s is gone, so is what vfbypass set on it: remove %s", pfName, pfName, dev, store.Path(pfName)),
 			"%s has a journal in %s but no longer exists (%v); nothing was undone", pfName, opts.StateDir, err)
 	}
-	if err != nil && !errors.Is(err, sriov.ErrNoSRIOV) {
-		return res, fmt.Errorf("undo %s: %w", pfName, err)
+	if pfErr != nil && !errors.Is(pfErr, sriov.ErrNoSRIOV) {
+		return res, fmt.Errorf("undo %s: %w", pfName, pfErr)
 	}
 	if carries, _ := guardDefaultRoute(h, pfName, true, ""); carries {
 		res.Warn("%s carries the default route: disabling SR-IOV resets it and its link drops for a moment", pfName)
 	}
 	e := &env{h: h, pf: pf, timeout: opts.Timeout}
-	if err := checkNotInUse(h, pfName, j); err != nil && !opts.DryRun {
+	if err := checkNotInUse(h, pfName, j, total); err != nil && !opts.DryRun {
 		return res, err
 	}
 	var left []string
@@ -151,7 +154,7 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		if ent.State == journal.Undone {
 			continue
 		}
-		s, err := decodeStep(ent.Kind, ent.Undo)
+		s, err := decodeStep(ent.Kind, ent.Undo, total)
 		if err != nil {
 			left = append(left, fmt.Sprintf("%s: %v", ent.ID, err))
 			continue
@@ -200,7 +203,7 @@ func statusOf(changed bool) string {
 // loadForUndo loads pf's journal and decodes every step still to undo, so
 // that a journal with a record this vfbypass cannot read is refused before
 // anything is undone rather than half way.
-func loadForUndo(store journal.Store, pf string) (*journal.Journal, error) {
+func loadForUndo(store journal.Store, pf string, totalVFs int) (*journal.Journal, error) {
 	j, err := store.Load(pf)
 	if err != nil || j == nil {
 		return j, err
@@ -209,7 +212,7 @@ func loadForUndo(store journal.Store, pf string) (*journal.Journal, error) {
 		if ent.State == journal.Undone {
 			continue
 		}
-		if _, err := decodeStep(ent.Kind, ent.Undo); err != nil {
+		if _, err := decodeStep(ent.Kind, ent.Undo, totalVFs); err != nil {
 			return nil, fmt.Errorf("%w: %s: step %s: %v", journal.ErrCorrupt, store.Path(pf), ent.ID, err)
 		}
 	}
@@ -260,12 +263,12 @@ func sameRule(cur flows.FlowSpec, specHex string) bool {
 
 // checkNotInUse refuses to start undoing while a process holds a VF's vfio
 // group open: unbinding or removing the VF would block until it lets go.
-func checkNotInUse(h *host.Host, pf string, j *journal.Journal) error {
+func checkNotInUse(h *host.Host, pf string, j *journal.Journal, totalVFs int) error {
 	for _, ent := range j.Steps {
 		if ent.Kind != "bind" || ent.State == journal.Undone {
 			continue
 		}
-		s, err := decodeStep(ent.Kind, ent.Undo)
+		s, err := decodeStep(ent.Kind, ent.Undo, totalVFs)
 		if err != nil {
 			continue
 		}

@@ -177,6 +177,7 @@ func candidates(h *host.Host, stateDir string) []string {
 func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) {
 	st := PFStatus{Name: name, TotalVFs: -1, Drift: []string{}}
 	pf, err := sriov.LookupPF(h.FS, name)
+	total := totalVFsOf(pf, err)
 	if err == nil || errors.Is(err, sriov.ErrNoSRIOV) {
 		st.Address, st.Driver, st.TotalVFs, st.NumVFs, st.Autoprobe = pf.Address, pf.Driver, pf.TotalVFs, pf.NumVFs, pf.Autoprobe
 		st.Model = sriov.Describe(h.FS.Root(), pf.Address)
@@ -215,7 +216,7 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 		if ent.State == journal.Undone {
 			continue
 		}
-		s, err := decodeStep(ent.Kind, ent.Undo)
+		s, err := decodeStep(ent.Kind, ent.Undo, total)
 		if err != nil {
 			// down refuses such a journal as a whole.
 			js.Damaged = fmt.Sprintf("step %s: %v", ent.ID, err)

@@ -40,8 +40,11 @@ type step interface {
 	undo(ctx context.Context, e *env) (bool, error)
 }
 
-// decodeStep rebuilds a step from its journal record.
-func decodeStep(kind string, rec json.RawMessage) (step, error) {
+// decodeStep rebuilds a step from its journal record and refuses values no
+// vfbypass writes (see validate.go). totalVFs is the PF's sriov_totalvfs;
+// a negative one (unknown: the PF is gone or shows no SR-IOV) bounds VF
+// indexes at 255.
+func decodeStep(kind string, rec json.RawMessage, totalVFs int) (step, error) {
 	var s step
 	switch kind {
 	case "numvfs":
@@ -64,6 +67,12 @@ func decodeStep(kind string, rec json.RawMessage) (step, error) {
 	dec := json.NewDecoder(bytes.NewReader(rec))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(s); err != nil {
+		return nil, fmt.Errorf("journal step %s: %w", kind, err)
+	}
+	if totalVFs < 0 {
+		totalVFs = maxVFsUnknown
+	}
+	if err := s.(validator).validate(totalVFs); err != nil {
 		return nil, fmt.Errorf("journal step %s: %w", kind, err)
 	}
 	return s, nil

@@ -472,7 +472,7 @@ func rollback(e *env, store journal.Store, j *journal.Journal, mine []*journal.E
 		if ent.State == journal.Undone {
 			continue
 		}
-		s, err := decodeStep(ent.Kind, ent.Undo)
+		s, err := decodeStep(ent.Kind, ent.Undo, e.pf.TotalVFs)
 		if err == nil {
 			_, err = s.undo(ctx, e)
 		}

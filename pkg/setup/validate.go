@@ -1,0 +1,154 @@
+package setup
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+
+	"github.com/vfbypass/vfbypass/pkg/sriov"
+)
+
+// maxVFsUnknown bounds VF indexes and counts in a journal when the PF's
+// sriov_totalvfs cannot be read (the PF is gone or shows no SR-IOV): VF
+// indexes are 0..255.
+const maxVFsUnknown = 256
+
+// pciAddress is a PCI address as sysfs names devices: domain (4 hex digits,
+// more on hosts with VMD-style domains), bus, device (0..1f), function (0..7).
+var pciAddress = regexp.MustCompile(`^[0-9a-f]{4,8}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$`)
+
+// driverName is a kernel driver or module name: it becomes a path
+// component under /sys/bus/pci/drivers or /sys/module, so no '/', no "."
+// or "..", no space or control characters.
+var driverName = regexp.MustCompile(`^[A-Za-z0-9_.+-]{1,64}$`)
+
+// validator is implemented by every step: it refuses a record with values
+// that no vfbypass writes, before anything acts on it. totalVFs is the PF's
+// sriov_totalvfs, or maxVFsUnknown when that cannot be read.
+type validator interface {
+	validate(totalVFs int) error
+}
+
+func fieldErr(field string, format string, args ...any) error {
+	return fmt.Errorf("field %s: %s", field, fmt.Sprintf(format, args...))
+}
+
+func checkVFIndex(field string, k, total int) error {
+	if k < 0 || k >= total {
+		return fieldErr(field, "VF index %d is out of range 0..%d%s", k, total-1, totalNote(total))
+	}
+	return nil
+}
+
+func checkCount(field string, n, total int) error {
+	if n < 0 || n > total {
+		return fieldErr(field, "VF count %d is out of range 0..%d%s", n, total, totalNote(total))
+	}
+	return nil
+}
+
+func totalNote(total int) string {
+	if total == maxVFsUnknown {
+		return " (the PF's sriov_totalvfs cannot be read)"
+	}
+	return fmt.Sprintf(" (the PF's sriov_totalvfs is %d)", total)
+}
+
+func checkDriver(field, name string, emptyOK bool) error {
+	if name == "" && emptyOK {
+		return nil
+	}
+	if !driverName.MatchString(name) || name == "." || name == ".." || strings.Contains(name, "..") {
+		return fieldErr(field, "driver name %q is not a kernel driver name (1-64 of A-Z a-z 0-9 _ . + -, no '/' or '..')", name)
+	}
+	return nil
+}
+
+func checkPCI(field, addr string, emptyOK bool) error {
+	if addr == "" && emptyOK {
+		return nil
+	}
+	if !pciAddress.MatchString(addr) {
+		return fieldErr(field, "PCI address %q is not of the form DDDD:BB:DD.F (e.g. 0000:04:10.1)", addr)
+	}
+	return nil
+}
+
+func (s *numVFsStep) validate(total int) error {
+	if err := checkCount("want", s.Want, total); err != nil {
+		return err
+	}
+	return checkCount("old", s.Old, total)
+}
+
+func (s *probeVFsStep) validate(total int) error {
+	for i, k := range s.VFs {
+		if err := checkVFIndex(fmt.Sprintf("vfs[%d]", i), k, total); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (v vfSettings) validate(prefix string) error {
+	if v.MAC != "" {
+		hw, err := net.ParseMAC(v.MAC)
+		if err != nil || len(hw) != 6 {
+			return fieldErr(prefix+".mac", "MAC %q is not a 6-byte Ethernet address", v.MAC)
+		}
+	}
+	if v.VLAN != nil && (*v.VLAN < 0 || *v.VLAN > 4095) {
+		return fieldErr(prefix+".vlan", "VLAN %d is out of range 0..4095", *v.VLAN)
+	}
+	if v.QoS < 0 || v.QoS > 7 {
+		return fieldErr(prefix+".qos", "QoS %d is out of range 0..7", v.QoS)
+	}
+	return nil
+}
+
+func (s *vfConfigStep) validate(total int) error {
+	if err := checkVFIndex("index", s.Index, total); err != nil {
+		return err
+	}
+	if err := s.Want.validate("want"); err != nil {
+		return err
+	}
+	return s.Old.validate("old")
+}
+
+func (s *moduleStep) validate(int) error { return checkDriver("name", s.Name, false) }
+
+func (s *noIOMMUStep) validate(int) error {
+	if s.Old != "Y" && s.Old != "N" {
+		return fieldErr("old", "%q is not a value of a boolean module parameter (Y or N)", s.Old)
+	}
+	return nil
+}
+
+func (s *bindStep) validate(total int) error {
+	if err := checkVFIndex("index", s.Index, total); err != nil {
+		return err
+	}
+	if err := checkDriver("driver", s.Driver, false); err != nil {
+		return err
+	}
+	if err := checkPCI("old.address", s.Old.Address, true); err != nil {
+		return err
+	}
+	if err := checkDriver("old.driver", s.Old.Driver, true); err != nil {
+		return err
+	}
+	return checkDriver("old.override", s.Old.Override, true)
+}
+
+func (s *ntupleStep) validate(int) error { return nil }
+
+// totalVFsOf is the bound decodeStep takes for pf as LookupPF returned it:
+// its sriov_totalvfs, or -1 (unknown) when the lookup failed.
+func totalVFsOf(pf sriov.PF, err error) int {
+	if err != nil {
+		return -1
+	}
+	return pf.TotalVFs
+}
