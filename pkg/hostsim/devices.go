@@ -2,7 +2,9 @@ package hostsim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -26,8 +28,8 @@ func linkErr(pf string) error {
 }
 
 func (l *simLinks) check(st *state, pf string, vf int) error {
-	if !exists(l.s.p("/sys/class/net/" + pf)) {
-		return linkErr(pf)
+	if err := l.s.netdev(pf, linkErr(pf)); err != nil {
+		return err
 	}
 	if pf != st.PF || st.NoSRIOV {
 		return fmt.Errorf("netlink: %s: %w (%w: %s has no SR-IOV VFs, its driver takes no VF settings)", pf, unix.EOPNOTSUPP, host.ErrNotSupported, pf)
@@ -45,8 +47,8 @@ func (l *simLinks) VFs(pf string) ([]host.VFInfo, error) {
 	}
 	var out []host.VFInfo
 	err := l.s.locked(func(st *state) error {
-		if !exists(l.s.p("/sys/class/net/" + pf)) {
-			return linkErr(pf)
+		if err := l.s.netdev(pf, linkErr(pf)); err != nil {
+			return err
 		}
 		if pf != st.PF {
 			return nil
@@ -122,8 +124,8 @@ func (e *simEthtool) Feature(ifname, name string) (bool, bool, error) {
 	}
 	var on, fixed bool
 	err := e.s.locked(func(st *state) error {
-		if !exists(e.s.p("/sys/class/net/" + ifname)) {
-			return fmt.Errorf("ethtool: read features of %s: %w", ifname, unix.ENODEV)
+		if err := e.s.netdev(ifname, fmt.Errorf("ethtool: read features of %s: %w", ifname, unix.ENODEV)); err != nil {
+			return err
 		}
 		if name != "rx-ntuple-filter" {
 			return fmt.Errorf("ethtool: %s has no feature %q", ifname, name)
@@ -144,8 +146,8 @@ func (e *simEthtool) SetFeature(ifname, name string, on bool) error {
 		return err
 	}
 	return e.s.locked(func(st *state) error {
-		if !exists(e.s.p("/sys/class/net/" + ifname)) {
-			return fmt.Errorf("ethtool: set %s on %s: %w", name, ifname, unix.ENODEV)
+		if err := e.s.netdev(ifname, fmt.Errorf("ethtool: set %s on %s: %w", name, ifname, unix.ENODEV)); err != nil {
+			return err
 		}
 		if name != "rx-ntuple-filter" || ifname != st.PF || !st.Model.Ntuple {
 			return fmt.Errorf("ethtool: set %s %v on %s: %w (feature fixed)", name, on, ifname, unix.EOPNOTSUPP)
@@ -165,8 +167,8 @@ func (e *simEthtool) RxQueues(ifname string) (int, error) {
 	}
 	q := 1
 	err := e.s.locked(func(st *state) error {
-		if !exists(e.s.p("/sys/class/net/" + ifname)) {
-			return fmt.Errorf("ethtool: read channels of %s: %w", ifname, unix.ENODEV)
+		if err := e.s.netdev(ifname, fmt.Errorf("ethtool: read channels of %s: %w", ifname, unix.ENODEV)); err != nil {
+			return err
 		}
 		if ifname != st.PF {
 			return nil
@@ -184,7 +186,9 @@ type simModules struct{ s *Sim }
 func modDir(name string) string { return "/sys/module/" + strings.ReplaceAll(name, "-", "_") }
 
 // Loaded implements host.Modules.
-func (m *simModules) Loaded(name string) bool { return exists(m.s.p(modDir(name))) }
+// An error reading /sys/module is not taken for "not loaded" (so that
+// nothing unloads or reloads on it); the interface has no error to return.
+func (m *simModules) Loaded(name string) bool { return mayExist(m.s.p(modDir(name))) }
 
 // Load implements host.Modules: only vfio-pci is loadable here.
 func (m *simModules) Load(name string) error {
@@ -208,7 +212,10 @@ func (m *simModules) Unload(name string) error {
 		return err
 	}
 	return m.s.lockedTx(func(*state) error {
-		ents, _ := os.ReadDir(m.s.p("/sys/bus/pci/drivers/" + name))
+		ents, err := os.ReadDir(m.s.p("/sys/bus/pci/drivers/" + name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("simulated host: %w", err) // not "no device bound"
+		}
 		for _, e := range ents {
 			if strings.Count(e.Name(), ":") == 2 {
 				return fmt.Errorf("modprobe -r %s: %w (in use by %s)", name, unix.EBUSY, e.Name())

@@ -11,6 +11,7 @@ package hostsim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -153,8 +154,9 @@ func Open(root string) (*host.Host, error) {
 	}
 	s := &Sim{root: abs, fs: host.NewRootFS(abs)}
 	// A call a killed process left half-done is put back before anything
-	// reads the tree (run recovers under the simulator's lock).
-	if _, err := os.Stat(s.txFile()); err == nil {
+	// reads the tree (run recovers under the simulator's lock); a record
+	// that cannot be looked at is left to recover to report.
+	if _, err := os.Stat(s.txFile()); !errors.Is(err, fs.ErrNotExist) {
 		if err := s.locked(func(*state) error { return nil }); err != nil {
 			return nil, err
 		}
@@ -174,9 +176,66 @@ func errno(op, path string, e unix.Errno) error {
 	return &fs.PathError{Op: op, Path: path, Err: e}
 }
 
-func exists(p string) bool {
+// present reports whether p exists on the simulator's own tree. Only
+// fs.ErrNotExist means absent: any other Lstat failure (EIO, ENOTDIR, ELOOP,
+// EACCES...) is returned with the path, so the model never takes an error
+// it met on its own files for a decision of the kernel it models.
+func present(p string) (bool, error) {
 	_, err := os.Lstat(p)
-	return err == nil
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("simulated host: %w", err)
+}
+
+// mayExist is present for read-only questions whose caller cannot return
+// an error: it is false only when p does not exist, so an error reading
+// the tree is never taken for absence.
+func mayExist(p string) bool {
+	_, err := os.Lstat(p)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// netdev returns nil when interface ifname exists, missing when it does
+// not, and the error when the tree cannot tell.
+func (s *Sim) netdev(ifname string, missing error) error {
+	ok, err := present(s.p("/sys/class/net/" + ifname))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return missing
+	}
+	return nil
+}
+
+// readAttr is a file's trimmed content, "" when the file does not exist;
+// any other read failure is returned with the path.
+func readAttr(p string) (string, error) {
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("simulated host: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// readlinkOpt is os.Readlink with "" for a link that does not exist; any
+// other failure is returned with the path.
+func readlinkOpt(p string) (string, error) {
+	t, err := os.Readlink(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("simulated host: %w", err)
+	}
+	return t, nil
 }
 
 func readTrim(p string) string {

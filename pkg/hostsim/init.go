@@ -171,7 +171,11 @@ func (s *Sim) addDevice(addr, devDir, vendor, device, driver string, iommu bool)
 		return err
 	}
 	if iommu {
-		if err := s.joinGroup(addr, devDir, s.freeGroup()); err != nil {
+		g, err := s.freeGroup()
+		if err != nil {
+			return err
+		}
+		if err := s.joinGroup(addr, devDir, g); err != nil {
 			return err
 		}
 	}
@@ -192,10 +196,14 @@ func (s *Sim) joinGroup(addr, devDir, g string) error {
 }
 
 // freeGroup is the lowest IOMMU group number not in use.
-func (s *Sim) freeGroup() string {
+func (s *Sim) freeGroup() (string, error) {
 	for i := 0; ; i++ {
-		if !exists(s.p("/sys/kernel/iommu_groups/" + strconv.Itoa(i))) {
-			return strconv.Itoa(i)
+		ok, err := present(s.p("/sys/kernel/iommu_groups/" + strconv.Itoa(i)))
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return strconv.Itoa(i), nil
 		}
 	}
 }

@@ -357,8 +357,8 @@ func (s *Sim) readState() (*state, []byte, error) {
 // rules opens ifname's rule table (host.Host.Rules). The driver behind the
 // interface is fixed when the host is made, so it is read once here.
 func (s *Sim) rules(ifname string) (flows.Device, error) {
-	if !exists(s.p("/sys/class/net/" + ifname)) {
-		return nil, fmt.Errorf("ethtool: open rule table of %s: %w", ifname, unix.ENODEV)
+	if err := s.netdev(ifname, fmt.Errorf("ethtool: open rule table of %s: %w", ifname, unix.ENODEV)); err != nil {
+		return nil, err
 	}
 	r := &simRules{s: s, ifname: ifname}
 	err := s.lockSim(func() error {
@@ -405,14 +405,15 @@ const (
 func (r *simRules) call(op, cmd string, withState, save bool, f func(st *state, t *fdirTable) error) error {
 	// Without a fault list there is nothing to check (and fault would
 	// rewrite the state for nothing on every call of a loop).
-	if exists(filepath.Join(r.s.root, MarkerDir, "faults.json")) {
+	// mayExist: an error reading the fault list is left to fault to report.
+	if mayExist(filepath.Join(r.s.root, MarkerDir, "faults.json")) {
 		if err := r.s.fault("ethtool-rule", r.ifname+"/"+op); err != nil {
 			return fmt.Errorf("ethtool: %s on %s: %w", cmd, r.ifname, err)
 		}
 	}
 	err := r.s.lockSim(func() error {
-		if !exists(r.s.p("/sys/class/net/" + r.ifname)) {
-			return unix.ENODEV
+		if err := r.s.netdev(r.ifname, unix.ENODEV); err != nil {
+			return err
 		}
 		if r.drv == noRxnfc {
 			// net/ethtool/ioctl.c: no ops->get_rxnfc / set_rxnfc.

@@ -39,8 +39,8 @@ func (s *Sim) write(st *state, p, v string) error {
 		return s.probe(st, p, v)
 	case strings.HasPrefix(p, "/sys/bus/pci/drivers/") && (base == "bind" || base == "unbind") && path.Dir(dir) == "/sys/bus/pci/drivers":
 		drv := path.Base(dir)
-		if !exists(s.p(dir)) {
-			return errno("open", p, unix.ENOENT)
+		if ok, err := present(s.p(dir)); err != nil || !ok {
+			return orErrno(err, "open", p, unix.ENOENT)
 		}
 		if base == "unbind" {
 			return s.unbind(st, p, drv, v)
@@ -57,12 +57,15 @@ func (s *Sim) write(st *state, p, v string) error {
 		}
 		return s.writeFile(p, v)
 	}
-	if !exists(s.p(p)) {
-		return errno("open", p, unix.ENOENT)
+	if ok, err := present(s.p(p)); err != nil || !ok {
+		return orErrno(err, "open", p, unix.ENOENT)
 	}
 	real, err := filepath.EvalSymlinks(s.p(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return errno("open", p, unix.ENOENT) // a dangling link
+	}
 	if err != nil {
-		return errno("open", p, unix.ENOENT)
+		return fmt.Errorf("simulated host: %w", err)
 	}
 	switch base {
 	case "sriov_numvfs":
@@ -93,16 +96,24 @@ func (s *Sim) setNumVFs(st *state, p, real, v string) error {
 	}
 	devDir := strings.TrimPrefix(filepath.Dir(real), s.root)
 	addr := path.Base(devDir)
-	total, _ := strconv.Atoi(readTrim(s.p(devDir + "/sriov_totalvfs")))
-	cur, _ := strconv.Atoi(readTrim(s.p(devDir + "/sriov_numvfs")))
+	totalS, err := readAttr(s.p(devDir + "/sriov_totalvfs"))
+	if err != nil {
+		return err
+	}
+	curS, err := readAttr(s.p(devDir + "/sriov_numvfs"))
+	if err != nil {
+		return err
+	}
+	total, _ := strconv.Atoi(totalS)
+	cur, _ := strconv.Atoi(curS)
 	if int(n) > total {
 		return errno("write", p, unix.ERANGE)
 	}
 	if int(n) == cur {
 		return nil
 	}
-	if !exists(s.p(devDir + "/driver")) {
-		return errno("write", p, unix.ENOENT) // no driver bound
+	if ok, err := present(s.p(devDir + "/driver")); err != nil || !ok {
+		return orErrno(err, "write", p, unix.ENOENT) // no driver bound
 	}
 	if n == 0 {
 		for k := cur - 1; k >= 0; k-- {
@@ -116,9 +127,19 @@ func (s *Sim) setNumVFs(st *state, p, real, v string) error {
 	if cur != 0 {
 		return errno("write", p, unix.EBUSY) // "VFs already enabled. Disable before enabling"
 	}
-	autoprobe := readTrim(s.p(devDir+"/sriov_drivers_autoprobe")) == "1"
-	pfGroup, _ := os.Readlink(s.p(devDir + "/iommu_group"))
-	shared := exists(filepath.Join(s.root, MarkerDir, "shared-group"))
+	ap, err := readAttr(s.p(devDir + "/sriov_drivers_autoprobe"))
+	if err != nil {
+		return err
+	}
+	autoprobe := ap == "1"
+	pfGroup, err := readlinkOpt(s.p(devDir + "/iommu_group"))
+	if err != nil {
+		return err
+	}
+	shared, err := present(filepath.Join(s.root, MarkerDir, "shared-group"))
+	if err != nil {
+		return err
+	}
 	for k := 0; k < int(n); k++ {
 		vaddr := vfAddress(addr, k)
 		vdir := path.Dir(devDir) + "/" + vaddr
@@ -158,23 +179,35 @@ func vfAddress(pf string, k int) string {
 
 func (s *Sim) removeVF(st *state, devDir string, k int) error {
 	link := devDir + "/virtfn" + strconv.Itoa(k)
-	t, err := os.Readlink(s.p(link))
-	if err != nil {
-		return nil
+	t, err := readlinkOpt(s.p(link))
+	if err != nil || t == "" {
+		return err
 	}
 	vaddr := path.Base(t)
-	if drv, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+vaddr+"/driver"); drv != "" {
+	drv, err := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+vaddr+"/driver")
+	if err != nil {
+		return err
+	}
+	if drv != "" {
 		if err := s.detach(st, vaddr, drv); err != nil {
 			return err
 		}
 	}
 	vdir := path.Dir(devDir) + "/" + vaddr
-	if g, err := os.Readlink(s.p(vdir + "/iommu_group")); err == nil {
+	g, err := readlinkOpt(s.p(vdir + "/iommu_group"))
+	if err != nil {
+		return err
+	}
+	if g != "" {
 		gp := "/sys/kernel/iommu_groups/" + path.Base(g)
 		if err := remove(s.p(gp + "/devices/" + vaddr)); err != nil {
 			return err
 		}
-		if ents, _ := os.ReadDir(s.p(gp + "/devices")); len(ents) == 0 {
+		ents, err := os.ReadDir(s.p(gp + "/devices"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("simulated host: %w", err)
+		}
+		if len(ents) == 0 {
 			if err := os.RemoveAll(s.p(gp)); err != nil {
 				return err
 			}
@@ -199,43 +232,80 @@ func remove(p string) error {
 	return nil
 }
 
-func (s *Sim) devID(addr string) string {
-	return strings.TrimPrefix(readTrim(s.p("/sys/bus/pci/devices/"+addr+"/device")), "0x")
+func (s *Sim) devID(addr string) (string, error) {
+	id, err := readAttr(s.p("/sys/bus/pci/devices/" + addr + "/device"))
+	return strings.TrimPrefix(id, "0x"), err
 }
 
 // matches reports whether driver drv claims addr by its ID table.
-func (s *Sim) matches(st *state, addr, drv string) bool {
-	id := s.devID(addr)
+func (s *Sim) matches(st *state, addr, drv string) (bool, error) {
+	id, err := s.devID(addr)
+	if err != nil {
+		return false, err
+	}
 	switch drv {
 	case st.Model.VFDriver:
-		return id == st.Model.VFDevice
+		return id == st.Model.VFDevice, nil
 	case st.Model.PFDriver:
-		return "0x"+id == st.Model.Device
+		return "0x"+id == st.Model.Device, nil
 	case "virtio-pci":
-		return id == "1000"
+		return id == "1000", nil
 	}
-	return false // vfio-pci has no static IDs: driver_override or new_id only
+	return false, nil // vfio-pci has no static IDs: driver_override or new_id only
 }
 
-func (s *Sim) override(addr string) string {
-	o := readTrim(s.p("/sys/bus/pci/devices/" + addr + "/driver_override"))
+func (s *Sim) override(addr string) (string, error) {
+	o, err := readAttr(s.p("/sys/bus/pci/devices/" + addr + "/driver_override"))
 	if o == "(null)" {
-		return ""
+		return "", err
 	}
-	return o
+	return o, err
+}
+
+// device reports whether the PCI device addr exists, as
+// bus_find_device_by_name would find it: a name with a '/' names none.
+func (s *Sim) device(addr string) (bool, error) {
+	if addr == "" || addr == "." || addr == ".." || strings.Contains(addr, "/") {
+		return false, nil
+	}
+	return present(s.p("/sys/bus/pci/devices/" + addr))
+}
+
+// orErrno is err when the simulator could not read its tree, else the
+// kernel's errno e.
+func orErrno(err error, op, p string, e unix.Errno) error {
+	if err != nil {
+		return err
+	}
+	return errno(op, p, e)
 }
 
 // bind follows bind_store: ENODEV for a missing or non-matching device,
 // EBUSY when it already has a driver.
 func (s *Sim) bind(st *state, p, drv, addr string, probe bool) error {
-	if !exists(s.p("/sys/bus/pci/devices/" + addr)) {
-		return errno("write", p, unix.ENODEV)
+	if ok, err := s.device(addr); err != nil || !ok {
+		return orErrno(err, "write", p, unix.ENODEV)
 	}
-	if cur, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+addr+"/driver"); cur != "" {
+	cur, err := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+addr+"/driver")
+	if err != nil {
+		return err
+	}
+	if cur != "" {
 		return errno("write", p, unix.EBUSY)
 	}
-	ov := s.override(addr)
-	if (ov != "" && ov != drv) || (ov == "" && !s.matches(st, addr, drv)) || !s.canProbe(addr) {
+	ov, err := s.override(addr)
+	if err != nil {
+		return err
+	}
+	m, err := s.matches(st, addr, drv)
+	if err != nil {
+		return err
+	}
+	can, err := s.canProbe(addr)
+	if err != nil {
+		return err
+	}
+	if (ov != "" && ov != drv) || (ov == "" && !m) || !can {
 		return errno("write", p, unix.ENODEV)
 	}
 	return s.attach(st, addr, drv)
@@ -244,16 +314,28 @@ func (s *Sim) bind(st *state, p, drv, addr string, probe bool) error {
 // canProbe follows pci_device_can_probe (drivers/pci/pci-driver.c): a VF
 // is probed only while its PF's sriov_drivers_autoprobe is on, or when it
 // has a driver_override.
-func (s *Sim) canProbe(addr string) bool {
+func (s *Sim) canProbe(addr string) (bool, error) {
 	dev := "/sys/bus/pci/devices/" + addr
-	if !exists(s.p(dev + "/physfn")) {
-		return true
+	vf, err := present(s.p(dev + "/physfn"))
+	if err != nil || !vf {
+		return err == nil, err
 	}
-	return s.override(addr) != "" || readTrim(s.p(dev+"/physfn/sriov_drivers_autoprobe")) == "1"
+	ov, err := s.override(addr)
+	if err != nil || ov != "" {
+		return err == nil, err
+	}
+	ap, err := readAttr(s.p(dev + "/physfn/sriov_drivers_autoprobe"))
+	return err == nil && ap == "1", err
 }
 
 func (s *Sim) unbind(st *state, p, drv, addr string) error {
-	cur, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+addr+"/driver")
+	if ok, err := s.device(addr); err != nil || !ok {
+		return orErrno(err, "write", p, unix.ENODEV)
+	}
+	cur, err := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+addr+"/driver")
+	if err != nil {
+		return err
+	}
 	if cur != drv {
 		return errno("write", p, unix.ENODEV)
 	}
@@ -263,29 +345,55 @@ func (s *Sim) unbind(st *state, p, drv, addr string) error {
 // probe follows drivers_probe: an unbound device goes to its
 // driver_override's driver when that is loaded, else to a matching driver.
 func (s *Sim) probe(st *state, p, addr string) error {
-	if !exists(s.p("/sys/bus/pci/devices/" + addr)) {
-		return errno("write", p, unix.ENODEV)
+	if ok, err := s.device(addr); err != nil || !ok {
+		return orErrno(err, "write", p, unix.ENODEV)
 	}
-	if cur, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+addr+"/driver"); cur != "" || !s.canProbe(addr) {
+	cur, err := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+addr+"/driver")
+	if err != nil {
+		return err
+	}
+	can, err := s.canProbe(addr)
+	if err != nil {
+		return err
+	}
+	if cur != "" || !can {
 		return nil
 	}
-	if ov := s.override(addr); ov != "" {
-		if exists(s.p("/sys/bus/pci/drivers/" + ov)) {
-			return s.attach(st, addr, ov)
+	ov, err := s.override(addr)
+	if err != nil {
+		return err
+	}
+	if ov != "" {
+		if ok, err := present(s.p("/sys/bus/pci/drivers/" + ov)); err != nil || !ok {
+			return err
 		}
-		return nil
+		return s.attach(st, addr, ov)
 	}
 	for _, d := range []string{st.Model.VFDriver, st.Model.PFDriver, "virtio-pci"} {
-		if s.matches(st, addr, d) && exists(s.p("/sys/bus/pci/drivers/"+d)) {
+		m, err := s.matches(st, addr, d)
+		if err != nil {
+			return err
+		}
+		if !m {
+			continue
+		}
+		loaded, err := present(s.p("/sys/bus/pci/drivers/" + d))
+		if err != nil {
+			return err
+		}
+		if loaded {
 			return s.attach(st, addr, d)
 		}
 	}
 	return nil
 }
 
-func (s *Sim) devDir(addr string) string {
-	real, _ := filepath.EvalSymlinks(s.p("/sys/bus/pci/devices/" + addr))
-	return strings.TrimPrefix(real, s.root)
+func (s *Sim) devDir(addr string) (string, error) {
+	real, err := filepath.EvalSymlinks(s.p("/sys/bus/pci/devices/" + addr))
+	if err != nil {
+		return "", fmt.Errorf("simulated host: %w", err)
+	}
+	return strings.TrimPrefix(real, s.root), nil
 }
 
 // attach binds addr to drv: driver links, a netdev for a VF driver, a
@@ -296,7 +404,15 @@ func (s *Sim) attach(st *state, addr, drv string) error {
 	}
 	switch drv {
 	case st.Model.VFDriver:
-		return s.addNetdev(s.devDir(addr), s.freeNetdev(), "00:00:00:00:00:00", 10)
+		dd, err := s.devDir(addr)
+		if err != nil {
+			return err
+		}
+		n, err := s.freeNetdev()
+		if err != nil {
+			return err
+		}
+		return s.addNetdev(dd, n, "00:00:00:00:00:00", 10)
 	case "vfio-pci":
 		return s.refreshVFIO(addr)
 	}
@@ -304,8 +420,13 @@ func (s *Sim) attach(st *state, addr, drv string) error {
 }
 
 func (s *Sim) detach(st *state, addr, drv string) error {
-	dd := s.devDir(addr)
-	if ents, err := os.ReadDir(s.p(dd + "/net")); err == nil {
+	dd, err := s.devDir(addr)
+	if err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(s.p(dd + "/net"))
+	switch {
+	case err == nil:
 		for _, e := range ents {
 			if err := remove(s.p("/sys/class/net/" + e.Name())); err != nil {
 				return err
@@ -314,6 +435,8 @@ func (s *Sim) detach(st *state, addr, drv string) error {
 		if err := os.RemoveAll(s.p(dd + "/net")); err != nil {
 			return err
 		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("simulated host: %w", err)
 	}
 	if err := remove(s.p(dd + "/driver")); err != nil {
 		return err
@@ -330,18 +453,27 @@ func (s *Sim) detach(st *state, addr, drv string) error {
 // refreshVFIO creates or removes the group's /dev/vfio node: it exists
 // while a member is on vfio-pci and every member is on vfio-pci or unbound.
 func (s *Sim) refreshVFIO(addr string) error {
-	g, err := os.Readlink(s.p("/sys/bus/pci/devices/" + addr + "/iommu_group"))
-	noiommu := readTrim(s.p("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode")) == "Y"
+	g, err := readlinkOpt(s.p("/sys/bus/pci/devices/" + addr + "/iommu_group"))
+	if err != nil {
+		return err
+	}
+	mode, err := readAttr(s.p("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode"))
+	if err != nil {
+		return err
+	}
 	var node string
 	var members []string
 	switch {
-	case err == nil:
+	case g != "":
 		node = "/dev/vfio/" + path.Base(g)
-		ents, _ := os.ReadDir(s.p("/sys/kernel/iommu_groups/" + path.Base(g) + "/devices"))
+		ents, err := os.ReadDir(s.p("/sys/kernel/iommu_groups/" + path.Base(g) + "/devices"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("simulated host: %w", err)
+		}
 		for _, e := range ents {
 			members = append(members, e.Name())
 		}
-	case noiommu:
+	case mode == "Y":
 		node = "/dev/vfio/noiommu-" + noiommuGroup(addr)
 		members = []string{addr}
 	default:
@@ -350,7 +482,10 @@ func (s *Sim) refreshVFIO(addr string) error {
 	sort.Strings(members)
 	anyVFIO, viable := false, true
 	for _, m := range members {
-		d, _ := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+m+"/driver")
+		d, err := host.LinkBase(s.fs, "/sys/bus/pci/devices/"+m+"/driver")
+		if err != nil {
+			return err
+		}
 		switch d {
 		case "vfio-pci":
 			anyVFIO = true
@@ -372,11 +507,15 @@ func noiommuGroup(addr string) string {
 	return strconv.Itoa(bus<<8 | dev<<3 | fn)
 }
 
-func (s *Sim) freeNetdev() string {
+func (s *Sim) freeNetdev() (string, error) {
 	for i := 4; ; i++ {
 		n := "eth" + strconv.Itoa(i)
-		if !exists(s.p("/sys/class/net/" + n)) {
-			return n
+		ok, err := present(s.p("/sys/class/net/" + n))
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return n, nil
 		}
 	}
 }
