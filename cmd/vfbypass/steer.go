@@ -47,8 +47,9 @@ raw ethtool forms in the rule: "vf K queue Q", "action N" (N = (K+1)<<32 | Q
 for VF K, a PF queue below 2^32) or "action -1" (drop). Without loc,
 vfbypass picks the highest free location, as ethtool does.
 
-Flags go before the PF or between the PF and the rule; everything from the
-first rule word on belongs to the rule (so "m" and "-1" are rule words).
+Flags go before the PF, between the PF and the rule, or after the rule; in
+the rule, "m" and numbers such as "-1" are rule words, and the first word
+that is a flag of this command ("-o", "--dry-run", ...) ends the rule.
 --from-file reads one rule per line (blank lines and # comments skipped) and
 installs them as one batch in this process: all of them, or none; there
 --vf/--queue is the target of the lines that name none.`,
@@ -77,6 +78,20 @@ installs them as one batch in this process: all of them, or none; there
 					}
 					args = append([]string{args[0]}, args[end:]...)
 				}
+			}
+			// Flags after the rule ("... dst-port 80 -o json"): from the
+			// first word that is a flag of this command, not a number.
+			if i := trailingFlags(cmd, args); i > 0 {
+				if err := cmd.Flags().Parse(args[i:]); err != nil {
+					return outcome.Invalid("see 'vfbypass steer add --help'", "%v", err)
+				}
+				if rest := cmd.Flags().Args(); len(rest) > 0 {
+					return outcome.Invalid("put the whole rule before or after the flags, not around them", "rule word %q after the flags", rest[0])
+				}
+				if g.output != "text" && g.output != "json" {
+					return outcome.Invalid("use -o text or -o json", "output format %q is not known", g.output)
+				}
+				args = args[:i]
 			}
 			res := &steer.Result{Rules: []steer.RuleInfo{}}
 			if len(args) == 0 {
@@ -122,6 +137,39 @@ installs them as one batch in this process: all of them, or none; there
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check and print the rules and their locations, change nothing")
 	f.BoolVar(&opts.Force, "force", false, "replace a rule at an explicit loc that vfbypass did not add, or add a rule whose match another installed rule already steers elsewhere")
 	return cmd
+}
+
+// trailingFlags returns the index in args of the first flag of cmd that
+// follows the rule words (a word starting with "-" that is not a number and
+// names one of cmd's flags), or 0 when there is none.
+func trailingFlags(cmd *cobra.Command, args []string) int {
+	start := -1
+	for i, a := range args {
+		if a == "flow-type" {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return 0
+	}
+	for i := start + 1; i < len(args); i++ {
+		a := args[i]
+		if len(a) < 2 || a[0] != '-' || (a[1] >= '0' && a[1] <= '9') || a[1] == '+' {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var known bool
+		if strings.HasPrefix(a, "--") {
+			known = cmd.Flags().Lookup(name) != nil
+		} else {
+			known = cmd.Flags().ShorthandLookup(name[:1]) != nil
+		}
+		if known {
+			return i
+		}
+	}
+	return 0
 }
 
 // readRules reads a rules file: one rule per line, # comments, blank lines.

@@ -63,6 +63,7 @@ func TestSteerCLIFlagOrdersAndRawForms(t *testing.T) {
 		{"add", "--vf", "1", "--queue=2", "eth3", "flow-type", "tcp4", "dst-ip", "10.0.0.2", "dst-port", "80"},
 		{"add", "eth3", "flow-type", "tcp4", "dst-ip", "10.0.0.3", "dst-port", "80", "vf", "1", "queue", "2"},
 		{"add", "eth3", "flow-type", "tcp4", "dst-ip", "10.0.0.4", "dst-port", "80", "action", "8589934594"},
+		{"add", "eth3", "flow-type", "tcp4", "dst-ip", "10.0.0.6", "dst-port", "80", "--vf", "1", "--queue", "2", "-o", "json"},
 	} {
 		code, r, e := steerRun(t, g, args...)
 		if code != 0 || !r.Changed || len(r.Rules) != 1 {
@@ -79,7 +80,7 @@ func TestSteerCLIFlagOrdersAndRawForms(t *testing.T) {
 		t.Fatalf("action 4294967296: %d\n%s", code, out)
 	}
 	code, r, _ := steerRun(t, g, "list", "eth3")
-	if code != 0 || len(r.Rules) != 5 || r.Table != 2046 {
+	if code != 0 || len(r.Rules) != 6 || r.Table != 2046 {
 		t.Fatalf("list: %d %+v", code, r)
 	}
 	// Masks and -1 are rule words, not flags.
@@ -87,10 +88,16 @@ func TestSteerCLIFlagOrdersAndRawForms(t *testing.T) {
 	if code != 2 || r.Error == nil || !strings.Contains(r.Error["message"].(string), "dst-ip mask") {
 		t.Fatalf("a masked dst-ip under a port with exact dst-ip: %d %+v", code, r.Error)
 	}
-	// A flag after the rule is a rule word, and ethtool's grammar refuses it.
-	code, r, _ = steerRun(t, g, "add", "eth3", "flow-type", "tcp4", "dst-port", "81", "--vf", "0")
-	if code != 2 || r.Error["fix"] == "" {
-		t.Fatalf("flag after the rule: %d %+v", code, r.Error)
+	// Flags after the rule end it; rule words after those flags are refused.
+	code, r, _ = steerRun(t, g, "add", "eth3", "flow-type", "tcp4", "dst-port", "81", "--vf", "0", "dst-ip", "10.0.0.7")
+	if code != 2 || !strings.Contains(r.Error["message"].(string), `rule word "dst-ip" after the flags`) {
+		t.Fatalf("rule words around flags: %d %+v", code, r.Error)
+	}
+	// A word that is no flag of the command stays a rule word, which
+	// ethtool's grammar refuses.
+	code, r, _ = steerRun(t, g, "add", "eth3", "--vf", "0", "flow-type", "tcp4", "dst-port", "81", "--bogus")
+	if code != 2 || !strings.Contains(r.Error["message"].(string), "--bogus") {
+		t.Fatalf("unknown flag after the rule: %d %+v", code, r.Error)
 	}
 }
 
