@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 CACHE=${LAB_CACHE:-$HOME/.cache/vfbypass/lab}
 # The steps lab/scenario.sh reports, in order; each must pass.
-LAB_STEPS="doctor rollback-on-failure up up-idempotent status steer-no-ntuple rx down-refuses-busy-vf down"
+LAB_STEPS="doctor rollback-on-failure up up-idempotent status steer-no-ntuple rx down-refuses-busy-vf down vf-vlan-spoofchk"
 RESULT=${LAB_RESULT:-$top/lab-result.json}
 APT="apt-get -o DPkg::Lock::Timeout=600 -qq"
 export DEBIAN_FRONTEND=noninteractive

@@ -109,4 +109,19 @@ if [ $RC = 0 ] && [ "$N" = 0 ] && [ "$AP" = "$AP0" ] && [ "$PFD" = igb ] && [ ! 
 else
   step down false "rc=$RC numvfs=$N autoprobe=$AP pfdriver=$PFD"
 fi
+# VLAN and spoofchk over rtnetlink on the real igb PF, VFs left to igbvf.
+run up "$PF" --vfs 2 --vf 1 --vlan 100 --spoofchk=false --driver none -o json
+URC=$RC
+LINK=$(/usr/sbin/ip link show "$PF" | grep 'vf 1 ')
+echo "  ip link: $LINK"
+VF1=$(readlink $DEV/virtfn1); VF1=${VF1##*/}
+D1=$(readlink /sys/bus/pci/devices/$VF1/driver 2>/dev/null); D1=${D1##*/}
+run down "$PF" -o json
+N=$(cat $DEV/sriov_numvfs)
+if [ $URC = 0 ] && echo "$LINK" | grep -q 'vlan 100' && echo "$LINK" | grep -q 'spoof checking off' && [ "$D1" = igbvf ] && [ $RC = 0 ] && [ "$N" = 0 ]; then
+  step vf-vlan-spoofchk true "VF 1 vlan 100, spoof checking off (ip link), on igbvf; down back to 0 VFs"
+else
+  step vf-vlan-spoofchk false "up rc=$URC driver=$D1 link=$LINK; down rc=$RC numvfs=$N"
+fi
+
 run status "$PF"
