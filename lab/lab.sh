@@ -90,20 +90,23 @@ build() {
   say "initramfs $(du -h initrd.gz | cut -f1)"
 }
 
-# guest ACCEL KERNEL-VERSION: boots the guest once, with its NIC on a QEMU
-# dgram backend (UDP on loopback) that tools/labsend feeds from outside.
-# Returns 1 when KVM cannot run the guest (it did not reach /init in time).
+# guest ACCEL KERNEL-VERSION SMP: boots the guest once, with its NIC on a
+# QEMU dgram backend (UDP on loopback) that tools/labsend feeds from outside.
+# Returns 1 when KVM cannot run the guest (it did not reach /init in time),
+# 2 when the guest stalled (no new LAB line for LAB_STALL seconds: under TCG
+# a vCPU can stop getting its timer interrupts, and the kernel only reports
+# RCU stalls from then on).
 guest() {
-  local cpu=max waited=0 port=$(( 40000 + RANDOM % 20000 ))
+  local cpu=max waited=0 quiet=0 lines=0 n port=$(( 40000 + RANDOM % 20000 ))
   [ "$1" = kvm ] && cpu=host
-  say "booting the guest with -accel $1 -cpu $cpu (kernel $2)"
+  say "booting the guest with -accel $1 -cpu $cpu -smp $3 (kernel $2)"
   : > serial.log
   "$CACHE/labsend" -to "127.0.0.1:$port" -bind "127.0.0.1:$((port + 1))" -dst-mac "$LAB_MAC" \
     -count "$LAB_FRAMES" -pps "${LAB_PPS:-2000}" -wait-file serial.log -wait-for 'LAB: rx ready' \
     -timeout "${BOOT_TIMEOUT:-600}s" > labsend.log 2>&1 &
   local sender=$!
   timeout "${BOOT_TIMEOUT:-600}" qemu-system-x86_64 \
-    -machine q35,kernel-irqchip=split -accel "$1" -cpu "$cpu" -smp 2 -m 1536 \
+    -machine q35,kernel-irqchip=split -accel "$1" -cpu "$cpu" -smp "$3" -m 1536 \
     -device intel-iommu,intremap=on,caching-mode=on \
     -device pcie-root-port,id=rp1,chassis=1,slot=1 \
     -netdev "dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=$port,remote.type=inet,remote.host=127.0.0.1,remote.port=$((port + 1))" \
@@ -111,27 +114,30 @@ guest() {
     -kernel "kern-$2/boot/vmlinuz-$2" -initrd initrd.gz \
     -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 quiet lab.frames=$LAB_FRAMES lab.mac=$LAB_MAC" \
     -nographic -no-reboot </dev/null >> serial.log 2>&1 &
-  local qemu=$!
-  # Under KVM, a guest that has not reached /init within a minute (nested
-  # KVM without the CPU features QEMU needs) is stopped, for TCG to run it.
+  local qemu=$! rc=0
   while kill -0 "$qemu" 2>/dev/null; do
-    if [ "$1" = kvm ] && ! grep -aq 'LAB: init started' serial.log; then
-      if [ "$waited" -ge 60 ] || grep -aq 'KVM internal error\|failed to set MSR' serial.log; then
-        kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true
-        kill "$sender" 2>/dev/null || true; wait "$sender" 2>/dev/null || true
-        return 1
-      fi
+    # Under KVM, a guest that has not reached /init within a minute (nested
+    # KVM without the CPU features QEMU needs) is stopped, for TCG to run it.
+    if [ "$1" = kvm ] && ! grep -aq 'LAB: init started' serial.log &&
+       { [ "$waited" -ge 60 ] || grep -aq 'KVM internal error\|failed to set MSR' serial.log; }; then
+      rc=1; break
+    fi
+    n=$(grep -ac '^LAB' serial.log || true)
+    if [ "$n" != "$lines" ]; then lines=$n quiet=0; else quiet=$((quiet + 1)); fi
+    if [ "$quiet" -ge "${LAB_STALL:-150}" ]; then
+      rc=2; break
     fi
     sleep 1; waited=$((waited + 1))
   done
+  if [ "$rc" != 0 ]; then kill "$qemu" 2>/dev/null || true; fi
   wait "$qemu" 2>/dev/null || true
   kill "$sender" 2>/dev/null || true; wait "$sender" 2>/dev/null || true
   # QEMU that exits under KVM before the guest reached /init (e.g. "failed
   # to set MSR" on nested KVM) is KVM's failure, not the guest's.
   if [ "$1" = kvm ] && ! grep -aq 'LAB: init started' serial.log; then
-    return 1
+    rc=1
   fi
-  return 0
+  return "$rc"
 }
 
 boot() {
@@ -144,10 +150,19 @@ boot() {
     accel=kvm
   fi
   t0=$(date +%s)
-  if ! guest "$accel" "$KV"; then
+  smp=${LAB_SMP:-2}
+  rc=0; guest "$accel" "$KV" "$smp" || rc=$?
+  if [ "$rc" = 1 ]; then
     say "KVM could not run the guest ($(grep -a -m1 -i 'error' serial.log || echo 'no /init within 60 s')); falling back to TCG"
     accel=tcg
-    guest "$accel" "$KV"
+    rc=0; guest "$accel" "$KV" "$smp" || rc=$?
+  fi
+  if [ "$rc" = 2 ]; then
+    cp serial.log serial-stalled.log
+    say "the guest stalled: no progress for ${LAB_STALL:-150} s ($(grep -a -m1 'rcu.*stall' serial.log || tail -1 serial.log)); log kept in $CACHE/serial-stalled.log; booting it once more with -smp 1"
+    smp=1
+    rc=0; guest "$accel" "$KV" "$smp" || rc=$?
+    [ "$rc" = 2 ] && say "the guest stalled again; the steps it did not report count as failed"
   fi
   say "guest ran $(( $(date +%s) - t0 ))s (serial log: $CACHE/serial.log)"
   [ -s labsend.log ] && say "sender: $(cat labsend.log)"
@@ -155,7 +170,7 @@ boot() {
   # LABSTEP {"name": ..., "pass": ...} lines become lab-result.json.
   {
     sent=$(sed -n 's/^labsend: sent \([0-9]*\) frames.*/\1/p' labsend.log 2>/dev/null)
-    printf '{"accel": "%s", "kernel": "%s", "frames_sent": %s, "steps": [\n' "$accel" "$KV" "${sent:-0}"
+    printf '{"accel": "%s", "smp": %s, "kernel": "%s", "frames_sent": %s, "steps": [\n' "$accel" "$smp" "$KV" "${sent:-0}"
     # A step the guest never reported (it crashed, hung or ran out of time)
     # is a failed step.
     for name in $LAB_STEPS; do
