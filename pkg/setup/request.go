@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sort"
@@ -68,7 +69,9 @@ func LoadConfig(path string) (Request, error) {
 	}
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
-	if err := dec.Decode(&r); err != nil {
+	if err := dec.Decode(&r); errors.Is(err, io.EOF) {
+		return r, outcome.Invalid("write at least pf: and vfs: (see docs/config.md)", "config %s is empty", path)
+	} else if err != nil {
 		return r, outcome.Invalid("see docs/config.md for the format", "config %s: %v", path, err)
 	}
 	return r, nil
