@@ -22,7 +22,7 @@ package hostsim
 
 import (
 	"bufio"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -245,16 +245,18 @@ func (s *Sim) saveTable(ifname string, t *fdirTable) error {
 		t.Gen = 0
 		return nil
 	}
-	var g [8]byte
-	if _, err := rand.Read(g[:]); err != nil {
-		return err
-	}
-	t.Gen = binary.LittleEndian.Uint64(g[:]) | 1
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %x\nmask %s\n", tableMagic, t.Gen, t.Mask.encode())
+	var body strings.Builder
+	fmt.Fprintf(&body, "mask %s\n", t.Mask.encode())
 	for _, r := range t.Rules {
-		fmt.Fprintf(&b, "%d %s %x\n", r.Loc, r.Filter.encode(), r.Action)
+		fmt.Fprintf(&body, "%d %s %x\n", r.Loc, r.Filter.encode(), r.Action)
 	}
+	// The generation is a hash of the content: readers that cached this
+	// content see the same number, and a table put back as it was is the
+	// same file byte for byte.
+	sum := sha256.Sum256([]byte(body.String()))
+	t.Gen = binary.LittleEndian.Uint64(sum[:8]) | 1
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %x\n%s", tableMagic, t.Gen, body.String())
 	tmp := p + ".tmp"
 	err := os.WriteFile(tmp, []byte(b.String()), 0o644)
 	if err == nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
@@ -100,13 +101,17 @@ func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, r
 		res.Message = fmt.Sprintf("%s: %d rules would be deleted (dry run, nothing changed)", e.pf, len(xs))
 		return res, nil
 	}
-	var failed []string
 	gone := map[uint32]bool{}
+	var deleted []*installed // deleted by this call, to put back on failure
 	for _, x := range xs {
 		ri := e.info(x)
-		if err := e.dev.Delete(x.loc); err != nil && !errors.Is(err, syscall.EINVAL) {
-			failed = append(failed, fmt.Sprintf("location %d: %v", x.loc, err))
-			continue
+		err := e.dev.Delete(x.loc)
+		if err != nil && !errors.Is(err, syscall.EINVAL) { // EINVAL: gone already
+			res.Rules, res.Changed = []RuleInfo{}, false
+			return res, e.undelete(deleted, fmt.Errorf("delete the rule at location %d on %s: %w", x.loc, e.pf, err))
+		}
+		if err == nil {
+			deleted = append(deleted, x)
 		}
 		gone[x.loc] = true
 		ri.Status = "deleted"
@@ -132,11 +137,29 @@ func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, r
 			res.Warn("the rules are deleted but the journal still lists them (%v); 'vfbypass down %s' or 'vfbypass steer clear %s' tidies it", err, e.pf, e.pf)
 		}
 	}
-	if len(failed) > 0 {
-		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("delete rules on %s: %s (the others are deleted)", e.pf, strings.Join(failed, "; ")))
-	}
 	res.Message = fmt.Sprintf("%s: %d rules deleted", e.pf, len(gone))
 	return res, nil
+}
+
+// undelete puts back the rules a failed del or clear had deleted (in
+// reverse, at their locations), so that exit 1 leaves the table as it was;
+// what cannot be put back makes it exit 3, naming the rules.
+func (e *env) undelete(deleted []*installed, cause error) error {
+	var left []string
+	for i := len(deleted) - 1; i >= 0; i-- {
+		x := deleted[i]
+		fs := x.fs
+		fs.Location = x.loc
+		if _, err := e.dev.Insert(fs, x.rss); err != nil {
+			left = append(left, fmt.Sprintf("location %d (%s): %v", x.loc, strings.Join(flows.Words(fs, x.rss), " "), err))
+		}
+	}
+	if len(left) > 0 {
+		return &outcome.Error{Code: outcome.RollbackIncomplete,
+			Err: fmt.Errorf("%w; putting back the rules deleted before it failed too, these are gone: %s", cause, strings.Join(left, "; ")),
+			Fix: fmt.Sprintf("re-add them with 'vfbypass steer add %s ...' if they should stay ('vfbypass down %s' skips rules that are gone)", e.pf, e.pf)}
+	}
+	return outcome.WithCode(outcome.Failed, fmt.Errorf("%w (rolled back: the rules deleted before it are back, the table of %s is as it was)", cause, e.pf))
 }
 
 // begin takes pf's lock, opens its rule table (for adding when forAdd) and

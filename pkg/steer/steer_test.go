@@ -432,3 +432,26 @@ func TestUpRuleFaultRollsBack(t *testing.T) {
 		t.Fatal("up was not rolled back")
 	}
 }
+
+// A delete the kernel refuses half-way through a clear puts back the rules
+// already deleted: exit 1 leaves the table and the journal as they were.
+func TestDeleteFaultPutsRulesBack(t *testing.T) {
+	l := newLab(t, hostsim.Options{}, 2)
+	for p := 1; p <= 3; p++ {
+		l.mustAdd(fmt.Sprintf("flow-type tcp4 dst-port %d", p), vf(0), 0)
+	}
+	before := l.snap()
+	if err := hostsim.AddFault(l.root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/delete", Errno: unix.EIO, After: 2}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := steer.Clear(l.h, l.store, "eth3", false, l.opts())
+	if outcome.Code(err) != outcome.Failed || !errors.Is(err, unix.EIO) || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("delete fault: exit %d %v", outcome.Code(err), err)
+	}
+	if res.Changed || len(res.Rules) != 0 {
+		t.Fatalf("a rolled-back clear reports changes: %+v", res)
+	}
+	if after := l.snap(); after != before {
+		t.Fatalf("a failed clear left the table or the journal changed:\n%s\n----\n%s", before, after)
+	}
+}
