@@ -131,16 +131,24 @@ func (s *Sim) save(st *state) error {
 	if err != nil {
 		return err
 	}
-	tmp := s.stateFile() + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("simulator state: %w", err)
-	}
-	if err := os.Rename(tmp, s.stateFile()); err != nil {
-		os.Remove(tmp)
+	if err := replaceFile(s.stateFile(), append(b, '\n')); err != nil {
 		return fmt.Errorf("simulator state: %w", err)
 	}
 	return nil
+}
+
+// replaceFile writes data to a temporary file beside p and renames it over
+// p, so p is whole or as it was; a failure leaves no temporary file.
+func replaceFile(p string, data []byte) error {
+	tmp := p + ".tmp"
+	err := os.WriteFile(tmp, data, 0o644)
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // Open returns the Host of the simulated tree at root.

@@ -257,15 +257,7 @@ func (s *Sim) saveTable(ifname string, t *fdirTable) error {
 	t.Gen = binary.LittleEndian.Uint64(sum[:8]) | 1
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %x\n%s", tableMagic, t.Gen, body.String())
-	tmp := p + ".tmp"
-	err := os.WriteFile(tmp, []byte(b.String()), 0o644)
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp) // a failed insert leaves the table as it was
-	}
-	return err
+	return replaceFile(p, []byte(b.String())) // a failed insert leaves the table as it was
 }
 
 // SetRuleTableSize makes the simulated 82599's perfect-filter table hold

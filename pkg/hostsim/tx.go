@@ -123,13 +123,7 @@ func (s *Sim) saveTx(before map[string]treeEntry, state []byte) error {
 	if err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
-	tmp := s.txFile() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("simulator: record the call in progress: %w", err)
-	}
-	if err := os.Rename(tmp, s.txFile()); err != nil {
-		os.Remove(tmp)
+	if err := replaceFile(s.txFile(), b); err != nil {
 		return fmt.Errorf("simulator: record the call in progress: %w", err)
 	}
 	return nil
