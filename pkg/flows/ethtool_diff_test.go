@@ -79,35 +79,62 @@ func TestEthtoolDifferential(t *testing.T) {
 	}
 	agreeAccept, agreeReject, diverge := 0, 0, 0
 	for _, words := range cases {
-		want, ethtoolOK := capture(words)
-		r, err := Parse(words)
-		switch {
-		case !ethtoolOK && err == nil:
-			t.Errorf("%q: ethtool refuses, Parse accepts", words)
-		case !ethtoolOK:
-			agreeReject++
-		case err != nil && knownDivergence(err):
-			diverge++
-		case err != nil:
-			t.Errorf("%q: ethtool accepts, Parse refuses: %v", words, err)
-		default:
+		switch compareWithEthtool(t, capture, words) {
+		case bothAccept:
 			agreeAccept++
-			if r.NeedsLocation() {
-				r.Spec.Location = 2047 // ethtool's pick in the shim's empty 2048-entry table
-			}
-			got := specBytes(t, r.Spec)
-			if !bytes.Equal(got, want[rxnfcFS:rxnfcFS+FlowSpecSize]) {
-				t.Errorf("%q: bytes differ from ethtool's\n%s", words, hexDiff(got, want[rxnfcFS:rxnfcFS+FlowSpecSize]))
-			}
-			if r.Spec.FlowType&FlowRSS != 0 {
-				if rss := binary.LittleEndian.Uint32(want[rxnfcRSSContext:]); rss != r.RSSContext {
-					t.Errorf("%q: rss_context %d, ethtool %d", words, r.RSSContext, rss)
-				}
-			}
+		case bothRefuse:
+			agreeReject++
+		case parseRefusesOnPurpose:
+			diverge++
 		}
 	}
 	t.Logf("%d command lines: %d accepted by both, %d refused by both, %d refused only by Parse on purpose", len(cases), agreeAccept, agreeReject, diverge)
 	if diverge != 4 {
 		t.Errorf("%d deliberate divergences, want the 4 listed at the end of cornerCases", diverge)
 	}
+}
+
+// verdict is how Parse and ethtool agreed on one command line.
+type verdict int
+
+const (
+	disagree verdict = iota
+	bothAccept
+	bothRefuse
+	parseRefusesOnPurpose
+)
+
+// compareWithEthtool runs words through the real ethtool (capture) and
+// Parse: where ethtool accepts, Parse must give the same struct
+// ethtool_rx_flow_spec and rss_context (or refuse on purpose, see
+// knownDivergence); where ethtool refuses, Parse must refuse. Disagreements
+// are test errors.
+func compareWithEthtool(t *testing.T, capture func([]string) ([]byte, bool), words []string) verdict {
+	t.Helper()
+	want, ethtoolOK := capture(words)
+	r, err := Parse(words)
+	switch {
+	case !ethtoolOK && err == nil:
+		t.Errorf("%q: ethtool refuses, Parse accepts", words)
+		return disagree
+	case !ethtoolOK:
+		return bothRefuse
+	case err != nil && knownDivergence(err):
+		return parseRefusesOnPurpose
+	case err != nil:
+		t.Errorf("%q: ethtool accepts, Parse refuses: %v", words, err)
+		return disagree
+	}
+	if r.NeedsLocation() {
+		r.Spec.Location = 2047 // ethtool's pick in the shim's empty 2048-entry table
+	}
+	if got := specBytes(t, r.Spec); !bytes.Equal(got, want[rxnfcFS:rxnfcFS+FlowSpecSize]) {
+		t.Errorf("%q: bytes differ from ethtool's\n%s", words, hexDiff(got, want[rxnfcFS:rxnfcFS+FlowSpecSize]))
+	}
+	if r.Spec.FlowType&FlowRSS != 0 {
+		if rss := binary.LittleEndian.Uint32(want[rxnfcRSSContext:]); rss != r.RSSContext {
+			t.Errorf("%q: rss_context %d, ethtool %d", words, r.RSSContext, rss)
+		}
+	}
+	return bothAccept
 }
