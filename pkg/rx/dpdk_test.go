@@ -92,21 +92,10 @@ func report(t *testing.T, p *rx.Port, secs float64) {
 
 func TestNullVdevCountsAndRate(t *testing.T) {
 	if os.Getenv(childEnv) == "null" {
-		e, err := rx.InitEAL(ealArgs(t, "net_null0"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, p, l := startLoop(t, "net_null0", rx.PortConfig{}, rx.LoopConfig{})
 		defer e.Close()
 		if _, err := rx.InitEAL(nil); err != rx.ErrEALUsed {
 			t.Fatalf("second InitEAL: %v, want ErrEALUsed", err)
-		}
-		p, err := e.OpenPort("net_null0", rx.PortConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := p.Start(rx.LoopConfig{})
-		if err != nil {
-			t.Fatal(err)
 		}
 		start := time.Now()
 		time.Sleep(time.Second)
@@ -144,30 +133,13 @@ func TestNullVdevCountsAndRate(t *testing.T) {
 func TestRingVdevExactCount(t *testing.T) {
 	const n = 100000
 	if os.Getenv(childEnv) == "ring" {
-		e, err := rx.InitEAL(ealArgs(t, "net_ring0"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, p, l := startLoop(t, "net_ring0", rx.PortConfig{Mbufs: 2047}, rx.LoopConfig{})
 		defer e.Close()
-		p, err := e.OpenPort("net_ring0", rx.PortConfig{Mbufs: 2047})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := p.Start(rx.LoopConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
 		start := time.Now()
 		if err := ringfeed.Feed("ETH_RXTX0_net_ring0", n, 100, 20*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		for deadline := time.Now().Add(10 * time.Second); rx.Sum(p.Counters()).Packets < n && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-		}
-		time.Sleep(50 * time.Millisecond) // anything beyond n would show now
-		if err := l.Stop(); err != nil {
-			t.Fatal(err)
-		}
+		stopAt(t, p, l, n, 10*time.Second, 50*time.Millisecond)
 		report(t, p, time.Since(start).Seconds())
 		return
 	}
@@ -201,32 +173,15 @@ func waitLine(t *testing.T, sc *bufio.Scanner, prefix string, all *strings.Build
 func TestAFPacketVethExactCount(t *testing.T) {
 	const n = 2000
 	if os.Getenv(childEnv) == "afpacket" {
-		e, err := rx.InitEAL(ealArgs(t, "net_af_packet0,iface=vfbrx1"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
-		p, err := e.OpenPort("net_af_packet0", rx.PortConfig{Mbufs: 4095})
-		if err != nil {
-			t.Fatal(err)
-		}
 		fl, err := rx.ParseFlow("udp dst-ip 10.77.0.2 dst-port 9999")
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := p.Start(rx.LoopConfig{Match: &fl})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, p, l := startLoop(t, "net_af_packet0,iface=vfbrx1", rx.PortConfig{Mbufs: 4095}, rx.LoopConfig{Match: &fl})
+		defer e.Close()
 		start := time.Now()
 		fmt.Println("READY")
-		for deadline := time.Now().Add(15 * time.Second); rx.Sum(p.Counters()).Packets < n && time.Now().Before(deadline); {
-			time.Sleep(5 * time.Millisecond)
-		}
-		time.Sleep(200 * time.Millisecond) // anything beyond n would show now
-		if err := l.Stop(); err != nil {
-			t.Fatal(err)
-		}
+		stopAt(t, p, l, n, 15*time.Second, 200*time.Millisecond)
 		report(t, p, time.Since(start).Seconds())
 		return
 	}
@@ -283,4 +238,39 @@ func TestAFPacketVethExactCount(t *testing.T) {
 		t.Fatalf("net_af_packet: counted %d packets (%d of the flow), %d bytes; want exactly %d of %d bytes\n%s", tot.Packets, tot.MatchPackets, tot.Bytes, n, frame, errb.String())
 	}
 	t.Logf("net_af_packet on a veth: exactly %d packets (%d matching the flow), port ipackets %d", tot.Packets, tot.MatchPackets, r.Port.IPackets)
+}
+
+// startLoop starts EAL with vdev, opens the vdev's port and starts the loop
+// on it; the caller closes the EAL.
+func startLoop(t *testing.T, vdev string, pc rx.PortConfig, lc rx.LoopConfig) (*rx.EAL, *rx.Port, *rx.Loop) {
+	t.Helper()
+	e, err := rx.InitEAL(ealArgs(t, vdev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _, _ := strings.Cut(vdev, ",")
+	p, err := e.OpenPort(name, pc)
+	if err != nil {
+		e.Close()
+		t.Fatal(err)
+	}
+	l, err := p.Start(lc)
+	if err != nil {
+		e.Close()
+		t.Fatal(err)
+	}
+	return e, p, l
+}
+
+// stopAt waits until the loop has counted n packets (or wait passed), then
+// lets settle pass, so that anything beyond n would show, and stops it.
+func stopAt(t *testing.T, p *rx.Port, l *rx.Loop, n uint64, wait, settle time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(wait); rx.Sum(p.Counters()).Packets < n && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(settle)
+	if err := l.Stop(); err != nil {
+		t.Fatal(err)
+	}
 }
