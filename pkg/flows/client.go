@@ -81,39 +81,25 @@ func (d *device) count() (uint32, uint64, error) {
 }
 
 // RuleCount reads the count and the RX_CLS_LOC_SPECIAL flag from
-// ETHTOOL_GRXCLSRLCNT. Drivers that pick locations themselves report the
-// table size there too; the others (ixgbe fills only rule_cnt in
-// ixgbe_get_rxnfc) report it in the data word of ETHTOOL_GRXCLSRLALL, which
-// is where ethtool's rxclass.c (rmgr_init) reads it, so it is read there.
-func (d *device) RuleCount() (count, tableSize uint32, special bool, err error) {
+// ETHTOOL_GRXCLSRLCNT.
+func (d *device) RuleCount() (uint32, bool, error) {
 	count, data, err := d.count()
 	if err != nil {
-		return 0, 0, false, err
+		return 0, false, err
 	}
-	if data&uint64(RxClsLocSpecial) != 0 {
-		return count, uint32(data) &^ RxClsLocSpecial, true, nil
-	}
-	locs, size, err := d.list()
-	if err != nil {
-		return 0, 0, false, err
-	}
-	return uint32(len(locs)), max(size, uint32(data)), false, nil
+	return count, data&uint64(RxClsLocSpecial) != 0, nil
 }
 
-// RuleLocations lists the installed rules' locations (ETHTOOL_GRXCLSRLALL).
-func (d *device) RuleLocations() ([]uint32, error) {
-	locs, _, err := d.list()
-	return locs, err
-}
-
-// list asks for as many locations as ETHTOOL_GRXCLSRLCNT counted and
-// returns them with the table size from the data word; when rules were
+// RuleLocations asks ETHTOOL_GRXCLSRLALL for as many locations as
+// ETHTOOL_GRXCLSRLCNT counted and returns them with the table size: the
+// GRXCLSRLALL data word (ixgbe fills only rule_cnt for GRXCLSRLCNT), or the
+// GRXCLSRLCNT one where a driver reports it only there. When rules were
 // added in between the kernel answers EMSGSIZE and it counts again (a few
 // times).
-func (d *device) list() ([]uint32, uint32, error) {
+func (d *device) RuleLocations() ([]uint32, uint32, error) {
 	var lastErr error
 	for try := 0; try < 4; try++ {
-		count, _, err := d.count()
+		count, cntData, err := d.count()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -135,7 +121,8 @@ func (d *device) list() ([]uint32, uint32, error) {
 		for i := range locs {
 			locs[i] = binary.NativeEndian.Uint32(buf[rxnfcRuleLocs+4*i:])
 		}
-		return locs, uint32(binary.NativeEndian.Uint64(buf[rxnfcData:])), nil
+		size := max(uint32(binary.NativeEndian.Uint64(buf[rxnfcData:])), uint32(cntData)&^RxClsLocSpecial)
+		return locs, size, nil
 	}
 	return nil, 0, fmt.Errorf("rule table of %s keeps changing: %w", d.name, lastErr)
 }

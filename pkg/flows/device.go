@@ -12,12 +12,14 @@ type Device interface {
 	Name() string
 	// RxRings returns the number of RX rings (ETHTOOL_GRXRINGS).
 	RxRings() (uint64, error)
-	// RuleCount returns the number of installed rules, the table size and
-	// whether the driver picks locations itself (RX_CLS_LOC_SPECIAL)
+	// RuleCount returns the number of installed rules and whether the
+	// driver picks locations itself (RX_CLS_LOC_SPECIAL)
 	// (ETHTOOL_GRXCLSRLCNT).
-	RuleCount() (count, tableSize uint32, special bool, err error)
-	// RuleLocations lists the locations of installed rules (ETHTOOL_GRXCLSRLALL).
-	RuleLocations() ([]uint32, error)
+	RuleCount() (count uint32, special bool, err error)
+	// RuleLocations lists the locations of installed rules and the table
+	// size (ETHTOOL_GRXCLSRLALL; the size is its data word, where ethtool's
+	// rxclass.c reads it: ixgbe reports it nowhere else).
+	RuleLocations() (locs []uint32, tableSize uint32, err error)
 	// Rule reads the rule at loc (ETHTOOL_GRXCLSRULE).
 	Rule(loc uint32) (FlowSpec, uint32, error)
 	// Insert installs a rule at fs.Location (or RX_CLS_LOC_ANY where
@@ -46,19 +48,19 @@ var ErrNotSupported = errors.New("flows: not supported by the device")
 // locations take precedence, so automatic rules go last). A full table gives
 // an error wrapping ErrTableFull.
 func PickLocation(dev Device) (uint32, error) {
-	count, size, special, err := dev.RuleCount()
+	_, special, err := dev.RuleCount()
 	if err != nil {
 		return 0, err
 	}
 	if special {
 		return RxClsLocAny, nil
 	}
-	if size == 0 || size < count {
-		return 0, fmt.Errorf("pick a rule location on %s: the driver reports a table of %d entries holding %d rules", dev.Name(), size, count)
-	}
-	locs, err := dev.RuleLocations()
+	locs, size, err := dev.RuleLocations()
 	if err != nil {
 		return 0, err
+	}
+	if size == 0 || size < uint32(len(locs)) {
+		return 0, fmt.Errorf("pick a rule location on %s: the driver reports a table of %d entries holding %d rules", dev.Name(), size, len(locs))
 	}
 	used := make([]bool, size)
 	for _, l := range locs {

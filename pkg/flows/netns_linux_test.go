@@ -32,7 +32,7 @@ func TestVethHasNoNtupleTable(t *testing.T) {
 
 	// The socket belongs to the namespace: the ioctls below run there even
 	// though this goroutine is back in the test's own namespace.
-	_, _, _, err := dev.RuleCount()
+	_, _, err := dev.RuleCount()
 	checkNotSupported(t, err, "ETHTOOL_GRXCLSRLCNT on vfbt0: operation not supported")
 
 	r := mustParse(t, "flow-type tcp4 dst-ip 192.0.2.1 dst-port 80 vf 0 queue 0 loc 5")

@@ -464,35 +464,33 @@ func (r *simRules) RxRings() (uint64, error) {
 }
 
 // RuleCount implements flows.Device. ixgbe_get_rxnfc answers
-// ETHTOOL_GRXCLSRLCNT with rule_cnt = fdir_filter_count only; the table
-// size, (1024 << fdir_pballoc) - 2, is what ixgbe_get_ethtool_fdir_all and
-// ixgbe_get_ethtool_fdir_entry put in data, and RX_CLS_LOC_SPECIAL is never
-// set (the caller picks locations). igb answers 0 rules and
-// IGB_MAX_RXNFC_FILTERS.
-func (r *simRules) RuleCount() (count, size uint32, special bool, err error) {
+// ETHTOOL_GRXCLSRLCNT with rule_cnt = fdir_filter_count only, and
+// RX_CLS_LOC_SPECIAL is never set (the caller picks locations).
+func (r *simRules) RuleCount() (count uint32, special bool, err error) {
 	err = r.call("count", "ETHTOOL_GRXCLSRLCNT", false, false, func(_ *state, t *fdirTable) error {
 		count = uint32(len(t.Rules))
+		return nil
+	})
+	return count, false, err
+}
+
+// RuleLocations implements flows.Device (ixgbe_get_ethtool_fdir_all: the
+// list is kept sorted by sw_idx, and data is the table size,
+// (1024 << fdir_pballoc) - 2). igb answers its filters and
+// IGB_MAX_RXNFC_FILTERS.
+func (r *simRules) RuleLocations() (locs []uint32, size uint32, err error) {
+	err = r.call("list", "ETHTOOL_GRXCLSRLALL", false, false, func(_ *state, t *fdirTable) error {
+		locs = make([]uint32, 0, len(t.Rules))
+		for _, x := range t.Rules {
+			locs = append(locs, x.Loc)
+		}
 		size = r.s.fdirSize()
 		if r.drv == igb {
 			size = igbMaxRxnfcFilters
 		}
 		return nil
 	})
-	return count, size, false, err
-}
-
-// RuleLocations implements flows.Device (ixgbe_get_ethtool_fdir_all: the
-// list is kept sorted by sw_idx).
-func (r *simRules) RuleLocations() ([]uint32, error) {
-	var locs []uint32
-	err := r.call("list", "ETHTOOL_GRXCLSRLALL", false, false, func(_ *state, t *fdirTable) error {
-		locs = make([]uint32, 0, len(t.Rules))
-		for _, x := range t.Rules {
-			locs = append(locs, x.Loc)
-		}
-		return nil
-	})
-	return locs, err
+	return locs, size, err
 }
 
 // Rule implements flows.Device, reporting the rule as

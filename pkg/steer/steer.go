@@ -253,11 +253,11 @@ func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
 		}
 		return nil, fmt.Errorf("%s of %s: %w", what, pf, err)
 	}
-	if _, e.size, e.special, err = dev.RuleCount(); err != nil {
+	if _, e.special, err = dev.RuleCount(); err != nil {
 		return fail("count the rules", err)
 	}
-	locs, err := dev.RuleLocations()
-	if err != nil {
+	var locs []uint32
+	if locs, e.size, err = dev.RuleLocations(); err != nil {
 		return fail("list the rules", err)
 	}
 	for _, l := range locs {
