@@ -26,8 +26,15 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 )
 
-// Version is the journal format version.
-const Version = 1
+// Version is the journal format version Save writes. Version 2 adds the
+// records of in-place reconciliation (a step's undo record keeps the value
+// before the first up, whatever later runs changed) and of queue mode;
+// version 1 journals are read as they are, since every version 1 record
+// is a valid version 2 record.
+const Version = 2
+
+// oldestVersion is the oldest format Load still reads.
+const oldestVersion = 1
 
 // Entry states.
 const (
@@ -136,8 +143,11 @@ func (s Store) Load(pf string) (*Journal, error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, p, err)
 	}
-	if j.Version != Version || j.PF != pf {
-		return nil, fmt.Errorf("%w: %s: version %d for interface %q, want version %d for %q", ErrCorrupt, p, j.Version, j.PF, Version, pf)
+	if j.Version < oldestVersion || j.Version > Version {
+		return nil, fmt.Errorf("%w: %s: format version %d, this vfbypass reads versions %d to %d (a newer vfbypass wrote it: take the PF down with that version)", ErrCorrupt, p, j.Version, oldestVersion, Version)
+	}
+	if j.PF != pf {
+		return nil, fmt.Errorf("%w: %s: written for interface %q, not %q", ErrCorrupt, p, j.PF, pf)
 	}
 	if err := j.check(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, p, err)

@@ -5,6 +5,7 @@
 //	1  failed, and what had been applied was rolled back
 //	2  bad usage or input: nothing was touched
 //	3  failed, and the rollback could not finish
+//	4  status --check: the PF has drifted from what vfbypass set up
 package outcome
 
 import (
@@ -18,6 +19,7 @@ const (
 	Failed             = 1
 	BadInput           = 2
 	RollbackIncomplete = 3
+	Drift              = 4
 )
 
 // Error is an error with an exit code and, where one is known, the fix an

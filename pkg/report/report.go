@@ -33,9 +33,23 @@ type ErrorInfo struct {
 	ExitCode int    `json:"exit_code"`
 }
 
+// Change is one managed field whose value differs between two states: the
+// kernel's now (Before) and the request's (After) for up, the reverse for
+// down. Values are the field's words as the commands print them; "" is
+// absent (a rule not installed, a VF that does not exist).
+type Change struct {
+	Field  string `json:"field"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+}
+
 // Common is the part of every command's JSON result that the contract fixes.
 type Common struct {
-	Changed  bool       `json:"changed"`
+	// Changed: the run changed the host; with --dry-run, whether the
+	// real run would.
+	Changed bool `json:"changed"`
+	// Diff lists, field by field, what the run changed (would change).
+	Diff     []Change   `json:"diff"`
 	PF       string     `json:"pf,omitempty"`
 	VFs      []VF       `json:"vfs"`
 	Warnings []string   `json:"warnings"`
@@ -79,6 +93,9 @@ func JSON(w io.Writer, r Result) error {
 	}
 	if c.Warnings == nil {
 		c.Warnings = []string{}
+	}
+	if c.Diff == nil {
+		c.Diff = []Change{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
