@@ -591,8 +591,9 @@ func flowspecToFlowType(fs flows.FlowSpec) (uint8, bool) {
 //   - EINVAL for a flow type ixgbe_flowspec_to_flow_type does not take;
 //   - the input mask (flow-type mask, addresses, ports, and with FLOW_EXT
 //     pool, VLAN TCI and flex bytes): the first rule of an empty table sets
-//     the port mask, any other mask is EINVAL ("Only one mask supported per
-//     port"), also when replacing the only rule;
+//     the port mask if the hardware can program it (setInputMask82599, else
+//     EINVAL, "Error writing mask"), any other mask is EINVAL ("Only one
+//     mask supported per port"), also when replacing the only rule;
 //   - the filter is stored ANDed with the mask
 //     (ixgbe_atr_compute_perfect_hash_82599), replacing a rule at the same
 //     location (ixgbe_update_ethtool_fdir_entry).
@@ -648,6 +649,9 @@ func (r *simRules) Insert(fs flows.FlowSpec, _ uint32) (uint32, error) {
 			mask.FlexBytes = fs.MExt.VlanEtype
 		}
 		if len(t.Rules) == 0 {
+			if !setInputMask82599(mask) {
+				return unix.EINVAL // "Error writing mask"
+			}
 			t.Mask = mask
 		} else if t.Mask != mask {
 			return unix.EINVAL // "Only one mask supported per port"
@@ -665,6 +669,40 @@ func (r *simRules) Insert(fs flows.FlowSpec, _ uint32) (uint32, error) {
 		return 0, err
 	}
 	return fs.Location, nil
+}
+
+// setInputMask82599 reports whether ixgbe_fdir_set_input_mask_82599
+// (ixgbe_82599.c) programs mask into FDIRM, or fails: the pool is compared
+// fully (0x7F) or not at all; without the L4 type in the mask (plain IPv4)
+// no port may be masked in; the VLAN mask (bit 12, CFI, left out) is
+// 0x0000, 0x0FFF, 0xE000 or 0xEFFF; the flex bytes are masked fully or not
+// at all.
+func setInputMask82599(m atrInput) bool {
+	switch m.VMPool & 0x7f {
+	case 0x00, 0x7f:
+	default:
+		return false // "Error on vm pool mask"
+	}
+	switch m.FlowType & atrL4TypeMask {
+	case 0x0:
+		if m.DstPort != [2]byte{} || m.SrcPort != [2]byte{} {
+			return false // "Error on src/dst port mask"
+		}
+	case atrL4TypeMask:
+	default:
+		return false // "Error on flow type mask"
+	}
+	switch binary.BigEndian.Uint16(m.VlanID[:]) & 0xefff {
+	case 0x0000, 0x0fff, 0xe000, 0xefff:
+	default:
+		return false // "Error on VLAN mask"
+	}
+	switch binary.BigEndian.Uint16(m.FlexBytes[:]) {
+	case 0x0000, 0xffff:
+	default:
+		return false // "Error on flexible byte mask"
+	}
+	return true
 }
 
 // Delete implements flows.Device (ixgbe_del_ethtool_fdir_entry through
