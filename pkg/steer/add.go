@@ -83,68 +83,25 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 		return outcome.Invalid("say where the flow goes: --vf K [--queue Q], or 'vf K queue Q', 'action N' or 'action -1' (drop) in the rule",
 			"%s has no target", what)
 	}
-	if e.ixgbe {
-		if _, ok := ixgbeFlowType(it.spec); !ok {
-			return outcome.Invalid("use flow-type tcp4, udp4, sctp4 or ip4 (ip4 with l4proto 6, 17, 132 or none), without dst-mac and context: ixgbe's flow director takes nothing else",
-				"%s: %s (driver ixgbe) cannot match %s: its perfect filters take IPv4 TCP, UDP, SCTP and plain IPv4 only", what, e.pf, flowTypeWord(it.req.Words))
-		}
-	}
-	t := flows.DecodeCookie(it.spec.RingCookie)
-	if !t.Drop && it.spec.RingCookie&^(flows.RingVFMask|flows.RingQueueMask) != 0 {
+	if t := flows.DecodeCookie(it.spec.RingCookie); !t.Drop && it.spec.RingCookie&^(flows.RingVFMask|flows.RingQueueMask) != 0 {
 		return outcome.Invalid("use 'vf K queue Q', --vf K --queue Q, or 'action N' with a queue below 2^32 (action -1 drops)",
 			"%s: action %d sets ring_cookie bits the kernel ignores (%#x)", what, it.spec.RingCookie, it.spec.RingCookie)
 	}
-	if !t.Drop {
-		switch {
-		case t.VF >= 0 && t.VF >= e.numVFs:
-			fix := fmt.Sprintf("choose a VF from 0 to %d", e.numVFs-1)
-			if e.numVFs == 0 {
-				fix = fmt.Sprintf("enable VFs first: vfbypass up %s --vfs N", e.pf)
-			}
-			return outcome.Invalid(fix, "%s targets VF %d, but %s has %d VFs (sriov_numvfs)", what, t.VF, e.pf, e.numVFs)
-		case t.VF >= 0 && t.Queue >= e.qpp:
-			return outcome.Invalid(fmt.Sprintf("choose a queue from 0 to %d", e.qpp-1),
-				"%s targets queue %d of VF %d, but each VF pool of %s has %d queues", what, t.Queue, t.VF, e.pf, e.qpp)
-		case t.VF < 0 && t.Queue >= e.pfQueues:
-			return outcome.Invalid(fmt.Sprintf("choose a PF queue from 0 to %d", e.pfQueues-1),
-				"%s targets PF queue %d, but %s has %d RX queues", what, t.Queue, e.pf, e.pfQueues)
-		}
-	}
-	// Where it goes.
-	if r.HasLoc && !r.NeedsLocation() {
+	locGiven := r.HasLoc && !r.NeedsLocation()
+	if locGiven {
 		it.loc = r.Spec.Location
-		if it.loc >= e.size {
-			return outcome.Invalid(fmt.Sprintf("give loc from 0 to %d, or leave loc out and vfbypass picks a free one", e.size-1),
-				"%s: loc %d is beyond %s's rule table (%d locations)", what, it.loc, e.pf, e.size)
-		}
 		if o, ok := taken[it.loc]; ok {
 			return outcome.Invalid("give each rule its own loc", "%s: loc %d is also given to rule %d", what, it.loc, o.n)
 		}
 	}
-	// The one mask of an ixgbe port (ixgbe_add_ethtool_fdir_entry: "Only one
-	// mask supported per port").
-	if e.ixgbe {
-		if it.spec.MU[12] != 0 { // tcp_ip4_spec.tos / usr_ip4_spec.tos
-			return outcome.Invalid("leave tos out: ixgbe's perfect filters cannot match it",
-				"%s: %s (driver ixgbe) would ignore tos: ixgbe_add_ethtool_fdir_entry has no field for it, so the rule would match every tos", what, e.pf)
-		}
-		if ref, refWords := e.maskReference(taken); ref != nil {
-			var parts []string
-			rt, _ := ixgbeFlowType(*ref)
-			nt, _ := ixgbeFlowType(it.spec)
-			if (rt == flows.FlowIPv4User) != (nt == flows.FlowIPv4User) {
-				// IXGBE_ATR_L4TYPE_MASK is part of the port mask for L4
-				// types and left out for plain IPv4.
-				parts = append(parts, fmt.Sprintf("flow-type mask (installed rules: %s, this rule: %s)", l4Class(rt), l4Class(nt)))
-			}
-			for _, f := range flows.MaskDiff(*ref, it.spec) {
-				parts = append(parts, fmt.Sprintf("%s (installed rules compare %s, this rule %s)", f.Field, f.Have, f.Want))
-			}
-			if len(parts) > 0 {
-				return outcome.Invalid(fmt.Sprintf("match on the same fields with the same masks as the installed rules (e.g. %s), or remove those first ('vfbypass steer clear %s', or --all for rules vfbypass did not add)", refWords, e.pf),
-					"%s: ixgbe keeps one field mask per port and this rule's differs: %s (kernel masks: set bits are compared; ethtool's 'm' gives the bits to ignore)", what, strings.Join(parts, "; "))
-			}
-		}
+	spec := it.spec
+	spec.Location = it.loc
+	if err := e.driverRefusal(what, flowTypeWord(it.req.Words), spec, locGiven, taken); err != nil {
+		return err
+	}
+	if e.ixgbe && it.spec.MU[u4TOS] != 0 { // tcp_ip4_spec.tos / usr_ip4_spec.tos
+		return outcome.Invalid("leave tos out: ixgbe's perfect filters cannot match it",
+			"%s: %s (driver ixgbe) would ignore tos: ixgbe_add_ethtool_fdir_entry has no field for it, so the rule would match every tos", what, e.pf)
 	}
 	// The same match already installed.
 	key := matchKey(it.spec, e.ixgbe)
@@ -192,6 +149,40 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 		"%s: %s's rule table is full (%d of %d locations used)", what, e.pf, len(e.table)+len(taken), e.size)
 }
 
+// driverRefusal is the driver's verdict on a rule (fs, with its location
+// when locGiven) for the table as it will be after the rules of the batch
+// before it (taken): what every driver checks in the ring_cookie and the
+// location, and for ixgbe its flow types and its one mask per port. It
+// refuses exactly what the driver's insert would refuse (EINVAL), with the
+// reason; the refusals that are vfbypass's own policy come in prepare.
+func (e *env) driverRefusal(what, flowType string, fs flows.FlowSpec, locGiven bool, taken map[uint32]*item) error {
+	if t := flows.DecodeCookie(fs.RingCookie); !t.Drop {
+		switch {
+		case t.VF >= 0 && t.VF >= e.numVFs:
+			fix := fmt.Sprintf("choose a VF from 0 to %d", e.numVFs-1)
+			if e.numVFs == 0 {
+				fix = fmt.Sprintf("enable VFs first: vfbypass up %s --vfs N", e.pf)
+			}
+			return outcome.Invalid(fix, "%s targets VF %d, but %s has %d VFs (sriov_numvfs)", what, t.VF, e.pf, e.numVFs)
+		case t.VF >= 0 && t.Queue >= e.qpp:
+			return outcome.Invalid(fmt.Sprintf("choose a queue from 0 to %d", e.qpp-1),
+				"%s targets queue %d of VF %d, but each VF pool of %s has %d queues", what, t.Queue, t.VF, e.pf, e.qpp)
+		case t.VF < 0 && t.Queue >= e.pfQueues:
+			return outcome.Invalid(fmt.Sprintf("choose a PF queue from 0 to %d", e.pfQueues-1),
+				"%s targets PF queue %d, but %s has %d RX queues", what, t.Queue, e.pf, e.pfQueues)
+		}
+	}
+	if locGiven && fs.Location >= e.size {
+		return outcome.Invalid(fmt.Sprintf("give loc from 0 to %d, or leave loc out and vfbypass picks a free one", e.size-1),
+			"%s: loc %d is beyond %s's rule table (%d locations)", what, fs.Location, e.pf, e.size)
+	}
+	if !e.ixgbe {
+		return nil
+	}
+	ref, refWords := e.maskReference(taken)
+	return e.ixgbeRefusal(what, flowType, fs, ref, refWords)
+}
+
 // maskReference returns a rule whose mask the port has: an installed one, or
 // one this batch adds before it.
 // ixgbe compares with the port mask even when the new rule replaces the
@@ -212,13 +203,6 @@ func (e *env) maskReference(taken map[uint32]*item) (*flows.FlowSpec, string) {
 		return &ref.spec, fmt.Sprintf("rule %d: %s", ref.n, ref.words)
 	}
 	return nil, ""
-}
-
-func l4Class(t uint32) string {
-	if t == flows.FlowIPv4User {
-		return "ip4, any L4 type"
-	}
-	return "tcp4/udp4/sctp4, L4 type compared"
 }
 
 func flowTypeWord(words []string) string {

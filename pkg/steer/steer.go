@@ -347,50 +347,20 @@ func (e *env) info(x *installed) RuleInfo {
 	return ri
 }
 
-// ixgbeFlowType is the rule's flow type as ixgbe files it
-// (ixgbe_flowspec_to_flow_type): IPv4 user rules with a TCP, UDP or SCTP
-// proto count as those types. ok is false for what ixgbe refuses.
-func ixgbeFlowType(fs flows.FlowSpec) (uint32, bool) {
-	if fs.FlowType&(flows.FlowMACExt|flows.FlowRSS) != 0 {
-		return 0, false
-	}
-	switch t := fs.BaseType(); t {
-	case flows.FlowTCPv4, flows.FlowUDPv4, flows.FlowSCTPv4:
-		return t, true
-	case flows.FlowIPv4User:
-		switch fs.HU[14] & fs.MU[14] { // usr_ip4_spec.proto
-		case 6:
-			return flows.FlowTCPv4, true
-		case 17:
-			return flows.FlowUDPv4, true
-		case 132:
-			return flows.FlowSCTPv4, true
-		case 0:
-			if fs.MU[14] == 0 {
-				return flows.FlowIPv4User, true
-			}
-		}
-	}
-	return 0, false
-}
-
 // matchKey is what a rule matches, with values ANDed with their masks and an
 // absent extension read as zero, so that a rule as inserted and as a driver
-// reports it back compare equal. For ixgbe, IPv4 user rules count as the
-// flow type their proto selects, and tos, ip_ver and proto are left out:
-// ixgbe keeps none of them (ixgbe_add_ethtool_fdir_entry).
+// reports it back compare equal. For ixgbe it is what the driver keeps
+// (ixgbeKey).
 func matchKey(fs flows.FlowSpec, ixgbe bool) string {
+	if ixgbe {
+		if k, ok := ixgbeKey(fs); ok {
+			return k
+		}
+	}
 	b := make([]byte, 0, 4+2*len(fs.HU)+2*20)
 	base := fs.BaseType()
-	skipTOS := false
-	if t, ok := ixgbeFlowType(fs); ok && ixgbe {
-		base, skipTOS = t, true
-	}
 	b = append(b, byte(base>>24), byte(base>>16), byte(base>>8), byte(base))
 	for i := 0; i < len(fs.HU); i++ {
-		if skipTOS && i >= 12 && i < 16 {
-			continue
-		}
 		b = append(b, fs.HU[i]&fs.MU[i], fs.MU[i])
 	}
 	var h, m flows.FlowSpecExt

@@ -455,3 +455,24 @@ func TestDeleteFaultPutsRulesBack(t *testing.T) {
 		t.Fatalf("a failed clear left the table or the journal changed:\n%s\n----\n%s", before, after)
 	}
 }
+
+// ixgbe files an ip4 rule by its l4proto value, whatever its mask
+// (ixgbe_flowspec_to_flow_type): `l4proto 6 m 0xff` is a TCP rule, whose
+// flow-type mask differs from a plain ip4 rule's. The precheck says so
+// (exit 2) instead of letting the insert fail with EINVAL.
+func TestIP4RuleFiledByProtoValue(t *testing.T) {
+	l := newLab(t, hostsim.Options{}, 2)
+	l.mustAdd("flow-type ip4 dst-ip 1.2.3.4 action 0", nil, 0)
+	before := l.snap()
+	_, err := l.add("flow-type ip4 l4proto 6 m 0xff dst-ip 1.2.3.5 action 0", nil, 0, l.opts())
+	wantInvalid(t, err, "one field mask", "flow-type mask", "ip4, any L4 type")
+	// context is named as what it is.
+	_, err = l.add("flow-type ip4 dst-ip 1.2.3.6 context 1 action 0", nil, 0, l.opts())
+	wantInvalid(t, err, "context", "RSS context")
+	if strings.Contains(err.Error(), "flow-type") {
+		t.Errorf("context reported as a flow-type problem: %v", err)
+	}
+	if l.snap() != before {
+		t.Fatal("a refused rule changed something")
+	}
+}
