@@ -33,6 +33,8 @@ type result struct {
 	Port    rx.PortStats       `json:"port"`
 	Seconds float64            `json:"seconds"`
 	Driver  string             `json:"driver"`
+	Err     string             `json:"err"`
+	Ports   []string           `json:"ports"`
 }
 
 func needDPDK(t *testing.T) {
@@ -150,6 +152,31 @@ func TestRingVdevExactCount(t *testing.T) {
 		t.Fatalf("net_ring: counted %d packets %d bytes (port %d), want exactly %d and %d", tot.Packets, tot.Bytes, r.Port.IPackets, n, 100*n)
 	}
 	t.Logf("net_ring: exactly %d packets in %d bursts, %d empty polls", tot.Packets, tot.Bursts, tot.EmptyPolls)
+}
+
+// TestSetupRefusalNamesQueues asks net_ring0 (16 RX queues) for 20: the
+// refusal comes back with the counts and the PMD's name, written by the C
+// set-up through its error buffer.
+func TestSetupRefusalNamesQueues(t *testing.T) {
+	if os.Getenv(childEnv) == "queues" {
+		e, err := rx.InitEAL(ealArgs(t, "net_ring0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		_, err = e.OpenPort("net_ring0", rx.PortConfig{RxQueues: 20})
+		if err == nil {
+			t.Fatal("20 RX queues on net_ring0 accepted")
+		}
+		b, _ := json.Marshal(result{Err: err.Error(), Ports: e.Ports()})
+		fmt.Printf("RESULT %s\n", b)
+		return
+	}
+	needDPDK(t)
+	r := runChild(t, "TestSetupRefusalNamesQueues", "queues")
+	if want := "20 RX queues asked, the PMD net_ring offers 16"; !strings.Contains(r.Err, want) {
+		t.Fatalf("error %q, want it to contain %q", r.Err, want)
+	}
 }
 
 // waitLine reads a child's output up to a line starting with prefix (for

@@ -2,6 +2,7 @@
 
 /* vfbrx.c: DPDK set-up helpers and the receive loop of package rx. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,24 @@
 
 #include "vfbrx.h"
 
+/* set_errf writes a message into err (size errlen) when the caller gave
+ * one: every write to err goes through here. */
+static void set_errf(char *err, int errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_errf(char *err, int errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (err == NULL || errlen <= 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* set_err says which call failed and DPDK's text for its errno. */
 static void set_err(char *err, int errlen, const char *what, int e)
 {
-	if (err && errlen > 0)
-		snprintf(err, errlen, "%s: %s", what, rte_strerror(e));
+	set_errf(err, errlen, "%s: %s", what, rte_strerror(e));
 }
 
 int vfb_eal_init(int argc, char **argv, char *err, int errlen)
@@ -92,7 +107,7 @@ int vfb_port_setup(uint16_t port, struct vfb_port_cfg *c, char *err, int errlen)
 	snprintf(c->driver, sizeof(c->driver), "%s", info.driver_name ? info.driver_name : "");
 	c->max_rxq = info.max_rx_queues;
 	if (c->rxq > info.max_rx_queues) {
-		snprintf(err, errlen, "%u RX queues asked, the PMD %s offers %u", c->rxq,
+		set_errf(err, errlen, "%u RX queues asked, the PMD %s offers %u", c->rxq,
 			 c->driver, info.max_rx_queues);
 		return -EINVAL;
 	}
