@@ -179,6 +179,43 @@ func TestSetupRefusalNamesQueues(t *testing.T) {
 	}
 }
 
+// TestFailedSetupClosesPort makes net_af_packet refuse its RX queue (frames
+// of 4096 bytes do not fit the pool's 2048-byte mbufs) after the port was
+// configured: the port is stopped and closed (DPDK then releases it, so EAL
+// lists it no more) before its mempool is freed, and EAL shuts down cleanly.
+func TestFailedSetupClosesPort(t *testing.T) {
+	if os.Getenv(childEnv) == "failedsetup" {
+		e, err := rx.InitEAL(ealArgs(t, "net_af_packet0,iface=lo,framesz=4096,framecnt=64"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := e.Ports()
+		_, err = e.OpenPort("net_af_packet0", rx.PortConfig{Mbufs: 1023})
+		if err == nil {
+			t.Fatal("4096-byte frames in 2048-byte mbufs accepted")
+		}
+		after := e.Ports()
+		if cerr := e.Close(); cerr != nil {
+			t.Fatalf("EAL close after the failed set-up: %v", cerr)
+		}
+		b, _ := json.Marshal(result{Err: err.Error(), Ports: append(before, append([]string{"|"}, after...)...)})
+		fmt.Printf("RESULT %s\n", b)
+		return
+	}
+	needDPDK(t)
+	if _, err := os.Stat(pmdDir + "/librte_net_af_packet.so"); err != nil {
+		t.Skipf("no net_af_packet PMD: %v", err)
+	}
+	ns := netnstest.New(t)
+	r := runChild(t, "TestFailedSetupClosesPort", "failedsetup", "ip", "netns", "exec", ns.Name)
+	if !strings.Contains(r.Err, "rte_eth_rx_queue_setup") {
+		t.Fatalf("error %q does not name rte_eth_rx_queue_setup", r.Err)
+	}
+	if got := strings.Join(r.Ports, " "); got != "net_af_packet0 |" {
+		t.Fatalf("ports before | after the failed set-up: %q, want the port gone after it (closed)", got)
+	}
+}
+
 // waitLine reads a child's output up to a line starting with prefix (for
 // children that must signal readiness before the parent acts).
 func waitLine(t *testing.T, sc *bufio.Scanner, prefix string, all *strings.Builder) {

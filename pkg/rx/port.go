@@ -44,7 +44,9 @@ type Port struct {
 }
 
 // OpenPort sets up the port EAL made for name (a PCI address or a vdev name)
-// as cfg says and starts it.
+// as cfg says and starts it. A set-up that fails once the port is configured
+// stops and closes the port before freeing its mempool; DPDK then releases
+// the port, so it cannot be opened again in this process.
 func (e *EAL) OpenPort(name string, cfg PortConfig) (*Port, error) {
 	c := cfg.withDefaults()
 	if err := c.validate(); err != nil {

@@ -176,6 +176,14 @@ int vfb_port_setup(uint16_t port, struct vfb_port_cfg *c, char *err, int errlen)
 		c->promisc_result = rte_eth_promiscuous_disable(port);
 	return 0;
 fail:
+	/* The queues set up so far hold the pool (and, with some PMDs, mbufs
+	 * of it): stop the port (a no-op unless a start got half-way) and
+	 * close it, which releases them, before the pool goes. A port that
+	 * will not stop cannot be closed; its pool is then kept, not freed
+	 * under it. */
+	if (rte_eth_dev_stop(port) != 0)
+		return r;
+	rte_eth_dev_close(port);
 	rte_mempool_free(mp);
 	c->pool = NULL;
 	return r;
