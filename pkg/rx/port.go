@@ -71,13 +71,22 @@ func (e *EAL) OpenPort(name string, cfg PortConfig) (*Port, error) {
 			pc.promisc = 1
 		}
 	}
+	// The counters are allocated before the port starts, so that nothing
+	// can fail between its start and its handing over to the caller (a
+	// started port left behind would keep receiving into its pool).
+	p.stats = (*C.struct_vfb_qstats)(C.vfb_alloc(C.ulong(c.RxQueues) * C.ulong(unsafe.Sizeof(C.struct_vfb_qstats{}))))
+	if p.stats == nil {
+		return nil, fmt.Errorf("port %s: allocate counters: %w", name, syscall.ENOMEM)
+	}
 	var rc C.int
 	var msg [256]C.char
 	if err := e.do(func() { rc = C.vfb_port_setup(C.uint16_t(id), &pc, &msg[0], C.int(len(msg))) }); err != nil {
+		C.vfb_free(unsafe.Pointer(p.stats))
 		return nil, err
 	}
 	p.Driver = C.GoString(&pc.driver[0])
 	if rc != 0 {
+		C.vfb_free(unsafe.Pointer(p.stats))
 		derr := &Error{Op: "port set-up", Errno: int(-rc), Msg: C.GoString(&msg[0])}
 		if errors.Is(derr, syscall.ENOMEM) {
 			return nil, fmt.Errorf("port %s (%s, id %d): %w (%d mbufs, %d per RX ring; with --no-huge give EAL more memory with -m, or fewer mbufs)",
@@ -93,10 +102,6 @@ func (e *EAL) OpenPort(name string, cfg PortConfig) (*Port, error) {
 	}
 	if need := c.RxQueues*p.RxDesc + 32; need > c.Mbufs {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("port %s: %d mbufs for %d RX descriptors: the rings cannot all be filled; raise --mbufs", name, c.Mbufs, c.RxQueues*p.RxDesc))
-	}
-	p.stats = (*C.struct_vfb_qstats)(C.vfb_alloc(C.ulong(c.RxQueues) * C.ulong(unsafe.Sizeof(C.struct_vfb_qstats{}))))
-	if p.stats == nil {
-		return nil, fmt.Errorf("port %s: allocate counters: %w", name, syscall.ENOMEM)
 	}
 	e.mu.Lock()
 	e.ports = append(e.ports, p)
