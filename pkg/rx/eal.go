@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"unsafe"
 )
 
@@ -64,6 +65,10 @@ func InitEAL(args []string) (*EAL, error) {
 	if ealTried.done {
 		return nil, ErrEALUsed
 	}
+	cargv, argc, err := cArgv(args)
+	if err != nil {
+		return nil, err
+	}
 	ealTried.done = true
 
 	e := &EAL{calls: make(chan func()), args: append([]string(nil), args...)}
@@ -71,20 +76,10 @@ func InitEAL(args []string) (*EAL, error) {
 	go e.thread(started)
 	<-started
 
-	// EAL may keep pointers into argv (it is a C program's argv to it), so
-	// the strings are allocated once and never freed.
-	argv := make([]*C.char, 0, len(args)+2)
-	argv = append(argv, C.CString("vfbypass"))
-	for _, a := range args {
-		argv = append(argv, C.CString(a))
-	}
-	cargv := (**C.char)(C.calloc(C.size_t(len(argv)+1), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
-	copy(unsafe.Slice(cargv, len(argv)+1), argv)
-
 	var rc C.int
 	var msg [256]C.char
 	e.run(func() {
-		rc = C.vfb_eal_init(C.int(len(argv)), cargv, &msg[0], C.int(len(msg)))
+		rc = C.vfb_eal_init(argc, cargv, &msg[0], C.int(len(msg)))
 	})
 	if rc != 0 {
 		close(e.calls)
@@ -101,6 +96,27 @@ func InitEAL(args []string) (*EAL, error) {
 		e.Warnings = append(e.Warnings, fmt.Sprintf("Go threads may share the polling lcores' CPUs: %v", err))
 	}
 	return e, nil
+}
+
+// cArgv builds EAL's argv in C memory: the program name, args and a NULL.
+// EAL may keep pointers into argv (it is a C program's argv to it), so once
+// handed over the strings are never freed; they are when the array itself
+// cannot be allocated.
+func cArgv(args []string) (**C.char, C.int, error) {
+	argv := make([]*C.char, 0, len(args)+1)
+	argv = append(argv, C.CString("vfbypass"))
+	for _, a := range args {
+		argv = append(argv, C.CString(a))
+	}
+	cargv := (**C.char)(C.calloc(C.size_t(len(argv)+1), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	if cargv == nil {
+		for _, a := range argv {
+			C.free(unsafe.Pointer(a))
+		}
+		return nil, 0, fmt.Errorf("EAL init: allocate argv of %d arguments: %w", len(argv), syscall.ENOMEM)
+	}
+	copy(unsafe.Slice(cargv, len(argv)+1), argv)
+	return cargv, C.int(len(argv)), nil
 }
 
 // thread is the EAL's control thread: locked to its OS thread for the life
