@@ -44,9 +44,14 @@ type EAL struct {
 	// Warnings says what EAL set-up could not do as wished.
 	Warnings []string
 
-	calls    chan func()
+	calls chan func()
+	// callMu orders calls against Close: a call holds it (read) from the
+	// check of closed until the EAL thread has taken the call, and Close
+	// holds it (write) to run rte_eal_cleanup and close calls.
+	callMu sync.RWMutex
+	closed bool // under callMu
+
 	mu       sync.Mutex
-	closed   bool
 	mainBusy bool // a loop runs on the main lcore (the EAL thread)
 	ports    []*Port
 	main     int
@@ -141,14 +146,31 @@ func (e *EAL) run(f func()) {
 
 // do runs f on the EAL thread unless the EAL is closed.
 func (e *EAL) do(f func()) error {
-	e.mu.Lock()
-	closed := e.closed
-	e.mu.Unlock()
-	if closed {
+	e.callMu.RLock()
+	defer e.callMu.RUnlock()
+	if e.closed {
 		return fmt.Errorf("EAL: %w", ErrClosed)
 	}
 	e.run(f)
 	return nil
+}
+
+// post hands f to the EAL thread without waiting for it to finish (a loop
+// on the main lcore), unless the EAL is closed.
+func (e *EAL) post(f func()) error {
+	e.callMu.RLock()
+	defer e.callMu.RUnlock()
+	if e.closed {
+		return fmt.Errorf("EAL: %w", ErrClosed)
+	}
+	e.calls <- f
+	return nil
+}
+
+func (e *EAL) isClosed() bool {
+	e.callMu.RLock()
+	defer e.callMu.RUnlock()
+	return e.closed
 }
 
 // Args returns the arguments EAL was initialised with.
@@ -163,6 +185,9 @@ func (e *EAL) WorkerLcores() []int { return append([]int(nil), e.workers...) }
 // Ports lists the names of the ethdev ports EAL probed ("0000:04:10.1",
 // "net_null0").
 func (e *EAL) Ports() []string {
+	if e.isClosed() {
+		return nil
+	}
 	var names []string
 	var id C.uint16_t
 	for id = 0; id < C.RTE_MAX_ETHPORTS; id++ {
@@ -182,6 +207,9 @@ var shortBDF = regexp.MustCompile(`^[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$`)
 // PortID finds the port EAL made for name: a PCI address (with or without
 // the 0000: domain) or a vdev name ("net_null0").
 func (e *EAL) PortID(name string) (uint16, error) {
+	if e.isClosed() {
+		return 0, fmt.Errorf("port %s: EAL: %w", name, ErrClosed)
+	}
 	if shortBDF.MatchString(name) {
 		name = "0000:" + name
 	}
@@ -210,11 +238,10 @@ func strerror(n int) string { return C.GoString(C.rte_strerror(C.int(n))) }
 // Close stops every running loop, stops and closes every port, and calls
 // rte_eal_cleanup. The EAL cannot be initialised again in this process.
 func (e *EAL) Close() error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
+	if e.isClosed() {
 		return nil
 	}
+	e.mu.Lock()
 	ports := e.ports
 	e.mu.Unlock()
 	var first error
@@ -223,12 +250,15 @@ func (e *EAL) Close() error {
 			first = err
 		}
 	}
+	e.callMu.Lock()
+	defer e.callMu.Unlock()
+	if e.closed { // a concurrent Close got here first
+		return first
+	}
 	var rc C.int
 	e.run(func() { rc = C.vfb_eal_cleanup() })
-	e.mu.Lock()
 	e.closed = true
 	close(e.calls)
-	e.mu.Unlock()
 	if rc != 0 && first == nil {
 		first = fmt.Errorf("EAL cleanup: %w", &Error{Op: "rte_eal_cleanup", Errno: int(-rc), Msg: "rte_eal_cleanup: " + strerror(int(-rc))})
 	}

@@ -276,24 +276,10 @@ func (p *Port) Start(lc LoopConfig) (*Loop, error) {
 	for i, lcore := range lcores {
 		j := l.jobs[i]
 		if lcore == e.main {
-			e.mu.Lock()
-			busy := e.mainBusy
-			e.mainBusy = true
-			e.mu.Unlock()
-			if busy {
+			if err := l.launchOnMain(j); err != nil {
 				l.halt()
 				l.free()
-				return nil, fmt.Errorf("port %s: the main lcore %d polls another port already", p.Name, lcore)
-			}
-			l.onMain = true
-			l.mainDone = make(chan struct{})
-			done := l.mainDone
-			e.calls <- func() {
-				C.vfb_rx_loop(unsafe.Pointer(j))
-				e.mu.Lock()
-				e.mainBusy = false
-				e.mu.Unlock()
-				close(done)
+				return nil, fmt.Errorf("port %s: %w", p.Name, err)
 			}
 			continue
 		}
@@ -307,6 +293,35 @@ func (p *Port) Start(lc LoopConfig) (*Loop, error) {
 	p.loop = l
 	p.lcores = l.queueLcore
 	return l, nil
+}
+
+// launchOnMain hands job j to the EAL thread (the main lcore), which runs
+// the loop until the stop flag is set; one loop at a time.
+func (l *Loop) launchOnMain(j *C.struct_vfb_job) error {
+	e := l.port.eal
+	e.mu.Lock()
+	busy := e.mainBusy
+	e.mainBusy = true
+	e.mu.Unlock()
+	if busy {
+		return fmt.Errorf("the main lcore %d polls another port already", e.main)
+	}
+	done := make(chan struct{})
+	err := e.post(func() {
+		C.vfb_rx_loop(unsafe.Pointer(j))
+		e.mu.Lock()
+		e.mainBusy = false
+		e.mu.Unlock()
+		close(done)
+	})
+	if err != nil {
+		e.mu.Lock()
+		e.mainBusy = false
+		e.mu.Unlock()
+		return err
+	}
+	l.onMain, l.mainDone = true, done
+	return nil
 }
 
 // Lcores returns, per RX queue, the lcore polling it.
