@@ -118,6 +118,9 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 	if pfErr != nil && !errors.Is(pfErr, sriov.ErrNoSRIOV) {
 		return res, fmt.Errorf("undo %s: %w", pfName, pfErr)
 	}
+	if err := verifyJournal(h, pf, j, store.Path(pfName)); err != nil {
+		return res, err
+	}
 	if carries, _ := guardDefaultRoute(h, pfName, true, ""); carries {
 		res.Warn("%s carries the default route: disabling SR-IOV resets it and its link drops for a moment", pfName)
 	}
