@@ -2,11 +2,14 @@
 # needs on a fresh Debian 12 machine (as root), so a clean clone works.
 SHELL := /bin/bash
 GO ?= go
+# bin/vfbypass is the static control plane (no cgo, runs without DPDK);
+# bin/vfbypass-rx the DPDK receive loop (cgo), which 'vfbypass rx' runs.
 BIN := bin/vfbypass
+RXBIN := bin/vfbypass-rx
 GOBIN := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
 # apt packages the build and tests need; fragments in mk/ add theirs.
-APT_PACKAGES := gcc pkg-config iproute2 ethtool pci.ids kmod
+APT_PACKAGES := gcc pkg-config iproute2 ethtool pci.ids kmod file
 BENCH_TARGETS :=
 TEST_TARGETS :=
 
@@ -26,7 +29,8 @@ deps:
 	else echo "deps: all apt packages present"; fi
 
 build: deps
-	$(GO) build -o $(BIN) ./cmd/vfbypass
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/vfbypass
+	$(GO) build -o $(RXBIN) ./cmd/vfbypass-rx
 
 $(GOBIN)/staticcheck:
 	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -50,7 +50,8 @@ install() {
 
 copybin() { # $1 = binary on this host, $2 = its path in the guest
   mkdir -p "root$(dirname "$2")"; cp -L "$1" "root$2"
-  ldd "$1" 2>/dev/null | awk '/=>/ {print $3} /^\t\/lib64/ {print $1}' | while read -r l; do
+  # ldd exits 1 on a static binary (vfbypass), which has no libraries.
+  { ldd "$1" 2>/dev/null || true; } | awk '/=>/ {print $3} /^\t\/lib64/ {print $1}' | while read -r l; do
     [ -n "$l" ] || continue
     case $l in /lib64/*) mkdir -p root/lib64; cp -L "$l" root/lib64/ ;;
                *) mkdir -p root/lib/x86_64-linux-gnu; cp -L "$l" root/lib/x86_64-linux-gnu/ ;; esac
@@ -60,8 +61,9 @@ copybin() { # $1 = binary on this host, $2 = its path in the guest
 build() {
   KV=$(cat "$CACHE/kernel-version")
   cd "$top"
-  say "building vfbypass (with DPDK) and labsend for the guest"
-  go build -o "$CACHE/vfbypass" ./cmd/vfbypass
+  say "building vfbypass, vfbypass-rx (with DPDK) and labsend for the guest"
+  CGO_ENABLED=0 go build -o "$CACHE/vfbypass" ./cmd/vfbypass
+  go build -o "$CACHE/vfbypass-rx" ./cmd/vfbypass-rx
   go build -o "$CACHE/labsend" ./tools/labsend
   cd "$CACHE"
   rm -rf root && mkdir -p root/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,lib/modules,etc}
@@ -69,6 +71,7 @@ build() {
   copybin /usr/sbin/ip /usr/sbin/ip
   copybin tools/sbin/ethtool /usr/sbin/ethtool
   copybin "$CACHE/vfbypass" /usr/bin/vfbypass
+  copybin "$CACHE/vfbypass-rx" /usr/bin/vfbypass-rx
   # DPDK's EAL loads every *.so in its plugin directory: the guest's holds
   # just the PMDs a VF of the emulated igb needs (net_e1000's igbvf driver
   # and the ring mempool), each with the libraries it links.

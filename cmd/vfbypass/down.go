@@ -30,9 +30,9 @@ func newDownCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			opts.StateDir = g.stateDir
-			if g.output == "text" {
-				opts.Progress = func(s string) { fmt.Fprintf(g.stderr, "→ %s\n", s) }
+			opts.StateDir = g.StateDir
+			if g.Output == "text" {
+				opts.Progress = func(s string) { fmt.Fprintf(g.Stderr, "→ %s\n", s) }
 			}
 			// Undo is not interrupted by SIGINT: a half-undone PF is worse.
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

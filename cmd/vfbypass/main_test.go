@@ -146,12 +146,14 @@ func TestSimFaultCommand(t *testing.T) {
 	}
 }
 
-// buildBinary builds the vfbypass binary without DPDK for tests that run it
-// as a separate process.
+// buildBinary builds the vfbypass binary as make build does (static, no
+// cgo) for tests that run it as a separate process.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "vfbypass")
-	if out, err := exec.Command("go", "build", "-tags", "nodpdk", "-o", bin, ".").CombinedOutput(); err != nil {
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin

@@ -3,411 +3,112 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"runtime"
-	"strconv"
+	"os/exec"
+	"path/filepath"
 	"strings"
-	"time"
+	"syscall"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
-	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/report"
-	"github.com/vfbypass/vfbypass/pkg/rx"
-	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
 func init() { register(newRxCmd) }
 
-// rxOptions are the flags of `vfbypass rx`.
-type rxOptions struct {
-	pf         string
-	vf         int
-	allow      string
-	vdevs      []string
-	lcores     string
-	queues     int
-	duration   time.Duration
-	noHuge     bool
-	mem        int
-	filePrefix string
-	promisc    bool
-	mbufs      int
-	burst      int
-	match      string
-	ealExtra   []string
+// rxBinary is the receive loop's own binary (cmd/vfbypass-rx): a cgo
+// binary linked with DPDK, which this static control plane runs.
+const rxBinary = "vfbypass-rx"
 
-	// Resolved before EAL starts.
-	device  string // the port's name: PCI address or vdev name
-	ealArgs []string
-	flow    *rx.Flow
-}
+// rxCalledAs tells vfbypass-rx how the user called it, for its usage lines
+// (internal/rxcmd.CalledAsEnv).
+const rxCalledAs = "VFBYPASS_RX_CALLED_AS=vfbypass rx"
 
-// rxResult is what `vfbypass rx` reports when the loop ends.
-type rxResult struct {
-	report.Common
-	Device    string             `json:"device"`
-	Driver    string             `json:"driver"`
-	EALArgs   []string           `json:"eal_args"`
-	StoppedBy string             `json:"stopped_by"`
-	Packets   uint64             `json:"packets"`
-	Bytes     uint64             `json:"bytes"`
-	DurationS float64            `json:"duration_s"`
-	PPS       float64            `json:"pps"`
-	Mbps      float64            `json:"mbps"`
-	Queues    []rx.QueueCounters `json:"queues"`
-	PortStats rx.PortStats       `json:"port_stats"`
-	Match     *rxMatch           `json:"match,omitempty"`
-}
-
-// rxMatch is the count of the --match flow.
-type rxMatch struct {
-	Flow    string `json:"flow"`
-	Packets uint64 `json:"packets"`
-	Bytes   uint64 `json:"bytes"`
-}
-
-func (r *rxResult) Text(w io.Writer) {
-	if r.Device == "" || r.Driver == "" {
-		return
-	}
-	fmt.Fprintf(w, "rx %s (%s): %d packets, %d bytes in %.2fs: %s, %.1f Mbit/s (stopped by %s)\n",
-		r.Device, r.Driver, r.Packets, r.Bytes, r.DurationS, fmtPPS(r.PPS), r.Mbps, r.StoppedBy)
-	for _, q := range r.Queues {
-		fmt.Fprintf(w, "  queue %d on lcore %d: %d packets, %d bytes, %d bursts, %d empty polls\n", q.Queue, q.Lcore, q.Packets, q.Bytes, q.Bursts, q.EmptyPolls)
-	}
-	s := r.PortStats
-	fmt.Fprintf(w, "  port: ipackets %d, ibytes %d, imissed %d, ierrors %d, rx_nombuf %d\n", s.IPackets, s.IBytes, s.IMissed, s.IErrors, s.RxNoMbuf)
-	if r.Match != nil {
-		fmt.Fprintf(w, "  flow %s: %d packets, %d bytes\n", r.Match.Flow, r.Match.Packets, r.Match.Bytes)
-	}
-}
-
-func fmtPPS(pps float64) string {
-	switch {
-	case pps >= 1e6:
-		return fmt.Sprintf("%.2f Mpps", pps/1e6)
-	case pps >= 1e3:
-		return fmt.Sprintf("%.1f kpps", pps/1e3)
-	}
-	return fmt.Sprintf("%.0f pps", pps)
-}
+const rxGetIt = "install the vfbypass-rx package (apt-get install vfbypass-rx), or build it next to vfbypass with DPDK: apt-get install libdpdk-dev pkg-config && make build"
 
 func newRxCmd(g *globals) *cobra.Command {
-	o := &rxOptions{}
-	cmd := &cobra.Command{
+	return &cobra.Command{
 		Use:   "rx (--pf PF --vf K | -a BDF | --vdev SPEC) [flags] [-- EAL args]",
 		Short: "Run a DPDK receive loop on a VF (or any DPDK device) and report its rate",
-		Long: `rx starts DPDK's EAL, sets up the device's RX queues and polls them from a
-C loop on EAL lcores until --duration passes or SIGINT/SIGTERM arrives. It
-prints a line each second (pps, Mbit/s, missed, errors) and a summary; with
--o json only the summary goes to stdout.
+		Long: `rx runs vfbypass-rx, the DPDK receive loop, with the same arguments: it
+receives on VF K of PF (bound to vfio-pci by "vfbypass up"), a PCI address
+or a DPDK virtual device, and prints its rate each second and a summary.
 
-The device is one of: VF K of PF (bound to vfio-pci by "vfbypass up"), a PCI
-address (-a), or a DPDK virtual device (--vdev; the first one given is the
-port received on). Arguments after "--" go to EAL as they are.
-
-Without --no-huge, EAL needs 2 MiB hugepages reserved and hugetlbfs mounted.
-PMDs are loaded from DPDK's plugin directory
-(/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0 on Debian 12).`,
-		Example: `  vfbypass rx --pf eth3 --vf 0 --duration 10s
-  vfbypass rx -a 0000:04:10.1 --lcores 0,1 --queues 1 --promisc
-  vfbypass rx --vdev net_null0 --no-huge --duration 5s -o json
-  vfbypass rx --vdev net_af_packet0,iface=veth1 --no-huge --match "udp dst-port 4789"`,
+vfbypass-rx is a binary of its own, linked with DPDK, so that vfbypass runs
+on hosts without DPDK. It is looked up next to vfbypass, then on PATH; when
+it is installed, "vfbypass rx --help" shows its flags. To get it:
+` + rxGetIt + `.`,
+		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res := &rxResult{EALArgs: []string{}, Queues: []rx.QueueCounters{}}
-			if !rx.Available {
-				return g.emit(res, outcome.Invalid("install libdpdk-dev (apt-get install libdpdk-dev dpdk pkg-config) and build without -tags nodpdk: go build ./cmd/vfbypass",
-					"this vfbypass was built without DPDK (-tags nodpdk), so it has no rx"))
+			path, err := findRx()
+			if err != nil {
+				if wantsHelp(args) {
+					return cmd.Help()
+				}
+				g.Output = outputOf(args)
+				return g.emit(&report.Plain{}, err)
 			}
-			dash := cmd.ArgsLenAtDash()
-			pos := args
-			if dash >= 0 {
-				pos, o.ealExtra = args[:dash], args[dash:]
-			}
-			if len(pos) > 1 || (len(pos) == 1 && o.pf != "") {
-				return g.emit(res, outcome.Invalid("name the PF once (--pf PF) and put EAL arguments after --", "rx takes at most one PF argument, got %q", pos))
-			}
-			if len(pos) == 1 {
-				o.pf = pos[0]
-			}
-			if err := o.resolve(g, cmd, res); err != nil {
-				return g.emit(res, err)
-			}
-			return g.emit(res, runRx(g, o, res))
+			// exec, not a child: signals, the terminal and the exit code
+			// are the receive loop's own.
+			err = syscall.Exec(path, append([]string{path}, args...), append(os.Environ(), rxCalledAs))
+			return outcome.WithCode(outcome.Failed, fmt.Errorf("run %s: %w", path, err))
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.pf, "pf", "", "PF whose VF to receive on (with --vf)")
-	f.IntVarP(&o.vf, "vf", "", -1, "VF index on --pf (bound to vfio-pci by 'vfbypass up')")
-	f.StringVarP(&o.allow, "allow", "a", "", "PCI address of the device to receive on (bound to vfio-pci)")
-	f.StringArrayVar(&o.vdevs, "vdev", nil, "DPDK virtual device, e.g. net_null0 or net_af_packet0,iface=eth1 (repeatable; the first is received on)")
-	f.StringVarP(&o.lcores, "lcores", "l", "", "EAL lcore list; the first is the main lcore, the others poll (default: 0 and one per queue, as the CPUs allow)")
-	f.IntVarP(&o.queues, "queues", "q", 1, "RX queues")
-	f.DurationVarP(&o.duration, "duration", "d", 0, "stop after this long (default: until SIGINT/SIGTERM)")
-	f.BoolVar(&o.noHuge, "no-huge", false, "run EAL without hugepages (--no-huge; enough for vdevs, not for vfio-pci devices)")
-	f.IntVarP(&o.mem, "mem", "m", 0, "EAL memory in MiB (-m; default 512 with --no-huge)")
-	f.StringVar(&o.filePrefix, "file-prefix", "", "EAL --file-prefix, to run several DPDK processes side by side")
-	f.BoolVar(&o.promisc, "promisc", false, "switch the port to promiscuous mode")
-	f.IntVar(&o.mbufs, "mbufs", 8191, "mbufs in the pool")
-	f.IntVar(&o.burst, "burst", 32, "packets per rte_eth_rx_burst")
-	f.StringVar(&o.match, "match", "", `also count one flow, e.g. "udp dst-ip 10.0.0.2 dst-port 4789" (parsed per packet in C)`)
-	return cmd
 }
 
-// resolve checks the flags and the host before EAL starts, and builds EAL's
-// arguments. Every refusal is a bad-input error with its fix.
-func (o *rxOptions) resolve(g *globals, cmd *cobra.Command, res *rxResult) error {
-	usePF := o.pf != "" || cmd.Flags().Changed("vf")
-	n := 0
-	for _, set := range []bool{usePF, o.allow != "", len(o.vdevs) > 0} {
-		if set {
-			n++
+// findRx finds vfbypass-rx next to this executable, else on PATH.
+func findRx() (string, error) {
+	var tried []string
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), rxBinary)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
 		}
+		tried = append(tried, "not next to "+self)
 	}
-	switch {
-	case n == 0:
-		return outcome.Invalid("name the device: --pf PF --vf K, -a BDF or --vdev SPEC", "rx needs a device to receive on")
-	case n > 1:
-		return outcome.Invalid("give only one of --pf/--vf, -a and --vdev", "conflicting device selectors: %s", o.selectors())
+	p, err := exec.LookPath(rxBinary)
+	if err == nil {
+		return p, nil
 	}
-	if usePF && (o.pf == "" || o.vf < 0) {
-		return outcome.Invalid("give both: --pf PF --vf K", "--pf and --vf go together (pf %q, vf %d)", o.pf, o.vf)
+	if !errors.Is(err, exec.ErrNotFound) {
+		return "", outcome.Invalid(rxGetIt, "%s on PATH cannot be run: %v", rxBinary, err)
 	}
-	if o.queues < 1 || o.queues > 128 {
-		return outcome.Invalid("use --queues 1 to 128", "--queues %d is out of range", o.queues)
-	}
-	if o.duration < 0 {
-		return outcome.Invalid("use a positive --duration, e.g. 10s", "--duration %v is negative", o.duration)
-	}
-	// The pool keeps a 256-mbuf cache per lcore, which DPDK caps at 2/3 of
-	// the pool; below that the pool cannot be made at all.
-	if o.mbufs < 512 || o.mbufs > 1<<24 {
-		return outcome.Invalid("use --mbufs 512 to 16777216 (the default 8191 fills one 1024-descriptor ring many times over)", "--mbufs %d is out of range", o.mbufs)
-	}
-	if o.burst < 1 || o.burst > 512 {
-		return outcome.Invalid("use --burst 1 to 512", "--burst %d is out of range", o.burst)
-	}
-	if o.match != "" {
-		fl, err := rx.ParseFlow(o.match)
-		if err != nil {
-			return outcome.Invalid(`write the flow as "udp dst-ip 10.0.0.2 dst-port 4789"`, "--match: %v", err)
-		}
-		o.flow = &fl
-	}
-	h, err := g.openHost()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-
-	switch {
-	case usePF:
-		res.PF = o.pf
-		vf, err := sriov.LookupVF(h.FS, o.pf, o.vf)
-		upFix := fmt.Sprintf("vfbypass up %s --vfs %d --vf %d", o.pf, max(o.vf+1, numVFs(h.FS, o.pf)), o.vf)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return outcome.Invalid(upFix, "%v", err)
-			}
-			return outcome.Invalid("check the PF name (vfbypass doctor "+o.pf+")", "%v", err)
-		}
-		res.VFs = []report.VF{{Index: vf.Index, Address: vf.Address, Driver: vf.Driver, IOMMUGroup: vf.IOMMUGroup, Netdev: vf.Netdev}}
-		if vf.Driver != "vfio-pci" {
-			return outcome.Invalid(upFix, "VF %d of %s (%s) is bound to %s, not vfio-pci", o.vf, o.pf, vf.Address, orNoDriver(vf.Driver))
-		}
-		o.device = vf.Address
-	case o.allow != "":
-		o.device = o.allow
-		dir := sriov.DeviceDir(pciFull(o.allow))
-		if _, err := h.FS.Stat(dir); err != nil {
-			return outcome.Invalid("give the PCI address of a device on this host (ls /sys/bus/pci/devices)", "no PCI device %s (%s): %v", o.allow, dir, err)
-		}
-		if drv, err := host.LinkBase(h.FS, dir+"/driver"); err == nil && drv != "vfio-pci" {
-			return outcome.Invalid("bind it to vfio-pci: vfbypass up PF --vfs N --vf K (or dpdk-devbind.py -b vfio-pci "+o.allow+")",
-				"device %s is bound to %s, not vfio-pci", o.allow, orNoDriver(drv))
-		}
-	default:
-		o.device, _, _ = strings.Cut(o.vdevs[0], ",")
-	}
-
-	pciDev := usePF || o.allow != ""
-	if !o.noHuge {
-		if err := checkHugepages(h.FS); err != nil {
-			return err
-		}
-	}
-	if os.Geteuid() != 0 && (pciDev || !o.noHuge) {
-		return outcome.Invalid("run vfbypass rx as root", "DPDK needs root for %s", map[bool]string{true: "vfio-pci devices", false: "hugepages"}[pciDev])
-	}
-	if o.noHuge && pciDev {
-		res.Warn("--no-huge with a PCI device: vfio-pci DMA needs IOVA-contiguous memory, which usually means hugepages")
-	}
-
-	lcores := o.lcores
-	if lcores == "" {
-		last := min(o.queues, runtime.NumCPU()-1)
-		lcores = "0"
-		if last >= 1 {
-			lcores = "0-" + strconv.Itoa(last)
-		}
-	}
-	if nl, err := countLcores(lcores, onlineCPUs()); err != nil {
-		return outcome.Invalid("write lcores as 0,1 or 0-2, with CPUs this process may run on (taskset -cp $$ lists them)", "--lcores %q: %v", lcores, err)
-	} else if nl < 2 {
-		res.Warn("1 lcore (%s): the loop runs on the main lcore; give --lcores 0,1 (or more) for dedicated polling lcores", lcores)
-	}
-	// Fewer polling lcores than queues: pkg/rx says so when the loop starts.
-	a := []string{"-l", lcores}
-	if o.noHuge {
-		mem := o.mem
-		if mem == 0 {
-			mem = 512
-		}
-		a = append(a, "--no-huge", "-m", strconv.Itoa(mem))
-	} else if o.mem > 0 {
-		a = append(a, "-m", strconv.Itoa(o.mem))
-	}
-	if o.filePrefix != "" {
-		a = append(a, "--file-prefix", o.filePrefix)
-	}
-	if pciDev {
-		a = append(a, "-a", o.device)
-	} else {
-		a = append(a, "--no-pci")
-		for _, v := range o.vdevs {
-			a = append(a, "--vdev", v)
-		}
-	}
-	o.ealArgs = append(a, o.ealExtra...)
-	res.EALArgs = o.ealArgs
-	res.Device = o.device
-	return nil
+	tried = append(tried, "not on PATH")
+	return "", outcome.Invalid(rxGetIt, "the receive loop %s is not installed (%s)", rxBinary, strings.Join(tried, ", "))
 }
 
-func (o *rxOptions) selectors() string {
-	var s []string
-	if o.pf != "" || o.vf >= 0 {
-		s = append(s, fmt.Sprintf("--pf %s --vf %d", o.pf, o.vf))
-	}
-	if o.allow != "" {
-		s = append(s, "-a "+o.allow)
-	}
-	for _, v := range o.vdevs {
-		s = append(s, "--vdev "+v)
-	}
-	return strings.Join(s, ", ")
-}
-
-func orNoDriver(d string) string {
-	if d == "" {
-		return "no driver"
-	}
-	return d
-}
-
-func numVFs(f host.FS, pf string) int {
-	n, _ := host.ReadInt(f, sriov.NetDir(pf)+"/device/sriov_numvfs")
-	return n
-}
-
-// pciFull adds the 0000: domain to a short PCI address.
-func pciFull(a string) string {
-	if strings.Count(a, ":") == 1 {
-		return "0000:" + a
-	}
-	return a
-}
-
-const hugepageFix = "reserve hugepages and mount hugetlbfs: echo 512 > /proc/sys/vm/nr_hugepages && mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages; or run with --no-huge (vdevs and tests)"
-
-// checkHugepages refuses to start EAL without hugepages reserved and
-// hugetlbfs mounted (EAL's own failure says far less).
-func checkHugepages(f host.FS) error {
-	b, err := f.ReadFile("/proc/meminfo")
-	if err != nil {
-		return fmt.Errorf("read /proc/meminfo: %w", err)
-	}
-	total, free := -1, -1
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "HugePages_Total":
-			total = n
-		case "HugePages_Free":
-			free = n
+// wantsHelp reports whether args ask for help (before any "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "--help":
+			return true
 		}
 	}
-	if total <= 0 {
-		return outcome.Invalid(hugepageFix, "no hugepages reserved (HugePages_Total is %d in /proc/meminfo)", max(total, 0))
-	}
-	if free == 0 {
-		return outcome.Invalid(hugepageFix, "all %d hugepages are in use (HugePages_Free is 0)", total)
-	}
-	if m, err := f.ReadFile("/proc/mounts"); err == nil && !strings.Contains(string(m), " hugetlbfs ") {
-		return outcome.Invalid(hugepageFix, "%d hugepages reserved, but no hugetlbfs is mounted (/proc/mounts)", total)
-	}
-	return nil
+	return false
 }
 
-// countLcores counts the lcores of an EAL list such as "0,1" or "0-3,6".
-// EAL's other forms (with @ or parentheses) count as 2 (unknown, not fewer).
-// With cpus, every lcore must be a CPU the process may run on (EAL refuses
-// the others with a bare "Invalid argument").
-func countLcores(s string, cpus func(int) bool) (int, error) {
-	if strings.ContainsAny(s, "@()") {
-		return 2, nil
-	}
-	n := 0
-	for _, part := range strings.Split(s, ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(lo)
-		if err != nil || a < 0 {
-			return 0, fmt.Errorf("%q is not a CPU number", lo)
+// outputOf finds -o/--output among args the command did not parse, so a
+// missing vfbypass-rx is reported in the format asked for.
+func outputOf(args []string) string {
+	out := "text"
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return out
+		case (a == "-o" || a == "--output") && i+1 < len(args):
+			out = args[i+1]
+		case strings.HasPrefix(a, "-o") && len(a) > 2:
+			out = a[2:]
+		case strings.HasPrefix(a, "--output="):
+			out = strings.TrimPrefix(a, "--output=")
 		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil || b < a {
-				return 0, fmt.Errorf("%q is not a CPU range", part)
-			}
-		}
-		for c := a; c <= b; c++ {
-			if cpus != nil && !cpus(c) {
-				return 0, fmt.Errorf("CPU %d is not one this process may run on (%d CPUs online to it)", c, runtime.NumCPU())
-			}
-		}
-		n += b - a + 1
 	}
-	return n, nil
-}
-
-// isTerminal reports whether w is a terminal (for the \r-updated live line).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
+	if out != "json" {
+		out = "text"
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
-
-// onlineCPUs reports which CPUs this process may run on (its affinity
-// mask), or nil when that cannot be read.
-func onlineCPUs() func(int) bool {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		return nil
-	}
-	return set.IsSet
+	return out
 }

@@ -1,171 +1,110 @@
-//go:build cgo && !nodpdk
-
 package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
-// rxCLIChild makes the test binary run the CLI itself (EAL can start once
-// per process, so CLI runs that reach EAL happen in a child).
-const rxCLIChild = "VFBYPASS_RX_CLI_ARGS"
-
-// TestMain runs the CLI instead of the tests when the test binary is
-// re-executed by rxChild.
-func TestMain(m *testing.M) {
-	if a := os.Getenv(rxCLIChild); a != "" {
-		var args []string
-		if err := json.Unmarshal([]byte(a), &args); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", rxCLIChild, err)
-			os.Exit(2)
-		}
-		os.Exit(run(args, os.Stdout, os.Stderr))
+// The control plane is one static binary without DPDK: it runs on a host
+// where DPDK's libraries are not installed.
+func TestControlPlaneIsStatic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
 	}
-	os.Exit(m.Run())
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "github.com/vfbypass/vfbypass/pkg/rx" {
+			t.Fatalf("vfbypass imports %s: the DPDK loop belongs in vfbypass-rx", dep)
+		}
+	}
+	bin := buildBinary(t)
+	if _, err := exec.LookPath("file"); err != nil {
+		t.Skip("no file(1): apt-get install file")
+	}
+	f, err := exec.Command("file", "-L", bin).Output()
+	if err != nil {
+		t.Fatalf("file %s: %v", bin, err)
+	}
+	if !strings.Contains(string(f), "statically linked") {
+		t.Fatalf("file says: %s", f)
+	}
+	if l, err := exec.Command("ldd", bin).CombinedOutput(); err == nil || !strings.Contains(string(l), "not a dynamic executable") {
+		t.Fatalf("ldd %s: %v, %s", bin, err, l)
+	}
 }
 
-func rxChild(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	b, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), rxCLIChild+"="+string(b))
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
+// vfbypass rx runs vfbypass-rx from its own directory with the same
+// arguments (global flags included), and its exit code is the loop's.
+func TestRxRunsVfbypassRxNextToIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	fake := filepath.Join(filepath.Dir(bin), rxBinary)
+	script := "#!/bin/sh\nprintf '%s\\n' \"$VFBYPASS_RX_CALLED_AS\" \"$@\"\nexit 7\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return code, out.String(), errb.String()
+	cmd := exec.Command(bin, "-o", "json", "rx", "--vdev", "net_null0", "--", "--log-level", "*:debug")
+	cmd.Env = append(os.Environ(), "PATH=/nonexistent")
+	out, err := cmd.Output()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 7 {
+		t.Fatalf("exit: %v; want vfbypass-rx's 7", err)
+	}
+	want := "vfbypass rx\n-o\njson\n--vdev\nnet_null0\n--\n--log-level\n*:debug\n"
+	if string(out) != want {
+		t.Fatalf("vfbypass-rx got\n%s\nwant\n%s", out, want)
+	}
 }
 
-func TestRxCLIJSONOnNullVdev(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("DPDK runs need root")
+// Without vfbypass-rx, rx says how to get it (exit 2), in the format asked
+// for, and its help still describes it.
+func TestRxWithoutVfbypassRxSaysHowToGetIt(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	code, _, errs := vfb("rx", "--vdev", "net_null0")
+	if code != 2 || !strings.Contains(errs, "vfbypass-rx is not installed") || !strings.Contains(errs, "apt-get install vfbypass-rx") || !strings.Contains(errs, "make build") {
+		t.Fatalf("code %d, stderr %q", code, errs)
 	}
-	if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_null.so"); err != nil {
-		t.Skipf("no net_null PMD: %v", err)
-	}
-	prefix := "vfbcli" + strconv.Itoa(os.Getpid())
-	t.Cleanup(func() { os.RemoveAll("/var/run/dpdk/" + prefix) })
-	code, out, errs := rxChild(t, "-o", "json", "rx", "--vdev", "net_null0", "--no-huge", "--duration", "1500ms", "--file-prefix", prefix, "--", "--log-level", "*:warning")
+	code, out, _ := vfb("-o", "json", "rx", "--vdev", "net_null0")
 	var r struct {
-		Changed   bool             `json:"changed"`
-		VFs       []map[string]any `json:"vfs"`
-		Warnings  []string         `json:"warnings"`
-		Error     map[string]any   `json:"error"`
-		Device    string           `json:"device"`
-		Driver    string           `json:"driver"`
-		Packets   uint64           `json:"packets"`
-		Bytes     uint64           `json:"bytes"`
-		DurationS float64          `json:"duration_s"`
-		PPS       float64          `json:"pps"`
-		Queues    []map[string]any `json:"queues"`
-		PortStats map[string]any   `json:"port_stats"`
+		Error struct {
+			Message  string `json:"message"`
+			Fix      string `json:"fix"`
+			ExitCode int    `json:"exit_code"`
+		} `json:"error"`
 	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("stdout is not one JSON document (%v):\n%s\nstderr:\n%s", err, out, errs)
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 2 || r.Error.ExitCode != 2 || !strings.Contains(r.Error.Fix, "vfbypass-rx") {
+		t.Fatalf("-o json: code %d, %v, %s", code, err, out)
 	}
-	if code != 0 || r.Error != nil || r.Changed || r.VFs == nil || r.Warnings == nil {
-		t.Fatalf("code %d, %+v\nstderr:\n%s", code, r, errs)
-	}
-	if r.Device != "net_null0" || r.Driver != "net_null" || r.Packets == 0 || r.Bytes != 64*r.Packets || r.PPS <= 0 || r.DurationS < 1.4 || len(r.Queues) != 1 || r.PortStats["ipackets"] == nil {
-		t.Fatalf("summary: %+v", r)
-	}
-	t.Logf("vfbypass rx on net_null0: %.1f Mpps", r.PPS/1e6)
-}
-
-func TestRxCLIRefusals(t *testing.T) {
-	root, state := simHost(t)
-	g := []string{"--host-root", root, "--state-dir", state}
-	code, out, e := vfb(append(append([]string{"-o", "json"}, g...), "up", "eth3", "--vfs", "2", "--vf", "0")...)
-	var up struct {
-		VFs []struct {
-			Address string `json:"address"`
-		} `json:"vfs"`
-	}
-	if err := json.Unmarshal([]byte(out), &up); code != 0 || err != nil || len(up.VFs) != 2 {
-		t.Fatalf("up: %d %v %s %s", code, err, out, e)
-	}
-	vf1 := up.VFs[1].Address
-	for _, tc := range []struct {
-		name string
-		args []string
-		msg  string
-		fix  string
-	}{
-		{"no hugepages", []string{"rx", "--vdev", "net_null0"}, "no hugepages reserved", "echo 512 > /proc/sys/vm/nr_hugepages"},
-		{"VF not on vfio-pci", []string{"rx", "--pf", "eth3", "--vf", "1", "--no-huge"}, "not vfio-pci", "vfbypass up eth3 --vfs 2 --vf 1"},
-		{"VF missing", []string{"rx", "--pf", "eth3", "--vf", "5", "--no-huge"}, "does not exist", "vfbypass up eth3 --vfs 6 --vf 5"},
-		{"PF and vdev", []string{"rx", "--pf", "eth3", "--vf", "0", "--vdev", "net_null0"}, "conflicting device selectors", "only one of"},
-		{"PF and -a", []string{"rx", "--pf", "eth3", "--vf", "0", "-a", "0000:04:10.1"}, "conflicting device selectors", "only one of"},
-		{"no device", []string{"rx", "--no-huge"}, "needs a device", "--vdev SPEC"},
-		{"-a VF not on vfio-pci", []string{"rx", "-a", vf1, "--no-huge"}, "not vfio-pci", "dpdk-devbind.py -b vfio-pci " + vf1},
-		{"no such PCI device", []string{"rx", "-a", "0000:7f:1f.7", "--no-huge"}, "no PCI device", "ls /sys/bus/pci/devices"},
-		{"vf without pf", []string{"rx", "--vf", "0"}, "go together", "--pf PF --vf K"},
-		{"bad match", []string{"rx", "--vdev", "net_null0", "--no-huge", "--match", "udp dst-port x"}, "--match", "udp dst-ip"},
-		{"bad lcores", []string{"rx", "--vdev", "net_null0", "--no-huge", "--lcores", "a-b"}, "--lcores", "0,1"},
-		{"lcore beyond the CPUs", []string{"rx", "--vdev", "net_null0", "--no-huge", "--lcores", "0,4095"}, "CPU 4095 is not one this process may run on", "taskset"},
-		{"too few mbufs", []string{"rx", "--vdev", "net_null0", "--no-huge", "--mbufs", "1"}, "--mbufs 1", "--mbufs 512"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			code, out, _ := vfb(append(append([]string{"-o", "json"}, g...), tc.args...)...)
-			var r struct {
-				Changed bool `json:"changed"`
-				Error   struct {
-					Message  string `json:"message"`
-					Fix      string `json:"fix"`
-					ExitCode int    `json:"exit_code"`
-				} `json:"error"`
-			}
-			if err := json.Unmarshal([]byte(out), &r); err != nil {
-				t.Fatalf("no JSON: %v\n%s", err, out)
-			}
-			if code != 2 || r.Error.ExitCode != 2 || r.Changed || !strings.Contains(r.Error.Message, tc.msg) || !strings.Contains(r.Error.Fix, tc.fix) {
-				t.Fatalf("code %d, error %+v; want exit 2, message with %q, fix with %q", code, r.Error, tc.msg, tc.fix)
-			}
-			code, _, errs := vfb(append(append([]string{}, g...), tc.args...)...)
-			if code != 2 || !strings.Contains(errs, "fix: ") {
-				t.Fatalf("text: code %d, stderr %q", code, errs)
-			}
-		})
+	code, out, _ = vfb("rx", "--help")
+	if code != 0 || !strings.Contains(out, "vfbypass rx (--pf PF --vf K") || !strings.Contains(out, "apt-get install vfbypass-rx") {
+		t.Fatalf("rx --help: code %d\n%s", code, out)
 	}
 }
 
-func TestRxCLIEALFailurePassesDPDKMessage(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("DPDK runs need root")
+// With the real vfbypass-rx next to it, vfbypass rx --help is the loop's
+// own help, under the name the user typed.
+func TestRxHelpIsTheLoopsOwn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries")
 	}
-	prefix := "vfbclibad" + strconv.Itoa(os.Getpid())
-	t.Cleanup(func() { os.RemoveAll("/var/run/dpdk/" + prefix) })
-	code, out, errs := rxChild(t, "rx", "--vdev", "net_nosuchpmd0", "--no-huge", "--duration", "1s", "--file-prefix", prefix)
-	if code != 1 || !strings.Contains(errs, "net_nosuchpmd0") {
-		t.Fatalf("code %d\nstdout %s\nstderr %s", code, out, errs)
+	if err := exec.Command("pkg-config", "--exists", "libdpdk").Run(); err != nil {
+		t.Skipf("no libdpdk to build vfbypass-rx with (apt-get install libdpdk-dev pkg-config): %v", err)
 	}
-	t.Logf("EAL failure: %s", strings.TrimSpace(errs[strings.LastIndex(errs, "vfbypass:"):]))
-}
-
-func TestProgressBar(t *testing.T) {
-	for _, c := range []struct {
-		done, total time.Duration
-		want        string
-	}{
-		{0, 10 * time.Second, "[--------------------]"},
-		{5 * time.Second, 10 * time.Second, "[##########----------]"},
-		{10 * time.Second, 10 * time.Second, "[####################]"},
-		{12 * time.Second, 10 * time.Second, "[####################]"},
-	} {
-		if got := progressBar(c.done, c.total); got != c.want {
-			t.Errorf("progressBar(%v, %v) = %q, want %q", c.done, c.total, got, c.want)
-		}
+	bin := buildBinary(t)
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(filepath.Dir(bin), rxBinary), "../vfbypass-rx").CombinedOutput(); err != nil {
+		t.Fatalf("build vfbypass-rx: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "rx", "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "\n  vfbypass rx (--pf PF --vf K") || !strings.Contains(string(out), "--vdev stringArray") || !strings.Contains(string(out), "  vfbypass rx --pf eth3 --vf 0") {
+		t.Fatalf("vfbypass rx --help: %v\n%s", err, out)
 	}
 }

@@ -16,7 +16,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withHost(func(h *host.Host) error {
-				res, err := setup.Status(h, optionalPF(args), g.stateDir)
+				res, err := setup.Status(h, optionalPF(args), g.StateDir)
 				return g.emit(res, err)
 			})
 		},

@@ -28,7 +28,7 @@ shown by "steer list" carry their decoded target ("VF 0 (0000:04:10.0) queue 0")
 	return cmd
 }
 
-func (g *globals) store() journal.Store { return journal.Store{Dir: g.stateDir} }
+func (g *globals) store() journal.Store { return journal.Store{Dir: g.StateDir} }
 
 func newSteerAddCmd(g *globals) *cobra.Command {
 	var (
@@ -88,8 +88,8 @@ installs them as one batch in this process: all of them, or none; there
 				if rest := cmd.Flags().Args(); len(rest) > 0 {
 					return outcome.Invalid("put the whole rule before or after the flags, not around them", "rule word %q after the flags", rest[0])
 				}
-				if g.output != "text" && g.output != "json" {
-					return outcome.Invalid("use -o text or -o json", "output format %q is not known", g.output)
+				if err := g.CheckOutput(); err != nil {
+					return err
 				}
 				args = args[:i]
 			}
@@ -122,7 +122,7 @@ installs them as one batch in this process: all of them, or none; there
 			default:
 				reqs = []steer.Request{{Words: flow, VF: target, Queue: queue}}
 			}
-			opts.StateDir = g.stateDir
+			opts.StateDir = g.StateDir
 			return g.withHost(func(h *host.Host) error {
 				r, err := steer.AddMany(h, g.store(), pf, reqs, opts)
 				return g.emit(r, err)
@@ -233,7 +233,7 @@ func newSteerDelCmd(g *globals) *cobra.Command {
 				res.PF = args[0]
 				return g.emit(res, err)
 			}
-			opts.StateDir = g.stateDir
+			opts.StateDir = g.StateDir
 			return g.withHost(func(h *host.Host) error {
 				r, err := steer.Del(h, g.store(), args[0], locs, opts)
 				return g.emit(r, err)
@@ -255,7 +255,7 @@ func newSteerClearCmd(g *globals) *cobra.Command {
 		Example: "  vfbypass steer clear eth3\n  vfbypass steer clear eth3 --all --dry-run",
 		Args:    exactArgs(1, "the PF interface name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.StateDir = g.stateDir
+			opts.StateDir = g.StateDir
 			return g.withHost(func(h *host.Host) error {
 				r, err := steer.Clear(h, g.store(), args[0], all, opts)
 				return g.emit(r, err)

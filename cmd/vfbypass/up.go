@@ -90,9 +90,9 @@ func newUpCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			opts.StateDir, opts.Timeout = g.stateDir, timeoutArg
-			if g.output == "text" {
-				opts.Progress = func(s string) { fmt.Fprintf(g.stderr, "→ %s\n", s) }
+			opts.StateDir, opts.Timeout = g.StateDir, timeoutArg
+			if g.Output == "text" {
+				opts.Progress = func(s string) { fmt.Fprintf(g.Stderr, "→ %s\n", s) }
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

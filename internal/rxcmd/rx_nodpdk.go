@@ -1,11 +1,14 @@
 //go:build nodpdk || !cgo
 
-package main
+package rxcmd
 
-import "github.com/vfbypass/vfbypass/pkg/outcome"
+import (
+	"github.com/vfbypass/vfbypass/internal/cli"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
+)
 
 // runRx is never reached in a build without DPDK: the rx command refuses
 // first (rx.Available is false).
-func runRx(_ *globals, _ *rxOptions, _ *rxResult) error {
+func runRx(_ *cli.Globals, _ *rxOptions, _ *rxResult) error {
 	return outcome.Invalid("build without -tags nodpdk", "this build has no DPDK")
 }

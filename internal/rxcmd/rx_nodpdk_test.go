@@ -1,6 +1,6 @@
 //go:build nodpdk || !cgo
 
-package main
+package rxcmd
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 )
 
 func TestRxWithoutDPDKSaysHowToGetIt(t *testing.T) {
-	code, _, errs := vfb("rx", "--vdev", "net_null0", "--no-huge")
+	code, _, errs := vfb("--vdev", "net_null0", "--no-huge")
 	if code != 2 || !strings.Contains(errs, "without DPDK") || !strings.Contains(errs, "libdpdk-dev") {
 		t.Fatalf("code %d, stderr %q", code, errs)
 	}

@@ -1,6 +1,6 @@
 //go:build cgo && !nodpdk
 
-package main
+package rxcmd
 
 import (
 	"context"
@@ -11,13 +11,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vfbypass/vfbypass/internal/cli"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/rx"
 )
 
 // runRx starts EAL and the loop, prints the live line each second and fills
 // res when the loop stops (duration, SIGINT or SIGTERM).
-func runRx(g *globals, o *rxOptions, res *rxResult) (err error) {
+func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 	e, err := rx.InitEAL(o.ealArgs)
 	if err != nil {
 		return outcome.WithCode(outcome.Failed, err)
@@ -51,14 +52,14 @@ func runRx(g *globals, o *rxOptions, res *rxResult) (err error) {
 	// One line on stderr once the port is started (also with -o json, whose
 	// stdout is the summary only): scripts and the lab wait for it before
 	// sending traffic.
-	fmt.Fprintf(g.stderr, "rx: receiving on %s (%s), %d RX queue(s) polled by lcore(s) %v; stop with SIGINT\n",
+	fmt.Fprintf(g.Stderr, "rx: receiving on %s (%s), %d RX queue(s) polled by lcore(s) %v; stop with SIGINT\n",
 		o.device, p.Driver, p.RxQueues, l.Lcores())
 
-	var live io.Writer = g.stdout
-	if g.output == "json" {
+	var live io.Writer = g.Stdout
+	if g.Output == "json" {
 		live = nil
-		if isTerminal(g.stderr) {
-			live = g.stderr
+		if isTerminal(g.Stderr) {
+			live = g.Stderr
 		}
 	}
 	tty := live != nil && isTerminal(live)

@@ -1,0 +1,130 @@
+// Package cli holds what the two binaries, vfbypass (the static control
+// plane) and vfbypass-rx (the DPDK receive loop), share on the command line:
+// the global flags, opening the host they name, and the output and exit-code
+// contract (docs/json.md).
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/report"
+)
+
+// Globals are the flags every command of both binaries takes, and where
+// their output goes.
+type Globals struct {
+	Output   string
+	StateDir string
+	HostRoot string
+	Verbose  bool
+	Stdout   io.Writer
+	Stderr   io.Writer
+}
+
+// Bind adds the global flags to fs (a root command's persistent flags).
+func (g *Globals) Bind(fs *pflag.FlagSet) {
+	fs.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
+	fs.StringVar(&g.StateDir, "state-dir", "/run/vfbypass", "directory of the journals and locks")
+	fs.StringVar(&g.HostRoot, "host-root", "/", "root under which sysfs, procfs and /dev are found (a directory made by 'vfbypass sim init' is a simulated host)")
+	fs.BoolVarP(&g.Verbose, "verbose", "v", false, "say more")
+}
+
+// CheckOutput refuses an output format other than text and json.
+func (g *Globals) CheckOutput() error {
+	if g.Output != "text" && g.Output != "json" {
+		return outcome.Invalid("use -o text or -o json", "output format %q is not known", g.Output)
+	}
+	return nil
+}
+
+// OpenHost opens the host --host-root names: the simulator for a directory
+// made by 'vfbypass sim init', the kernel otherwise.
+func (g *Globals) OpenHost() (*host.Host, error) {
+	if hostsim.Is(g.HostRoot) {
+		return hostsim.Open(g.HostRoot)
+	}
+	if st, err := os.Stat(g.HostRoot); err != nil || !st.IsDir() {
+		return nil, outcome.Invalid("pass a directory with --host-root (default /)", "host root %q is not a directory", g.HostRoot)
+	}
+	return host.Real(g.HostRoot), nil
+}
+
+// Printed marks an error whose report was already written.
+type Printed struct{ Err error }
+
+func (p Printed) Error() string { return p.Err.Error() }
+func (p Printed) Unwrap() error { return p.Err }
+
+// Emit prints res (text or JSON) and its warnings, and returns err marked
+// as printed so Exit does not print it again.
+func (g *Globals) Emit(res report.Result, err error) error {
+	if err != nil {
+		report.SetError(res, err)
+	}
+	if g.Output == "json" {
+		if jerr := report.JSON(g.Stdout, res); jerr != nil && err == nil {
+			return jerr
+		}
+	} else {
+		res.Text(g.Stdout)
+		for _, w := range res.Base().Warnings {
+			fmt.Fprintf(g.Stderr, "warning: %s\n", w)
+		}
+		if err != nil {
+			PrintError(g.Stderr, err)
+		}
+	}
+	if err != nil {
+		return Printed{err}
+	}
+	return nil
+}
+
+// Exit prints an error that no command printed (flag and argument errors)
+// and returns the process exit code for err.
+func (g *Globals) Exit(err error) int {
+	if err == nil {
+		return outcome.OK
+	}
+	var p Printed
+	if !errors.As(err, &p) {
+		if g.Output == "json" {
+			r := &report.Plain{}
+			report.SetError(r, err)
+			_ = report.JSON(g.Stdout, r)
+		} else {
+			PrintError(g.Stderr, err)
+		}
+	}
+	code := outcome.Code(err)
+	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "accepts ") || strings.Contains(err.Error(), "arg(s)") {
+		code = outcome.BadInput
+	}
+	return code
+}
+
+// PrintError writes err and its fix for a person.
+func PrintError(w io.Writer, err error) {
+	var e *outcome.Error
+	if errors.As(err, &e) && e.Fix != "" {
+		fmt.Fprintf(w, "vfbypass: %v\n  fix: %s\n", e.Err, e.Fix)
+		return
+	}
+	fmt.Fprintf(w, "vfbypass: %v\n", err)
+}
+
+// FlagError is the flag-error function of both root commands: a bad flag
+// is bad input, with the command's help as the fix.
+func FlagError(c *cobra.Command, err error) error {
+	return outcome.Invalid(fmt.Sprintf("see '%s --help' for the flags and their values", c.CommandPath()), "%v", err)
+}

@@ -1,0 +1,38 @@
+// Package rxcmd is the command line of vfbypass-rx, the DPDK receive loop
+// (cmd/vfbypass-rx): the control plane's `vfbypass rx ARGS` runs
+// `vfbypass-rx ARGS`, so the loop's cgo and DPDK libraries stay out of the
+// static vfbypass binary. The loop itself is pkg/rx.
+package rxcmd
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vfbypass/vfbypass/internal/cli"
+)
+
+// CalledAsEnv names how the user called the receive loop ("vfbypass rx"
+// when vfbypass ran vfbypass-rx), for its usage and examples.
+const CalledAsEnv = "VFBYPASS_RX_CALLED_AS"
+
+// NewCommand returns the receive loop's root command, named name
+// ("vfbypass-rx" or "vfbypass rx"), with the global flags bound to g.
+func NewCommand(g *cli.Globals, name string) *cobra.Command {
+	cmd := newRxCmd(g, name)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error { return g.CheckOutput() }
+	cmd.SetOut(g.Stdout)
+	cmd.SetErr(g.Stderr)
+	g.Bind(cmd.PersistentFlags())
+	cmd.SetFlagErrorFunc(cli.FlagError)
+	return cmd
+}
+
+// Run runs the receive loop's command line and returns the exit code.
+func Run(name string, args []string, stdout, stderr io.Writer) int {
+	g := &cli.Globals{Stdout: stdout, Stderr: stderr}
+	cmd := NewCommand(g, name)
+	cmd.SetArgs(args)
+	return g.Exit(cmd.Execute())
+}
