@@ -184,6 +184,8 @@ func TestABIConstants(t *testing.T) {
 		"ETHTOOL_GRXCLSRULE": uint64(CmdGRXClsRule), "ETHTOOL_GRXCLSRLALL": uint64(CmdGRXClsRlAll),
 		"ETHTOOL_SRXCLSRLDEL": uint64(CmdSRXClsRlDel), "ETHTOOL_SRXCLSRLINS": uint64(CmdSRXClsRlIns),
 		"SIOCETHTOOL": SIOCEthtool, "IFNAMSIZ": uint64(len(ifreqData{}.name)),
+		"ETHTOOL_GRXFHINDIR": uint64(CmdGRXFHIndir), "ETHTOOL_SRXFHINDIR": uint64(CmdSRXFHIndir),
+		"ETHTOOL_GCHANNELS": uint64(CmdGChannels),
 	} {
 		got, ok := c[name]
 		if !ok {
@@ -192,7 +194,7 @@ func TestABIConstants(t *testing.T) {
 			t.Errorf("%s: Go %#x, C %#x", name, v, got)
 		}
 	}
-	if len(c) != 40 {
+	if len(c) != 43 {
 		t.Errorf("internal/abi has %d constants; every one must be checked here", len(c))
 	}
 	for _, ft := range flowTypes {

@@ -85,6 +85,12 @@ func cmdName(cmd uint32) string {
 		return "ETHTOOL_SRXCLSRLDEL"
 	case CmdSRXClsRlIns:
 		return "ETHTOOL_SRXCLSRLINS"
+	case CmdGRXFHIndir:
+		return "ETHTOOL_GRXFHINDIR"
+	case CmdSRXFHIndir:
+		return "ETHTOOL_SRXFHINDIR"
+	case CmdGChannels:
+		return "ETHTOOL_GCHANNELS"
 	}
 	return fmt.Sprintf("ETHTOOL_%#x", cmd)
 }

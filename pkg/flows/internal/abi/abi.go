@@ -17,6 +17,8 @@ package abi
 struct abi_member { const char *name; size_t off; size_t size; };
 
 #define MEMBER(type, m) { #type "." #m, offsetof(struct type, m), sizeof(((struct type *)0)->m) }
+// A flexible array member: its offset, and size 0.
+#define FLEX(type, m) { #type "." #m, offsetof(struct type, m), 0 }
 // A member of union ethtool_flow_union, in h_u and in m_u.
 #define FLOW(m) MEMBER(ethtool_rx_flow_spec, h_u.m), MEMBER(ethtool_rx_flow_spec, m_u.m)
 // A member of struct ethtool_flow_ext, in h_ext and in m_ext.
@@ -68,6 +70,11 @@ static const struct abi_member abi_members[] = {
 	MEMBER(ethtool_rxnfc, rule_cnt), MEMBER(ethtool_rxnfc, rss_context), MEMBER(ethtool_rxnfc, rule_locs),
 
 	MEMBER(ifreq, ifr_name), MEMBER(ifreq, ifr_data),
+
+	MEMBER(ethtool_rxfh_indir, cmd), MEMBER(ethtool_rxfh_indir, size), FLEX(ethtool_rxfh_indir, ring_index),
+	MEMBER(ethtool_channels, cmd), MEMBER(ethtool_channels, max_rx), MEMBER(ethtool_channels, max_tx),
+	MEMBER(ethtool_channels, max_other), MEMBER(ethtool_channels, max_combined), MEMBER(ethtool_channels, rx_count),
+	MEMBER(ethtool_channels, tx_count), MEMBER(ethtool_channels, other_count), MEMBER(ethtool_channels, combined_count),
 };
 
 struct abi_size { const char *name; size_t size; };
@@ -77,6 +84,7 @@ static const struct abi_size abi_sizes[] = {
 	SIZE(struct ethtool_tcpip4_spec), SIZE(struct ethtool_ah_espip4_spec), SIZE(struct ethtool_usrip4_spec),
 	SIZE(struct ethtool_tcpip6_spec), SIZE(struct ethtool_ah_espip6_spec), SIZE(struct ethtool_usrip6_spec),
 	SIZE(struct ethhdr), SIZE(struct ethtool_rxnfc), SIZE(struct ifreq),
+	SIZE(struct ethtool_rxfh_indir), SIZE(struct ethtool_channels),
 };
 
 struct abi_constant { const char *name; unsigned long long value; };
@@ -95,6 +103,7 @@ static const struct abi_constant abi_consts[] = {
 	ABI_CONST(ETHTOOL_GRXRINGS), ABI_CONST(ETHTOOL_GRXCLSRLCNT), ABI_CONST(ETHTOOL_GRXCLSRULE), ABI_CONST(ETHTOOL_GRXCLSRLALL),
 	ABI_CONST(ETHTOOL_SRXCLSRLDEL), ABI_CONST(ETHTOOL_SRXCLSRLINS),
 	ABI_CONST(SIOCETHTOOL), ABI_CONST(IFNAMSIZ),
+	ABI_CONST(ETHTOOL_GRXFHINDIR), ABI_CONST(ETHTOOL_SRXFHINDIR), ABI_CONST(ETHTOOL_GCHANNELS),
 };
 
 static size_t abi_n_members(void) { return sizeof(abi_members) / sizeof(abi_members[0]); }
