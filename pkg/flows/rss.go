@@ -185,3 +185,26 @@ func DefaultIndir(size, rings int) []uint32 {
 	}
 	return t
 }
+
+// WeightIndir is the table `ethtool -X IF weight W0 W1 ...` writes (ethtool's
+// fill_indir_table): queue j gets a contiguous block of about
+// size*Wj/sum entries, in queue order. The weights must sum to 1..size.
+func WeightIndir(size int, weights []uint32) ([]uint32, error) {
+	var sum uint64
+	for _, w := range weights {
+		sum += uint64(w)
+	}
+	if sum == 0 || sum > uint64(size) {
+		return nil, fmt.Errorf("weights %v: their sum %d must be from 1 to the table size %d", weights, sum, size)
+	}
+	t := make([]uint32, size)
+	j, partial := -1, uint64(0)
+	for i := range t {
+		for uint64(i) >= uint64(size)*partial/sum {
+			j++
+			partial += uint64(weights[j])
+		}
+		t[i] = uint32(j)
+	}
+	return t, nil
+}

@@ -200,3 +200,27 @@ func TestDefaultIndir(t *testing.T) {
 		t.Error("DefaultIndir of nothing is not nil")
 	}
 }
+
+// WeightIndir follows ethtool's fill_indir_table: contiguous blocks.
+func TestWeightIndir(t *testing.T) {
+	got, err := WeightIndir(8, []uint32{1, 1, 0, 1})
+	if err != nil || !slices.Equal(got, []uint32{0, 0, 1, 1, 1, 3, 3, 3}) {
+		t.Errorf("weight 1 1 0 1 over 8 = %v, %v", got, err)
+	}
+	got, err = WeightIndir(128, []uint32{1, 0}) // the lab's `ethtool -X eth0 weight 1 0`
+	if err != nil || !slices.Equal(got, make([]uint32, 128)) {
+		t.Errorf("weight 1 0 = %v, %v", got, err)
+	}
+	hidden, err := WeightIndir(128, []uint32{1, 1, 1, 0})
+	if err != nil || slices.Contains(hidden, 3) || !slices.Contains(hidden, 2) {
+		t.Errorf("weight 1 1 1 0 = %v, %v", hidden, err)
+	}
+	for _, w := range [][]uint32{{0, 0}, nil, make([]uint32, 3)} {
+		if _, err := WeightIndir(128, w); err == nil {
+			t.Errorf("weights %v accepted", w)
+		}
+	}
+	if _, err := WeightIndir(2, []uint32{1, 1, 1}); err == nil {
+		t.Error("weights summing above the table size accepted")
+	}
+}
