@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/safchain/ethtool"
+
+	"github.com/vfbypass/vfbypass/pkg/flows"
 )
 
 // EthtoolClient implements Ethtool with the SIOCETHTOOL ioctls of
@@ -53,4 +55,56 @@ func (EthtoolClient) RxQueues(ifname string) (int, error) {
 		return 0, fmt.Errorf("ethtool: read channels of %s: %w", ifname, err)
 	}
 	return int(ch.CombinedCount + ch.RxCount), nil
+}
+
+// rss runs f on the interface's RSS commands through our own SIOCETHTOOL
+// client (pkg/flows), on a socket opened for the call.
+func rss(ifname, what string, f func(d flows.RSS) error) error {
+	d, err := flows.OpenRSS(ifname)
+	if err != nil {
+		return fmt.Errorf("ethtool: %s of %s: %w", what, ifname, err)
+	}
+	defer d.Close()
+	if err := f(d); err != nil {
+		return EthtoolError(what, ifname, err)
+	}
+	return nil
+}
+
+// RxRings implements Ethtool.
+func (EthtoolClient) RxRings(ifname string) (int, error) {
+	var n uint64
+	err := rss(ifname, "read the RX ring count", func(d flows.RSS) (err error) {
+		n, err = d.RxRings()
+		return err
+	})
+	return int(n), err
+}
+
+// Channels implements Ethtool.
+func (EthtoolClient) Channels(ifname string) (flows.Channels, error) {
+	var ch flows.Channels
+	err := rss(ifname, "read the channels", func(d flows.RSS) (err error) {
+		ch, err = d.Channels()
+		return err
+	})
+	return ch, err
+}
+
+// Indir implements Ethtool.
+func (EthtoolClient) Indir(ifname string) ([]uint32, error) {
+	var t []uint32
+	err := rss(ifname, "read the RSS indirection table", func(d flows.RSS) (err error) {
+		t, err = d.Indir()
+		return err
+	})
+	return t, err
+}
+
+// SetIndir implements Ethtool.
+func (EthtoolClient) SetIndir(ifname string, table []uint32) error {
+	if len(table) == 0 {
+		return rss(ifname, "reset the RSS indirection table", func(d flows.RSS) error { return d.ResetIndir() })
+	}
+	return rss(ifname, "write the RSS indirection table", func(d flows.RSS) error { return d.SetIndir(table) })
 }

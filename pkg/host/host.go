@@ -10,6 +10,7 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 
@@ -69,6 +70,36 @@ type Ethtool interface {
 	SetFeature(ifname, name string, on bool) error
 	// RxQueues is the number of RX queues the interface spreads traffic over.
 	RxQueues(ifname string) (int, error)
+	// RxRings is the number of RX rings (ETHTOOL_GRXRINGS): every
+	// indirection table entry and every rule's PF queue must be below it.
+	RxRings(ifname string) (int, error)
+	// Channels reads the channel counts and maxima (ETHTOOL_GCHANNELS).
+	Channels(ifname string) (flows.Channels, error)
+	// Indir reads the RSS indirection table (ETHTOOL_GRXFHINDIR): entry i
+	// is the RX ring of hash bucket i. A device without a table gives an
+	// error matching ErrNotSupported.
+	Indir(ifname string) ([]uint32, error)
+	// SetIndir writes table exactly (ETHTOOL_SRXFHINDIR; its length must
+	// be the driver's table size), which marks it configured by the user.
+	// A nil or empty table resets it to the driver's default with a
+	// zero-size ETHTOOL_SRXFHINDIR, which clears that mark (the kernel
+	// then lets `ethtool -L` drop queues again).
+	SetIndir(ifname string, table []uint32) error
+}
+
+// LROFeature is the ethtool feature of large receive offload (ixgbe's RSC),
+// for Ethtool.Feature and SetFeature.
+const LROFeature = "large-receive-offload"
+
+// EthtoolError words the error of an RSS or channel command the way both
+// the real client and the simulator report it: what was attempted, on which
+// interface, the SIOCETHTOOL error (a *flows.OpError), and ErrNotSupported
+// as well when the kernel answered EOPNOTSUPP.
+func EthtoolError(what, ifname string, err error) error {
+	if errors.Is(err, flows.ErrNotSupported) {
+		return fmt.Errorf("ethtool: %s of %s: %w (%w: the driver has no such operation)", what, ifname, err, ErrNotSupported)
+	}
+	return fmt.Errorf("ethtool: %s of %s: %w", what, ifname, err)
 }
 
 // Modules loads kernel modules.
