@@ -117,7 +117,8 @@ func (l *simLinks) SetVFSpoofchk(pf string, vf int, on bool) error {
 type simEthtool struct{ s *Sim }
 
 // Feature implements host.Ethtool: rx-ntuple-filter is changeable on a
-// flow-director NIC (ixgbe) and fixed off elsewhere.
+// flow-director NIC (ixgbe) and fixed off elsewhere; large-receive-offload
+// likewise (ixgbe's RSC, see rss.go).
 func (e *simEthtool) Feature(ifname, name string) (bool, bool, error) {
 	if err := e.s.fault("ethtool", ifname+"/"+name); err != nil {
 		return false, false, err
@@ -127,10 +128,16 @@ func (e *simEthtool) Feature(ifname, name string) (bool, bool, error) {
 		if err := e.s.netdev(ifname, fmt.Errorf("ethtool: read features of %s: %w", ifname, unix.ENODEV)); err != nil {
 			return err
 		}
-		if name != "rx-ntuple-filter" {
+		switch {
+		case name == host.LROFeature && ifname == st.PF && st.ixgbe():
+			on = !st.RSS.LROOff // RSC, on by default (ixgbe_sw_init)
+			return nil
+		case name == host.LROFeature:
+			fixed = true // igb and virtio-net here: no NETIF_F_LRO
+			return nil
+		case name != "rx-ntuple-filter":
 			return fmt.Errorf("ethtool: %s has no feature %q", ifname, name)
-		}
-		if ifname == st.PF && st.Model.Ntuple {
+		case ifname == st.PF && st.Model.Ntuple:
 			on = st.Ntuple
 			return nil
 		}
@@ -149,10 +156,22 @@ func (e *simEthtool) SetFeature(ifname, name string, on bool) error {
 		if err := e.s.netdev(ifname, fmt.Errorf("ethtool: set %s on %s: %w", name, ifname, unix.ENODEV)); err != nil {
 			return err
 		}
-		if name != "rx-ntuple-filter" || ifname != st.PF || !st.Model.Ntuple {
+		// ixgbe_set_features resets the PF (ixgbe_do_reset) when ntuple
+		// or RSC changes, which fills the RSS table in again (rss.go).
+		switch {
+		case name == host.LROFeature && ifname == st.PF && st.ixgbe():
+			if st.RSS.LROOff == !on {
+				return nil
+			}
+			st.RSS.LROOff = !on
+		case name != "rx-ntuple-filter" || ifname != st.PF || !st.Model.Ntuple:
 			return fmt.Errorf("ethtool: set %s %v on %s: %w (feature fixed)", name, on, ifname, unix.EOPNOTSUPP)
+		case st.Ntuple == on:
+			return nil
+		default:
+			st.Ntuple = on
 		}
-		st.Ntuple = on
+		st.reset(st.rxQueues())
 		return nil
 	})
 }

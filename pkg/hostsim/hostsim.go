@@ -69,6 +69,11 @@ type state struct {
 	NoSRIOV bool                `json:"no_sriov,omitempty"`
 	Ntuple  bool                `json:"ntuple"`
 	VFs     map[int]*vfSettings `json:"vfs"`
+	// CPUs is num_online_cpus, which bounds the drivers' RSS queues (0:
+	// 16, see rss.go).
+	CPUs int `json:"cpus,omitempty"`
+	// RSS is the PF's indirection table, channels and LRO (rss.go).
+	RSS rssState `json:"rss"`
 }
 
 // Sim is an open simulated host.

@@ -26,6 +26,9 @@ type Options struct {
 	SharedGroup bool
 	Hugepages   int // 2 MiB hugepages reserved
 	Ntuple      bool
+	// CPUs is the number of online CPUs, which bounds the drivers' RSS
+	// queues (0: 16, enough for the 82599's 16 and the 82576's 8).
+	CPUs int
 }
 
 const (
@@ -51,6 +54,9 @@ func Init(dir string, o Options) error {
 	}
 	if o.TotalVFs < 0 || o.TotalVFs > m.MaxVFs {
 		return fmt.Errorf("--total-vfs %d: the %s supports 0 to %d VFs", o.TotalVFs, m.Name, m.MaxVFs)
+	}
+	if o.CPUs < 0 || o.CPUs > 4096 {
+		return fmt.Errorf("--cpus %d: give 1 to 4096 online CPUs", o.CPUs)
 	}
 	if o.PF == "eth0" || o.PF == "lo" || strings.ContainsAny(o.PF, "/ ") || len(o.PF) > 15 {
 		return fmt.Errorf("--pf %q: choose another interface name (eth0 is the management interface)", o.PF)
@@ -135,7 +141,10 @@ func Init(dir string, o Options) error {
 	if ferr != nil {
 		return ferr
 	}
-	st := &state{Model: m, PF: o.PF, PFAddr: pfAddr, Total: o.TotalVFs, NoSRIOV: o.NoSRIOV, Ntuple: o.Ntuple && m.Ntuple, VFs: map[int]*vfSettings{}}
+	st := &state{Model: m, PF: o.PF, PFAddr: pfAddr, Total: o.TotalVFs, NoSRIOV: o.NoSRIOV, Ntuple: o.Ntuple && m.Ntuple, VFs: map[int]*vfSettings{}, CPUs: o.CPUs}
+	if o.CPUs == defaultCPUs {
+		st.CPUs = 0 // the default, as a tree made without the option
+	}
 	if o.SharedGroup {
 		if err := w("/"+MarkerDir+"/shared-group", "1"); err != nil {
 			return err

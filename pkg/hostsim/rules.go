@@ -285,14 +285,14 @@ func (s *Sim) fdirSize() uint32 {
 
 // rxQueues is the PF's RX queue count (adapter->num_rx_queues). ixgbe
 // (ixgbe_lib.c, ixgbe_set_sriov_queues): without VFs RSS spreads over 16
-// queues; with VFs the PF keeps one pool of rss_i queues, 4 in 32-pool mode
+// queues (fewer with fewer CPUs or after ethtool -L, see rss.go); with VFs the PF keeps one pool of rss_i queues, 4 in 32-pool mode
 // and 2 when more than 32 pools are needed (64-pool mode). igb caps the PF
 // at 2 queues with VFs.
 func (st *state) rxQueues() int {
 	n := len(st.VFs)
 	switch {
 	case n == 0:
-		return st.Model.RSSQueues
+		return st.pfQueues()
 	case st.Model.Name == "82576":
 		return 2
 	case n+1 > 32:

@@ -115,6 +115,10 @@ func (s *Sim) setNumVFs(st *state, p, real, v string) error {
 	if ok, err := present(s.p(devDir + "/driver")); err != nil || !ok {
 		return orErrno(err, "write", p, unix.ENOENT) // no driver bound
 	}
+	// Enabling or disabling SR-IOV resets the PF with a new queue layout
+	// (ixgbe_sriov_reinit, igb_sriov_reinit): the RSS table is filled in
+	// again (rss.go).
+	defer st.reset(st.rxQueues())
 	if n == 0 {
 		for k := cur - 1; k >= 0; k-- {
 			if err := s.removeVF(st, devDir, k); err != nil {
