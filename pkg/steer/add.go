@@ -306,6 +306,10 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	for _, it := range todo {
 		if it.replace != nil && it.replace.from != nil {
 			dropRecord(j, it.replace.loc)
+		} else if it.replace == nil {
+			// A record at a location the table has no rule at is stale
+			// (its rule went missing): the new record takes its place.
+			dropRecord(j, it.loc)
 		}
 		it.spec.Location = it.loc
 		j.Rules = append(j.Rules, journal.Rule{Location: it.loc, Words: it.words, Spec: specHex(it.spec), Source: opts.Source})
