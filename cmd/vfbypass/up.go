@@ -113,6 +113,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	f.StringVar(&config, "config", "", "read the request from a YAML/JSON file (see docs/config.md)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
 	f.BoolVar(&opts.Force, "force", false, "allow a PF carrying the default route, and replacing VFs vfbypass did not create")
+	f.BoolVar(&opts.Recreate, "recreate", false, "accept a change of --vfs on a PF that is up: every VF is removed and made again, the PF resets (its link drops)")
 	f.DurationVar(&timeoutArg, "timeout", 10*time.Second, "how long to wait for VFs and /dev/vfio nodes to appear")
 	return cmd
 }

@@ -128,6 +128,17 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 	if err := checkNotInUse(h, pfName, j, total); err != nil && !opts.DryRun {
 		return res, err
 	}
+	if err := undoAll(ctx, e, store, j, opts, &res.Steps, &res.Changed); err != nil || opts.DryRun {
+		return res, err
+	}
+	res.VFs = vfReports(h, pfName)
+	return res, nil
+}
+
+// undoAll undoes j in reverse: first the rules vfbypass added, then up's
+// steps, saving the journal after each, and removes it once nothing is
+// left. It appends what it did to steps.
+func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journal, opts Options, steps *[]StepResult, anyChanged *bool) error {
 	var left []string
 
 	// Rules first: they were added last.
@@ -135,21 +146,21 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		r := j.Rules[i]
 		desc := fmt.Sprintf("delete ntuple rule %d (%s)", r.Location, r.Words)
 		if opts.DryRun {
-			res.Steps = append(res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: "would-undo"})
+			*steps = append(*steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: "would-undo"})
 			continue
 		}
-		changed, err := deleteRule(h, pfName, r)
+		changed, err := deleteRule(e.h, j.PF, r)
 		if err != nil {
 			left = append(left, desc+": "+err.Error())
-			res.Steps = append(res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: "failed", Error: err.Error()})
+			*steps = append(*steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: "failed", Error: err.Error()})
 			continue
 		}
 		j.Rules = append(j.Rules[:i], j.Rules[i+1:]...)
 		if err := store.Save(j); err != nil {
-			return res, outcome.WithCode(outcome.RollbackIncomplete, err)
+			return outcome.WithCode(outcome.RollbackIncomplete, err)
 		}
-		res.Changed = res.Changed || changed
-		res.Steps = append(res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: statusOf(changed)})
+		*anyChanged = *anyChanged || changed
+		*steps = append(*steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: statusOf(changed)})
 	}
 
 	for i := len(j.Steps) - 1; i >= 0; i-- {
@@ -157,43 +168,42 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		if ent.State == journal.Undone {
 			continue
 		}
-		s, err := decodeStep(ent.Kind, ent.Undo, total)
+		s, err := decodeStep(ent.Kind, ent.Undo, -1) // loadForUndo checked it against the PF
 		if err != nil {
 			left = append(left, fmt.Sprintf("%s: %v", ent.ID, err))
 			continue
 		}
 		desc := "undo: " + ent.Desc
 		if opts.DryRun {
-			res.Steps = append(res.Steps, StepResult{ID: ent.ID, Action: desc, Status: "would-undo"})
+			*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: "would-undo"})
 			continue
 		}
 		opts.Progress(desc)
 		changed, err := s.undo(ctx, e)
 		if err != nil {
 			left = append(left, fmt.Sprintf("%s (%s): %v", ent.ID, ent.Desc, err))
-			res.Steps = append(res.Steps, StepResult{ID: ent.ID, Action: desc, Status: "failed", Error: err.Error()})
+			*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: "failed", Error: err.Error()})
 			continue
 		}
 		ent.State = journal.Undone
 		if err := store.Save(j); err != nil {
-			return res, outcome.WithCode(outcome.RollbackIncomplete, err)
+			return outcome.WithCode(outcome.RollbackIncomplete, err)
 		}
-		res.Changed = res.Changed || changed
-		res.Steps = append(res.Steps, StepResult{ID: ent.ID, Action: desc, Status: statusOf(changed)})
+		*anyChanged = *anyChanged || changed
+		*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: statusOf(changed)})
 	}
 	if opts.DryRun {
-		return res, nil
+		return nil
 	}
 	if len(left) > 0 {
-		return res, &outcome.Error{Code: outcome.RollbackIncomplete,
-			Err: fmt.Errorf("undo of %s incomplete, still applied: %s", pfName, strings.Join(left, "; ")),
-			Fix: fmt.Sprintf("fix the cause and run 'vfbypass down %s' again (the journal %s keeps what is left), or restore those settings by hand", pfName, store.Path(pfName))}
+		return &outcome.Error{Code: outcome.RollbackIncomplete,
+			Err: fmt.Errorf("undo of %s incomplete, still applied: %s", j.PF, strings.Join(left, "; ")),
+			Fix: fmt.Sprintf("fix the cause and run 'vfbypass down %s' again (the journal %s keeps what is left), or restore those settings by hand", j.PF, store.Path(j.PF))}
 	}
-	if err := store.Remove(pfName); err != nil {
-		return res, outcome.WithCode(outcome.RollbackIncomplete, err)
+	if err := store.Remove(j.PF); err != nil {
+		return outcome.WithCode(outcome.RollbackIncomplete, err)
 	}
-	res.VFs = vfReports(h, pfName)
-	return res, nil
+	return nil
 }
 
 func statusOf(changed bool) string {

@@ -202,15 +202,16 @@ func TestStateDirNotWritable(t *testing.T) {
 	}
 }
 
-func TestDifferentRequestOnAnUpPFIsRefused(t *testing.T) {
+func TestVFCountChangeNeedsRecreate(t *testing.T) {
 	l := newLab(t, hostsim.Options{})
 	if _, err := setup.Up(context.Background(), l.h, req(2), l.opts()); err != nil {
 		t.Fatal(err)
 	}
 	before := l.snap()
 	_, err := setup.Up(context.Background(), l.h, req(4), l.opts())
-	if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "vfs 2 -> 4") || !strings.Contains(outcome.FixOf(err), "vfbypass down eth3") {
-		t.Fatalf("different request: %v; want exit 2 naming the difference and the fix", err)
+	if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "--vfs 4 cannot be done in place") ||
+		!strings.Contains(err.Error(), "link drops") || !strings.Contains(outcome.FixOf(err), "--recreate") {
+		t.Fatalf("VF count change: %v; want exit 2 saying what it disrupts and naming --recreate", err)
 	}
 	if l.snap() != before {
 		t.Fatal("refused request changed the host")
@@ -429,8 +430,8 @@ func TestDriftIsReportedAndRepaired(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := setup.Status(l.h, "eth3", l.state)
-	if err != nil || len(st.PFs) != 1 || len(st.PFs[0].Drift) == 0 || !strings.Contains(strings.Join(st.PFs[0].Drift, " "), "vf0-bind") {
-		t.Fatalf("status after drift: %+v, %v; want drift naming vf0-bind", st, err)
+	if err != nil || len(st.PFs) != 1 || len(st.PFs[0].Drift) != 1 || st.PFs[0].Drift[0] != (setup.Drift{Field: "vf0.driver", Want: "vfio-pci", Have: "none"}) {
+		t.Fatalf("status after drift: %+v, %v; want vf0.driver: have none, want vfio-pci", st, err)
 	}
 	res, err := setup.Up(context.Background(), l.h, r, l.opts())
 	if err != nil || !res.Changed {
@@ -488,8 +489,8 @@ func TestDryRunChangesNothing(t *testing.T) {
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	res, err := setup.Up(context.Background(), l.h, req(2), setup.Options{StateDir: l.state, DryRun: true})
-	if err != nil || res.Changed || len(res.Steps) < 4 {
-		t.Fatalf("dry run: %+v %v", res, err)
+	if err != nil || !res.Changed || len(res.Steps) < 4 || len(res.Diff) != 4 {
+		t.Fatalf("dry run: %+v %v; want changed (the real run would) and 4 fields in the diff", res, err)
 	}
 	for _, s := range res.Steps {
 		if s.ID != "module-vfio-pci" && s.Status != "would-apply" {

@@ -13,6 +13,7 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/report"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/pkg/steer"
 	"github.com/vfbypass/vfbypass/pkg/vfio"
 )
 
@@ -59,7 +60,20 @@ type PFStatus struct {
 	DefaultRoute bool            `json:"default_route"`
 	VFs          []report.VF     `json:"vfs"`
 	Journal      *JournalSummary `json:"journal"`
-	Drift        []string        `json:"drift"`
+	// Drift lists, field by field, where the kernel differs from what
+	// the journal's request asked for.
+	Drift []Drift `json:"drift"`
+}
+
+// Drift is one managed field that differs from the desired state.
+type Drift struct {
+	Field string `json:"field"`
+	Want  string `json:"want"`
+	Have  string `json:"have"`
+}
+
+func (d Drift) String() string {
+	return fmt.Sprintf("%s: have %s, want %s", d.Field, orNone(d.Have), orNone(d.Want))
 }
 
 // JournalSummary is what status shows of a journal.
@@ -113,7 +127,29 @@ func (r *StatusResult) Text(w io.Writer) {
 		for _, d := range p.Drift {
 			fmt.Fprintf(w, "  drift: %s\n", d)
 		}
+		if len(p.Drift) > 0 {
+			fmt.Fprintf(w, "  ('vfbypass up' with the same request repairs the drift)\n")
+		}
 	}
+}
+
+// DriftError is an exit-4 error naming the drifted fields, or nil.
+func (r *StatusResult) DriftError() error {
+	var d []string
+	var pfs []string
+	for _, p := range r.PFs {
+		for _, x := range p.Drift {
+			d = append(d, p.Name+" "+x.String())
+		}
+		if len(p.Drift) > 0 {
+			pfs = append(pfs, p.Name)
+		}
+	}
+	if len(d) == 0 {
+		return nil
+	}
+	return &outcome.Error{Code: outcome.Drift, Err: fmt.Errorf("drift: %s", strings.Join(d, "; ")),
+		Fix: fmt.Sprintf("run 'vfbypass up' with the request of %s to repair it (the journal keeps it), or 'vfbypass down' to undo it", strings.Join(pfs, ", "))}
 }
 
 // Status reports one PF, or every SR-IOV capable PF and every PF with a
@@ -140,7 +176,7 @@ func Status(h *host.Host, pf, stateDir string) (*StatusResult, error) {
 		}
 		res.PFs = append(res.PFs, st)
 		if len(st.Drift) > 0 {
-			res.Warn("%s has drifted from its journal: %s", n, strings.Join(st.Drift, "; "))
+			res.Warn("%s has drifted from what vfbypass set up: %s", n, plural(len(st.Drift), "field"))
 		}
 	}
 	if pf != "" && len(res.PFs) == 1 {
@@ -175,9 +211,10 @@ func candidates(h *host.Host, stateDir string) []string {
 }
 
 func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) {
-	st := PFStatus{Name: name, TotalVFs: -1, Drift: []string{}}
-	pf, err := sriov.LookupPF(h.FS, name)
-	total := totalVFsOf(pf, err)
+	st := PFStatus{Name: name, TotalVFs: -1, Drift: []Drift{}}
+	pf, pfErr := sriov.LookupPF(h.FS, name)
+	total := totalVFsOf(pf, pfErr)
+	err := pfErr
 	if err == nil || errors.Is(err, sriov.ErrNoSRIOV) {
 		st.Address, st.Driver, st.TotalVFs, st.NumVFs, st.Autoprobe = pf.Address, pf.Driver, pf.TotalVFs, pf.NumVFs, pf.Autoprobe
 		st.Model = sriov.Describe(h.FS.Root(), pf.Address)
@@ -201,7 +238,7 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 	if err != nil {
 		// Not "none": a journal is there, and down will refuse it.
 		st.Journal = &JournalSummary{Path: store.Path(name), Steps: []StepResult{}, Damaged: err.Error()}
-		st.Drift = append(st.Drift, err.Error())
+		st.Drift = append(st.Drift, Drift{Field: "journal", Want: "readable", Have: err.Error()})
 		return st, nil
 	}
 	if j == nil {
@@ -209,30 +246,81 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 	}
 	var req Request
 	_ = json.Unmarshal(j.Request, &req)
-	js := &JournalSummary{Path: store.Path(name), Request: req.Args(), Rules: len(j.Rules)}
-	e := &env{h: h, pf: pf}
+	js := &JournalSummary{Path: store.Path(name), Request: req.Args(), Rules: len(j.Rules), Steps: []StepResult{}}
+	st.Journal = js
 	for _, ent := range j.Steps {
 		js.Steps = append(js.Steps, StepResult{ID: ent.ID, Action: ent.Desc, Status: ent.State})
-		if ent.State == journal.Undone {
-			continue
-		}
-		s, err := decodeStep(ent.Kind, ent.Undo, total)
-		if err != nil {
+		if _, err := decodeStep(ent.Kind, ent.Undo, total); err != nil && ent.State != journal.Undone {
 			// down refuses such a journal as a whole.
 			js.Damaged = fmt.Sprintf("step %s: %v", ent.ID, err)
-			st.Drift = append(st.Drift, err.Error())
-			continue
+			st.Drift = append(st.Drift, Drift{Field: "journal", Want: "readable", Have: js.Damaged})
+			return st, nil
 		}
 		if ent.State == journal.Pending {
-			st.Drift = append(st.Drift, fmt.Sprintf("step %s was interrupted (pending): run 'vfbypass down %s' to undo, or 'vfbypass up' again to finish", ent.ID, name))
-			continue
-		}
-		if ok, err := s.done(e); err != nil || !ok {
-			st.Drift = append(st.Drift, fmt.Sprintf("step %s (%s) is no longer in effect", ent.ID, ent.Desc))
+			st.Drift = append(st.Drift, Drift{Field: "step " + ent.ID, Want: "applied", Have: "pending: an interrupted run ('vfbypass up' finishes it, 'vfbypass down' undoes it)"})
 		}
 	}
-	st.Journal = js
+	if pfErr == nil && j.Request != nil {
+		drift, derr := stepDrift(h, pf, req, j)
+		if derr != nil {
+			return st, derr
+		}
+		st.Drift = append(st.Drift, drift...)
+	}
+	rd, err := ruleDrift(h, store, name)
+	if err != nil {
+		return st, err
+	}
+	st.Drift = append(st.Drift, rd...)
 	return st, nil
+}
+
+// stepDrift holds the kernel against the steps that the journal's request
+// plans, from the journal's original state.
+func stepDrift(h *host.Host, pf sriov.PF, req Request, j *journal.Journal) ([]Drift, error) {
+	var orig Original
+	if err := json.Unmarshal(j.Original, &orig); err != nil {
+		return []Drift{{Field: "journal", Want: "readable", Have: "original state: " + err.Error()}}, nil
+	}
+	iommu, _ := vfio.IOMMUPresent(h.FS)
+	_, ntuple, _ := ntupleSupport(h, pf.Name)
+	e := &env{h: h, pf: pf}
+	var out []Drift
+	for _, s := range planSteps(desired{req: req, orig: orig, j: j, iommu: iommu, ntuple: ntuple}) {
+		c, err := s.changes(e)
+		if err != nil {
+			return nil, fmt.Errorf("check %s of %s: %w", s.id(), pf.Name, err)
+		}
+		for _, x := range c {
+			out = append(out, Drift{Field: x.Field, Want: x.After, Have: x.Before})
+		}
+	}
+	return out, nil
+}
+
+// ruleDrift holds the journal's rule records against the table.
+func ruleDrift(h *host.Host, store journal.Store, pf string) ([]Drift, error) {
+	states, err := steer.Inspect(h, store, pf)
+	if err != nil {
+		if outcome.Code(err) == outcome.BadInput {
+			// No table to compare with (the PF is gone, or ntuple fixed off).
+			return []Drift{{Field: "rules", Want: "the journal's rules", Have: errorText(err)}}, nil
+		}
+		return nil, err
+	}
+	var out []Drift
+	for _, st := range states {
+		f, want := ruleField(st.Rule.Location), ruleValue(strings.Fields(st.Rule.Words))
+		switch st.State {
+		case steer.RecordMissing:
+			out = append(out, Drift{Field: f, Want: want, Have: ""})
+		case steer.RecordChanged:
+			out = append(out, Drift{Field: f, Want: want, Have: ruleValue(strings.Fields(st.Have))})
+		case steer.RecordMoved:
+			out = append(out, Drift{Field: f, Want: want, Have: fmt.Sprintf("moved to location %d", st.MovedTo)})
+		}
+	}
+	return out, nil
 }
 
 // writeVF prints one VF on a line, as status and up show it.

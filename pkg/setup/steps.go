@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/report"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
 	"github.com/vfbypass/vfbypass/pkg/vfio"
 )
@@ -30,10 +31,16 @@ type step interface {
 	id() string
 	kind() string
 	describe(e *env) string
-	// done reports whether the kernel is already in the wanted state.
-	done(e *env) (bool, error)
+	// changes lists the managed fields in which the kernel differs from
+	// the wanted state (Before: the kernel's, After: wanted); none means
+	// the step is done.
+	changes(e *env) ([]report.Change, error)
 	// record captures the state the step is about to replace.
 	record(e *env) error
+	// keep takes the recorded state from old, the same step's record of an
+	// earlier run, so that undo restores the value before the first up
+	// rather than an intermediate one; it records what old did not cover.
+	keep(old step, e *env) error
 	apply(ctx context.Context, e *env) error
 	// undo restores the recorded state; it is idempotent and reports
 	// whether it changed anything.
@@ -78,6 +85,20 @@ func decodeStep(kind string, rec json.RawMessage, totalVFs int) (step, error) {
 	return s, nil
 }
 
+// done reports whether the kernel is already in s's wanted state.
+func done(s step, e *env) (bool, error) {
+	c, err := s.changes(e)
+	return err == nil && len(c) == 0, err
+}
+
+// change is one field's difference, for the steps' changes methods.
+func change(field, have, want string) []report.Change {
+	if have == want {
+		return nil
+	}
+	return []report.Change{{Field: field, Before: have, After: want}}
+}
+
 // refresh re-reads the PF (its VF count changes as steps run).
 func (e *env) refresh() error {
 	p, err := sriov.LookupPF(e.h.FS, e.pf.Name)
@@ -119,17 +140,23 @@ func (s *numVFsStep) describe(e *env) string {
 	}
 	return d
 }
-func (s *numVFsStep) done(e *env) (bool, error) {
+func (s *numVFsStep) changes(e *env) ([]report.Change, error) {
 	if err := e.refresh(); err != nil {
-		return false, err
+		return nil, err
 	}
-	if e.pf.NumVFs != s.Want {
-		return false, nil
+	have := strconv.Itoa(e.pf.NumVFs)
+	if e.pf.NumVFs == s.Want && sriov.WaitVFs(context.Background(), e.h.FS, e.pf.Name, s.Want, 0) != nil {
+		have += " (VF devices incomplete)"
 	}
-	return sriov.WaitVFs(context.Background(), e.h.FS, e.pf.Name, s.Want, 0) == nil, nil
+	return change("numvfs", have, strconv.Itoa(s.Want)), nil
 }
 func (s *numVFsStep) record(e *env) error {
 	s.Old, s.OldAutoprobe = e.pf.NumVFs, e.pf.Autoprobe
+	return nil
+}
+func (s *numVFsStep) keep(old step, _ *env) error {
+	o := old.(*numVFsStep)
+	s.Old, s.OldAutoprobe = o.Old, o.OldAutoprobe
 	return nil
 }
 func (s *numVFsStep) apply(ctx context.Context, e *env) error {
@@ -207,16 +234,21 @@ func (s *probeVFsStep) kind() string { return "probe-vfs" }
 func (s *probeVFsStep) describe(e *env) string {
 	return fmt.Sprintf("bind VFs %v to their kernel driver (drivers_probe), as autoprobe would have", s.VFs)
 }
-func (s *probeVFsStep) done(e *env) (bool, error) {
+func (s *probeVFsStep) changes(e *env) ([]report.Change, error) {
+	var c []report.Change
 	for _, k := range s.VFs {
-		v, err := sriov.LookupVF(e.h.FS, e.pf.Name, k)
-		if err != nil || v.Driver == "" {
-			return false, nil
+		have := "none"
+		if v, err := sriov.LookupVF(e.h.FS, e.pf.Name, k); err == nil && v.Driver != "" {
+			continue
+		} else if err != nil {
+			have = ""
 		}
+		c = append(c, change(vfField(k, "driver"), have, kernelDriver)...)
 	}
-	return true, nil
+	return c, nil
 }
-func (s *probeVFsStep) record(*env) error { return nil }
+func (s *probeVFsStep) record(*env) error     { return nil }
+func (s *probeVFsStep) keep(step, *env) error { return nil }
 func (s *probeVFsStep) apply(_ context.Context, e *env) error {
 	for _, k := range s.VFs {
 		v, err := sriov.LookupVF(e.h.FS, e.pf.Name, k)
@@ -298,28 +330,41 @@ func (s *vfConfigStep) current(e *env) (host.VFInfo, bool, error) {
 	return host.VFInfo{}, false, nil
 }
 
-func matches(cur host.VFInfo, w vfSettings) bool {
-	if w.MAC != "" && cur.MAC.String() != w.MAC {
-		return false
+func (s *vfConfigStep) changes(e *env) ([]report.Change, error) {
+	cur, ok, err := s.current(e)
+	if err != nil {
+		// The VF is not there (yet): every wanted field is missing.
+		ok = false
 	}
-	if w.VLAN != nil && (cur.VLAN != *w.VLAN || cur.QoS != w.QoS) {
-		return false
+	have := vfSettings{}
+	if ok {
+		have = settingsOf(cur, s.Want)
 	}
-	if w.Trust != nil && cur.Trust != *w.Trust {
-		return false
-	}
-	if w.Spoofchk != nil && cur.Spoofchk != *w.Spoofchk {
-		return false
-	}
-	return true
+	return s.Want.changes(s.Index, have, ok), nil
 }
 
-func (s *vfConfigStep) done(e *env) (bool, error) {
-	cur, ok, err := s.current(e)
-	if err != nil || !ok {
-		return false, nil
+// keep takes the original of each field the old record covers; a field
+// that record did not manage gets its value from now. Created stays as the
+// first run found it.
+func (s *vfConfigStep) keep(old step, e *env) error {
+	o := old.(*vfConfigStep)
+	if err := s.record(e); err != nil && !o.Created {
+		return err
 	}
-	return matches(cur, s.Want), nil
+	s.Created = o.Created
+	if o.Old.MAC != "" {
+		s.Old.MAC = o.Old.MAC
+	}
+	if o.Old.VLAN != nil {
+		s.Old.VLAN, s.Old.QoS = o.Old.VLAN, o.Old.QoS
+	}
+	if o.Old.Trust != nil {
+		s.Old.Trust = o.Old.Trust
+	}
+	if o.Old.Spoofchk != nil {
+		s.Old.Spoofchk = o.Old.Spoofchk
+	}
+	return nil
 }
 
 func (s *vfConfigStep) record(e *env) error {
@@ -330,26 +375,73 @@ func (s *vfConfigStep) record(e *env) error {
 	if !ok {
 		return fmt.Errorf("VF %d of %s is not listed by rtnetlink", s.Index, e.pf.Name)
 	}
+	s.Old = settingsOf(cur, s.Want)
+	return nil
+}
+
+// settingsOf is cur's value of each field w sets.
+func settingsOf(cur host.VFInfo, w vfSettings) vfSettings {
 	mac := cur.MAC.String()
 	if mac == "" {
 		mac = "00:00:00:00:00:00"
 	}
 	vlan, trust, spoof := cur.VLAN, cur.Trust, cur.Spoofchk
-	s.Old = vfSettings{}
-	if s.Want.MAC != "" {
-		s.Old.MAC = mac
+	var out vfSettings
+	if w.MAC != "" {
+		out.MAC = mac
 	}
-	if s.Want.VLAN != nil {
-		s.Old.VLAN, s.Old.QoS = &vlan, cur.QoS
+	if w.VLAN != nil {
+		out.VLAN, out.QoS = &vlan, cur.QoS
 	}
-	if s.Want.Trust != nil {
-		s.Old.Trust = &trust
+	if w.Trust != nil {
+		out.Trust = &trust
 	}
-	if s.Want.Spoofchk != nil {
-		s.Old.Spoofchk = &spoof
+	if w.Spoofchk != nil {
+		out.Spoofchk = &spoof
 	}
-	return nil
+	return out
 }
+
+// changes lists the fields w sets in which have differs; present is false
+// when the VF does not exist, so every field is missing.
+func (w vfSettings) changes(k int, have vfSettings, present bool) []report.Change {
+	val := func(set bool, v string) string {
+		if !present || !set {
+			return ""
+		}
+		return v
+	}
+	var c []report.Change
+	if w.MAC != "" {
+		c = append(c, change(vfField(k, "mac"), val(true, have.MAC), w.MAC)...)
+	}
+	if w.VLAN != nil {
+		c = append(c, change(vfField(k, "vlan"), val(have.VLAN != nil, strconv.Itoa(deref(have.VLAN))), strconv.Itoa(*w.VLAN))...)
+		c = append(c, change(vfField(k, "qos"), val(have.VLAN != nil, strconv.Itoa(have.QoS)), strconv.Itoa(w.QoS))...)
+	}
+	if w.Trust != nil {
+		c = append(c, change(vfField(k, "trust"), val(have.Trust != nil, onOff(derefB(have.Trust))), onOff(*w.Trust))...)
+	}
+	if w.Spoofchk != nil {
+		c = append(c, change(vfField(k, "spoofchk"), val(have.Spoofchk != nil, onOff(derefB(have.Spoofchk))), onOff(*w.Spoofchk))...)
+	}
+	return c
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func derefB(p *bool) bool { return p != nil && *p }
+
+// vfField names a VF's managed field in diffs: vf0.mac.
+func vfField(k int, name string) string { return "vf" + strconv.Itoa(k) + "." + name }
+
+// kernelDriver is the wanted driver of a VF left to the kernel, in diffs.
+const kernelDriver = "kernel driver"
 
 func (s *vfConfigStep) set(e *env, w vfSettings) error {
 	l := e.h.Links
@@ -390,7 +482,7 @@ func (s *vfConfigStep) undo(_ context.Context, e *env) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	if matches(cur, s.Old) {
+	if len(s.Old.changes(s.Index, settingsOf(cur, s.Old), true)) == 0 {
 		return false, nil
 	}
 	return true, s.set(e, s.Old)
@@ -406,11 +498,22 @@ type moduleStep struct {
 func (s *moduleStep) id() string             { return "module-" + s.Name }
 func (s *moduleStep) kind() string           { return "module" }
 func (s *moduleStep) describe(e *env) string { return "load kernel module " + s.Name }
-func (s *moduleStep) done(e *env) (bool, error) {
-	return e.h.Modules.Loaded(s.Name), nil
+func (s *moduleStep) changes(e *env) ([]report.Change, error) {
+	return change("module."+s.Name, loaded(e.h.Modules.Loaded(s.Name)), loaded(true)), nil
+}
+
+func loaded(on bool) string {
+	if on {
+		return "loaded"
+	}
+	return "not loaded"
 }
 func (s *moduleStep) record(e *env) error {
 	s.WasLoaded = e.h.Modules.Loaded(s.Name)
+	return nil
+}
+func (s *moduleStep) keep(old step, _ *env) error {
+	s.WasLoaded = old.(*moduleStep).WasLoaded
 	return nil
 }
 func (s *moduleStep) apply(_ context.Context, e *env) error {
@@ -447,7 +550,20 @@ func (s *noIOMMUStep) kind() string { return "noiommu" }
 func (s *noIOMMUStep) describe(e *env) string {
 	return "switch vfio's unsafe no-IOMMU mode on (" + vfio.NoIOMMUParam + " = Y): the VF can DMA anywhere in memory"
 }
-func (s *noIOMMUStep) done(e *env) (bool, error) { return vfio.NoIOMMUEnabled(e.h.FS), nil }
+func (s *noIOMMUStep) changes(e *env) ([]report.Change, error) {
+	return change("noiommu", yn(vfio.NoIOMMUEnabled(e.h.FS)), "Y"), nil
+}
+
+func yn(b bool) string {
+	if b {
+		return "Y"
+	}
+	return "N"
+}
+func (s *noIOMMUStep) keep(old step, _ *env) error {
+	s.Old = old.(*noIOMMUStep).Old
+	return nil
+}
 func (s *noIOMMUStep) record(e *env) error {
 	v, err := host.ReadString(e.h.FS, vfio.NoIOMMUParam)
 	if err != nil {
@@ -490,18 +606,21 @@ func (s *bindStep) describe(e *env) string {
 	}
 	return fmt.Sprintf("bind VF %d %s to %s (driver_override, unbind, drivers_probe)", s.Index, addr, s.Driver)
 }
-func (s *bindStep) done(e *env) (bool, error) {
+func (s *bindStep) changes(e *env) ([]report.Change, error) {
+	field := vfField(s.Index, "driver")
 	v, err := sriov.LookupVF(e.h.FS, e.pf.Name, s.Index)
 	if err != nil {
-		return false, nil
+		return change(field, "", s.Driver), nil
 	}
-	if v.Driver != s.Driver {
-		return false, nil
+	have := orNone(v.Driver)
+	if v.Driver == s.Driver && s.Driver == vfio.Driver && v.IOMMUGroup != "" && vfio.DeviceNode(e.h.FS, v.IOMMUGroup) == "" {
+		have += " (no /dev/vfio/" + v.IOMMUGroup + ")"
 	}
-	if s.Driver == vfio.Driver && v.IOMMUGroup != "" && vfio.DeviceNode(e.h.FS, v.IOMMUGroup) == "" {
-		return false, nil
-	}
-	return true, nil
+	return change(field, have, s.Driver), nil
+}
+func (s *bindStep) keep(old step, _ *env) error {
+	s.Old = old.(*bindStep).Old
+	return nil
 }
 func (s *bindStep) record(e *env) error {
 	v, err := sriov.LookupVF(e.h.FS, e.pf.Name, s.Index)
@@ -568,9 +687,16 @@ func (s *ntupleStep) kind() string { return "ntuple" }
 func (s *ntupleStep) describe(e *env) string {
 	return fmt.Sprintf("switch ntuple filters on (ethtool -K %s ntuple on)", e.pf.Name)
 }
-func (s *ntupleStep) done(e *env) (bool, error) {
+func (s *ntupleStep) changes(e *env) ([]report.Change, error) {
 	on, _, err := e.h.Ethtool.Feature(e.pf.Name, NtupleFeature)
-	return on, err
+	if err != nil {
+		return nil, err
+	}
+	return change("ntuple", onOff(on), "on"), nil
+}
+func (s *ntupleStep) keep(old step, _ *env) error {
+	s.Old = old.(*ntupleStep).Old
+	return nil
 }
 func (s *ntupleStep) record(e *env) error {
 	on, _, err := e.h.Ethtool.Feature(e.pf.Name, NtupleFeature)

@@ -1,0 +1,204 @@
+package setup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vfbypass/vfbypass/pkg/journal"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
+)
+
+// applied is a journal entry this run changed, with what it held before,
+// so that a rollback puts the entry and the kernel back as they were.
+type applied struct {
+	ent *journal.Entry
+	s   step
+	// prev is the entry's step before this run (nil: this run made it);
+	// prevUndo and prevState are its record and state.
+	prev      step
+	prevUndo  json.RawMessage
+	prevState string
+}
+
+// apply carries out the plan: each step whose fields differ from the
+// request is journaled as pending (its record written ahead), applied, and
+// marked applied; a step that fails rolls back this run's steps.
+func (u *upRun) apply(ctx context.Context) error {
+	u.openJournal()
+	prevReq := u.j.Request
+	u.j.Request, _ = json.Marshal(u.req)
+	for _, s := range u.steps {
+		a, err := u.applyStep(ctx, s)
+		if a != nil {
+			u.applied = append(u.applied, a)
+		}
+		if err != nil {
+			u.j.Request = prevReq
+			return u.rollback(u.applied, err)
+		}
+	}
+	if !u.res.Changed && string(prevReq) != string(u.j.Request) {
+		// Nothing to change in the kernel, but the request (the desired
+		// state status compares against) is new.
+		if err := u.store.Save(u.j); err != nil {
+			return outcome.WithCode(outcome.Failed, err)
+		}
+	}
+	return nil
+}
+
+// openJournal starts a journal for a PF that has none, with the original
+// state down restores.
+func (u *upRun) openJournal() {
+	if u.j == nil {
+		u.j = &journal.Journal{PF: u.pf.Name, Created: time.Now().UTC()}
+		u.newJournal = true
+	}
+	if u.j.Request == nil {
+		// A new journal, or one that holds only rules added by steer.
+		u.j.PFAddress = u.pf.Address
+		u.j.Original, _ = json.Marshal(u.orig)
+	}
+}
+
+// applyStep runs one step; the returned entry (even with an error) is one
+// the rollback must put back.
+func (u *upRun) applyStep(ctx context.Context, s step) (*applied, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("interrupted before %s: %w", s.id(), err)
+	}
+	c, err := s.changes(u.e)
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w", s.id(), err)
+	}
+	desc := s.describe(u.e)
+	if len(c) == 0 && !u.recreate {
+		u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: desc, Status: "already"})
+		return nil, nil
+	}
+	a, err := u.entryFor(s)
+	if err != nil {
+		return nil, fmt.Errorf("record state before %s: %w", s.id(), err)
+	}
+	a.ent.State = journal.Pending
+	if err := u.store.Save(u.j); err != nil {
+		return a, err
+	}
+	u.opts.Progress(desc)
+	if err := s.apply(ctx, u.e); err != nil {
+		u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: desc, Status: "failed", Error: err.Error()})
+		return a, fmt.Errorf("%s: %w", s.id(), err)
+	}
+	a.ent.State = journal.Applied
+	if _, ok := s.(*releaseStep); ok {
+		a.ent.State = journal.Undone
+	}
+	if err := u.store.Save(u.j); err != nil {
+		return a, err
+	}
+	u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: desc, Status: "applied"})
+	u.res.Changed = true
+	return a, nil
+}
+
+// entryFor returns the journal entry of s: a new one with the state s
+// replaces, or the existing one, whose original values s keeps.
+func (u *upRun) entryFor(s step) (*applied, error) {
+	if r, ok := s.(*releaseStep); ok {
+		return &applied{ent: r.ent, s: s, prev: r.bind, prevUndo: r.ent.Undo, prevState: r.ent.State}, nil
+	}
+	ent := u.j.Entry(s.id())
+	if ent == nil {
+		if err := s.record(u.e); err != nil {
+			return nil, err
+		}
+		rec, _ := json.Marshal(s)
+		ent = &journal.Entry{ID: s.id(), Kind: s.kind(), Desc: s.describe(u.e), Undo: rec}
+		u.j.Steps = append(u.j.Steps, ent)
+		return &applied{ent: ent, s: s}, nil
+	}
+	old, err := decodeStep(ent.Kind, ent.Undo, u.pf.TotalVFs)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.keep(old, u.e); err != nil {
+		return nil, err
+	}
+	a := &applied{ent: ent, s: s, prev: old, prevUndo: ent.Undo, prevState: ent.State}
+	ent.Undo, _ = json.Marshal(s)
+	ent.Desc = s.describe(u.e)
+	return a, nil
+}
+
+// rollback puts this run's entries back in reverse after cause: a step
+// this run journaled first is undone; an entry an earlier run made gets
+// that run's value again. It returns cause as a Failed error, or as
+// RollbackIncomplete naming what is left.
+func (u *upRun) rollback(done []*applied, cause error) error {
+	ctx := context.Background()
+	var left []string
+	for i := len(done) - 1; i >= 0; i-- {
+		a := done[i]
+		if err := a.putBack(ctx, u.e); err != nil {
+			left = append(left, fmt.Sprintf("%s (%s): %v", a.ent.ID, a.ent.Desc, err))
+			continue
+		}
+		markRolledBack(u.res, a.ent.ID)
+		if serr := u.store.Save(u.j); serr != nil {
+			left = append(left, fmt.Sprintf("journal: %v", serr))
+		}
+	}
+	pf := u.pf.Name
+	if len(left) > 0 {
+		return &outcome.Error{Code: outcome.RollbackIncomplete,
+			Err: fmt.Errorf("%w; rollback incomplete, still applied: %s", cause, strings.Join(left, "; ")),
+			Fix: fmt.Sprintf("run 'vfbypass down %s' to retry the undo (journal %s), or restore those settings by hand", pf, u.store.Path(pf))}
+	}
+	if u.newJournal && !u.j.Active() {
+		if err := u.store.Remove(pf); err != nil {
+			return &outcome.Error{Code: outcome.RollbackIncomplete, Err: fmt.Errorf("%w; rolled back, but %v", cause, err)}
+		}
+	} else if err := u.store.Save(u.j); err != nil {
+		return &outcome.Error{Code: outcome.RollbackIncomplete, Err: fmt.Errorf("%w; rolled back, but %v", cause, err)}
+	}
+	u.res.Changed = false
+	return outcome.WithCode(outcome.Failed, fmt.Errorf("%w (rolled back: %s is as it was)", cause, pf))
+}
+
+// putBack undoes a's change in the kernel and in its entry.
+func (a *applied) putBack(ctx context.Context, e *env) error {
+	if a.prev == nil {
+		if a.ent.State != journal.Undone {
+			if _, err := a.s.undo(ctx, e); err != nil {
+				return err
+			}
+		}
+		a.ent.State = journal.Undone
+		return nil
+	}
+	var err error
+	switch {
+	case a.prevState == journal.Applied && a.ent.State == journal.Undone:
+		_, err = a.s.undo(ctx, e) // a release: bind again
+	case a.prevState == journal.Applied:
+		err = a.prev.apply(ctx, e)
+	default:
+		_, err = a.s.undo(ctx, e)
+	}
+	if err != nil {
+		return err
+	}
+	a.ent.Undo, a.ent.State = a.prevUndo, a.prevState
+	return nil
+}
+
+func markRolledBack(res *UpResult, id string) {
+	for i := range res.Steps {
+		if res.Steps[i].ID == id && res.Steps[i].Status != "failed" {
+			res.Steps[i].Status = "rolled-back"
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package setup
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vfbypass/vfbypass/pkg/flows"
+	"github.com/vfbypass/vfbypass/pkg/journal"
+	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/pkg/steer"
+)
+
+// ruleField names a rule location in diffs: rule@8191.
+func ruleField(loc uint32) string { return "rule@" + strconv.FormatUint(uint64(loc), 10) }
+
+// ruleValue is a rule's value in diffs: its words without the location,
+// which the field names.
+func ruleValue(words []string) string {
+	out := make([]string, 0, len(words))
+	for i := 0; i < len(words); i++ {
+		if words[i] == "loc" && i+1 < len(words) {
+			i++
+			continue
+		}
+		out = append(out, words[i])
+	}
+	return strings.Join(out, " ")
+}
+
+// rulePlan is what up does to the PF's rules: the config's rules are
+// desired; a rule an earlier config installed and this one lacks goes; a
+// rule added with steer that went missing comes back at its location;
+// records of the config's rules that went missing are forgotten (the
+// config's rule is installed again like a new one). Rules added with steer
+// stay whatever the config says.
+type rulePlan struct {
+	remove    []journal.Rule
+	reinstall []journal.Rule
+	forget    []journal.Rule
+	// add: the config's rules not installed yet (steer's dry-run report).
+	add []steer.RuleInfo
+}
+
+// planRules holds the journal's rule records against the table and the
+// config's rules (u.rules, checked by validate).
+func (u *upRun) planRules() (rulePlan, error) {
+	var p rulePlan
+	if u.rules != nil {
+		for _, r := range u.rules.Rules {
+			if r.Status != "exists" {
+				p.add = append(p.add, r)
+			}
+		}
+	}
+	if u.recreate || u.j == nil {
+		return p, nil
+	}
+	states, err := steer.Inspect(u.h, u.store, u.pf.Name)
+	if err != nil {
+		return p, err
+	}
+	wanted := map[uint32]bool{}
+	if u.rules != nil {
+		for _, r := range u.rules.Rules {
+			if r.Status == "exists" {
+				wanted[r.Location] = true
+			}
+		}
+	}
+	for _, st := range states {
+		r := st.Rule
+		switch {
+		case st.State == steer.RecordInPlace && r.Source == "up" && !wanted[r.Location]:
+			p.remove = append(p.remove, r)
+		case st.State == steer.RecordMissing && r.Source == "up":
+			p.forget = append(p.forget, r)
+		case st.State == steer.RecordMissing:
+			p.reinstall = append(p.reinstall, r)
+		case st.State == steer.RecordChanged:
+			u.res.Warn("ntuple rule %d (%s) that vfbypass installed has been replaced by another rule (%s); left alone: delete that rule to have it back", r.Location, r.Words, st.Have)
+		case st.State == steer.RecordMoved:
+			u.res.Warn("ntuple rule %d (%s) that vfbypass installed is now at location %d; left alone", r.Location, r.Words, st.MovedTo)
+		}
+	}
+	return p, nil
+}
+
+// ruleDiff is the rules' part of up's diff.
+func (u *upRun) ruleDiff() ([]report.Change, error) {
+	p, err := u.planRules()
+	if err != nil {
+		return nil, err
+	}
+	var c []report.Change
+	for _, r := range p.remove {
+		c = append(c, report.Change{Field: ruleField(r.Location), Before: ruleValue(strings.Fields(r.Words))})
+	}
+	for _, r := range p.reinstall {
+		c = append(c, report.Change{Field: ruleField(r.Location), After: ruleValue(strings.Fields(r.Words))})
+	}
+	for _, r := range p.add {
+		c = append(c, report.Change{Field: ruleField(r.Location), After: ruleValue(r.Words)})
+	}
+	return c, nil
+}
+
+// ruleSteps reports the rules' part of the plan (dry run).
+func (u *upRun) ruleSteps(dry bool) []StepResult {
+	p, err := u.planRules()
+	if err != nil {
+		return nil
+	}
+	var out []StepResult
+	for _, r := range p.remove {
+		out = append(out, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("delete ntuple rule %d (%s): the config no longer has it", r.Location, r.Words), Status: "would-undo"})
+	}
+	for _, r := range p.reinstall {
+		out = append(out, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("install ntuple rule %d again (%s): it went missing", r.Location, r.Words), Status: "would-apply"})
+	}
+	if u.rules != nil {
+		for _, r := range u.rules.Rules {
+			st := "would-apply"
+			if r.Status == "exists" && !u.recreate {
+				st = "already"
+			}
+			out = append(out, ruleStep(r, st))
+		}
+	}
+	return out
+}
+
+// applyRules brings the rules to the plan, each change journaled by steer
+// (write ahead, all or nothing) under the lock this run holds.
+func (u *upRun) applyRules(ctx context.Context) error {
+	p, err := u.planRules()
+	if err != nil {
+		return err
+	}
+	opts := steer.Options{StateDir: u.opts.StateDir, LockHeld: true, LockTimeout: u.opts.LockTimeout}
+	if len(p.forget) > 0 {
+		for _, r := range p.forget {
+			dropRule(u.j, r.Location)
+		}
+		if err := u.store.Save(u.j); err != nil {
+			return err
+		}
+	}
+	if len(p.remove) > 0 {
+		locs := make([]uint32, 0, len(p.remove))
+		for _, r := range p.remove {
+			locs = append(locs, r.Location)
+		}
+		u.opts.Progress(fmt.Sprintf("delete %s the config no longer has", plural(len(locs), "ntuple rule")))
+		sr, err := steer.Del(u.h, u.store, u.pf.Name, locs, opts)
+		if err := u.took(sr, err, "applied", "delete the rules the config no longer has"); err != nil {
+			return err
+		}
+	}
+	keep, drop := readdable(append(u.readd, p.reinstall...), u.req.NumVFs)
+	for _, r := range drop {
+		u.res.Warn("ntuple rule %d (%s) is not installed again: its VF does not exist with --vfs %d", r.Location, r.Words, u.req.NumVFs)
+	}
+	if len(keep) > 0 {
+		u.opts.Progress(fmt.Sprintf("install %s again", plural(len(keep), "ntuple rule")))
+		sr, err := steer.Reinstall(u.h, u.store, u.pf.Name, keep, opts)
+		if err := u.took(sr, err, "repaired", "install the missing rules again"); err != nil {
+			return err
+		}
+	}
+	if len(u.req.Rules) > 0 {
+		u.opts.Progress(fmt.Sprintf("install %s", plural(len(u.req.Rules), "ntuple rule")))
+		opts.Source = "up"
+		sr, err := steer.AddMany(u.h, u.store, u.pf.Name, u.req.steerRequests(), opts)
+		if err := u.took(sr, err, "applied", fmt.Sprintf("install %s", plural(len(u.req.Rules), "ntuple rule"))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// took reports one steer operation of up's and keeps the journal steer
+// saved. A failed rule operation is steer's own all-or-nothing; up's steps
+// stay (they are what was asked, and down undoes them).
+func (u *upRun) took(sr *steer.Result, err error, status, what string) error {
+	if err != nil {
+		u.res.Steps = append(u.res.Steps, StepResult{ID: "rules", Action: what, Status: "failed", Error: err.Error()})
+		return u.rollback(u.applied, fmt.Errorf("rules: %w", err))
+	}
+	if cur, lerr := u.store.Load(u.pf.Name); lerr == nil && cur != nil {
+		if u.j == nil {
+			u.j = cur
+		}
+		u.j.Rules = cur.Rules
+	}
+	for _, r := range sr.Rules {
+		st := status
+		if r.Status == "exists" {
+			st = "already"
+		}
+		u.res.Steps = append(u.res.Steps, ruleStep(r, st))
+	}
+	u.res.Changed = u.res.Changed || sr.Changed
+	u.res.Warnings = append(u.res.Warnings, sr.Warnings...)
+	return nil
+}
+
+func dropRule(j *journal.Journal, loc uint32) {
+	kept := j.Rules[:0]
+	for _, r := range j.Rules {
+		if r.Location != loc {
+			kept = append(kept, r)
+		}
+	}
+	j.Rules = kept
+}
+
+// ruleStep reports one rule as a step of up's plan.
+func ruleStep(r steer.RuleInfo, status string) StepResult {
+	target := flows.Target{Drop: r.Target.Drop, VF: r.Target.VF, Queue: r.Target.Queue}.String()
+	if r.VFAddress != "" {
+		target = fmt.Sprintf("VF %d (%s) queue %d", r.Target.VF, r.VFAddress, r.Target.Queue)
+	}
+	return StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("ntuple rule at location %d: %s -> %s", r.Location, strings.Join(r.Words, " "), target), Status: status}
+}
