@@ -42,8 +42,10 @@ func newSteerAddCmd(g *globals) *cobra.Command {
 		Short: "Install ntuple rules that steer flows to a VF (or a PF queue, or drop them)",
 		Long: `FLOW is a rule in ethtool's words, from "flow-type" on, as after "ethtool -N PF":
   flow-type tcp4|udp4|sctp4|ip4 [src-ip A [m MASK]] [dst-ip A] [src-port P] [dst-port P] ... [loc N]
-The target is --vf K [--queue Q] (K is the VF's sysfs index, virtfnK), or the
-raw ethtool forms in the rule: "vf K queue Q", "action N" (N = (K+1)<<32 | Q
+The target is --vf K [--queue Q] (K is the VF's sysfs index, virtfnK),
+--queue Q alone for the PF's own RX queue Q (queue mode: the queue
+"vfbypass up PF --mode queue --queue Q" took out of RSS; a warning says when
+Q still receives RSS traffic), or the raw ethtool forms in the rule: "vf K queue Q", "action N" (N = (K+1)<<32 | Q
 for VF K, a PF queue below 2^32) or "action -1" (drop). Without loc,
 vfbypass picks the highest free location, as ethtool does.
 
@@ -55,6 +57,7 @@ installs them as one batch in this process: all of them, or none; there
 --vf/--queue is the target of the lines that name none.`,
 		Example: `  vfbypass steer add eth3 --vf 0 flow-type tcp4 dst-ip 10.0.0.1 dst-port 80
   vfbypass steer add --vf 1 --queue 2 eth3 flow-type udp4 dst-port 4789
+  vfbypass steer add eth3 --queue 15 flow-type udp4 dst-port 4789
   vfbypass steer add eth3 flow-type tcp4 dst-port 443 action 4294967296
   vfbypass steer add eth3 --vf 0 --from-file rules.txt -o json
   vfbypass steer add eth3 --dry-run --vf 0 flow-type tcp4 src-ip 10.1.0.0 m 0.0.255.255`,
@@ -100,10 +103,11 @@ installs them as one batch in this process: all of them, or none; there
 			pf, flow := args[0], args[1:]
 			res.PF = pf
 			var target *int
+			// --queue without --vf is the PF's own queue (queue mode:
+			// the hidden queue 'vfbypass up PF --mode queue' made).
+			pfQueue := !cmd.Flags().Changed("vf") && cmd.Flags().Changed("queue")
 			if cmd.Flags().Changed("vf") {
 				target = &vf
-			} else if cmd.Flags().Changed("queue") {
-				return g.emit(res, outcome.Invalid("give --vf K with --queue Q, or write 'action Q' in the rule for a PF queue", "--queue %d without --vf", queue))
 			}
 			var reqs []steer.Request
 			switch {
@@ -115,12 +119,12 @@ installs them as one batch in this process: all of them, or none; there
 					return g.emit(res, err)
 				}
 				for _, l := range lines {
-					reqs = append(reqs, steer.Request{Words: l, VF: target, Queue: queue, Default: true})
+					reqs = append(reqs, steer.Request{Words: l, VF: target, Queue: queue, PFQueue: pfQueue, Default: true})
 				}
 			case len(flow) == 0:
 				return g.emit(res, outcome.Invalid("give the rule in ethtool's words: vfbypass steer add "+pf+" --vf 0 flow-type tcp4 dst-port 80", "steer add %s needs a rule (FLOW) or --from-file", pf))
 			default:
-				reqs = []steer.Request{{Words: flow, VF: target, Queue: queue}}
+				reqs = []steer.Request{{Words: flow, VF: target, Queue: queue, PFQueue: pfQueue}}
 			}
 			opts.StateDir = g.StateDir
 			return g.withHost(func(h *host.Host) error {
@@ -132,7 +136,7 @@ installs them as one batch in this process: all of them, or none; there
 	f := cmd.Flags()
 	f.SetInterspersed(false)
 	f.IntVar(&vf, "vf", 0, "target VF index (virtfnK)")
-	f.Uint32Var(&queue, "queue", 0, "queue of the target VF (0 to queues per pool - 1)")
+	f.Uint32Var(&queue, "queue", 0, "queue of the target VF (0 to queues per pool - 1); without --vf, the PF's own RX queue (queue mode)")
 	f.StringVar(&fromFile, "from-file", "", "read rules from a file, one per line (# comments), and install them as one batch")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check and print the rules and their locations, change nothing")
 	f.BoolVar(&opts.Force, "force", false, "replace a rule at an explicit loc that vfbypass did not add, or add a rule whose match another installed rule already steers elsewhere")

@@ -188,7 +188,7 @@ func TestSteerCLIRefusals(t *testing.T) {
 	}{
 		{[]string{"add", "eth3", "--vf", "2", "flow-type", "tcp4", "dst-port", "80"}, "VF 2"},
 		{[]string{"add", "eth3", "--vf", "0", "--queue", "4", "flow-type", "tcp4", "dst-port", "80"}, "queue 4"},
-		{[]string{"add", "eth3", "--queue", "1", "flow-type", "tcp4", "dst-port", "80"}, "--queue 1 without --vf"},
+		{[]string{"add", "eth3", "--queue", "4", "flow-type", "tcp4", "dst-port", "80"}, "targets PF queue 4, but eth3 has 4 RX queues"},
 		{[]string{"add", "eth3", "--vf", "0", "flow-type", "tcp4", "dst-port", "80", "action", "0"}, "--vf"},
 		{[]string{"add", "eth3", "--vf", "0", "flow-type", "ip6", "dst-ip", "2001:db8::1"}, "ip6"},
 		{[]string{"add", "eth9", "--vf", "0", "flow-type", "tcp4", "dst-port", "80"}, "no such network interface"},

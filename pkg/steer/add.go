@@ -272,6 +272,9 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 				t.VF, v.Address, orNone(v.Driver), vfio.Driver, orNone(v.Driver), pf, t.VF)
 		}
 	}
+	if as == nil {
+		warnSharedQueues(h, pf, items, res)
+	}
 	var todo []*item
 	for _, it := range items {
 		if it.exists != nil {
