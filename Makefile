@@ -6,6 +6,13 @@ GO ?= go
 # bin/vfbypass-rx the DPDK receive loop (cgo), which 'vfbypass rx' runs.
 BIN := bin/vfbypass
 RXBIN := bin/vfbypass-rx
+# VERSION: git describe of the last v* tag without its v, else
+# 0.0.0-N-gHASH (N commits in all), as git describe would write it.
+VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null) && echo "$${v#v}" || \
+	echo "0.0.0-$$(git rev-list --count HEAD 2>/dev/null || echo 0)-g$$(git describe --always --dirty 2>/dev/null || echo unknown)")
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+GO_LDFLAGS := -X github.com/vfbypass/vfbypass/internal/buildinfo.version=$(VERSION) \
+	-X github.com/vfbypass/vfbypass/internal/buildinfo.commit=$(COMMIT)
 GOBIN := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
 # apt packages the build and tests need; fragments in mk/ add theirs.
@@ -29,8 +36,8 @@ deps:
 	else echo "deps: all apt packages present"; fi
 
 build: deps
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/vfbypass
-	$(GO) build -o $(RXBIN) ./cmd/vfbypass-rx
+	CGO_ENABLED=0 $(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN) ./cmd/vfbypass
+	$(GO) build -ldflags '$(GO_LDFLAGS)' -o $(RXBIN) ./cmd/vfbypass-rx
 
 $(GOBIN)/staticcheck:
 	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vfbypass/vfbypass/internal/buildinfo"
 	"github.com/vfbypass/vfbypass/internal/cli"
+	"github.com/vfbypass/vfbypass/pkg/rx"
 )
 
 // CalledAsEnv names how the user called the receive loop ("vfbypass rx"
@@ -26,7 +28,24 @@ func NewCommand(g *cli.Globals, name string) *cobra.Command {
 	cmd.SetErr(g.Stderr)
 	g.Bind(cmd.PersistentFlags())
 	cmd.SetFlagErrorFunc(cli.FlagError)
+	addVersionFlag(g, cmd)
 	return cmd
+}
+
+// addVersionFlag gives the loop --version: its build and the DPDK it runs
+// with ('vfbypass version' asks for it with -o json).
+func addVersionFlag(g *cli.Globals, cmd *cobra.Command) {
+	var show bool
+	cmd.Flags().BoolVar(&show, "version", false, "print the build (version, commit, Go and DPDK versions) and exit")
+	loop := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if !show {
+			return loop(c, args)
+		}
+		in := buildinfo.Read("vfbypass-rx")
+		in.DPDK = rx.DPDKVersion()
+		return g.Emit(&buildinfo.Result{Info: in}, nil)
+	}
 }
 
 // Run runs the receive loop's command line and returns the exit code.
