@@ -1,11 +1,13 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // RootFS is an FS whose host paths live under a root directory. Its writes
@@ -33,31 +35,151 @@ func (r *RootFS) Path(p string) string {
 	return filepath.Join(r.root, filepath.Clean("/"+p))
 }
 
+// maxLinks bounds the symlinks one lookup follows, as the kernel's
+// MAXSYMLINKS (40) does.
+const maxLinks = 40
+
+// InRoot returns where host path p is on this machine with every symlink on
+// the way resolved as if the root were "/": an absolute link target starts
+// again at the root and ".." stops at it, so the result never leaves the
+// root (openat2's RESOLVE_IN_ROOT, done in user space so that it works on
+// every kernel). The last element is resolved too when followLast. Elements
+// that do not exist are kept as they are (a path about to be created). On
+// the running host (root "/") it is the cleaned path.
+func (r *RootFS) InRoot(p string, followLast bool) (string, error) {
+	if r.root == "/" {
+		return filepath.Clean("/" + p), nil
+	}
+	todo := strings.Split(filepath.Clean("/"+p), "/")[1:]
+	var done []string // resolved elements under the root
+	links := 0
+	for len(todo) > 0 {
+		el := todo[0]
+		todo = todo[1:]
+		switch el {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) > 0 {
+				done = done[:len(done)-1]
+			}
+			continue
+		}
+		cur := filepath.Join(append([]string{r.root}, append(done, el)...)...)
+		if len(todo) == 0 && !followLast {
+			done = append(done, el)
+			break
+		}
+		fi, err := os.Lstat(cur)
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Mode()&fs.ModeSymlink == 0) {
+			done = append(done, el)
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if links++; links > maxLinks {
+			return "", &fs.PathError{Op: "resolve", Path: r.Path(p), Err: syscall.ELOOP}
+		}
+		t, err := os.Readlink(cur)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(t, "/") {
+			done = nil
+		}
+		todo = append(strings.Split(t, "/"), todo...)
+	}
+	return filepath.Join(append([]string{r.root}, done...)...), nil
+}
+
+// at is InRoot for the FS methods: a path that cannot be resolved within
+// the root yields the error, wrapped as the call's own.
+func (r *RootFS) at(op, p string, followLast bool) (string, error) {
+	q, err := r.InRoot(p, followLast)
+	return q, r.named(op, p, err)
+}
+
+// named reports a failure on host path p under p's own name (not the
+// resolved one), as the kernel's path would read.
+func (r *RootFS) named(op, p string, err error) error {
+	var pe *fs.PathError
+	if err != nil && errors.As(err, &pe) {
+		return &fs.PathError{Op: pe.Op, Path: r.Path(p), Err: pe.Err}
+	}
+	return err
+}
+
 // ReadFile implements FS.
-func (r *RootFS) ReadFile(p string) ([]byte, error) { return os.ReadFile(r.Path(p)) }
+func (r *RootFS) ReadFile(p string) ([]byte, error) {
+	q, err := r.at("open", p, true)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(q)
+	return b, r.named("open", p, err)
+}
 
 // Readlink implements FS.
-func (r *RootFS) Readlink(p string) (string, error) { return os.Readlink(r.Path(p)) }
+func (r *RootFS) Readlink(p string) (string, error) {
+	q, err := r.at("readlink", p, false)
+	if err != nil {
+		return "", err
+	}
+	t, err := os.Readlink(q)
+	return t, r.named("readlink", p, err)
+}
 
 // ReadDir implements FS.
-func (r *RootFS) ReadDir(p string) ([]fs.DirEntry, error) { return os.ReadDir(r.Path(p)) }
+func (r *RootFS) ReadDir(p string) ([]fs.DirEntry, error) {
+	q, err := r.at("open", p, true)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(q)
+	return ents, r.named("open", p, err)
+}
 
 // Stat implements FS.
-func (r *RootFS) Stat(p string) (fs.FileInfo, error) { return os.Stat(r.Path(p)) }
+func (r *RootFS) Stat(p string) (fs.FileInfo, error) {
+	q, err := r.at("stat", p, true)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(q)
+	return fi, r.named("stat", p, err)
+}
 
 // Lstat implements FS.
-func (r *RootFS) Lstat(p string) (fs.FileInfo, error) { return os.Lstat(r.Path(p)) }
+func (r *RootFS) Lstat(p string) (fs.FileInfo, error) {
+	q, err := r.at("lstat", p, false)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(q)
+	return fi, r.named("lstat", p, err)
+}
 
 // WriteAttr implements FS: one write(2) of value plus a newline, like echo.
+// The path is resolved within the root and opened without following a
+// link, so a link swapped in meanwhile cannot lead the write out of it.
 func (r *RootFS) WriteAttr(p string, value string) error {
-	f, err := os.OpenFile(r.Path(p), os.O_WRONLY, 0)
+	q, err := r.at("open", p, true)
 	if err != nil {
 		return err
+	}
+	flags := os.O_WRONLY
+	if r.root != "/" {
+		flags |= syscall.O_NOFOLLOW
+	}
+	f, err := os.OpenFile(q, flags, 0)
+	if err != nil {
+		return r.named("open", p, err)
 	}
 	_, werr := f.Write([]byte(value + "\n"))
 	cerr := f.Close()
 	if werr != nil {
-		return werr
+		return r.named("write", p, werr)
 	}
 	if cerr != nil {
 		return cerr

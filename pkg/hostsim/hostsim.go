@@ -82,8 +82,25 @@ type Sim struct {
 	fs   *host.RootFS
 }
 
-func (s *Sim) p(hp string) string { return s.fs.Path(hp) }
-func (s *Sim) stateFile() string  { return filepath.Join(s.root, MarkerDir, "state.json") }
+// p is where host path hp is in the tree, every link on the way resolved
+// within the root (the last element is not followed): the simulator's own
+// file calls never leave the tree. A path the root cannot resolve (a link
+// loop) is left to the kernel's lookup, which fails the same way, unless
+// that lookup leads out of the tree: then it becomes a path every file call
+// refuses (EINVAL, a NUL byte).
+func (s *Sim) p(hp string) string {
+	q, err := s.fs.InRoot(hp, false)
+	if err == nil {
+		return q
+	}
+	lex := s.fs.Path(hp)
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(lex)); err == nil && dir != s.root && !strings.HasPrefix(dir, s.root+"/") {
+		return lex + "\x00"
+	}
+	return lex
+}
+
+func (s *Sim) stateFile() string { return filepath.Join(s.root, MarkerDir, "state.json") }
 
 // locked runs f with the simulator's lock held and its state loaded; the
 // state is saved when f succeeds.
@@ -274,5 +291,9 @@ func (s *Sim) writeFile(hp, content string) error {
 	if err := os.MkdirAll(filepath.Dir(s.p(hp)), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(s.p(hp), []byte(content+"\n"), 0o644)
+	real, err := s.fs.InRoot(hp, true)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(real, []byte(content+"\n"), 0o644)
 }

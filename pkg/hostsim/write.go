@@ -60,12 +60,14 @@ func (s *Sim) write(st *state, p, v string) error {
 	if ok, err := present(s.p(p)); err != nil || !ok {
 		return orErrno(err, "open", p, unix.ENOENT)
 	}
-	real, err := filepath.EvalSymlinks(s.p(p))
-	if errors.Is(err, fs.ErrNotExist) {
-		return errno("open", p, unix.ENOENT) // a dangling link
-	}
+	// Resolved within the root, as the host's path lookup would: a link
+	// in the tree never leads a write out of it.
+	real, err := s.fs.InRoot(p, true)
 	if err != nil {
 		return fmt.Errorf("simulated host: %w", err)
+	}
+	if ok, err := present(real); err != nil || !ok {
+		return orErrno(err, "open", p, unix.ENOENT) // a dangling link
 	}
 	switch base {
 	case "sriov_numvfs":
