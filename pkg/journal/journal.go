@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 )
 
@@ -65,6 +66,13 @@ type Rule struct {
 	Spec string `json:"spec,omitempty"`
 	// Source is "steer" or "up".
 	Source string `json:"source,omitempty"`
+	// Pending marks a record saved before its insert and not yet
+	// confirmed: Location may hold this rule, the rule Replaces records,
+	// or neither.
+	Pending bool `json:"pending,omitempty"`
+	// Replaces is the record of the vfbypass rule at Location this one
+	// replaces, kept until the replacement is confirmed.
+	Replaces *Rule `json:"replaces,omitempty"`
 }
 
 // Journal is the record of one PF.
@@ -179,10 +187,6 @@ func (j *Journal) check() error {
 	return nil
 }
 
-// SpecSize is the size of struct ethtool_rx_flow_spec, whose hex a Rule's
-// Spec holds.
-const SpecSize = 168
-
 // check refuses a rule record no vfbypass writes: a location the kernel's
 // __u32 cannot come from ethtool's int-sized table (>= 2^31), or a spec
 // that is not the hex of one struct ethtool_rx_flow_spec.
@@ -197,8 +201,16 @@ func (r Rule) check() error {
 	if err != nil {
 		return fmt.Errorf("field spec (location %d): not hex: %v", r.Location, err)
 	}
-	if len(b) != SpecSize {
-		return fmt.Errorf("field spec (location %d): %d bytes, want %d (struct ethtool_rx_flow_spec)", r.Location, len(b), SpecSize)
+	if len(b) != flows.FlowSpecSize {
+		return fmt.Errorf("field spec (location %d): %d bytes, want %d (struct ethtool_rx_flow_spec)", r.Location, len(b), flows.FlowSpecSize)
+	}
+	if p := r.Replaces; p != nil {
+		if p.Location != r.Location || p.Replaces != nil || p.Pending {
+			return fmt.Errorf("field replaces (location %d): a record of location %d, pending %v, replacing another", r.Location, p.Location, p.Pending)
+		}
+		if err := p.check(); err != nil {
+			return fmt.Errorf("field replaces: %v", err)
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 )
@@ -203,7 +204,7 @@ func TestStateDirRefusals(t *testing.T) {
 // A rule record no vfbypass writes makes the journal corrupt: a location of
 // 2^31 or more, a spec that is not the hex of 168 bytes.
 func TestLoadRefusesBadRuleRecords(t *testing.T) {
-	spec := strings.Repeat("00", journal.SpecSize)
+	spec := strings.Repeat("00", flows.FlowSpecSize)
 	for _, c := range []struct {
 		name string
 		rule journal.Rule

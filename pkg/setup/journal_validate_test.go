@@ -9,9 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
-	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/setup"
 )
@@ -152,13 +150,6 @@ func TestDownRefusesOutOfRangeJournalValues(t *testing.T) {
 				t.Errorf("status: %v; want the journal shown as damaged", err)
 			}
 		})
-	}
-}
-
-// The journal's spec size is the flow spec the steer code writes.
-func TestJournalSpecSizeIsFlowSpecSize(t *testing.T) {
-	if journal.SpecSize != flows.FlowSpecSize {
-		t.Fatalf("journal.SpecSize %d, flows.FlowSpecSize %d", journal.SpecSize, flows.FlowSpecSize)
 	}
 }
 
