@@ -237,3 +237,103 @@ func TestSteerKilledMidAddDownRestores(t *testing.T) {
 		t.Fatal("host after kill + down differs from the original")
 	}
 }
+
+// snapshotOf is the simulated host at root, byte for byte.
+func snapshotOf(t *testing.T, root string) string {
+	t.Helper()
+	s, err := hostsim.Snapshot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// A `steer add` killed in each window of its write-ahead protocol leaves a
+// journal `down` finishes (exit 0, the host as before `up`): before the
+// insert, and between the insert and the confirmation, for a masked rule
+// (the kernel keeps dst-ip 10.0.0.7 m 0.0.0.255 as 10.0.0.0) and for a
+// rule replacing one of vfbypass's with `loc`.
+func TestSteerKilledInEachWindowDownFinishes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	masked := []string{"flow-type", "tcp4", "dst-ip", "10.0.0.7", "m", "0.0.0.255", "dst-port", "80"}
+	cases := []struct {
+		name  string
+		first []string // a rule added before, at loc 5
+		rule  []string
+		fault hostsim.Fault
+		// inserted: kill once the rule table shows the insert.
+		inserted bool
+	}{
+		{"masked, before the insert", nil, masked,
+			hostsim.Fault{Op: "ethtool-rule", Match: "eth3/insert", Delay: 30 * time.Second}, false},
+		{"masked, before the confirmation", nil, masked,
+			hostsim.Fault{Op: "ethtool-rule", Match: "eth3/get", Delay: 30 * time.Second}, true},
+		{"loc replacement, before the insert", []string{"flow-type", "tcp4", "dst-port", "81", "loc", "5"},
+			[]string{"flow-type", "tcp4", "dst-port", "82", "loc", "5"},
+			hostsim.Fault{Op: "ethtool-rule", Match: "eth3/insert", Delay: 30 * time.Second}, false},
+		{"loc replacement, before the confirmation", []string{"flow-type", "tcp4", "dst-port", "81", "loc", "5"},
+			[]string{"flow-type", "tcp4", "dst-port", "82", "loc", "5"},
+			// open reads the installed rule once; the next get confirms.
+			hostsim.Fault{Op: "ethtool-rule", Match: "eth3/get", After: 1, Delay: 30 * time.Second}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root, state := simHost(t)
+			before := snapshotOf(t, root)
+			g := []string{"--host-root", root, "--state-dir", state}
+			if code, _, e := vfb(append(append([]string{}, g...), "up", "eth3", "--vfs", "2")...); code != 0 {
+				t.Fatal(e)
+			}
+			if c.first != nil {
+				if code, _, e := steerRun(t, g, append([]string{"add", "eth3", "--vf", "1"}, c.first...)...); code != 0 {
+					t.Fatal(e)
+				}
+			}
+			table := filepath.Join(root, hostsim.MarkerDir, "fdir-eth3.tbl")
+			old, _ := os.ReadFile(table)
+			if err := hostsim.AddFault(root, c.fault); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, append(append([]string{}, g...), append([]string{"steer", "add", "eth3", "--vf", "0"}, c.rule...)...)...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			killWhen(t, cmd, func() bool {
+				j, _ := os.ReadFile(filepath.Join(state, "eth3.json"))
+				if !strings.Contains(string(j), strings.Join(c.rule, " ")) {
+					return false
+				}
+				b, _ := os.ReadFile(table)
+				return !c.inserted || (len(b) > 0 && string(b) != string(old))
+			})
+			if err := hostsim.ClearFaults(root); err != nil {
+				t.Fatal(err)
+			}
+			if code, _, e := vfb(append(append([]string{}, g...), "down", "eth3")...); code != 0 {
+				t.Fatalf("down after a killed steer add: exit %d: %s", code, e)
+			}
+			if after := snapshotOf(t, root); after != before {
+				t.Fatal("host after kill + down differs from the original")
+			}
+		})
+	}
+}
+
+// killWhen kills cmd with SIGKILL once ready reports true (within 20 s).
+func killWhen(t *testing.T, cmd *exec.Cmd, ready func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ready() {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("the window to kill in never came")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+}

@@ -1,24 +1,20 @@
 package setup
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"strings"
-	"syscall"
 
-	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/report"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/pkg/steer"
 	"github.com/vfbypass/vfbypass/pkg/vfio"
 )
 
@@ -149,7 +145,7 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 			*steps = append(*steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: "would-undo"})
 			continue
 		}
-		changed, err := deleteRule(e.h, j.PF, r)
+		changed, err := steer.RemoveRecorded(e.h, j.PF, r)
 		if err != nil {
 			left = append(left, desc+": "+err.Error())
 			*steps = append(*steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: "failed", Error: err.Error()})
@@ -230,48 +226,6 @@ func loadForUndo(store journal.Store, pf string, totalVFs int) (*journal.Journal
 		}
 	}
 	return j, nil
-}
-
-// deleteRule removes a rule vfbypass installed, if the rule at its location
-// is still the one recorded.
-func deleteRule(h *host.Host, pf string, r journal.Rule) (bool, error) {
-	dev, err := h.Rules(pf)
-	if err != nil {
-		return false, err
-	}
-	defer dev.Close()
-	cur, _, err := dev.Rule(r.Location)
-	if err != nil {
-		// Gone already (ENOENT/EINVAL from the driver): nothing to do.
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EINVAL) {
-			return false, nil
-		}
-		return false, err
-	}
-	if r.Spec != "" && !sameRule(cur, r.Spec) {
-		return false, fmt.Errorf("the rule at location %d is no longer the one vfbypass installed; left alone (delete it with 'vfbypass steer del %s %d' if it should go)", r.Location, pf, r.Location)
-	}
-	if err := dev.Delete(r.Location); err != nil {
-		return false, err
-	}
-	return true, nil
-}
-
-// sameRule reports whether the installed rule cur matches the recorded spec
-// on what drivers read back faithfully: the flow type and the match fields.
-// (ixgbe_get_ethtool_fdir_entry reports the port-wide mask, always sets
-// FLOW_EXT and stores the match ANDed with the mask, so the other fields can
-// differ from what was inserted.)
-func sameRule(cur flows.FlowSpec, specHex string) bool {
-	want, err := hex.DecodeString(specHex)
-	if err != nil {
-		return false
-	}
-	var rec flows.FlowSpec
-	if err := binary.Read(bytes.NewReader(want), binary.LittleEndian, &rec); err != nil {
-		return false
-	}
-	return cur.FlowType&0xff == rec.FlowType&0xff && cur.HU == rec.HU
 }
 
 // checkNotInUse refuses to start undoing while a process holds a VF's vfio

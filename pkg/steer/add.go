@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/flows"
@@ -307,15 +306,21 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	}
 	mine := map[uint32]bool{}
 	for _, it := range todo {
-		if it.replace != nil && it.replace.from != nil {
-			dropRecord(j, it.replace.loc)
-		} else if it.replace == nil {
+		it.spec.Location = it.loc
+		rec := journal.Rule{Location: it.loc, Words: it.words, Spec: specHex(e.stored(it.spec)), Source: opts.Source, Pending: true}
+		switch {
+		case it.replace != nil && it.replace.from != nil:
+			// The replaced rule's record goes only when the insert is
+			// confirmed: until then the location may still hold it.
+			old := *it.replace.from
+			dropRecord(j, it.loc)
+			rec.Replaces = &old
+		case it.replace == nil:
 			// A record at a location the table has no rule at is stale
 			// (its rule went missing): the new record takes its place.
 			dropRecord(j, it.loc)
 		}
-		it.spec.Location = it.loc
-		j.Rules = append(j.Rules, journal.Rule{Location: it.loc, Words: it.words, Spec: specHex(it.spec), Source: opts.Source})
+		j.Rules = append(j.Rules, rec)
 		mine[it.loc] = true
 	}
 	if err := store.Save(j); err != nil {
@@ -341,11 +346,11 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	for _, it := range done {
 		fs, rss, err := e.dev.Rule(it.loc)
 		if err != nil {
-			fs, rss = it.spec, it.rss
+			fs, rss = e.stored(it.spec), it.rss
 		}
 		for i := range j.Rules {
-			if j.Rules[i].Location == it.loc {
-				j.Rules[i].Spec = specHex(fs)
+			if r := &j.Rules[i]; r.Location == it.loc {
+				r.Spec, r.Pending, r.Replaces = specHex(fs), false, nil
 			}
 		}
 		x := &installed{loc: it.loc, fs: fs, rss: rss, from: &journal.Rule{Source: opts.Source}}
@@ -373,28 +378,24 @@ func (e *env) rollback(store journal.Store, j *journal.Journal, todo, done []*it
 	for _, it := range done {
 		inserted[it.loc] = true
 	}
-	for i := len(done) - 1; i >= 0; i-- {
-		it := done[i]
-		if err := e.dev.Delete(it.loc); err != nil && !errors.Is(err, syscall.EINVAL) {
-			left = append(left, fmt.Sprintf("rule at location %d (%s): %v", it.loc, it.words, err))
-			continue
-		}
-		if it.replace != nil {
-			if _, err := e.dev.Insert(it.replace.fs, it.replace.rss); err != nil {
-				left = append(left, fmt.Sprintf("the rule replaced at location %d could not be put back: %v", it.loc, err))
+	for i := len(todo) - 1; i >= 0; i-- {
+		it := todo[i]
+		back := true // the location holds what it held before the batch
+		if inserted[it.loc] {
+			if err := e.dev.Delete(it.loc); err != nil && !isGone(err) {
+				left = append(left, fmt.Sprintf("rule at location %d (%s): %v", it.loc, it.words, err))
+				continue // its record stays (pending) for down
+			}
+			if it.replace != nil {
+				old := it.replace.fs
+				old.Location = it.loc
+				if _, err := e.dev.Insert(old, it.replace.rss); err != nil {
+					left = append(left, fmt.Sprintf("the rule replaced at location %d could not be put back: %v", it.loc, err))
+					back = false
+				}
 			}
 		}
-		dropRecord(j, it.loc)
-	}
-	for _, it := range todo {
-		if !inserted[it.loc] {
-			dropRecord(j, it.loc)
-		}
-	}
-	for _, it := range todo {
-		if it.replace != nil && it.replace.from != nil && !inserted[it.loc] {
-			j.Rules = append(j.Rules, *it.replace.from)
-		}
+		restoreRecord(j, it.loc, back)
 	}
 	if err := saveJournal(store, j); err != nil {
 		left = append(left, "journal: "+err.Error())
@@ -405,6 +406,21 @@ func (e *env) rollback(store journal.Store, j *journal.Journal, todo, done []*it
 			Fix: fmt.Sprintf("run 'vfbypass steer clear %s' (or 'vfbypass down %s') to retry, or delete them with 'ethtool -N %s delete LOC'", e.pf, e.pf, e.pf)}
 	}
 	return outcome.WithCode(outcome.Failed, fmt.Errorf("%w (rolled back: the table of %s is as it was)", cause, e.pf))
+}
+
+// restoreRecord undoes a pending record at loc: the record of the rule it
+// replaced stands again when that rule is back (back), else it goes.
+func restoreRecord(j *journal.Journal, loc uint32, back bool) {
+	for i := range j.Rules {
+		if r := j.Rules[i]; r.Location == loc && r.Pending {
+			if back && r.Replaces != nil {
+				j.Rules[i] = *r.Replaces
+				return
+			}
+			j.Rules = append(j.Rules[:i], j.Rules[i+1:]...)
+			return
+		}
+	}
 }
 
 func dropRecord(j *journal.Journal, loc uint32) {

@@ -1,10 +1,8 @@
 package steer
 
 import (
-	"errors"
 	"fmt"
 	"strings"
-	"syscall"
 
 	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
@@ -106,7 +104,7 @@ func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, r
 	for _, x := range xs {
 		ri := e.info(x)
 		err := e.dev.Delete(x.loc)
-		if err != nil && !errors.Is(err, syscall.EINVAL) { // EINVAL: gone already
+		if err != nil && !isGone(err) {
 			res.Rules, res.Changed = []RuleInfo{}, false
 			return res, e.undelete(deleted, fmt.Errorf("delete the rule at location %d on %s: %w", x.loc, e.pf, err))
 		}
@@ -181,6 +179,7 @@ func begin(h *host.Host, store journal.Store, pf string, forAdd bool, as *assume
 		end()
 		return nil, nil, nil, err
 	}
+	e.settle(j)
 	e.markJournaled(j)
 	return e, j, end, nil
 }

@@ -57,7 +57,7 @@ func Inspect(h *host.Host, store journal.Store, pf string) ([]RecordState, error
 func (e *env) inspect(r journal.Rule) RecordState {
 	st := RecordState{Rule: r, State: RecordMissing}
 	if x, ok := e.table[r.Location]; ok {
-		if e.recordMatches(x, r.Spec) {
+		if e.ours(x, &r) {
 			st.State = RecordInPlace
 			return st
 		}
@@ -65,7 +65,7 @@ func (e *env) inspect(r journal.Rule) RecordState {
 		return st
 	}
 	for _, l := range sortedLocs(e.table) {
-		if e.recordMatches(e.table[l], r.Spec) {
+		if e.ours(e.table[l], &r) {
 			st.State, st.MovedTo = RecordMoved, l
 			return st
 		}

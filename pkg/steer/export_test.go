@@ -16,3 +16,14 @@ func DriverRefusal(h *host.Host, pf string, fs flows.FlowSpec) (refused error, e
 	defer e.close()
 	return e.driverRefusal("the rule", "FT", fs, true, nil), nil
 }
+
+// StoredForm is the precheck's prediction of fs as pf's driver reports it
+// back once inserted.
+func StoredForm(h *host.Host, pf string, fs flows.FlowSpec) (flows.FlowSpec, error) {
+	e, err := open(h, pf, false, nil)
+	if err != nil {
+		return fs, err
+	}
+	defer e.close()
+	return e.stored(fs), nil
+}

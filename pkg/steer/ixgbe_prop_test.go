@@ -83,7 +83,9 @@ func (g *ruleGen) rule() flows.FlowSpec {
 // The precheck's model of ixgbe (pkg/steer) and the simulator's
 // (pkg/hostsim), written separately from the driver's source, take exactly
 // the same rules: random rules and random sequences of inserts and deletes,
-// each checked by the precheck and then inserted into the simulated 82599.
+// each checked by the precheck and then inserted into the simulated 82599;
+// and a rule taken reads back as the precheck predicts (the form the
+// journal records before the insert).
 func TestPrecheckAgreesWithSimulatedIxgbe(t *testing.T) {
 	seed := int64(1)
 	if s := os.Getenv("VFBYPASS_PROP_SEED"); s != "" {
@@ -135,6 +137,17 @@ func TestPrecheckAgreesWithSimulatedIxgbe(t *testing.T) {
 				t.Fatalf("seed %d, sequence %d step %d: precheck says %v, the simulated ixgbe says %v\nrule %+v", seed, seq, step, verdict, ierr, fs)
 			}
 			if ierr == nil {
+				got, _, err := dev.Rule(fs.Location)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := steer.StoredForm(l.h, "eth3", fs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Fatalf("seed %d: rule %+v\nreported back as %+v\nthe precheck predicts %+v", seed, fs, got, want)
+				}
 				accepted++
 			} else {
 				refused++

@@ -307,15 +307,24 @@ func (e *env) markJournaled(j *journal.Journal) {
 		return
 	}
 	for i := range j.Rules {
-		r := &j.Rules[i]
-		if x, ok := e.table[r.Location]; ok && e.recordMatches(x, r.Spec) {
-			x.from = r
+		r := j.Rules[i]
+		if x, ok := e.table[r.Location]; ok && e.ours(x, &r) {
+			x.from = &r
 		}
 	}
 }
 
-// recordMatches reports whether the installed rule is the one a journal
-// record describes: same match and target.
+// ours is the one definition of "this installed rule is the one vfbypass
+// recorded": its match and target are the record's, or, for a record not
+// yet confirmed, those of the rule it replaces. The comparison is in the
+// masked form the driver keeps (matchKey), so a record in the requested
+// form (older journals) and one in the stored form both match.
+func (e *env) ours(x *installed, r *journal.Rule) bool {
+	return e.recordMatches(x, r.Spec) || (r.Replaces != nil && e.recordMatches(x, r.Replaces.Spec))
+}
+
+// recordMatches reports whether the installed rule is the one a record's
+// spec describes: same match and target.
 func (e *env) recordMatches(x *installed, specHex string) bool {
 	b, err := hex.DecodeString(specHex)
 	if err != nil {
@@ -326,6 +335,107 @@ func (e *env) recordMatches(x *installed, specHex string) bool {
 		return false
 	}
 	return e.keyOf(x) == matchKey(rec, e.ixgbe) && x.fs.RingCookie == rec.RingCookie
+}
+
+// settle resolves the records an add killed between its write-ahead save
+// and its confirmation left pending, from what the table holds: the new
+// rule (the insert happened: confirm the record), the rule it replaces (it
+// did not: the old record stands again), or neither (nothing of vfbypass's
+// is there: forget the record). The caller saves j when it saves anyway.
+func (e *env) settle(j *journal.Journal) {
+	if j == nil {
+		return
+	}
+	kept := j.Rules[:0]
+	for _, r := range j.Rules {
+		x, ok := e.table[r.Location]
+		switch {
+		case !r.Pending:
+		case ok && e.recordMatches(x, r.Spec):
+			r.Pending, r.Replaces, r.Spec = false, nil, specHex(x.fs)
+		case ok && r.Replaces != nil && e.recordMatches(x, r.Replaces.Spec):
+			r = *r.Replaces
+		default:
+			continue
+		}
+		kept = append(kept, r)
+	}
+	j.Rules = kept
+}
+
+// stored is a rule in the form the driver keeps and reports back: for
+// ixgbe as ixgbe_get_ethtool_fdir_entry reports it (ixgbeReported), for
+// other drivers with every value ANDed with its mask. A record in this form
+// matches the installed rule even when the process is killed before it
+// can confirm the record with the rule read back.
+func (e *env) stored(fs flows.FlowSpec) flows.FlowSpec {
+	if e.ixgbe {
+		if r, ok := ixgbeReported(fs); ok {
+			return r
+		}
+	}
+	for i := range fs.HU {
+		fs.HU[i] &= fs.MU[i]
+	}
+	and := func(v, m []byte) {
+		for i := range v {
+			v[i] &= m[i]
+		}
+	}
+	and(fs.HExt.HDest[:], fs.MExt.HDest[:])
+	and(fs.HExt.VlanEtype[:], fs.MExt.VlanEtype[:])
+	and(fs.HExt.VlanTCI[:], fs.MExt.VlanTCI[:])
+	and(fs.HExt.Data[:], fs.MExt.Data[:])
+	return fs
+}
+
+// isGone reports whether a rule command's error says there is no rule at
+// the location (ixgbe and most drivers: EINVAL; others ENOENT): the one
+// set of "already gone" answers for down, del, clear and rollbacks.
+func isGone(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOENT)
+}
+
+// ErrNotOurs marks a journaled rule whose location holds another rule.
+var ErrNotOurs = errors.New("the rule is no longer the one vfbypass installed")
+
+// RemoveRecorded removes the rule a journal record describes from pf's
+// table if it is still vfbypass's (ours): the removal path of `down`.
+// deleted is false when the rule is gone already, or when the record was
+// never confirmed and its location holds someone else's rule (the insert
+// never happened); a confirmed record whose location holds another rule
+// is an error wrapping ErrNotOurs, and that rule is left alone.
+func RemoveRecorded(h *host.Host, pf string, r journal.Rule) (deleted bool, err error) {
+	e := &env{h: h, pf: pf}
+	if p, err := sriov.LookupPF(h.FS, pf); err == nil || errors.Is(err, sriov.ErrNoSRIOV) || errors.Is(err, sriov.ErrNotPCI) {
+		e.ixgbe = p.Driver == "ixgbe"
+	}
+	dev, err := h.Rules(pf)
+	if err != nil {
+		return false, fmt.Errorf("open the rule table of %s: %w", pf, err)
+	}
+	defer dev.Close()
+	fs, rss, err := dev.Rule(r.Location)
+	if isGone(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read rule %d of %s: %w", r.Location, pf, err)
+	}
+	if !e.ours(&installed{loc: r.Location, fs: fs, rss: rss}, &r) {
+		if r.Pending {
+			return false, nil
+		}
+		return false, fmt.Errorf("%w: location %d of %s holds %s; left alone (delete it with 'vfbypass steer del %s %d' if it should go)",
+			ErrNotOurs, r.Location, pf, strings.Join(flows.Words(fs, rss), " "), pf, r.Location)
+	}
+	if err := dev.Delete(r.Location); err != nil {
+		if isGone(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("delete rule %d of %s: %w", r.Location, pf, err)
+	}
+	return true, nil
 }
 
 func (e *env) info(x *installed) RuleInfo {
@@ -438,6 +548,7 @@ func List(h *host.Host, store journal.Store, pf string) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
+	e.settle(j)
 	e.markJournaled(j)
 	res.TableSize = e.size
 	for _, l := range sortedLocs(e.table) {

@@ -2,6 +2,7 @@ package steer_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -474,5 +475,68 @@ func TestIP4RuleFiledByProtoValue(t *testing.T) {
 	}
 	if l.snap() != before {
 		t.Fatal("a refused rule changed something")
+	}
+}
+
+// A journal written before rules were journaled in the driver's masked
+// form holds the requested bytes (dst-ip 10.0.0.7 m 0.0.0.255, where the
+// kernel keeps 10.0.0.0): list, clear and down still recognise the rule
+// as vfbypass's, comparing in the masked form.
+func TestRequestedFormRecordIsStillOurs(t *testing.T) {
+	for _, via := range []string{"list", "down"} {
+		t.Run(via, func(t *testing.T) {
+			l := newLab(t, hostsim.Options{}, 2)
+			l.mustAdd("flow-type tcp4 dst-ip 10.0.0.7 m 0.0.0.255 dst-port 80", vf(0), 0)
+			j, err := l.store.Load("eth3")
+			if err != nil || j == nil || len(j.Rules) != 1 {
+				t.Fatalf("journal: %+v %v", j, err)
+			}
+			req := mustParse(t, "flow-type tcp4 dst-ip 10.0.0.7 m 0.0.0.255 dst-port 80")
+			req.RingCookie, req.Location = flows.Cookie(0, 0), j.Rules[0].Location
+			b, err := req.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.Rules[0].Spec = hex.EncodeToString(b)
+			if err := l.store.Save(j); err != nil {
+				t.Fatal(err)
+			}
+			switch via {
+			case "list":
+				if rs := l.list(); len(rs) != 1 || !rs[0].Journaled {
+					t.Fatalf("list: %+v", rs)
+				}
+				res, err := steer.Clear(l.h, l.store, "eth3", false, l.opts())
+				if err != nil || len(l.list()) != 0 || len(res.Warnings) != 0 {
+					t.Fatalf("clear: %+v %v", res, err)
+				}
+			case "down":
+				if _, err := setup.Down(context.Background(), l.h, "eth3", setup.Options{StateDir: l.store.Dir}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// The write-ahead record of a masked rule is already in the form the
+// driver keeps: the confirmation changes nothing in it.
+func TestWriteAheadRecordIsTheStoredForm(t *testing.T) {
+	l := newLab(t, hostsim.Options{}, 2)
+	if err := hostsim.AddFault(l.root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/get", Errno: unix.EIO}); err != nil {
+		t.Fatal(err)
+	}
+	// The read-back fails: the record keeps the write-ahead form.
+	l.mustAdd("flow-type tcp4 dst-ip 10.0.0.7 m 0.0.0.255 dst-port 80", vf(0), 0)
+	j, err := l.store.Load("eth3")
+	if err != nil || j == nil || len(j.Rules) != 1 {
+		t.Fatalf("journal: %+v %v", j, err)
+	}
+	if err := hostsim.ClearFaults(l.root); err != nil {
+		t.Fatal(err)
+	}
+	rs := l.list()
+	if len(rs) != 1 || !rs[0].Journaled || rs[0].Spec != j.Rules[0].Spec {
+		t.Fatalf("record %s\nkernel %+v", j.Rules[0].Spec, rs)
 	}
 }
