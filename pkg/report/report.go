@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 )
@@ -45,6 +46,9 @@ type Change struct {
 
 // Common is the part of every command's JSON result that the contract fixes.
 type Common struct {
+	// Schema is the version of this JSON contract (SchemaVersion); JSON
+	// sets it on every result.
+	Schema int `json:"schema"`
 	// Changed: the run changed the host; with --dry-run, whether the
 	// real run would.
 	Changed bool `json:"changed"`
@@ -85,9 +89,16 @@ func SetError(r Result, err error) {
 	c.Error = &ErrorInfo{Message: msg, Fix: outcome.FixOf(err), ExitCode: outcome.Code(err)}
 }
 
-// JSON writes r as indented JSON with nil slices shown as [].
+// SchemaVersion is the version of the JSON results (docs/json.md): it
+// changes when a field changes meaning or goes away, not when one is added.
+const SchemaVersion = 1
+
+// JSON writes r as indented JSON, with the schema version, and with every
+// nil slice of the result (vfs, warnings, rules, steps, ...) shown as [].
 func JSON(w io.Writer, r Result) error {
 	c := r.Base()
+	c.Schema = SchemaVersion
+	emptySlices(reflect.ValueOf(r), 0)
 	if c.VFs == nil {
 		c.VFs = []VF{}
 	}
@@ -112,5 +123,43 @@ type Plain struct {
 func (p *Plain) Text(w io.Writer) {
 	if p.Message != "" {
 		fmt.Fprintln(w, p.Message)
+	}
+}
+
+// emptySlices replaces the nil slices reachable from v through pointers,
+// structs, slices and maps of pointers by empty ones, so that an array in the
+// JSON is never null. Only settable values (reached through a pointer)
+// change; depth bounds the walk (results are trees, not graphs).
+func emptySlices(v reflect.Value, depth int) {
+	if depth > 16 {
+		return
+	}
+	depth++
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			emptySlices(v.Elem(), depth)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < v.NumField(); i++ {
+			if t.Field(i).IsExported() {
+				emptySlices(v.Field(i), depth)
+			}
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			if v.CanSet() && v.Type().Elem().Kind() != reflect.Uint8 {
+				v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+			}
+			return
+		}
+		for i := 0; i < v.Len(); i++ {
+			emptySlices(v.Index(i), depth)
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			emptySlices(v.MapIndex(k), depth)
+		}
 	}
 }
