@@ -1,17 +1,32 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/vfbypass/vfbypass/internal/cli"
 	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/report"
 )
 
-// globals are the flags every command takes (shared with vfbypass-rx).
-type globals struct{ cli.Globals }
+// globals are the flags every command takes (shared with vfbypass-rx), and
+// what run knows of this invocation.
+type globals struct {
+	cli.Globals
+	// args is the command line as given, for messages that quote it.
+	args []string
+	// started is set once a command's flags and arguments were accepted:
+	// an error before that is a usage error.
+	started bool
+}
 
 func newRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
@@ -24,17 +39,91 @@ journaled, so "vfbypass down" undoes exactly what "vfbypass up" did.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			g.started = true
 			return g.CheckOutput()
 		},
 	}
 	root.SetOut(g.Stdout)
 	root.SetErr(g.Stderr)
 	g.Bind(root.PersistentFlags())
-	root.SetFlagErrorFunc(cli.FlagError)
+	root.SetFlagErrorFunc(flagError)
 	for _, add := range commands {
 		root.AddCommand(add(g))
 	}
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands gives every command that only groups others
+// ("steer", "sim") a run function: without arguments it prints its help, with
+// one it says the subcommand is unknown (cobra would print the help and exit
+// 0 for "vfbypass steer bogus").
+func refuseUnknownSubcommands(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if !c.HasSubCommands() || c.Runnable() {
+			continue
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			var names []string
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			return outcome.Invalid(fmt.Sprintf("use one of: %s (see '%s --help')", strings.Join(names, ", "), cmd.CommandPath()),
+				"unknown command %q for %q", args[0], cmd.CommandPath())
+		}
+		refuseUnknownSubcommands(c)
+	}
+}
+
+// flagError is the flag-error function of every command: a flag error is
+// bad input, said in the user's words (the flag and the value, not the Go
+// parser that refused it), with the command's help as the fix.
+func flagError(c *cobra.Command, err error) error {
+	fix := fmt.Sprintf("see '%s --help' for the flags and their values", c.CommandPath())
+	var (
+		notExist *pflag.NotExistError
+		invalid  *pflag.InvalidValueError
+	)
+	switch {
+	case errors.As(err, &notExist) && negativeNumber.MatchString(notExist.GetSpecifiedShortnames()):
+		// "-1" is a number, not a group of short flags.
+		v := "-" + notExist.GetSpecifiedShortnames()
+		if strings.Contains(c.Use, "LOC") {
+			return outcome.Invalid("give rule locations from 0 up, as 'vfbypass steer list' shows them", "location %s is invalid: a location is not negative", v)
+		}
+		return outcome.Invalid(fix, "%s takes no negative number, got %s", c.CommandPath(), v)
+	case errors.As(err, &invalid):
+		return outcome.Invalid(fix, "--%s %q %s", invalid.GetFlag().Name, invalid.GetValue(), valueProblem(invalid.Unwrap()))
+	}
+	return cli.FlagError(c, err)
+}
+
+var negativeNumber = regexp.MustCompile(`^[0-9]+$`)
+
+// valueProblem says why a flag's value was refused, in words.
+func valueProblem(err error) string {
+	var ne *strconv.NumError
+	switch {
+	case errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange):
+		return "is out of range"
+	case errors.As(err, &ne) && ne.Func == "ParseBool":
+		return "is not true or false"
+	case errors.As(err, &ne) && ne.Func == "ParseFloat":
+		return "is not a number"
+	case errors.As(err, &ne):
+		return "is not a whole number"
+	case err != nil && strings.HasPrefix(err.Error(), "time: "):
+		return "is not a duration (write e.g. 10s, 500ms, 1m30s)"
+	case err != nil:
+		return "is not valid: " + err.Error()
+	}
+	return "is not valid"
 }
 
 // commands lists the constructors of the subcommands; each command's file
@@ -44,10 +133,72 @@ var commands []func(*globals) *cobra.Command
 func register(f func(*globals) *cobra.Command) { commands = append(commands, f) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	g := &globals{cli.Globals{Stdout: stdout, Stderr: stderr}}
+	g := &globals{Globals: cli.Globals{Stdout: stdout, Stderr: stderr}, args: args}
 	root := newRootCmd(g)
 	root.SetArgs(args)
-	return g.Exit(root.Execute())
+	err := root.Execute()
+	if err != nil && !g.started {
+		// cobra refused the command line before any command ran (unknown
+		// command or flag, bad value, argument count): flags after the
+		// error were not parsed, so -o is read from the line itself.
+		err = usageError(err)
+		if o, ok := outputFromArgs(args); ok {
+			g.Output = o
+		}
+	}
+	return g.Exit(err)
+}
+
+// usageError makes an error cobra found in the command line a bad-input
+// error (exit 2) with a fix, keeping one that already is.
+func usageError(err error) error {
+	var oe *outcome.Error
+	if errors.As(err, &oe) {
+		return err
+	}
+	msg, suggest, _ := strings.Cut(err.Error(), "\n\nDid you mean this?\n")
+	fix := "see 'vfbypass --help' for the commands and their flags"
+	if s := strings.Fields(suggest); len(s) > 0 {
+		fix = "did you mean " + strings.Join(s, " or ") + "? " + fix
+	}
+	return outcome.Invalid(fix, "%s", strings.TrimSpace(msg))
+}
+
+// shortOutput is a group of short flags ending with -o: "-o", "-ojson",
+// "-o=json", "-vo json".
+var shortOutput = regexp.MustCompile(`^-[vqh]*o(.*)$`)
+
+// outputFromArgs finds the output format in a command line as pflag would
+// read it (the last -o/--output wins; nothing after "--" is a flag).
+func outputFromArgs(args []string) (string, bool) {
+	out, found := "", false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		value, next := "", false
+		switch m := shortOutput.FindStringSubmatch(a); {
+		case a == "--":
+			return out, found
+		case a == "--output":
+			next = true
+		case strings.HasPrefix(a, "--output="):
+			value = strings.TrimPrefix(a, "--output=")
+		case m != nil && m[1] == "":
+			next = true
+		case m != nil:
+			value = strings.TrimPrefix(m[1], "=")
+		default:
+			continue
+		}
+		if next {
+			if i+1 >= len(args) {
+				break
+			}
+			i++
+			value = args[i]
+		}
+		out, found = value, true
+	}
+	return out, found
 }
 
 // openHost opens the host the global flags name.
