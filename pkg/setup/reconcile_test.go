@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -293,5 +294,35 @@ func TestInPlaceFailureRollsBackToThePreviousRun(t *testing.T) {
 	l.down()
 	if after := l.snap(); after != before {
 		t.Fatalf("down differs from the host before:\n%s", diff(before, after))
+	}
+}
+
+// TestUpRefusesAJournalNamingForeignDevices: up resumes and plans from the
+// journal's records, so it holds them to the same rule as down: a bind
+// record whose undo would unbind the management NIC is refused (exit 2)
+// before anything is touched, also when it is pending (resume would act
+// on it at once).
+func TestUpRefusesAJournalNamingForeignDevices(t *testing.T) {
+	for _, state := range []string{"applied", "pending"} {
+		t.Run(state, func(t *testing.T) {
+			l := newLab(t, hostsim.Options{})
+			l.up(base(), l.opts())
+			editJournal(t, filepath.Join(l.state, "eth3.json"), func(j map[string]any) {
+				undoOf(t, j, "vf0-bind")["old"].(map[string]any)["address"] = "0000:00:02.0"
+				for _, s := range j["steps"].([]any) {
+					if e := s.(map[string]any); e["id"] == "vf0-bind" {
+						e["state"] = state
+					}
+				}
+			})
+			before := l.snap()
+			_, err := setup.Up(context.Background(), l.h, req(2, setup.VFRequest{Index: 1}), l.opts())
+			if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "0000:00:02.0") {
+				t.Fatalf("up with a foreign bind record: %v; want exit 2 naming the address", err)
+			}
+			if l.snap() != before {
+				t.Fatal("up changed the host")
+			}
+		})
 	}
 }

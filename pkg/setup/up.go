@@ -252,6 +252,13 @@ func (u *upRun) loadJournal(context.Context) error {
 	if j != nil && !j.Active() {
 		j = nil
 	}
+	if j != nil {
+		// resume and the plan act on its records: they must name only
+		// this PF's devices.
+		if err := verifyJournal(u.h, u.pf, j, u.store.Path(u.pf.Name)); err != nil {
+			return err
+		}
+	}
 	u.j = j
 	if q, err := u.h.Ethtool.RxQueues(u.pf.Name); err == nil {
 		u.res.RxQueuesPrev = q
