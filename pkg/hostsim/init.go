@@ -2,6 +2,7 @@ package hostsim
 
 import (
 	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
 
 	"fmt"
 	"os"
@@ -58,7 +59,7 @@ func Init(dir string, o Options) error {
 	if o.CPUs < 0 || o.CPUs > 4096 {
 		return fmt.Errorf("--cpus %d: give 1 to 4096 online CPUs", o.CPUs)
 	}
-	if o.PF == "eth0" || o.PF == "lo" || strings.ContainsAny(o.PF, "/ ") || len(o.PF) > 15 {
+	if o.PF == "eth0" || o.PF == "lo" || !sriov.ValidIfname(o.PF) {
 		return fmt.Errorf("--pf %q: choose another interface name (eth0 is the management interface)", o.PF)
 	}
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {

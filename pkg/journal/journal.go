@@ -18,13 +18,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
 // Version is the journal format version Save writes. Version 2 adds the
@@ -118,11 +118,9 @@ type Store struct {
 	Dir string
 }
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}$`)
-
 func (s Store) path(pf, ext string) (string, error) {
-	if !validName.MatchString(pf) || pf == "." || pf == ".." {
-		return "", outcome.Invalid("give the PF's interface name, e.g. eth3 (see 'ip link')", "interface name %q is not valid (1-15 characters, no '/')", pf)
+	if err := sriov.CheckIfname(pf); err != nil {
+		return "", err
 	}
 	return filepath.Join(s.Dir, pf+ext), nil
 }

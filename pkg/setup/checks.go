@@ -19,8 +19,8 @@ func orNone(s string) string {
 
 // checkPF resolves and vets the PF for a change, returning bad-input errors.
 func checkPF(h *host.Host, name string) (sriov.PF, error) {
-	if !sriov.ValidIfname(name) {
-		return sriov.PF{}, outcome.Invalid("give the PF's interface name, e.g. eth3 (see 'ip link')", "interface name %q is not valid", name)
+	if err := sriov.CheckIfname(name); err != nil {
+		return sriov.PF{}, err
 	}
 	pf, err := sriov.LookupPF(h.FS, name)
 	switch {

@@ -50,8 +50,8 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 	opts.defaults()
 	res := &DownResult{DryRun: opts.DryRun, Steps: []StepResult{}}
 	res.PF = pfName
-	if !sriov.ValidIfname(pfName) {
-		return res, outcome.Invalid("give the PF's interface name, e.g. eth3", "interface name %q is not valid", pfName)
+	if err := sriov.CheckIfname(pfName); err != nil {
+		return res, err
 	}
 	if !opts.DryRun {
 		if err := checkRoot(h); err != nil {

@@ -14,10 +14,6 @@ import (
 // indexes are 0..255.
 const maxVFsUnknown = 256
 
-// pciAddress is a PCI address as sysfs names devices: domain (4 hex digits,
-// more on hosts with VMD-style domains), bus, device (0..1f), function (0..7).
-var pciAddress = regexp.MustCompile(`^[0-9a-f]{4,8}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$`)
-
 // driverName is a kernel driver or module name: it becomes a path
 // component under /sys/bus/pci/drivers or /sys/module, so no '/', no "."
 // or "..", no space or control characters.
@@ -69,7 +65,7 @@ func checkPCI(field, addr string, emptyOK bool) error {
 	if addr == "" && emptyOK {
 		return nil
 	}
-	if !pciAddress.MatchString(addr) {
+	if !sriov.ValidPCIAddress(addr) {
 		return fieldErr(field, "PCI address %q is not of the form DDDD:BB:DD.F (e.g. 0000:04:10.1)", addr)
 	}
 	return nil

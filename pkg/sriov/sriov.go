@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
 )
 
 // ErrNoInterface: the named network interface does not exist.
@@ -48,13 +50,36 @@ func DeviceDir(addr string) string { return "/sys/bus/pci/devices/" + addr }
 // NetDir is a network interface's directory in sysfs.
 func NetDir(ifname string) string { return "/sys/class/net/" + ifname }
 
-// ValidIfname reports whether s can be a Linux interface name.
+// ValidIfname reports whether s can name an existing network interface:
+// what the kernel's dev_valid_name (net/core/dev.c) accepts, 1 to 15 bytes
+// (IFNAMSIZ - 1), not "." or "..", no '/', ':' or white space (isspace),
+// and no '%', since register_netdevice takes a name with '%' as a template
+// (dev_alloc_name), so no interface has one. It is the one check of an
+// interface name in vfbypass.
 func ValidIfname(s string) bool {
 	if s == "" || len(s) > 15 || s == "." || s == ".." {
 		return false
 	}
-	return !strings.ContainsAny(s, "/ \t\n:")
+	return !strings.ContainsAny(s, "/:% \t\n\v\f\r")
 }
+
+// CheckIfname is ValidIfname as the error every command gives (exit 2).
+func CheckIfname(s string) error {
+	if ValidIfname(s) {
+		return nil
+	}
+	return outcome.Invalid("give the PF's interface name, e.g. eth3 (see 'ip link')",
+		"interface name %q is not valid (1-15 characters, none of '/', ':', '%%' or white space)", s)
+}
+
+// pciAddress is a PCI address as sysfs names devices (pci_name):
+// domain (4 hex digits, more on hosts with VMD-style domains above
+// 0xffff), bus, device (0..1f), function (0..7).
+var pciAddress = regexp.MustCompile(`^[0-9a-f]{4,8}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$`)
+
+// ValidPCIAddress reports whether s is a PCI address in sysfs form
+// (DDDD:BB:DD.F): the one check of a PCI address in vfbypass.
+func ValidPCIAddress(s string) bool { return pciAddress.MatchString(s) }
 
 // LookupPF reads the PF behind network interface name. A device without
 // SR-IOV is returned with TotalVFs -1 and an error wrapping ErrNoSRIOV.

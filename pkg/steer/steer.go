@@ -210,8 +210,8 @@ type assume struct {
 // open reads the PF and its rule table. It returns bad-input errors for a
 // PF that does not exist or cannot steer, and (with needOn) for ntuple off.
 func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
-	if !sriov.ValidIfname(pf) {
-		return nil, outcome.Invalid("give the PF's interface name, e.g. eth3", "interface name %q is not valid", pf)
+	if err := sriov.CheckIfname(pf); err != nil {
+		return nil, err
 	}
 	e := &env{h: h, pf: pf, table: map[uint32]*installed{}, vfs: map[int]sriov.VF{}}
 	p, err := sriov.LookupPF(h.FS, pf)

@@ -8,13 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
 // Driver is the name of the vfio PCI driver.
@@ -305,17 +305,12 @@ func BoundDevices(f host.FS, driver string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if bdf.MatchString(e.Name()) {
+		if sriov.ValidPCIAddress(e.Name()) {
 			out = append(out, e.Name())
 		}
 	}
 	return out, nil
 }
-
-var bdf = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
-
-// ValidAddress reports whether s is a PCI address in sysfs form (DDDD:BB:DD.F).
-func ValidAddress(s string) bool { return bdf.MatchString(s) }
 
 // Holder is a process that has a device node open.
 type Holder struct {
