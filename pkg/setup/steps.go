@@ -685,7 +685,12 @@ type ntupleStep struct {
 func (s *ntupleStep) id() string   { return "ntuple" }
 func (s *ntupleStep) kind() string { return "ntuple" }
 func (s *ntupleStep) describe(e *env) string {
-	return fmt.Sprintf("switch ntuple filters on (ethtool -K %s ntuple on)", e.pf.Name)
+	d := fmt.Sprintf("switch ntuple filters on (ethtool -K %s ntuple on)", e.pf.Name)
+	if e.pf.Driver == "ixgbe" {
+		// ixgbe_set_features: a change of NETIF_F_NTUPLE means ixgbe_do_reset.
+		d += "; ixgbe resets the PF for it: its link drops for a moment"
+	}
+	return d
 }
 func (s *ntupleStep) changes(e *env) ([]report.Change, error) {
 	on, _, err := e.h.Ethtool.Feature(e.pf.Name, NtupleFeature)
