@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -342,7 +343,9 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 		}
 		done = append(done, it)
 	}
-	// Confirm: record each rule as the kernel reports it back.
+	// Confirm: record each rule as the kernel reports it back. A failed
+	// save rolls back from the pending records.
+	pending := slices.Clone(j.Rules)
 	for _, it := range done {
 		fs, rss, err := e.dev.Rule(it.loc)
 		if err != nil {
@@ -361,6 +364,7 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	if err := store.Save(j); err != nil {
 		// Exit 1 promises the table is as it was: take the batch out again.
 		res.Rules = nil
+		j.Rules = pending
 		return res, e.rollback(store, j, todo, done, fmt.Errorf("confirm the rules in the journal: %w", err))
 	}
 	res.Changed = true
