@@ -22,7 +22,7 @@ TEST_TARGETS :=
 
 -include mk/*.mk
 
-.PHONY: all deps build test unit lint demo demo-sim bench clean
+.PHONY: all deps build docs install test unit lint demo demo-sim bench clean
 all: build
 
 # deps: install missing apt packages (one apt-get call, non-interactive).
@@ -36,8 +36,47 @@ deps:
 	else echo "deps: all apt packages present"; fi
 
 build: deps
+	@mkdir -p $(dir $(BIN)) $(dir $(RXBIN))
 	CGO_ENABLED=0 $(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN) ./cmd/vfbypass
 	$(GO) build -ldflags '$(GO_LDFLAGS)' -o $(RXBIN) ./cmd/vfbypass-rx
+
+# docs: man pages generated from the commands (MANBUILD) and the shell
+# completions (COMPBUILD), both from the binaries just built. The loop's
+# page comes last: vfbypass-rx.1 is its own, not the page of 'vfbypass rx'.
+MANBUILD ?= bin/man
+COMPBUILD ?= bin/completion
+docs: build
+	rm -rf $(MANBUILD) $(COMPBUILD) && mkdir -p $(COMPBUILD)
+	$(BIN) gen-man $(MANBUILD)
+	$(RXBIN) --gen-man $(MANBUILD)
+	$(BIN) completion bash > $(COMPBUILD)/vfbypass
+	$(BIN) completion zsh > $(COMPBUILD)/_vfbypass
+	$(BIN) completion fish > $(COMPBUILD)/vfbypass.fish
+
+# install: both binaries, the systemd units (with BINDIR in their command
+# lines), completions, man pages and the example configs. PREFIX=/usr and
+# UNITDIR=/lib/systemd/system for a distribution package; DESTDIR stages.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/vfbypass
+SYSCONFDIR ?= /etc
+install: docs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/vendor-completions \
+		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/vfbypass
+	install -m 0755 $(BIN) $(RXBIN) $(DESTDIR)$(BINDIR)/
+	for u in deploy/systemd/*.service; do \
+		sed 's|/usr/bin/|$(BINDIR)/|g; s|/etc/vfbypass/|$(SYSCONFDIR)/vfbypass/|g' $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u) && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; done
+	install -m 0644 $(MANBUILD)/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(COMPBUILD)/vfbypass $(DESTDIR)$(DATADIR)/bash-completion/completions/vfbypass
+	install -m 0644 $(COMPBUILD)/_vfbypass $(DESTDIR)$(DATADIR)/zsh/vendor-completions/_vfbypass
+	install -m 0644 $(COMPBUILD)/vfbypass.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/vfbypass.fish
+	install -m 0644 deploy/examples/* $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 docs/systemd.md docs/config.md $(DESTDIR)$(DOCDIR)/
 
 $(GOBIN)/staticcheck:
 	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -29,7 +29,23 @@ func NewCommand(g *cli.Globals, name string) *cobra.Command {
 	g.Bind(cmd.PersistentFlags())
 	cmd.SetFlagErrorFunc(cli.FlagError)
 	addVersionFlag(g, cmd)
+	addGenManFlag(cmd)
 	return cmd
+}
+
+// addGenManFlag gives the loop a hidden --gen-man DIR for make docs: the
+// loop's command line is a root command without subcommands.
+func addGenManFlag(cmd *cobra.Command) {
+	var dir string
+	cmd.Flags().StringVar(&dir, "gen-man", "", "write the man page into this directory (make docs)")
+	_ = cmd.Flags().MarkHidden("gen-man")
+	next := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if dir == "" {
+			return next(c, args)
+		}
+		return cli.WriteMan(c, dir)
+	}
 }
 
 // addVersionFlag gives the loop --version: its build and the DPDK it runs
