@@ -104,6 +104,7 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 				c.Fix = "manage the host through another interface, or run from a console with 'vfbypass up --force'"
 			}
 			add(c)
+			add(ownersCheck(h, p))
 		}
 	} else {
 		var pfs []string
@@ -152,6 +153,16 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("preflight failed: %s", failedNames(res.Checks)))
 	}
 	return res, nil
+}
+
+// ownersCheck warns when another tool is set to manage the PF or its VFs.
+func ownersCheck(h *host.Host, p sriov.PF) Check {
+	owners := otherOwners(h, p)
+	if len(owners) == 0 {
+		return Check{Name: "owners", Pass: true, Detail: "no systemd-networkd, NetworkManager or driverctl settings for " + p.Name + " or its VFs"}
+	}
+	return Check{Name: "owners", Detail: strings.Join(owners, "; "),
+		Fix: "let one tool own the PF's SR-IOV settings: vfbypass, or the one named (see docs/runbook.md)"}
 }
 
 func failedNames(cs []Check) string {
