@@ -86,6 +86,24 @@ func TestABILayout(t *testing.T) {
 	check("ethtool_usrip4_spec.proto", unsafe.Offsetof(u.proto), unsafe.Sizeof(u.proto))
 	checkSize("struct ethtool_usrip4_spec", unsafe.Sizeof(u))
 	check("ethtool_rx_flow_spec.h_u.usr_ip4_spec.ip_ver", uintptr(ipVerOffset), 1)
+	// The offsets the driver models in pkg/steer and pkg/hostsim read,
+	// in both structs they read them from (ixgbe takes tcp_ip4_spec's
+	// fields from every IPv4 rule, usr_ip4_spec's included).
+	for _, x := range []struct {
+		member string
+		off    int
+		size   uintptr
+	}{
+		{"ethtool_tcpip4_spec.ip4src", OffIP4Src, 4}, {"ethtool_usrip4_spec.ip4src", OffIP4Src, 4},
+		{"ethtool_tcpip4_spec.ip4dst", OffIP4Dst, 4}, {"ethtool_usrip4_spec.ip4dst", OffIP4Dst, 4},
+		{"ethtool_tcpip4_spec.psrc", OffIP4Psrc, 2}, {"ethtool_usrip4_spec.l4_4_bytes", OffIP4Psrc, 4},
+		{"ethtool_tcpip4_spec.pdst", OffIP4Pdst, 2},
+		{"ethtool_tcpip4_spec.tos", OffIP4TOS, 1}, {"ethtool_usrip4_spec.tos", OffIP4TOS, 1},
+		{"ethtool_usrip4_spec.ip_ver", OffIP4Ver, 1}, {"ethtool_usrip4_spec.proto", OffIP4Proto, 1},
+		{"ethtool_usrip6_spec.l4_proto", OffIP6L4Proto, 1},
+	} {
+		check(x.member, uintptr(x.off), x.size)
+	}
 	var t6 tcpip6Spec
 	check("ethtool_tcpip6_spec.ip6src", unsafe.Offsetof(t6.ip6src), unsafe.Sizeof(t6.ip6src))
 	check("ethtool_tcpip6_spec.ip6dst", unsafe.Offsetof(t6.ip6dst), unsafe.Sizeof(t6.ip6dst))

@@ -6,6 +6,7 @@ package flows
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
 
 // FlowSpecExt mirrors struct ethtool_flow_ext (20 bytes). (The name FlowExt is
@@ -32,6 +33,20 @@ type FlowSpec struct {
 	Location   uint32
 	_          [4]byte
 }
+
+// Offsets inside h_u/m_u (union ethtool_flow_union) that the driver
+// models in pkg/steer and pkg/hostsim read, taken from the Go mirrors
+// below, which abi_test.go compares with the C header.
+const (
+	OffIP4Src     = int(unsafe.Offsetof(tcpip4Spec{}.ip4src))   // tcp_ip4_spec.ip4src (usr_ip4_spec too)
+	OffIP4Dst     = int(unsafe.Offsetof(tcpip4Spec{}.ip4dst))   // tcp_ip4_spec.ip4dst
+	OffIP4Psrc    = int(unsafe.Offsetof(tcpip4Spec{}.psrc))     // tcp_ip4_spec.psrc (usr_ip4_spec.l4_4_bytes)
+	OffIP4Pdst    = int(unsafe.Offsetof(tcpip4Spec{}.pdst))     // tcp_ip4_spec.pdst
+	OffIP4TOS     = int(unsafe.Offsetof(tcpip4Spec{}.tos))      // tcp_ip4_spec.tos (usr_ip4_spec.tos)
+	OffIP4Ver     = int(unsafe.Offsetof(usrip4Spec{}.ip_ver))   // usr_ip4_spec.ip_ver
+	OffIP4Proto   = int(unsafe.Offsetof(usrip4Spec{}.proto))    // usr_ip4_spec.proto
+	OffIP6L4Proto = int(unsafe.Offsetof(usrip6Spec{}.l4_proto)) // usr_ip6_spec.l4_proto
+)
 
 // Go mirrors of the members of union ethtool_flow_union. The parser's field
 // tables take their offsets from these types and abi_test.go compares every

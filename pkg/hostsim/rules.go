@@ -39,17 +39,6 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/host"
 )
 
-// Values from include/uapi/linux/ethtool.h.
-const (
-	tcpV4Flow     = 0x01       // TCP_V4_FLOW
-	udpV4Flow     = 0x02       // UDP_V4_FLOW
-	sctpV4Flow    = 0x03       // SCTP_V4_FLOW
-	ipUserFlow    = 0x0d       // IP_USER_FLOW (IPV4_USER_FLOW)
-	flowExt       = 0x80000000 // FLOW_EXT
-	ethRxNfcIP4   = 1          // ETH_RX_NFC_IP4
-	rxClsFlowDisc = ^uint64(0) // RX_CLS_FLOW_DISC
-)
-
 // Values from drivers/net/ethernet/intel/ixgbe/ixgbe_type.h and
 // include/uapi/linux/in.h.
 const (
@@ -67,17 +56,6 @@ const (
 	// ixgbeFdirPballoc64K is ixgbe's default adapter->fdir_pballoc
 	// (IXGBE_FDIR_PBALLOC_64K).
 	ixgbeFdirPballoc64K = 1
-)
-
-// Offsets in struct ethtool_rx_flow_spec's h_u/m_u (struct
-// ethtool_tcpip4_spec and struct ethtool_usrip4_spec).
-const (
-	offIP4Src = 0
-	offIP4Dst = 4
-	offPsrc   = 8
-	offPdst   = 10
-	offIPVer  = 13 // usr_ip4_spec.ip_ver
-	offProto  = 14 // usr_ip4_spec.proto
 )
 
 // atrInput is the part of ixgbe's union ixgbe_atr_input (ixgbe_type.h,
@@ -520,30 +498,30 @@ func reportRule(x fdirRule, mask atrInput) flows.FlowSpec {
 	f := x.Filter
 	switch f.FlowType {
 	case atrFlowTypeTCPv4:
-		fs.FlowType = tcpV4Flow
+		fs.FlowType = flows.FlowTCPv4
 	case atrFlowTypeUDPv4:
-		fs.FlowType = udpV4Flow
+		fs.FlowType = flows.FlowUDPv4
 	case atrFlowTypeSCTPv4:
-		fs.FlowType = sctpV4Flow
+		fs.FlowType = flows.FlowSCTPv4
 	default:
-		fs.FlowType = ipUserFlow
-		fs.HU[offIPVer] = ethRxNfcIP4
+		fs.FlowType = flows.FlowIPv4User
+		fs.HU[flows.OffIP4Ver] = flows.EthRxNfcIP4
 	}
-	copy(fs.HU[offPsrc:], f.SrcPort[:])
-	copy(fs.MU[offPsrc:], mask.SrcPort[:])
-	copy(fs.HU[offPdst:], f.DstPort[:])
-	copy(fs.MU[offPdst:], mask.DstPort[:])
-	copy(fs.HU[offIP4Src:], f.SrcIP[:])
-	copy(fs.MU[offIP4Src:], mask.SrcIP[:])
-	copy(fs.HU[offIP4Dst:], f.DstIP[:])
-	copy(fs.MU[offIP4Dst:], mask.DstIP[:])
+	copy(fs.HU[flows.OffIP4Psrc:], f.SrcPort[:])
+	copy(fs.MU[flows.OffIP4Psrc:], mask.SrcPort[:])
+	copy(fs.HU[flows.OffIP4Pdst:], f.DstPort[:])
+	copy(fs.MU[flows.OffIP4Pdst:], mask.DstPort[:])
+	copy(fs.HU[flows.OffIP4Src:], f.SrcIP[:])
+	copy(fs.MU[flows.OffIP4Src:], mask.SrcIP[:])
+	copy(fs.HU[flows.OffIP4Dst:], f.DstIP[:])
+	copy(fs.MU[flows.OffIP4Dst:], mask.DstIP[:])
 	fs.HExt.VlanTCI = f.VlanID
 	fs.MExt.VlanTCI = mask.VlanID
 	fs.HExt.VlanEtype = f.FlexBytes
 	fs.MExt.VlanEtype = mask.FlexBytes
 	binary.BigEndian.PutUint32(fs.HExt.Data[4:], uint32(f.VMPool))
 	binary.BigEndian.PutUint32(fs.MExt.Data[4:], uint32(mask.VMPool))
-	fs.FlowType |= flowExt
+	fs.FlowType |= flows.FlowExt
 	fs.RingCookie = x.Action
 	fs.Location = x.Loc
 	return fs
@@ -554,15 +532,15 @@ func reportRule(x fdirRule, mask atrInput) flows.FlowSpec {
 // becomes TCP/UDP/SCTP by its proto, and plain IPv4 only when proto is 0
 // and not masked in. ok false is "Unrecognized flow type" (EINVAL).
 func flowspecToFlowType(fs flows.FlowSpec) (uint8, bool) {
-	switch fs.FlowType &^ flowExt {
-	case tcpV4Flow:
+	switch fs.FlowType &^ flows.FlowExt {
+	case flows.FlowTCPv4:
 		return atrFlowTypeTCPv4, true
-	case udpV4Flow:
+	case flows.FlowUDPv4:
 		return atrFlowTypeUDPv4, true
-	case sctpV4Flow:
+	case flows.FlowSCTPv4:
 		return atrFlowTypeSCTPv4, true
-	case ipUserFlow:
-		switch fs.HU[offProto] {
+	case flows.FlowIPv4User:
+		switch fs.HU[flows.OffIP4Proto] {
 		case ipprotoTCP:
 			return atrFlowTypeTCPv4, true
 		case ipprotoUDP:
@@ -570,7 +548,7 @@ func flowspecToFlowType(fs flows.FlowSpec) (uint8, bool) {
 		case ipprotoSCTP:
 			return atrFlowTypeSCTPv4, true
 		case 0:
-			if fs.MU[offProto] == 0 {
+			if fs.MU[flows.OffIP4Proto] == 0 {
 				return atrFlowTypeIPv4, true
 			}
 		}
@@ -609,7 +587,7 @@ func (r *simRules) Insert(fs flows.FlowSpec, _ uint32) (uint32, error) {
 		if !st.Ntuple {
 			return fmt.Errorf("%w (ntuple filters are off: ethtool -K %s ntuple on)", unix.EOPNOTSUPP, r.ifname)
 		}
-		if fs.RingCookie != rxClsFlowDisc {
+		if fs.RingCookie != flows.RingDrop {
 			ring := fs.RingCookie & 0xffffffff
 			vf := (fs.RingCookie >> 32) & 0xff
 			if vf == 0 && ring >= uint64(st.rxQueues()) {
@@ -632,15 +610,15 @@ func (r *simRules) Insert(fs flows.FlowSpec, _ uint32) (uint32, error) {
 		if ft == atrFlowTypeIPv4 {
 			mask.FlowType &= atrL4TypeIPv6Mask
 		}
-		copy(in.SrcIP[:], fs.HU[offIP4Src:])
-		copy(mask.SrcIP[:], fs.MU[offIP4Src:])
-		copy(in.DstIP[:], fs.HU[offIP4Dst:])
-		copy(mask.DstIP[:], fs.MU[offIP4Dst:])
-		copy(in.SrcPort[:], fs.HU[offPsrc:])
-		copy(mask.SrcPort[:], fs.MU[offPsrc:])
-		copy(in.DstPort[:], fs.HU[offPdst:])
-		copy(mask.DstPort[:], fs.MU[offPdst:])
-		if fs.FlowType&flowExt != 0 {
+		copy(in.SrcIP[:], fs.HU[flows.OffIP4Src:])
+		copy(mask.SrcIP[:], fs.MU[flows.OffIP4Src:])
+		copy(in.DstIP[:], fs.HU[flows.OffIP4Dst:])
+		copy(mask.DstIP[:], fs.MU[flows.OffIP4Dst:])
+		copy(in.SrcPort[:], fs.HU[flows.OffIP4Psrc:])
+		copy(mask.SrcPort[:], fs.MU[flows.OffIP4Psrc:])
+		copy(in.DstPort[:], fs.HU[flows.OffIP4Pdst:])
+		copy(mask.DstPort[:], fs.MU[flows.OffIP4Pdst:])
+		if fs.FlowType&flows.FlowExt != 0 {
 			in.VMPool = uint8(binary.BigEndian.Uint32(fs.HExt.Data[4:]))
 			mask.VMPool = uint8(binary.BigEndian.Uint32(fs.MExt.Data[4:]))
 			in.VlanID = fs.HExt.VlanTCI

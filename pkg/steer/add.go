@@ -99,7 +99,7 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 	if err := e.driverRefusal(what, flowTypeWord(it.req.Words), spec, locGiven, taken); err != nil {
 		return err
 	}
-	if e.ixgbe && it.spec.MU[u4TOS] != 0 { // tcp_ip4_spec.tos / usr_ip4_spec.tos
+	if e.ixgbe && it.spec.MU[flows.OffIP4TOS] != 0 { // tcp_ip4_spec.tos / usr_ip4_spec.tos
 		return outcome.Invalid("leave tos out: ixgbe's perfect filters cannot match it",
 			"%s: %s (driver ixgbe) would ignore tos: ixgbe_add_ethtool_fdir_entry has no field for it, so the rule would match every tos", what, e.pf)
 	}
@@ -469,9 +469,9 @@ func portsWithoutProto(r flows.Rule) string {
 	var protoMask byte
 	switch r.Spec.BaseType() {
 	case flows.FlowIPv4User:
-		protoMask = r.Spec.MU[14] // usr_ip4_spec.proto
+		protoMask = r.Spec.MU[flows.OffIP4Proto]
 	case flows.FlowIPv6User:
-		protoMask = r.Spec.MU[37] // usr_ip6_spec.l4_proto
+		protoMask = r.Spec.MU[flows.OffIP6L4Proto]
 	default:
 		return ""
 	}

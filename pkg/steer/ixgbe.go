@@ -29,18 +29,6 @@ const (
 	atrL4TypeIPv6Mask uint8 = 0x4 // IXGBE_ATR_L4TYPE_IPV6_MASK
 )
 
-// Offsets in h_u/m_u of struct ethtool_tcpip4_spec / ethtool_usrip4_spec
-// (abi_test.go in pkg/flows checks them against the C header).
-const (
-	u4Src   = 0  // ip4src
-	u4Dst   = 4  // ip4dst
-	u4Psrc  = 8  // psrc (l4_4_bytes in usr_ip4_spec)
-	u4Pdst  = 10 // pdst
-	u4TOS   = 12 // tos
-	u4IPVer = 13 // usr_ip4_spec.ip_ver
-	u4Proto = 14 // usr_ip4_spec.proto
-)
-
 // fdirInput is the part of ixgbe's union ixgbe_atr_input that an ethtool
 // rule fills: the filter, or the port's input mask. Multi-byte fields keep
 // network order, as the driver copies them.
@@ -88,7 +76,7 @@ func ixgbeFlowType(fs flows.FlowSpec) (ft uint8, why string) {
 	case flows.FlowSCTPv4:
 		return atrSCTP, ""
 	case flows.FlowIPv4User:
-		switch fs.HU[u4Proto] {
+		switch fs.HU[flows.OffIP4Proto] {
 		case 6:
 			return atrTCP, ""
 		case 17:
@@ -96,11 +84,11 @@ func ixgbeFlowType(fs flows.FlowSpec) (ft uint8, why string) {
 		case 132:
 			return atrSCTP, ""
 		case 0:
-			if fs.MU[u4Proto] == 0 {
+			if fs.MU[flows.OffIP4Proto] == 0 {
 				return atrIPv4, ""
 			}
 		}
-		return 0, fmt.Sprintf("l4proto %d: ixgbe's ip4 rules take l4proto 6 (TCP), 17 (UDP), 132 (SCTP) or none", fs.HU[u4Proto])
+		return 0, fmt.Sprintf("l4proto %d: ixgbe's ip4 rules take l4proto 6 (TCP), 17 (UDP), 132 (SCTP) or none", fs.HU[flows.OffIP4Proto])
 	}
 	return 0, "flow-type %s: ixgbe's perfect filters take IPv4 TCP, UDP, SCTP and plain IPv4 only"
 }
@@ -118,14 +106,14 @@ func ixgbeSplit(fs flows.FlowSpec) (in, mask fdirInput, why string) {
 	if ft == atrIPv4 {
 		mask.flowType &= atrL4TypeIPv6Mask
 	}
-	copy(in.srcIP[:], fs.HU[u4Src:])
-	copy(mask.srcIP[:], fs.MU[u4Src:])
-	copy(in.dstIP[:], fs.HU[u4Dst:])
-	copy(mask.dstIP[:], fs.MU[u4Dst:])
-	copy(in.srcPort[:], fs.HU[u4Psrc:])
-	copy(mask.srcPort[:], fs.MU[u4Psrc:])
-	copy(in.dstPort[:], fs.HU[u4Pdst:])
-	copy(mask.dstPort[:], fs.MU[u4Pdst:])
+	copy(in.srcIP[:], fs.HU[flows.OffIP4Src:])
+	copy(mask.srcIP[:], fs.MU[flows.OffIP4Src:])
+	copy(in.dstIP[:], fs.HU[flows.OffIP4Dst:])
+	copy(mask.dstIP[:], fs.MU[flows.OffIP4Dst:])
+	copy(in.srcPort[:], fs.HU[flows.OffIP4Psrc:])
+	copy(mask.srcPort[:], fs.MU[flows.OffIP4Psrc:])
+	copy(in.dstPort[:], fs.HU[flows.OffIP4Pdst:])
+	copy(mask.dstPort[:], fs.MU[flows.OffIP4Pdst:])
 	if fs.FlowType&flows.FlowExt != 0 {
 		// (unsigned char)ntohl(data[1]): the low byte of data[1].
 		in.pool, mask.pool = fs.HExt.Data[7], fs.MExt.Data[7]
@@ -233,17 +221,17 @@ func ixgbeReported(fs flows.FlowSpec) (flows.FlowSpec, bool) {
 		out.FlowType = flows.FlowSCTPv4
 	default:
 		out.FlowType = flows.FlowIPv4User
-		out.HU[u4IPVer] = flows.EthRxNfcIP4
+		out.HU[flows.OffIP4Ver] = flows.EthRxNfcIP4
 	}
 	out.FlowType |= flows.FlowExt
-	copy(out.HU[u4Src:], in.srcIP[:])
-	copy(out.MU[u4Src:], mask.srcIP[:])
-	copy(out.HU[u4Dst:], in.dstIP[:])
-	copy(out.MU[u4Dst:], mask.dstIP[:])
-	copy(out.HU[u4Psrc:], in.srcPort[:])
-	copy(out.MU[u4Psrc:], mask.srcPort[:])
-	copy(out.HU[u4Pdst:], in.dstPort[:])
-	copy(out.MU[u4Pdst:], mask.dstPort[:])
+	copy(out.HU[flows.OffIP4Src:], in.srcIP[:])
+	copy(out.MU[flows.OffIP4Src:], mask.srcIP[:])
+	copy(out.HU[flows.OffIP4Dst:], in.dstIP[:])
+	copy(out.MU[flows.OffIP4Dst:], mask.dstIP[:])
+	copy(out.HU[flows.OffIP4Psrc:], in.srcPort[:])
+	copy(out.MU[flows.OffIP4Psrc:], mask.srcPort[:])
+	copy(out.HU[flows.OffIP4Pdst:], in.dstPort[:])
+	copy(out.MU[flows.OffIP4Pdst:], mask.dstPort[:])
 	out.HExt.VlanTCI, out.MExt.VlanTCI = in.vlan, mask.vlan
 	out.HExt.VlanEtype, out.MExt.VlanEtype = in.flex, mask.flex
 	out.HExt.Data[7], out.MExt.Data[7] = in.pool, mask.pool
