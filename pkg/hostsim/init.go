@@ -76,7 +76,7 @@ func Init(dir string, o Options) error {
 	s.fs = host.NewRootFS(abs)
 	w := s.writeFile
 
-	for _, d := range []string{"/sys/bus/pci/devices", "/sys/class/net", "/sys/kernel/iommu_groups", "/sys/module", "/dev/vfio", "/sys/devices/virtual/net"} {
+	for _, d := range []string{"/sys/bus/pci/devices", "/sys/class/net", "/sys/kernel/iommu_groups", "/sys/module", "/dev/vfio", "/sys/devices/virtual/net", "/run/lock"} {
 		if err := os.MkdirAll(s.p(d), 0o755); err != nil {
 			return err
 		}

@@ -300,7 +300,24 @@ func (s *Sim) lockSim(f func() error) error {
 		return fmt.Errorf("simulator lock: %w", err)
 	}
 	defer unix.Flock(int(lf.Fd()), unix.LOCK_UN)
+	s.removeTemps()
 	return f()
+}
+
+// removeTemps removes the temporary files (state.json.tmp, a rule table's
+// .tmp) that replaceFile left when its process was killed between write
+// and rename; under the simulator's lock no replaceFile is under way.
+func (s *Sim) removeTemps() {
+	dir := filepath.Join(s.root, MarkerDir)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // loadState reads the simulator's state; the caller holds the lock.

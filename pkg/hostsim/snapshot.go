@@ -13,8 +13,11 @@ import (
 
 // Snapshot lists every path of the simulated host at root with its content
 // or link target, one line each, sorted; the simulator's lock and fault list
-// are left out. Two equal snapshots are byte-identical hosts.
+// and vfbypass's own per-PF locks (run/lock/vfbypass, which outlive every
+// run as on a real host) are left out. Two equal snapshots are
+// byte-identical hosts.
 func Snapshot(root string) (string, error) {
+	const vfbypassLocks = "run/lock/vfbypass"
 	var lines []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -22,6 +25,9 @@ func Snapshot(root string) (string, error) {
 		}
 		rel, _ := filepath.Rel(root, p)
 		if rel == filepath.Join(MarkerDir, "lock") || rel == filepath.Join(MarkerDir, "faults.json") {
+			return nil
+		}
+		if rel == vfbypassLocks || strings.HasPrefix(rel, vfbypassLocks+"/") {
 			return nil
 		}
 		switch {

@@ -6,8 +6,11 @@
 // rename, fsync of the directory), so a process killed at any instruction
 // leaves either the old or the new journal. A step's undo record is saved
 // before the step touches the kernel; undo is idempotent, so `down` can
-// always restore the original state. STATE_DIR/PF.lock serialises runs on
-// one PF with flock(2).
+// always restore the original state. A journal is input, not authority:
+// the state directory must belong to root (or the user running vfbypass)
+// and be writable by nobody else, and journals are opened without
+// following links. HOST_ROOT/run/lock/vfbypass/PCI_ADDRESS.lock serialises
+// runs on one PF with flock(2), whatever state directory each run uses.
 package journal
 
 import (
@@ -15,14 +18,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/vfbypass/vfbypass/pkg/flows"
+	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
@@ -125,6 +134,69 @@ func (s Store) path(pf, ext string) (string, error) {
 	return filepath.Join(s.Dir, pf+ext), nil
 }
 
+// checkDir refuses a state directory that someone other than root (or the
+// user running vfbypass) can write, as sshd's StrictModes does: whoever
+// can write a journal can make down act on it. A missing directory is for
+// the caller to handle.
+func (s Store) checkDir() error {
+	fi, err := os.Stat(s.Dir)
+	if err != nil {
+		return nil
+	}
+	return checkOwner("state directory", s.Dir, fi)
+}
+
+func checkOwner(what, p string, fi fs.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+		return outcome.Invalid(fmt.Sprintf("use a state directory owned by root ('chown root: %s', or the default /run/vfbypass)", p),
+			"%s %s is owned by uid %d, not by root: its owner could make vfbypass act on any journal in it", what, p, st.Uid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return outcome.Invalid(fmt.Sprintf("'chmod 700 %s' (vfbypass writes its journals there and nobody else should)", p),
+			"%s %s is writable by group or others (mode %04o): whoever can write there could make vfbypass act on another device", what, p, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// maxJournal bounds what Load reads: a journal of a full ixgbe table (8k
+// rules) is about 5 MiB.
+const maxJournal = 64 << 20
+
+// readJournal reads p without following a link and refuses a file that is
+// not vfbypass's: a link, not a regular file, writable by others, too big.
+func readJournal(p string) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, outcome.Invalid(fmt.Sprintf("remove the link %s: vfbypass writes its journals as regular files", p), "journal %s is a symbolic link; not followed", p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read journal %s: %w", p, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, outcome.Invalid(fmt.Sprintf("remove %s: vfbypass writes its journals as regular files", p), "journal %s is not a regular file (%s)", p, fi.Mode().Type())
+	}
+	if err := checkOwner("journal", p, fi); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxJournal+1))
+	if err != nil {
+		return nil, fmt.Errorf("read journal %s: %w", p, err)
+	}
+	if len(b) > maxJournal {
+		return nil, fmt.Errorf("%w: %s is larger than %d MiB", ErrCorrupt, p, maxJournal>>20)
+	}
+	return b, nil
+}
+
 // Path returns the journal file of pf.
 func (s Store) Path(pf string) string {
 	p, _ := s.path(pf, ".json")
@@ -138,11 +210,17 @@ func (s Store) Load(pf string) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	if err := s.checkDir(); err != nil {
+		return nil, err
 	}
-	if err != nil {
+	b, err := readJournal(p)
+	var refused *outcome.Error
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil
+	case errors.As(err, &refused):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("read journal %s: %w", p, err)
 	}
 	var j Journal
@@ -325,35 +403,105 @@ func (l *Lock) Unlock() error {
 	return cerr
 }
 
-// Lock takes pf's lock, creating the state directory if needed, and waits
-// up to timeout for another vfbypass run on the same PF to finish.
-func (s Store) Lock(pf string, timeout time.Duration) (*Lock, error) {
-	p, err := s.path(pf, ".lock")
+// LockDir holds the per-PF locks, under the host root: one lock per PCI
+// device, so that runs with different state directories serialise on one
+// PF while simulated hosts (each its own root) do not share locks.
+const LockDir = "/run/lock/vfbypass"
+
+// ErrNoInterface: Lock was given an interface that does not exist.
+var ErrNoInterface = errors.New("no such network interface")
+
+// inRoot is implemented by host.RootFS (and the simulator's FS on it).
+type inRoot interface {
+	InRoot(p string, followLast bool) (string, error)
+}
+
+// lockFile is the lock of interface pf on host f: keyed by its PCI address,
+// or by name for an interface without a PCI device.
+func lockFile(f host.FS, pf string) (string, error) {
+	if _, err := f.Stat(sriov.NetDir(pf)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", outcome.Invalid("check the name with 'ip link' (or 'vfbypass doctor')", "PF %s: %w under %s", pf, ErrNoInterface, f.Path("/sys/class/net"))
+		}
+		return "", fmt.Errorf("lock %s: %w", pf, err)
+	}
+	key := "net-" + pf
+	t, err := f.Readlink(sriov.NetDir(pf) + "/device")
+	switch {
+	case err == nil && path.Base(t) != "." && path.Base(t) != ".." && path.Base(t) != "/":
+		key = path.Base(t)
+	case err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.EINVAL):
+		return "", fmt.Errorf("lock %s: %w", pf, err)
+	}
+	dir := f.Path(LockDir)
+	if r, ok := f.(inRoot); ok {
+		if dir, err = r.InRoot(LockDir, true); err != nil {
+			return "", fmt.Errorf("lock directory %s: %w", f.Path(LockDir), err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("lock directory %s: %w", dir, err)
+	}
+	return filepath.Join(dir, key+".lock"), nil
+}
+
+// Lock takes the lock of pf on host f, waiting up to timeout for another
+// vfbypass run on the same PF to finish (in any state directory), then
+// removes the temporary files a killed run left in the state directory.
+// An interface that does not exist is exit 2 wrapping ErrNoInterface, and
+// nothing is created.
+func (s Store) Lock(f host.FS, pf string, timeout time.Duration) (*Lock, error) {
+	if _, err := s.path(pf, ".lock"); err != nil {
+		return nil, err
+	}
+	p, err := lockFile(f, pf)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.mkdir(); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	fh, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", p, err)
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(int(fh.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
-			return &Lock{f: f}, nil
+			s.removeTemps(pf)
+			return &Lock{f: fh}, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			f.Close()
+			fh.Close()
 			return nil, fmt.Errorf("lock %s: %w", p, err)
 		}
 		if time.Now().After(deadline) {
-			f.Close()
+			fh.Close()
 			return nil, fmt.Errorf("lock %s: another vfbypass run on %s still holds it after %s", p, pf, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tempName matches the suffix of Save's temporary files after ".PF.json.":
+// CreateTemp's digits, and the ".prev" link kept during the rename.
+var tempName = regexp.MustCompile(`^[0-9]+(\.prev)?$`)
+
+// removeTemps removes the temporary files of pf's journal that a run killed
+// in Save left behind; the caller holds pf's lock, so no Save is under way.
+// Best effort: a file that stays is removed by the next run.
+func (s Store) removeTemps(pf string) {
+	ents, err := os.ReadDir(s.Dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + pf + ".json."
+	removed := false
+	for _, e := range ents {
+		if rest, ok := strings.CutPrefix(e.Name(), prefix); ok && tempName.MatchString(rest) {
+			removed = os.Remove(filepath.Join(s.Dir, e.Name())) == nil || removed
+		}
+	}
+	if removed {
+		syncDir(s.Dir)
 	}
 }
 
@@ -361,6 +509,9 @@ func (s Store) Lock(pf string, timeout time.Duration) (*Lock, error) {
 // creating it if needed, without leaving anything behind.
 func (s Store) CheckWritable() error {
 	if err := s.mkdir(); err != nil {
+		return err
+	}
+	if err := s.checkDir(); err != nil {
 		return err
 	}
 	// An unnamed file (O_TMPFILE) proves the directory writable and leaves

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/flows"
+	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 )
@@ -77,7 +79,7 @@ func TestInterfaceNamesCannotEscapeTheStateDir(t *testing.T) {
 		if _, err := s.Load(pf); err == nil {
 			t.Errorf("Load(%q) accepted", pf)
 		}
-		if _, err := s.Lock(pf, time.Second); err == nil {
+		if _, err := s.Lock(testHost(t), pf, time.Second); err == nil {
 			t.Errorf("Lock(%q) accepted", pf)
 		}
 	}
@@ -86,6 +88,7 @@ func TestInterfaceNamesCannotEscapeTheStateDir(t *testing.T) {
 // Two holders of one PF's lock run one after the other.
 func TestLockSerialises(t *testing.T) {
 	s := journal.Store{Dir: t.TempDir()}
+	h := testHost(t)
 	var mu sync.Mutex
 	inside, maxInside := 0, 0
 	var wg sync.WaitGroup
@@ -93,7 +96,7 @@ func TestLockSerialises(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, err := s.Lock("eth3", 10*time.Second)
+			l, err := s.Lock(h, "eth3", 10*time.Second)
 			if err != nil {
 				t.Error(err)
 				return
@@ -121,15 +124,16 @@ func TestLockSerialises(t *testing.T) {
 
 func TestLockTimesOutNamingThePF(t *testing.T) {
 	s := journal.Store{Dir: t.TempDir()}
-	l, err := s.Lock("eth3", time.Second)
+	h := testHost(t)
+	l, err := s.Lock(h, "eth3", time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Unlock()
-	if _, err := s.Lock("eth3", 100*time.Millisecond); err == nil {
+	if _, err := s.Lock(h, "eth3", 100*time.Millisecond); err == nil {
 		t.Fatal("second Lock succeeded while the first is held")
 	}
-	other, err := s.Lock("eth4", time.Second)
+	other, err := s.Lock(h, "eth4", time.Second)
 	if err != nil {
 		t.Fatalf("lock of another PF: %v", err)
 	}
@@ -180,10 +184,11 @@ func TestStateDirRefusals(t *testing.T) {
 	} {
 		s := journal.Store{Dir: c.dir}
 		for op, f := range map[string]func() error{
-			"Lock":          func() error { l, err := s.Lock(c.pf, time.Second); l.Unlock(); return err },
+			"Lock":          func() error { l, err := s.Lock(testHost(t), c.pf, time.Second); l.Unlock(); return err },
 			"CheckWritable": func() error { return s.CheckWritable() },
 		} {
-			if op == "CheckWritable" && c.pf != "eth3" {
+			// The state directory is CheckWritable's, the PF name Lock's.
+			if (op == "CheckWritable") != (c.pf == "eth3") {
 				continue
 			}
 			err := f()
@@ -233,4 +238,24 @@ func TestLoadRefusesBadRuleRecords(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testHost is a host root with interfaces eth3 and eth4 on PCI devices
+// 0000:04:00.0 and 0000:04:00.1.
+func testHost(t *testing.T) host.FS {
+	t.Helper()
+	root := t.TempDir()
+	for i, pf := range []string{"eth3", "eth4"} {
+		dev := filepath.Join(root, "sys/devices/pci0000:00", fmt.Sprintf("0000:04:00.%d", i))
+		net := filepath.Join(root, "sys/class/net", pf)
+		for _, d := range []string{dev, net} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Symlink("../../../devices/pci0000:00/"+filepath.Base(dev), filepath.Join(net, "device")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return host.NewRootFS(root)
 }

@@ -70,12 +70,17 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 	case serr != nil && !errors.Is(serr, fs.ErrNotExist):
 		return res, outcome.Invalid("pass the --state-dir that 'vfbypass up' used (default /run/vfbypass)", "state directory %s: %v", opts.StateDir, serr)
 	}
+	unlocked := false // the interface is gone: nothing to lock, nothing will be touched
 	if !opts.DryRun && serr == nil {
-		lock, err := store.Lock(pfName, opts.LockTimeout)
-		if err != nil {
+		lock, err := store.Lock(h.FS, pfName, opts.LockTimeout)
+		switch {
+		case errors.Is(err, journal.ErrNoInterface):
+			unlocked = true
+		case err != nil:
 			return res, err
+		default:
+			defer lock.Unlock()
 		}
-		defer lock.Unlock()
 	}
 	// The PF's sriov_totalvfs bounds the VF indexes and counts the journal
 	// may hold; reading it changes nothing.
@@ -110,6 +115,9 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		}
 		return res, outcome.Invalid(fmt.Sprintf("if it was renamed, rename it back ('ip link set NAME name %s') and run 'vfbypass down %s' again; if %s is gone, so is what vfbypass set on it: remove %s", pfName, pfName, dev, store.Path(pfName)),
 			"%s has a journal in %s but no longer exists (%v); nothing was undone", pfName, opts.StateDir, err)
+	}
+	if unlocked {
+		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("%s appeared while down was starting; nothing was undone: run 'vfbypass down %s' again", pfName, pfName))
 	}
 	if pfErr != nil && !errors.Is(pfErr, sriov.ErrNoSRIOV) {
 		return res, fmt.Errorf("undo %s: %w", pfName, pfErr)

@@ -228,7 +228,7 @@ func (u *upRun) lock() (func(), error) {
 	if err := u.store.CheckWritable(); err != nil {
 		return nil, outcome.Invalid("pass a writable --state-dir (default /run/vfbypass)", "%v", err)
 	}
-	l, err := u.store.Lock(u.pf.Name, u.opts.LockTimeout)
+	l, err := u.store.Lock(u.h.FS, u.pf.Name, u.opts.LockTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -164,7 +164,7 @@ func (e *env) undelete(deleted []*installed, cause error) error {
 // loads its journal, marking the installed rules vfbypass recorded. end
 // closes the table and releases the lock.
 func begin(h *host.Host, store journal.Store, pf string, forAdd bool, as *assume, opts Options, res *Result) (e *env, j *journal.Journal, end func(), err error) {
-	unlock, err := lock(store, pf, opts)
+	unlock, err := lock(h, store, pf, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}

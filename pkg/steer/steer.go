@@ -494,16 +494,19 @@ func matchKey(fs flows.FlowSpec, ixgbe bool) string {
 }
 
 // lock takes the PF's journal lock unless the caller holds it.
-func lock(store journal.Store, pf string, opts Options) (func(), error) {
+// The lock comes first: it refuses a PF that does not exist before the
+// state directory is made.
+func lock(h *host.Host, store journal.Store, pf string, opts Options) (func(), error) {
 	if opts.DryRun || opts.LockHeld {
 		return func() {}, nil
 	}
-	if err := store.CheckWritable(); err != nil {
-		return nil, outcome.Invalid("pass a writable --state-dir (default /run/vfbypass)", "%v", err)
-	}
-	l, err := store.Lock(pf, opts.LockTimeout)
+	l, err := store.Lock(h.FS, pf, opts.LockTimeout)
 	if err != nil {
 		return nil, err
+	}
+	if err := store.CheckWritable(); err != nil {
+		l.Unlock()
+		return nil, outcome.Invalid("pass a writable --state-dir (default /run/vfbypass)", "%v", err)
 	}
 	return func() { l.Unlock() }, nil
 }
