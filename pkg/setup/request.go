@@ -5,7 +5,6 @@
 package setup
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -168,13 +167,6 @@ func isZero(hw net.HardwareAddr) bool {
 		}
 	}
 	return true
-}
-
-// key is the canonical form of a request, for comparing an `up` with the
-// journal of an earlier one.
-func (r Request) key() string {
-	b, _ := json.Marshal(r)
-	return string(b)
 }
 
 // Args renders the request as `vfbypass up` arguments, for messages.
