@@ -6,11 +6,13 @@ package netnstest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -94,4 +96,34 @@ func (n *NS) Exec(run string, env ...string) (string, error) {
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// SendUDP sends count datagrams of size bytes of payload to addr from
+// inside the namespace, in chunks of chunk, each after counted (the
+// receiver's count so far) has caught up with what was sent. A receiver
+// kept off its CPU by other load then finds every frame still in its ring
+// (a chunk must fit in it) rather than missing some; one that loses
+// frames fails the test after 20 s with the counts.
+func (n *NS) SendUDP(addr *net.UDPAddr, count, size, chunk int, counted func() uint64) {
+	n.t.Helper()
+	n.Do(func() {
+		c, err := net.DialUDP("udp4", nil, addr)
+		if err != nil {
+			n.t.Fatalf("netns %s: dial %s: %v", n.Name, addr, err)
+		}
+		defer c.Close()
+		payload := make([]byte, size)
+		for sent := 0; sent < count; {
+			for end := min(sent+chunk, count); sent < end; sent++ {
+				if _, err := c.Write(payload); err != nil {
+					n.t.Fatalf("netns %s: send datagram %d to %s: %v", n.Name, sent, addr, err)
+				}
+			}
+			for deadline := time.Now().Add(20 * time.Second); counted() < uint64(sent); time.Sleep(2 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					n.t.Fatalf("the receiver counted %d of the %d datagrams sent so far to %s", counted(), sent, addr)
+				}
+			}
+		}
+	})
 }

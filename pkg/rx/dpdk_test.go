@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,7 +282,20 @@ func vethExactCount(t *testing.T, test, scenario, vdev string, n uint64) result 
 		}
 		start := time.Now()
 		fmt.Println("READY")
-		stopAt(t, p, l, n, 30*time.Second, 200*time.Millisecond)
+		// The count, every 10 ms, paces the sender (see sendPaced).
+		done := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(10 * time.Millisecond):
+					fmt.Printf("COUNT %d\n", rx.Sum(p.Counters()).Packets)
+				}
+			}
+		}()
+		stopAt(t, p, l, n, 60*time.Second, 200*time.Millisecond)
+		close(done)
 		st, err := p.Stats()
 		if err != nil {
 			t.Fatal(err)
@@ -314,26 +328,21 @@ func vethExactCount(t *testing.T, test, scenario, vdev string, n uint64) result 
 	sc := bufio.NewScanner(stdout)
 	var all strings.Builder
 	waitLine(t, sc, "READY", &all)
-
-	ns.Do(func() {
-		c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 77, 0, 2), Port: 9999})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		payload := make([]byte, 100)
-		for i := uint64(0); i < n; i++ {
-			if _, err := c.Write(payload); err != nil {
-				t.Fatalf("send packet %d: %v", i, err)
+	var counted atomic.Uint64
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "COUNT "); ok {
+				c, _ := strconv.ParseUint(v, 10, 64)
+				counted.Store(c)
+				continue
 			}
-			if i%64 == 63 {
-				time.Sleep(2 * time.Millisecond) // stay within the PMD's ring
-			}
+			all.WriteString(sc.Text() + "\n")
 		}
-	})
-	for sc.Scan() {
-		all.WriteString(sc.Text() + "\n")
-	}
+	}()
+	ns.SendUDP(&net.UDPAddr{IP: net.IPv4(10, 77, 0, 2), Port: 9999}, int(n), 100, 512, counted.Load)
+	<-readDone
 	werr := cmd.Wait()
 	r := parseChild(t, all.String()+errb.String(), werr)
 	tot := rx.Sum(r.Queues)
