@@ -11,6 +11,7 @@ import (
 
 	"github.com/vfbypass/vfbypass/internal/buildinfo"
 	"github.com/vfbypass/vfbypass/internal/cli"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/rx"
 )
 
@@ -23,7 +24,15 @@ const CalledAsEnv = "VFBYPASS_RX_CALLED_AS"
 func NewCommand(g *cli.Globals, name string) *cobra.Command {
 	cmd := newRxCmd(g, name)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	cmd.PersistentPreRunE = func(*cobra.Command, []string) error { return g.CheckOutput() }
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.Output == "jsonl" { // the receive loop's own: a JSON line per interval
+			return nil
+		}
+		if err := g.CheckOutput(); err != nil {
+			return outcome.Invalid("use -o text, -o json or -o jsonl", "output format %q is not known", g.Output)
+		}
+		return nil
+	}
 	cmd.SetOut(g.Stdout)
 	cmd.SetErr(g.Stderr)
 	g.Bind(cmd.PersistentFlags())

@@ -1,10 +1,13 @@
 package rxcmd
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -26,6 +29,7 @@ import (
 type rxOptions struct {
 	pf         string
 	vf         int
+	queue      int
 	allow      string
 	vdevs      []string
 	lcores     string
@@ -38,12 +42,15 @@ type rxOptions struct {
 	mbufs      int
 	burst      int
 	match      string
+	metrics    string
+	interval   time.Duration
 	ealExtra   []string
 
 	// Resolved before EAL starts.
 	device  string // the port's name: PCI address or vdev name
 	ealArgs []string
 	flow    *rx.Flow
+	jsonl   bool
 }
 
 // rxResult is what `vfbypass rx` reports when the loop ends.
@@ -61,6 +68,18 @@ type rxResult struct {
 	Queues    []rx.QueueCounters `json:"queues"`
 	PortStats rx.PortStats       `json:"port_stats"`
 	Match     *rxMatch           `json:"match,omitempty"`
+	// AFXDP is set in queue mode (--pf PF --queue Q): the kernel's
+	// queue, and whether its AF_XDP socket runs in zero-copy mode.
+	AFXDP *rxAFXDP `json:"af_xdp,omitempty"`
+	// Type is "summary" on the last line of -o jsonl.
+	Type string `json:"type,omitempty"`
+}
+
+// rxAFXDP is the queue-mode part of the result.
+type rxAFXDP struct {
+	Iface string `json:"iface"`
+	Queue int    `json:"queue"`
+	rx.XSKMode
 }
 
 // rxMatch is the count of the --match flow.
@@ -84,6 +103,35 @@ func (r *rxResult) Text(w io.Writer) {
 	if r.Match != nil {
 		fmt.Fprintf(w, "  flow %s: %d packets, %d bytes\n", r.Match.Flow, r.Match.Packets, r.Match.Bytes)
 	}
+	if a := r.AFXDP; a != nil {
+		fmt.Fprintf(w, "  AF_XDP on %s queue %d: %s\n", a.Iface, a.Queue, a.XSKMode)
+	}
+}
+
+// emit prints the result: with -o jsonl as one compact JSON line (the last
+// line, "type": "summary"), else as every command does.
+func emit(g *cli.Globals, res *rxResult, err error) error {
+	if g.Output != "jsonl" {
+		return g.Emit(res, err)
+	}
+	res.Type = "summary"
+	report.SetError(res, err)
+	var b bytes.Buffer
+	if jerr := report.JSON(&b, res); jerr != nil && err == nil {
+		return jerr
+	}
+	var line bytes.Buffer
+	if jerr := json.Compact(&line, b.Bytes()); jerr != nil && err == nil {
+		return jerr
+	}
+	line.WriteByte('\n')
+	if _, werr := g.Stdout.Write(line.Bytes()); werr != nil && err == nil {
+		return werr
+	}
+	if err != nil {
+		return cli.Printed{Err: err}
+	}
+	return nil
 }
 
 func fmtPPS(pps float64) string {
@@ -99,26 +147,35 @@ func fmtPPS(pps float64) string {
 func newRxCmd(g *cli.Globals, name string) *cobra.Command {
 	o := &rxOptions{}
 	cmd := &cobra.Command{
-		Use:   name + " (--pf PF --vf K | -a BDF | --vdev SPEC) [flags] [-- EAL args]",
-		Short: "Run a DPDK receive loop on a VF (or any DPDK device) and report its rate",
+		Use:   name + " (--pf PF --vf K | --pf PF --queue Q | -a BDF | --vdev SPEC) [flags] [-- EAL args]",
+		Short: "Run a DPDK receive loop on a VF, a PF queue (AF_XDP) or any DPDK device and report its rate",
 		Long: `rx starts DPDK's EAL, sets up the device's RX queues and polls them from a
 C loop on EAL lcores until --duration passes or SIGINT/SIGTERM arrives. It
 prints a line each second (pps, Mbit/s, missed, errors) and a summary; with
 -o json only the summary goes to stdout.
 
-The device is one of: VF K of PF (bound to vfio-pci by "vfbypass up"), a PCI
-address (-a), or a DPDK virtual device (--vdev; the first one given is the
-port received on). Arguments after "--" go to EAL as they are.
+The device is one of: VF K of PF (bound to vfio-pci by "vfbypass up"), queue
+Q of PF (queue mode: DPDK's net_af_xdp on that one queue, the rest of the PF
+left to the kernel; the result says whether the AF_XDP socket runs in
+zero-copy or copy mode), a PCI address (-a), or a DPDK virtual device
+(--vdev; the first one given is the port received on). Arguments after "--"
+go to EAL as they are.
+
+-o jsonl prints one JSON object per interval (then the summary, one line);
+--metrics-addr serves the counters in Prometheus text format at /metrics.
 
 Without --no-huge, EAL needs 2 MiB hugepages reserved and hugetlbfs mounted.
 PMDs are loaded from DPDK's plugin directory
 (/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0 on Debian 12).`,
 		Example: strings.ReplaceAll(`  vfbypass rx --pf eth3 --vf 0 --duration 10s
+  vfbypass rx --pf eth3 --queue 1 --match "udp dst-port 4789" --metrics-addr 127.0.0.1:9101
+  vfbypass rx --pf eth3 --vf 0 -o jsonl --interval 5s
   vfbypass rx -a 0000:04:10.1 --lcores 0,1 --queues 1 --promisc
   vfbypass rx --vdev net_null0 --no-huge --duration 5s -o json
   vfbypass rx --vdev net_af_packet0,iface=veth1 --no-huge --match "udp dst-port 4789"`, "vfbypass rx", name),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res := &rxResult{EALArgs: []string{}, Queues: []rx.QueueCounters{}}
+			o.jsonl = g.Output == "jsonl"
 			if !rx.Available {
 				return g.Emit(res, outcome.Invalid("install libdpdk-dev (apt-get install libdpdk-dev dpdk pkg-config) and build without -tags nodpdk: make build (or go build -o bin/vfbypass-rx ./cmd/vfbypass-rx)",
 					"this vfbypass-rx was built without DPDK (-tags nodpdk or CGO_ENABLED=0), so it has no receive loop"))
@@ -135,14 +192,15 @@ PMDs are loaded from DPDK's plugin directory
 				o.pf = pos[0]
 			}
 			if err := o.resolve(g, cmd, res); err != nil {
-				return g.Emit(res, err)
+				return emit(g, res, err)
 			}
-			return g.Emit(res, runRx(g, o, res))
+			return emit(g, res, runRx(g, o, res))
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.pf, "pf", "", "PF whose VF to receive on (with --vf)")
 	f.IntVarP(&o.vf, "vf", "", -1, "VF index on --pf (bound to vfio-pci by 'vfbypass up')")
+	f.IntVar(&o.queue, "queue", -1, "queue of --pf to receive from through AF_XDP (net_af_xdp; queue mode)")
 	f.StringVarP(&o.allow, "allow", "a", "", "PCI address of the device to receive on (bound to vfio-pci)")
 	f.StringArrayVar(&o.vdevs, "vdev", nil, "DPDK virtual device, e.g. net_null0 or net_af_packet0,iface=eth1 (repeatable; the first is received on)")
 	f.StringVarP(&o.lcores, "lcores", "l", "", "EAL lcore list; the first is the main lcore, the others poll (default: 0 and one per queue, as the CPUs allow)")
@@ -155,13 +213,34 @@ PMDs are loaded from DPDK's plugin directory
 	f.IntVar(&o.mbufs, "mbufs", 8191, "mbufs in the pool")
 	f.IntVar(&o.burst, "burst", 32, "packets per rte_eth_rx_burst")
 	f.StringVar(&o.match, "match", "", `also count one flow, e.g. "udp dst-ip 10.0.0.2 dst-port 4789" (parsed per packet in C)`)
+	f.StringVar(&o.metrics, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9101")
+	f.DurationVar(&o.interval, "interval", time.Second, "period of the live line, of -o jsonl's objects and of the rates")
 	return cmd
 }
 
 // resolve checks the flags and the host before EAL starts, and builds EAL's
 // arguments. Every refusal is a bad-input error with its fix.
 func (o *rxOptions) resolve(g *cli.Globals, cmd *cobra.Command, res *rxResult) error {
-	usePF := o.pf != "" || cmd.Flags().Changed("vf")
+	if err := o.checkFlags(cmd); err != nil {
+		return err
+	}
+	h, err := g.OpenHost()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := o.resolveDevice(h, res); err != nil {
+		return err
+	}
+	return o.buildEALArgs(h, res)
+}
+
+// queueMode reports whether the flags ask for one PF queue through AF_XDP.
+func (o *rxOptions) queueMode() bool { return o.queue >= 0 }
+
+// checkFlags refuses flags that contradict each other or are out of range.
+func (o *rxOptions) checkFlags(cmd *cobra.Command) error {
+	usePF := o.pf != "" || cmd.Flags().Changed("vf") || cmd.Flags().Changed("queue")
 	n := 0
 	for _, set := range []bool{usePF, o.allow != "", len(o.vdevs) > 0} {
 		if set {
@@ -170,18 +249,30 @@ func (o *rxOptions) resolve(g *cli.Globals, cmd *cobra.Command, res *rxResult) e
 	}
 	switch {
 	case n == 0:
-		return outcome.Invalid("name the device: --pf PF --vf K, -a BDF or --vdev SPEC", "rx needs a device to receive on")
+		return outcome.Invalid("name the device: --pf PF --vf K, --pf PF --queue Q, -a BDF or --vdev SPEC", "rx needs a device to receive on")
 	case n > 1:
-		return outcome.Invalid("give only one of --pf/--vf, -a and --vdev", "conflicting device selectors: %s", o.selectors())
+		return outcome.Invalid("give only one of --pf (with --vf or --queue), -a and --vdev", "conflicting device selectors: %s", o.selectors())
 	}
-	if usePF && (o.pf == "" || o.vf < 0) {
-		return outcome.Invalid("give both: --pf PF --vf K", "--pf and --vf go together (pf %q, vf %d)", o.pf, o.vf)
+	if cmd.Flags().Changed("vf") && cmd.Flags().Changed("queue") {
+		return outcome.Invalid("give --vf K (VF mode) or --queue Q (queue mode), not both", "--vf %d and --queue %d name two receive modes", o.vf, o.queue)
+	}
+	if cmd.Flags().Changed("queue") && o.queue < 0 {
+		return outcome.Invalid("give a queue number of the PF, 0 or more (ethtool -l PF shows them)", "--queue %d is negative", o.queue)
+	}
+	if usePF && (o.pf == "" || (o.vf < 0 && !o.queueMode())) {
+		return outcome.Invalid("give both: --pf PF --vf K (or --pf PF --queue Q)", "--pf and --vf go together (pf %q, vf %d)", o.pf, o.vf)
+	}
+	if o.queueMode() && o.queues != 1 {
+		return outcome.Invalid("leave out --queues: queue mode receives from the one queue --queue names", "--queues %d with --queue %d", o.queues, o.queue)
 	}
 	if o.queues < 1 || o.queues > 128 {
 		return outcome.Invalid("use --queues 1 to 128", "--queues %d is out of range", o.queues)
 	}
 	if o.duration < 0 {
 		return outcome.Invalid("use a positive --duration, e.g. 10s", "--duration %v is negative", o.duration)
+	}
+	if o.interval < 100*time.Millisecond {
+		return outcome.Invalid("use an --interval of 100ms or more, e.g. 1s", "--interval %v is too short", o.interval)
 	}
 	// The pool keeps a 256-mbuf cache per lcore, which DPDK caps at 2/3 of
 	// the pool; below that the pool cannot be made at all.
@@ -198,14 +289,21 @@ func (o *rxOptions) resolve(g *cli.Globals, cmd *cobra.Command, res *rxResult) e
 		}
 		o.flow = &fl
 	}
-	h, err := g.OpenHost()
-	if err != nil {
-		return err
+	if o.metrics != "" {
+		if _, _, err := net.SplitHostPort(o.metrics); err != nil {
+			return outcome.Invalid("give --metrics-addr as HOST:PORT, e.g. 127.0.0.1:9101 (or :9101 for every address)", "--metrics-addr %q: %v", o.metrics, err)
+		}
 	}
-	defer h.Close()
+	return nil
+}
 
+// resolveDevice finds the port to receive on: a VF's or a PCI device's
+// address, a PF queue's net_af_xdp vdev, or the first --vdev.
+func (o *rxOptions) resolveDevice(h *host.Host, res *rxResult) error {
 	switch {
-	case usePF:
+	case o.queueMode():
+		return o.resolveQueue(h, res)
+	case o.pf != "":
 		res.PF = o.pf
 		vf, err := sriov.LookupVF(h.FS, o.pf, o.vf)
 		upFix := fmt.Sprintf("vfbypass up %s --vfs %d --vf %d", o.pf, max(o.vf+1, numVFs(h.FS, o.pf)), o.vf)
@@ -233,15 +331,52 @@ func (o *rxOptions) resolve(g *cli.Globals, cmd *cobra.Command, res *rxResult) e
 	default:
 		o.device, _, _ = strings.Cut(o.vdevs[0], ",")
 	}
+	return nil
+}
 
-	pciDev := usePF || o.allow != ""
+// resolveQueue checks that queue --queue of --pf exists and makes the
+// net_af_xdp vdev that receives from it alone. The PF keeps its kernel
+// driver: AF_XDP takes the one queue, the kernel serves the others.
+func (o *rxOptions) resolveQueue(h *host.Host, res *rxResult) error {
+	res.PF = o.pf
+	vdev, err := rx.AFXDPVdev(o.pf, o.queue)
+	if err != nil {
+		return outcome.Invalid("give the PF's interface name (ip link lists them)", "--pf: %v", err)
+	}
+	if _, err := h.FS.Stat(sriov.NetDir(o.pf)); err != nil {
+		return outcome.Invalid("give the PF's interface name (ip link lists them)", "no network interface %s (%s): %v", o.pf, sriov.NetDir(o.pf), err)
+	}
+	if n, err := h.Ethtool.RxQueues(o.pf); err != nil {
+		res.Warn("cannot check queue %d against the channels of %s: %v", o.queue, o.pf, err)
+	} else if o.queue >= n {
+		return outcome.Invalid(fmt.Sprintf("give a queue of %s from 0 to %d (ethtool -l %s)", o.pf, n-1, o.pf),
+			"%s has %d RX queue(s); there is no queue %d", o.pf, n, o.queue)
+	}
+	o.vdevs = []string{vdev}
+	o.device, _, _ = strings.Cut(vdev, ",")
+	res.AFXDP = &rxAFXDP{Iface: o.pf, Queue: o.queue}
+	return nil
+}
+
+// buildEALArgs checks memory, privileges and lcores, and writes EAL's
+// command line.
+func (o *rxOptions) buildEALArgs(h *host.Host, res *rxResult) error {
+	pciDev := (o.pf != "" && !o.queueMode()) || o.allow != ""
 	if !o.noHuge {
 		if err := checkHugepages(h.FS); err != nil {
-			return err
+			// AF_XDP's UMEM is ordinary memory: queue mode does without.
+			if !o.queueMode() {
+				return err
+			}
+			o.noHuge = true
 		}
 	}
-	if os.Geteuid() != 0 && (pciDev || !o.noHuge) {
-		return outcome.Invalid("run vfbypass rx as root", "DPDK needs root for %s", map[bool]string{true: "vfio-pci devices", false: "hugepages"}[pciDev])
+	if os.Geteuid() != 0 && (pciDev || !o.noHuge || o.queueMode()) {
+		why := map[bool]string{true: "vfio-pci devices", false: "hugepages"}[pciDev]
+		if o.queueMode() {
+			why = "AF_XDP (an XDP program on " + o.pf + ")"
+		}
+		return outcome.Invalid("run vfbypass rx as root", "DPDK needs root for %s", why)
 	}
 	if o.noHuge && pciDev {
 		res.Warn("--no-huge with a PCI device: vfio-pci DMA needs IOVA-contiguous memory, which usually means hugepages")
@@ -290,7 +425,10 @@ func (o *rxOptions) resolve(g *cli.Globals, cmd *cobra.Command, res *rxResult) e
 
 func (o *rxOptions) selectors() string {
 	var s []string
-	if o.pf != "" || o.vf >= 0 {
+	switch {
+	case o.queueMode():
+		s = append(s, fmt.Sprintf("--pf %s --queue %d", o.pf, o.queue))
+	case o.pf != "" || o.vf >= 0:
 		s = append(s, fmt.Sprintf("--pf %s --vf %d", o.pf, o.vf))
 	}
 	if o.allow != "" {

@@ -4,8 +4,11 @@ package rxcmd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -14,11 +17,22 @@ import (
 	"github.com/vfbypass/vfbypass/internal/cli"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/rx"
+	"github.com/vfbypass/vfbypass/pkg/rx/metrics"
 )
 
-// runRx starts EAL and the loop, prints the live line each second and fills
-// res when the loop stops (duration, SIGINT or SIGTERM).
+// runRx starts EAL and the loop, reports each interval (live line, -o
+// jsonl, metrics) and fills res when the loop stops (duration, SIGINT or
+// SIGTERM).
 func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
+	var ln net.Listener
+	if o.metrics != "" {
+		// Listen before EAL starts: a taken address is the user's to fix
+		// and nothing has been touched yet.
+		if ln, err = net.Listen("tcp", o.metrics); err != nil {
+			return outcome.Invalid("give --metrics-addr a free HOST:PORT (ss -ltn lists the ports in use)", "--metrics-addr %s: %v", o.metrics, err)
+		}
+		defer ln.Close()
+	}
 	e, err := rx.InitEAL(o.ealArgs)
 	if err != nil {
 		return outcome.WithCode(outcome.Failed, err)
@@ -40,6 +54,7 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 	}
 	res.Driver = p.Driver
 	res.Warnings = append(res.Warnings, p.Warnings...)
+	mode := receiveMode(o, res)
 
 	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stopSignals()
@@ -49,68 +64,32 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 	}
 	start := time.Now()
 	res.Warnings = append(res.Warnings, l.Warnings...)
+	read := func() (metrics.Sample, error) {
+		st, err := p.Stats()
+		return metrics.Sample{Time: time.Now(), Queues: p.Counters(), Port: st}, err
+	}
+	var exp *metrics.Exporter
+	if ln != nil {
+		exp = metrics.NewExporter(o.device, p.Driver, mode, read)
+		stop, err := serveMetrics(ln, exp)
+		if err != nil {
+			return outcome.WithCode(outcome.Failed, err)
+		}
+		defer stop()
+		fmt.Fprintf(g.Stderr, "rx: metrics at http://%s/metrics\n", ln.Addr())
+	}
 	// One line on stderr once the port is started (also with -o json, whose
 	// stdout is the summary only): scripts and the lab wait for it before
 	// sending traffic.
-	fmt.Fprintf(g.Stderr, "rx: receiving on %s (%s), %d RX queue(s) polled by lcore(s) %v; stop with SIGINT\n",
-		o.device, p.Driver, p.RxQueues, l.Lcores())
+	fmt.Fprintf(g.Stderr, "rx: receiving on %s (%s), %d RX queue(s) polled by lcore(s) %v; %s; stop with SIGINT\n",
+		o.device, p.Driver, p.RxQueues, l.Lcores(), mode)
 
-	var live io.Writer = g.Stdout
-	if g.Output == "json" {
-		live = nil
-		if isTerminal(g.Stderr) {
-			live = g.Stderr
-		}
-	}
-	tty := live != nil && isTerminal(live)
-	var deadline <-chan time.Time
-	if o.duration > 0 {
-		deadline = time.After(o.duration)
-	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	last, lastStats, lastT := rx.QueueCounters{}, rx.PortStats{}, start
-	res.StoppedBy = "duration"
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			res.StoppedBy = "signal"
-			break loop
-		case <-deadline:
-			break loop
-		case now := <-tick.C:
-			if live == nil {
-				continue
-			}
-			cur := rx.Sum(p.Counters())
-			st, serr := p.Stats()
-			if serr != nil {
-				res.Warn("%v", serr)
-			}
-			dt := now.Sub(lastT).Seconds()
-			line := fmt.Sprintf("rx %s %4.0fs  %s  %.1f Mbit/s  missed %d  errors %d  nombuf %d",
-				o.device, now.Sub(start).Seconds(), fmtPPS(float64(cur.Packets-last.Packets)/dt),
-				float64(cur.Bytes-last.Bytes)*8/dt/1e6, st.IMissed-lastStats.IMissed, st.IErrors-lastStats.IErrors, st.RxNoMbuf-lastStats.RxNoMbuf)
-			if tty {
-				if o.duration > 0 {
-					line = progressBar(now.Sub(start), o.duration) + " " + line
-				}
-				fmt.Fprintf(live, "\r%s\033[K", line)
-			} else {
-				fmt.Fprintln(live, line)
-			}
-			last, lastStats, lastT = cur, st, now
-		}
-	}
+	res.StoppedBy = watch(ctx, g, o, start, read, exp, res)
 	stopSignals()
 	if err := l.Stop(); err != nil {
 		res.Warn("%v", err)
 	}
 	elapsed := time.Since(start).Seconds()
-	if tty {
-		fmt.Fprintln(live)
-	}
 	res.Queues = p.Counters()
 	tot := rx.Sum(res.Queues)
 	res.Packets, res.Bytes, res.DurationS = tot.Packets, tot.Bytes, elapsed
@@ -125,6 +104,115 @@ loop:
 		res.Warn("%v", err)
 	}
 	return nil
+}
+
+// receiveMode says how the port receives, for the start line and the
+// metrics: "VF through vfio-pci", "vdev", or, in queue mode, whether the
+// AF_XDP socket runs in zero-copy or copy mode, read from the kernel.
+func receiveMode(o *rxOptions, res *rxResult) string {
+	switch {
+	case res.AFXDP != nil:
+		m, err := rx.ProbeXSK(o.pf)
+		if err != nil {
+			res.Warn("AF_XDP on %s queue %d: cannot tell zero-copy from copy mode: %v", o.pf, o.queue, err)
+			return "af_xdp"
+		}
+		res.AFXDP.XSKMode = m
+		return fmt.Sprintf("AF_XDP %s", m)
+	case len(o.vdevs) > 0:
+		return "vdev"
+	}
+	return "vfio-pci"
+}
+
+// rxInterval is one line of -o jsonl.
+type rxInterval struct {
+	Type     string  `json:"type"`
+	Time     string  `json:"time"`
+	ElapsedS float64 `json:"elapsed_s"`
+	Device   string  `json:"device"`
+	metrics.Interval
+}
+
+// watch samples the loop every --interval until the duration passes or a
+// signal arrives, and reports each interval: the live line (stdout in text
+// mode, else stderr when it is a terminal), a JSON line with -o jsonl, and
+// the exporter's rates. It returns what stopped the run.
+func watch(ctx context.Context, g *cli.Globals, o *rxOptions, start time.Time, read func() (metrics.Sample, error), exp *metrics.Exporter, res *rxResult) string {
+	var live io.Writer = g.Stdout
+	if g.Output != "text" {
+		live = nil
+		if isTerminal(g.Stderr) {
+			live = g.Stderr
+		}
+	}
+	tty := live != nil && isTerminal(live)
+	var deadline <-chan time.Time
+	if o.duration > 0 {
+		deadline = time.After(o.duration)
+	}
+	tick := time.NewTicker(o.interval)
+	defer tick.Stop()
+	defer func() {
+		if tty {
+			fmt.Fprintln(live)
+		}
+	}()
+	last := metrics.Sample{Time: start, Queues: make([]rx.QueueCounters, o.queues)}
+	enc := json.NewEncoder(g.Stdout)
+	for {
+		select {
+		case <-ctx.Done():
+			return "signal"
+		case <-deadline:
+			return "duration"
+		case <-tick.C:
+		}
+		cur, err := read()
+		if err != nil {
+			res.Warn("%v", err)
+		}
+		iv := metrics.Between(last, cur)
+		last = cur
+		if exp != nil {
+			exp.Observe(iv)
+		}
+		if o.jsonl {
+			if err := enc.Encode(rxInterval{Type: "interval", Time: cur.Time.UTC().Format(time.RFC3339Nano), ElapsedS: cur.Time.Sub(start).Seconds(), Device: o.device, Interval: iv}); err != nil {
+				res.Warn("write -o jsonl: %v", err)
+			}
+		}
+		if live == nil {
+			continue
+		}
+		line := fmt.Sprintf("rx %s %4.0fs  %s  %.1f Mbit/s  missed %d  errors %d  nombuf %d",
+			o.device, cur.Time.Sub(start).Seconds(), fmtPPS(iv.PPS), iv.Mbps, iv.Missed, iv.Errors, iv.NoMbuf)
+		if tty {
+			if o.duration > 0 {
+				line = progressBar(cur.Time.Sub(start), o.duration) + " " + line
+			}
+			fmt.Fprintf(live, "\r%s\033[K", line)
+		} else {
+			fmt.Fprintln(live, line)
+		}
+	}
+}
+
+// serveMetrics serves exp at /metrics on ln until stop is called.
+func serveMetrics(ln net.Listener, exp *metrics.Exporter) (stop func(), err error) {
+	h, err := exp.Handler()
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }
 
 // progressBar draws how much of the run has passed, e.g. "[#####-----]".

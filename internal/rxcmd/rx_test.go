@@ -111,6 +111,14 @@ func TestRxCLIRefusals(t *testing.T) {
 		{"bad lcores", []string{"--vdev", "net_null0", "--no-huge", "--lcores", "a-b"}, "--lcores", "0,1"},
 		{"lcore beyond the CPUs", []string{"--vdev", "net_null0", "--no-huge", "--lcores", "0,4095"}, "CPU 4095 is not one this process may run on", "taskset"},
 		{"too few mbufs", []string{"--vdev", "net_null0", "--no-huge", "--mbufs", "1"}, "--mbufs 1", "--mbufs 512"},
+		{"queue beyond the channels", []string{"--pf", "eth3", "--queue", "99"}, "there is no queue 99", "ethtool -l eth3"},
+		{"queue of no interface", []string{"--pf", "eth9", "--queue", "0"}, "no network interface eth9", "ip link"},
+		{"queue and vf", []string{"--pf", "eth3", "--vf", "0", "--queue", "1"}, "two receive modes", "not both"},
+		{"queue without pf", []string{"--queue", "1"}, "go together", "--pf PF --queue Q"},
+		{"queue and queues", []string{"--pf", "eth3", "--queue", "1", "--queues", "2"}, "--queues 2 with --queue 1", "leave out --queues"},
+		{"negative queue", []string{"--pf", "eth3", "--queue", "-2"}, "--queue -2 is negative", "ethtool -l"},
+		{"bad metrics address", []string{"--vdev", "net_null0", "--no-huge", "--metrics-addr", "9101"}, "--metrics-addr", "HOST:PORT"},
+		{"short interval", []string{"--vdev", "net_null0", "--no-huge", "--interval", "1ms"}, "--interval 1ms", "100ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, _ := vfb(append(append([]string{"-o", "json"}, g...), tc.args...)...)
