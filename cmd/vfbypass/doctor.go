@@ -15,6 +15,9 @@ func newDoctorCmd(g *globals) *cobra.Command {
 		Short: "Preflight checks: SR-IOV, driver, IOMMU, vfio-pci, hugepages, ntuple, management interface",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOptionalPF(args); err != nil {
+				return err
+			}
 			return g.withHost(func(h *host.Host) error {
 				res, err := setup.Doctor(h, optionalPF(args))
 				return g.emit(res, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vfbypass/vfbypass/pkg/setup"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
 func init() { register(newDownCmd) }
@@ -25,6 +26,12 @@ func newDownCmd(g *globals) *cobra.Command {
   vfbypass down eth3 --missing-ok -o json   # in scripts: no journal is not an error`,
 		Args: exactArgs(1, "the PF interface name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := sriov.CheckIfname(args[0]); err != nil {
+				return err
+			}
+			if err := checkTimeout(opts.Timeout); err != nil {
+				return err
+			}
 			h, err := g.openHost()
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/cli"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
 	"github.com/vfbypass/vfbypass/pkg/report"
 )
 
@@ -23,6 +25,8 @@ type globals struct {
 	cli.Globals
 	// args is the command line as given, for messages that quote it.
 	args []string
+	// stdin is the process's standard input (up --config -).
+	stdin *os.File
 	// started is set once a command's flags and arguments were accepted:
 	// an error before that is a usage error.
 	started bool
@@ -121,7 +125,7 @@ func valueProblem(err error) string {
 	case err != nil && strings.HasPrefix(err.Error(), "time: "):
 		return "is not a duration (write e.g. 10s, 500ms, 1m30s)"
 	case err != nil:
-		return "is not valid: " + err.Error()
+		return err.Error()
 	}
 	return "is not valid"
 }
@@ -133,7 +137,12 @@ var commands []func(*globals) *cobra.Command
 func register(f func(*globals) *cobra.Command) { commands = append(commands, f) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	g := &globals{Globals: cli.Globals{Stdout: stdout, Stderr: stderr}, args: args}
+	return runWith(os.Stdin, args, stdout, stderr)
+}
+
+// runWith is run with stdin given (tests pass a pipe).
+func runWith(stdin *os.File, args []string, stdout, stderr io.Writer) int {
+	g := &globals{Globals: cli.Globals{Stdout: stdout, Stderr: stderr}, args: args, stdin: stdin}
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	err := root.Execute()
@@ -215,6 +224,15 @@ func (g *globals) withHost(f func(h *host.Host) error) error {
 	}
 	defer h.Close()
 	return f(h)
+}
+
+// checkOptionalPF refuses a PF argument that cannot be an interface name
+// (status '' is not "every PF").
+func checkOptionalPF(args []string) error {
+	if len(args) == 1 {
+		return sriov.CheckIfname(args[0])
+	}
+	return nil
 }
 
 // optionalPF returns the PF argument of commands whose PF is optional.

@@ -21,6 +21,9 @@ want/have pairs. With --check, drift makes the exit code 4 (for monitoring);
 'vfbypass up' with the same request repairs it.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOptionalPF(args); err != nil {
+				return err
+			}
 			return g.withHost(func(h *host.Host) error {
 				res, err := setup.Status(h, optionalPF(args), g.StateDir)
 				if err == nil && check {

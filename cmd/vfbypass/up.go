@@ -2,120 +2,238 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/setup"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
 func init() { register(newUpCmd) }
 
+// upFlags are up's flags; with --config the config holds the request.
+type upFlags struct {
+	req             setup.Request
+	vfs             []int
+	macs            []string
+	vlan, qos       int
+	trust, spoofchk onOff
+	config          string
+	opts            setup.Options
+	timeout         time.Duration
+}
+
+// requestFlags are the flags that say what the request is: a config says it
+// all, so none of them may come with --config.
+var requestFlags = []string{"vfs", "vf", "mac", "vlan", "qos", "trust", "spoofchk", "driver", "noiommu"}
+
 func newUpCmd(g *globals) *cobra.Command {
-	var (
-		req        setup.Request
-		vfs        []int
-		macs       []string
-		vlan, qos  int
-		trust      bool
-		spoofchk   bool
-		config     string
-		opts       setup.Options
-		timeoutArg time.Duration
-	)
+	u := &upFlags{}
 	cmd := &cobra.Command{
 		Use:   "up PF --vfs N [--vf K ...] [flags]",
 		Short: "Enable VFs on a PF, configure them, give them to vfio-pci and switch ntuple on (journaled)",
 		Example: `  vfbypass up eth3 --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust
   vfbypass up eth3 --vfs 4 --vf 0,1 --mac 02:00:00:00:00:01 --mac 02:00:00:00:00:02 --dry-run
-  vfbypass up --config /etc/vfbypass/eth3.yaml -o json`,
-		Args: maxArgs(1),
+  vfbypass up eth3 --vfs 2 --trust=off --spoofchk=off
+  vfbypass up --config /etc/vfbypass/eth3.yaml -o json
+  generate-config | vfbypass up --config - -o json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := separateOnOff(g.args, args); err != nil {
+				return err
+			}
+			return maxArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if config != "" {
-				c, err := setup.LoadConfig(config)
-				if err != nil {
-					return err
-				}
-				if len(args) == 1 && c.PF != "" && c.PF != args[0] {
-					return outcome.Invalid("drop the PF argument or make it match the config", "PF %s given, but config %s is for %s", args[0], config, c.PF)
-				}
-				if len(args) == 1 {
-					c.PF = args[0]
-				}
-				req = c
-			} else {
-				if len(args) != 1 {
-					return outcome.Invalid("name the PF: vfbypass up eth3 --vfs 2", "up needs the PF interface name")
-				}
-				if !cmd.Flags().Changed("vfs") {
-					return outcome.Invalid("pass --vfs N, e.g. --vfs 2", "up %s needs the number of VFs to enable", args[0])
-				}
-				req.PF = args[0]
-				f := cmd.Flags()
-				if len(vfs) == 0 {
-					vfs = []int{0}
-				}
-				if len(macs) > 0 && len(macs) != len(vfs) {
-					return outcome.Invalid("give one --mac per --vf, in the same order", "%d --mac values for %d VFs (%v)", len(macs), len(vfs), vfs)
-				}
-				for i, k := range vfs {
-					v := setup.VFRequest{Index: k}
-					if len(macs) > 0 {
-						v.MAC = macs[i]
-					}
-					if f.Changed("vlan") {
-						vl := vlan
-						v.VLAN, v.QoS = &vl, qos
-					} else if f.Changed("qos") {
-						return outcome.Invalid("give --vlan with --qos", "--qos %d without --vlan", qos)
-					}
-					if f.Changed("trust") {
-						t := trust
-						v.Trust = &t
-					}
-					if f.Changed("spoofchk") {
-						s := spoofchk
-						v.Spoofchk = &s
-					}
-					req.VFs = append(req.VFs, v)
-				}
+			req, err := u.request(g, cmd, args)
+			if err != nil {
+				return err
+			}
+			if err := checkTimeout(u.timeout); err != nil {
+				return err
 			}
 			h, err := g.openHost()
 			if err != nil {
 				return err
 			}
 			defer h.Close()
-			opts.StateDir, opts.Timeout = g.StateDir, timeoutArg
+			u.opts.StateDir, u.opts.Timeout = g.StateDir, u.timeout
 			if g.Output == "text" {
-				opts.Progress = func(s string) { fmt.Fprintf(g.Stderr, "→ %s\n", s) }
+				u.opts.Progress = func(s string) { fmt.Fprintf(g.Stderr, "→ %s\n", s) }
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			res, err := setup.Up(ctx, h, req, opts)
+			res, err := setup.Up(ctx, h, req, u.opts)
 			return g.emit(res, err)
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&req.NumVFs, "vfs", 0, "number of VFs to enable (sriov_numvfs)")
-	f.IntSliceVar(&vfs, "vf", nil, "VF index(es) to give to the driver, as sysfs numbers them (virtfnK); repeatable or a list (default 0)")
-	f.StringArrayVar(&macs, "mac", nil, "administrative MAC for each --vf, in order")
-	f.IntVar(&vlan, "vlan", 0, "VLAN ID (0-4095) for the chosen VFs")
-	f.IntVar(&qos, "qos", 0, "VLAN priority (0-7) with --vlan")
-	f.BoolVar(&trust, "trust", false, "set trust on the chosen VFs (DPDK needs it for promiscuous/allmulticast)")
-	f.BoolVar(&spoofchk, "spoofchk", false, "set spoof checking on the chosen VFs (--spoofchk=false switches it off)")
-	f.StringVar(&req.Driver, "driver", "vfio-pci", "driver for the chosen VFs: vfio-pci or none")
-	f.BoolVar(&req.NoIOMMU, "noiommu", false, "without an IOMMU, use vfio's unsafe no-IOMMU mode")
-	f.StringVar(&config, "config", "", "read the request from a YAML/JSON file (see docs/config.md)")
-	f.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
-	f.BoolVar(&opts.Force, "force", false, "allow a PF carrying the default route, and replacing VFs vfbypass did not create")
-	f.BoolVar(&opts.Recreate, "recreate", false, "accept a change of --vfs on a PF that is up: every VF is removed and made again, the PF resets (its link drops)")
-	f.DurationVar(&timeoutArg, "timeout", 10*time.Second, "how long to wait for VFs and /dev/vfio nodes to appear")
+	f.IntVar(&u.req.NumVFs, "vfs", 0, "number of VFs to enable (sriov_numvfs)")
+	f.IntSliceVar(&u.vfs, "vf", nil, "VF index(es) to give to the driver, as sysfs numbers them (virtfnK); repeatable or a list (default 0)")
+	f.StringArrayVar(&u.macs, "mac", nil, "administrative MAC for each --vf, in order")
+	f.IntVar(&u.vlan, "vlan", 0, "VLAN ID (0-4095) for the chosen VFs")
+	f.IntVar(&u.qos, "qos", 0, "VLAN priority (0-7) with --vlan")
+	onOffVar(f, &u.trust, "trust", "trust on the chosen VFs, --trust or --trust=on|off (DPDK needs it on for promiscuous/allmulticast)")
+	onOffVar(f, &u.spoofchk, "spoofchk", "spoof checking on the chosen VFs, --spoofchk or --spoofchk=on|off")
+	f.StringVar(&u.req.Driver, "driver", "vfio-pci", "driver for the chosen VFs: vfio-pci or none")
+	f.BoolVar(&u.req.NoIOMMU, "noiommu", false, "without an IOMMU, use vfio's unsafe no-IOMMU mode")
+	f.StringVar(&u.config, "config", "", "read the request from a YAML/JSON file, - (or /dev/stdin) for standard input (see docs/config.md)")
+	f.BoolVar(&u.opts.DryRun, "dry-run", false, "print the plan and change nothing")
+	f.BoolVar(&u.opts.Force, "force", false, "allow a PF carrying the default route, and replacing VFs vfbypass did not create")
+	f.BoolVar(&u.opts.Recreate, "recreate", false, "accept a change of --vfs on a PF that is up: every VF is removed and made again, the PF resets (its link drops)")
+	f.DurationVar(&u.timeout, "timeout", 10*time.Second, "how long to wait for VFs and /dev/vfio nodes to appear")
 	return cmd
+}
+
+// request is the request the command line says: from --config, or from
+// the flags.
+func (u *upFlags) request(g *globals, cmd *cobra.Command, args []string) (setup.Request, error) {
+	var (
+		req setup.Request
+		err error
+	)
+	if u.config != "" {
+		req, err = u.fromConfig(g, cmd, args)
+	} else {
+		req, err = u.fromFlags(cmd, args)
+	}
+	if err != nil {
+		return req, err
+	}
+	return req, sriov.CheckIfname(req.PF)
+}
+
+func (u *upFlags) fromConfig(g *globals, cmd *cobra.Command, args []string) (setup.Request, error) {
+	for _, name := range requestFlags {
+		if cmd.Flags().Changed(name) {
+			return setup.Request{}, outcome.Invalid(fmt.Sprintf("drop --%s and write it in the config, or drop --config and give the request as flags", name),
+				"--%s conflicts with --config %s: the config holds the whole request", name, u.config)
+		}
+	}
+	c, err := setup.LoadConfig(u.config, g.stdin)
+	if err != nil {
+		return c, err
+	}
+	switch {
+	case len(args) == 1 && c.PF != "" && c.PF != args[0]:
+		return c, outcome.Invalid("drop the PF argument or make it match the config", "PF %s given, but config %s is for %s", args[0], u.config, c.PF)
+	case len(args) == 1:
+		c.PF = args[0]
+	case c.PF == "":
+		return c, outcome.Invalid("write pf: eth3 in the config, or name the PF: vfbypass up eth3 --config FILE", "config %s names no PF", u.config)
+	}
+	return c, nil
+}
+
+func (u *upFlags) fromFlags(cmd *cobra.Command, args []string) (setup.Request, error) {
+	req := u.req
+	f := cmd.Flags()
+	if len(args) != 1 {
+		return req, outcome.Invalid("name the PF: vfbypass up eth3 --vfs 2", "up needs the PF interface name")
+	}
+	if !f.Changed("vfs") {
+		return req, outcome.Invalid("pass --vfs N, e.g. --vfs 2", "up %s needs the number of VFs to enable", args[0])
+	}
+	if f.Changed("qos") && !f.Changed("vlan") {
+		return req, outcome.Invalid("give --vlan with --qos", "--qos %d without --vlan", u.qos)
+	}
+	req.PF = args[0]
+	vfs := u.vfs
+	if len(vfs) == 0 {
+		vfs = []int{0}
+	}
+	if len(u.macs) > 0 && len(u.macs) != len(vfs) {
+		return req, outcome.Invalid("give one --mac per --vf, in the same order", "%d --mac values for %d VFs (%v)", len(u.macs), len(vfs), vfs)
+	}
+	for i, k := range vfs {
+		v := setup.VFRequest{Index: k}
+		if len(u.macs) > 0 {
+			v.MAC = u.macs[i]
+		}
+		if f.Changed("vlan") {
+			vl := u.vlan
+			v.VLAN, v.QoS = &vl, u.qos
+		}
+		v.Trust, v.Spoofchk = u.trust.ptr(), u.spoofchk.ptr()
+		req.VFs = append(req.VFs, v)
+	}
+	return req, nil
+}
+
+// checkTimeout refuses a wait that cannot be one.
+func checkTimeout(d time.Duration) error {
+	if d <= 0 {
+		return outcome.Invalid("give a positive duration, e.g. --timeout 30s (default 10s)", "--timeout %s: the wait for devices must be longer than 0", d)
+	}
+	return nil
+}
+
+// onOff is a flag written as ip link writes the setting (on|off), or
+// true|false; alone it is on. Unset, ptr is nil: the setting is left alone.
+type onOff struct {
+	set, on bool
+}
+
+func (o *onOff) String() string {
+	if !o.set {
+		return ""
+	}
+	return map[bool]string{true: "on", false: "off"}[o.on]
+}
+
+func (o *onOff) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "on", "true", "1", "yes":
+		o.set, o.on = true, true
+	case "off", "false", "0", "no":
+		o.set, o.on = true, false
+	default:
+		return errors.New("is not on or off")
+	}
+	return nil
+}
+
+func (o *onOff) Type() string { return "on|off" }
+
+func (o *onOff) ptr() *bool {
+	if !o.set {
+		return nil
+	}
+	v := o.on
+	return &v
+}
+
+func onOffVar(f *pflag.FlagSet, o *onOff, name, usage string) {
+	f.Var(o, name, usage)
+	f.Lookup(name).NoOptDefVal = "on"
+}
+
+// separateOnOff catches "--trust off" (as ip link writes it): the flag took
+// no value and "off" became an argument.
+func separateOnOff(line, args []string) error {
+	extra := map[string]bool{}
+	for _, a := range args {
+		extra[a] = true
+	}
+	for i := 0; i+1 < len(line); i++ {
+		flag, word := line[i], line[i+1]
+		if (flag == "--trust" || flag == "--spoofchk") && extra[word] {
+			var o onOff
+			if o.Set(word) == nil {
+				return outcome.Invalid(fmt.Sprintf("write %s=%s, with '='", flag, word),
+					"%s %s: a value of %s is joined to it with '=' (alone, %s means on, and %q was taken as an argument)", flag, word, flag, flag, word)
+			}
+		}
+	}
+	return nil
 }
 
 // maxArgs is cobra.MaximumNArgs with a bad-input error.

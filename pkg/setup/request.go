@@ -7,14 +7,12 @@ package setup
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/vfbypass/vfbypass/pkg/config"
 	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
@@ -59,19 +57,33 @@ type Request struct {
 	Rules   []RuleRequest `json:"rules,omitempty" yaml:"rules,omitempty"`
 }
 
-// LoadConfig reads a request from a YAML (or JSON) file.
-func LoadConfig(path string) (Request, error) {
+// LoadConfig reads a request from a config file (YAML or JSON, one
+// document, at most 1 MiB; "-" or /dev/stdin is standard input, given as
+// stdin): see docs/config.md. Errors are bad input naming the config, the
+// line and the key path.
+func LoadConfig(path string, stdin *os.File) (Request, error) {
 	var r Request
-	b, err := os.ReadFile(path)
+	b, err := config.Read(path, stdin)
 	if err != nil {
-		return r, outcome.Invalid("pass a readable config file with --config", "read config %s: %v", path, err)
+		return r, err
 	}
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&r); errors.Is(err, io.EOF) {
-		return r, outcome.Invalid("write at least pf: and vfs: (see docs/config.md)", "config %s is empty", path)
-	} else if err != nil {
-		return r, outcome.Invalid("see docs/config.md for the format", "config %s: %v", path, err)
+	name := path
+	if path == config.Stdin {
+		name = "on standard input"
+	}
+	err = config.Decode(b, &r)
+	var ce *config.Error
+	switch {
+	case errors.Is(err, config.ErrEmpty):
+		return r, outcome.Invalid("write at least pf: and vfs: (see docs/config.md)", "config %s is empty", name)
+	case errors.As(err, &ce):
+		fix := ce.Fix
+		if fix == "" {
+			fix = "see docs/config.md for the format"
+		}
+		return r, outcome.Invalid(fix, "config %s: %v", name, ce)
+	case err != nil:
+		return r, outcome.Invalid("see docs/config.md for the format", "config %s: %v", name, err)
 	}
 	return r, nil
 }
@@ -97,14 +109,32 @@ func (r *Request) Normalize() {
 // Validate checks the request against itself and the PF, before anything is
 // touched. Every error is a bad-input error naming the value and the fix.
 func (r *Request) Validate(pf sriov.PF) error {
-	if r.Driver != vfio.Driver && r.Driver != "none" {
-		return outcome.Invalid("use --driver vfio-pci (default) or --driver none", "driver %q is not supported", r.Driver)
-	}
-	if r.NumVFs < 1 {
-		return outcome.Invalid(fmt.Sprintf("pass --vfs N with 1 <= N <= %d (to remove VFs, run \"vfbypass down %s\")", pf.TotalVFs, pf.Name), "--vfs %d: at least one VF is needed", r.NumVFs)
+	if err := r.Check(); err != nil {
+		return err
 	}
 	if r.NumVFs > pf.TotalVFs {
 		return outcome.Invalid(fmt.Sprintf("pass --vfs N with 1 <= N <= %d", pf.TotalVFs), "--vfs %d: %s (%s) supports at most %d VFs (sriov_totalvfs)", r.NumVFs, pf.Name, pf.Address, pf.TotalVFs)
+	}
+	return nil
+}
+
+// Check validates what needs no host: the PF name when given, the driver,
+// the counts and indexes, MACs, VLANs, and the rules' syntax and targets
+// (`vfbypass config validate` runs it alone).
+func (r *Request) Check() error {
+	if r.PF != "" {
+		if err := sriov.CheckIfname(r.PF); err != nil {
+			return err
+		}
+	}
+	if r.Driver != vfio.Driver && r.Driver != "none" {
+		return outcome.Invalid("use --driver vfio-pci (default) or --driver none", "driver %q is not supported", r.Driver)
+	}
+	if r.Driver == "none" && r.NoIOMMU {
+		return outcome.Invalid("drop --noiommu (noiommu:), or give the VFs to vfio-pci", "--noiommu with --driver none: no VF goes to vfio-pci, so vfio's no-IOMMU mode would only weaken the host")
+	}
+	if r.NumVFs < 1 {
+		return outcome.Invalid("pass --vfs N with N >= 1 (to remove VFs, run \"vfbypass down PF\")", "--vfs %d: at least one VF is needed", r.NumVFs)
 	}
 	seen := map[int]bool{}
 	macs := map[string]int{}

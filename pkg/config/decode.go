@@ -1,0 +1,226 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is a config that cannot be decoded: the line, the key path as the
+// user wrote it ("vf[0].vlan"), what is wrong and how to fix it.
+type Error struct {
+	Line    int
+	Path    string
+	Problem string
+	Fix     string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	if e.Path != "" {
+		fmt.Fprintf(&b, "%s: ", e.Path)
+	}
+	b.WriteString(e.Problem)
+	return b.String()
+}
+
+// ErrEmpty is returned for a config without a document (empty, or comments
+// only).
+var ErrEmpty = errors.New("the config is empty")
+
+// Decode decodes exactly one YAML (or JSON) document from data into v, a
+// pointer to a struct, by the fields' yaml tags. Unknown and repeated keys,
+// values of the wrong kind and further documents are errors (*Error) naming
+// the key path and line; an empty document is ErrEmpty.
+func Decode(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return ErrEmpty
+	} else if err != nil {
+		return syntaxError(err)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		return &Error{Line: next.Line, Problem: "a second YAML document (after ---); a config holds exactly one",
+			Fix: "remove the --- line and what follows, or split the documents into one file per PF"}
+	} else if !errors.Is(err, io.EOF) {
+		return syntaxError(err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return ErrEmpty
+	}
+	return decode(root, reflect.ValueOf(v).Elem(), "")
+}
+
+// syntaxError turns yaml's "yaml: line 3: did not find expected key" into an
+// *Error with the line.
+func syntaxError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	e := &Error{Problem: msg, Fix: "check the indentation and the \": \" after each key (docs/config.md)"}
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, tail, ok := strings.Cut(rest, ": "); ok {
+			if line, err := strconv.Atoi(n); err == nil {
+				e.Line, e.Problem = line, tail
+			}
+		}
+	}
+	return e
+}
+
+func decode(n *yaml.Node, v reflect.Value, path string) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if v.Kind() == reflect.Pointer {
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return nil
+		}
+		p := reflect.New(v.Type().Elem())
+		if err := decode(n, p.Elem(), path); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		return decodeStruct(n, v, path)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return wrongKind(n, path, "a list (lines starting with \"- \")")
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			if err := decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		v.Set(s)
+		return nil
+	}
+	if n.Kind != yaml.ScalarNode {
+		return wrongKind(n, path, "a single value")
+	}
+	return decodeScalar(n, v, path)
+}
+
+// fields maps a struct's yaml keys to field indexes.
+func fields(t reflect.Type) (map[string]int, []string) {
+	idx := map[string]int{}
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name == "" || name == "-" || !t.Field(i).IsExported() {
+			continue
+		}
+		idx[name] = i
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return idx, names
+}
+
+func decodeStruct(n *yaml.Node, v reflect.Value, path string) error {
+	if n.Kind != yaml.MappingNode {
+		return wrongKind(n, path, "keys with values (key: value)")
+	}
+	idx, names := fields(v.Type())
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		kp := k.Value
+		if path != "" {
+			kp = path + "." + k.Value
+		}
+		fi, ok := idx[k.Value]
+		if !ok {
+			where := "at the top"
+			if path != "" {
+				where = "in " + path
+			}
+			return &Error{Line: k.Line, Path: kp, Problem: fmt.Sprintf("unknown key %q", k.Value),
+				Fix: fmt.Sprintf("the keys %s are %s (docs/config.md)", where, strings.Join(names, ", "))}
+		}
+		if first, dup := seen[k.Value]; dup {
+			return &Error{Line: k.Line, Path: kp, Problem: fmt.Sprintf("%q is given twice (first on line %d)", k.Value, first),
+				Fix: "give each key once"}
+		}
+		seen[k.Value] = k.Line
+		if err := decode(val, v.Field(fi), kp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeScalar(n *yaml.Node, v reflect.Value, path string) error {
+	if n.Tag == "!!null" {
+		if v.Kind() == reflect.String {
+			return nil
+		}
+		return &Error{Line: n.Line, Path: path, Problem: "has no value", Fix: "write a value after the colon, or remove the key"}
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(n.Value)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		var i int64
+		if n.Tag != "!!int" || n.Decode(&i) != nil {
+			return &Error{Line: n.Line, Path: path, Problem: fmt.Sprintf("%q is not a whole number", n.Value), Fix: "write a number such as 2"}
+		}
+		if v.OverflowInt(i) || i > math.MaxInt32 || i < math.MinInt32 {
+			return &Error{Line: n.Line, Path: path, Problem: fmt.Sprintf("%s is out of range", n.Value), Fix: "write a smaller number"}
+		}
+		v.SetInt(i)
+	case reflect.Bool:
+		b, ok := boolValue(n)
+		if !ok {
+			return &Error{Line: n.Line, Path: path, Problem: fmt.Sprintf("%q is not true or false", n.Value), Fix: "write true or false (or on or off)"}
+		}
+		v.SetBool(b)
+	default:
+		return &Error{Line: n.Line, Path: path, Problem: fmt.Sprintf("cannot hold %q", n.Value)}
+	}
+	return nil
+}
+
+// boolValue reads true/false and, as ip link writes them, on/off.
+func boolValue(n *yaml.Node) (bool, bool) {
+	if n.Tag == "!!bool" {
+		var b bool
+		return b, n.Decode(&b) == nil
+	}
+	switch strings.ToLower(n.Value) {
+	case "on":
+		return true, true
+	case "off":
+		return false, true
+	}
+	return false, false
+}
+
+// wrongKind says that a key holds the wrong shape of value.
+func wrongKind(n *yaml.Node, path, want string) error {
+	have := map[yaml.Kind]string{yaml.MappingNode: "keys with values", yaml.SequenceNode: "a list", yaml.ScalarNode: fmt.Sprintf("%q", n.Value)}[n.Kind]
+	problem := fmt.Sprintf("must be %s, not %s", want, have)
+	if path == "" {
+		problem = "the config " + problem
+	}
+	return &Error{Line: n.Line, Path: path, Problem: problem, Fix: "see docs/config.md for the format"}
+}

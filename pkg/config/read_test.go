@@ -1,0 +1,119 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vfbypass/vfbypass/pkg/outcome"
+)
+
+// pipe returns the read end of a pipe holding data (written by a goroutine,
+// so data may exceed the pipe's buffer).
+func pipe(t *testing.T, data []byte) *os.File {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.Write(data); w.Close() }()
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small.yaml")
+	big := filepath.Join(dir, "big.yaml")
+	fifo := filepath.Join(dir, "fifo")
+	if err := os.WriteFile(small, []byte("pf: eth3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, make([]byte, MaxSize+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdinPipe := pipe(t, []byte("pf: eth9\n"))
+	for _, c := range []struct {
+		name, path string
+		stdin      *os.File
+		want       string // data, or "error: words"
+	}{
+		{"regular file", small, nil, "pf: eth3\n"},
+		{"stdin", Stdin, pipe(t, []byte("pf: eth4\n")), "pf: eth4\n"},
+		{"stdin by its path (a pipe, as /dev/stdin)", fmt.Sprintf("/proc/self/fd/%d", stdinPipe.Fd()), stdinPipe, "pf: eth9\n"},
+		{"file larger than 1 MiB", big, nil, "error: larger than 1048576 bytes"},
+		{"stdin larger than 1 MiB", Stdin, pipe(t, make([]byte, 3*MaxSize)), "error: larger than 1048576 bytes"},
+		{"FIFO that is not stdin", fifo, pipe(t, nil), "error: is a FIFO"},
+		{"device", "/dev/zero", nil, "error: is a character device"},
+		{"directory", dir, nil, "error: is a directory"},
+		{"missing", filepath.Join(dir, "nope"), nil, "error: no such file"},
+		{"no stdin", Stdin, nil, "error: no standard input"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			b, err := Read(c.path, c.stdin)
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("Read took %v", time.Since(start))
+			}
+			want, isErr := strings.CutPrefix(c.want, "error: ")
+			if !isErr {
+				if err != nil || string(b) != want {
+					t.Fatalf("Read = %q, %v; want %q", b, err, want)
+				}
+				return
+			}
+			if err == nil || outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), want) || outcome.FixOf(err) == "" {
+				t.Fatalf("Read error %v (exit %d), want exit 2 with %q and a fix", err, outcome.Code(err), want)
+			}
+		})
+	}
+}
+
+// /dev/zero as standard input is refused after 1 MiB, not read to the end.
+func TestReadZeroStdin(t *testing.T) {
+	z, err := os.Open("/dev/zero")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer z.Close()
+	if _, err := Read(Stdin, z); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("Read(/dev/zero on stdin) = %v", err)
+	}
+}
+
+func TestDecodeRefusals(t *testing.T) {
+	type inner struct {
+		N *int `yaml:"n"`
+	}
+	type top struct {
+		Name  string  `yaml:"name"`
+		Items []inner `yaml:"items"`
+		On    bool    `yaml:"on"`
+	}
+	for _, c := range []struct{ text, want string }{
+		{"name: a\nitems:\n  - n: 1\n  - n: x\n", `line 4: items[1].n: "x" is not a whole number`},
+		{"name: a\nitems:\n  - m: 1\n", `line 3: items[0].m: unknown key "m"`},
+		{"on: maybe\n", `line 1: on: "maybe" is not true or false`},
+		{"- a\n", "line 1: the config must be keys with values"},
+		{"name: a\n---\nname: b\n", "line 2: a second YAML document"},
+		{"items:\n  - n: 99999999999\n", "line 2: items[0].n: 99999999999 is out of range"},
+		{"name: [a]\n", "line 1: name: must be a single value"},
+	} {
+		var v top
+		err := Decode([]byte(c.text), &v)
+		if err == nil || err.Error() != c.want && !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("Decode(%q) = %v, want %q", c.text, err, c.want)
+		}
+	}
+	var v top
+	if err := Decode([]byte("name: a\non: off\nitems: [{n: 0x10}, {n: ~}]\n"), &v); err != nil || !(v.Name == "a" && !v.On && *v.Items[0].N == 16 && v.Items[1].N == nil) {
+		t.Errorf("Decode = %+v, %v", v, err)
+	}
+}
