@@ -55,6 +55,7 @@ journaled, so "vfbypass down" undoes exactly what "vfbypass up" did.`,
 		root.AddCommand(add(g))
 	}
 	refuseUnknownSubcommands(root)
+	addCompletions(g, root)
 	return root
 }
 

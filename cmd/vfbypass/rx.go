@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -40,6 +41,7 @@ on hosts without DPDK. It is looked up next to vfbypass, then on PATH; when
 it is installed, "vfbypass rx --help" shows its flags. To get it:
 ` + rxGetIt + `.`,
 		DisableFlagParsing: true,
+		ValidArgsFunction:  completeRx,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, err := findRx()
 			if err != nil {
@@ -111,4 +113,24 @@ func outputOf(args []string) string {
 		out = "text"
 	}
 	return out
+}
+
+// completeRx asks vfbypass-rx to complete its own command line (cobra's
+// __complete protocol: one candidate a line, then ":DIRECTIVE").
+func completeRx(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	path, err := findRx()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	out, err := exec.Command(path, append(append([]string{cobra.ShellCompRequestCmd}, args...), toComplete)...).Output()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	last := lines[len(lines)-1]
+	d, err := strconv.Atoi(strings.TrimPrefix(last, ":"))
+	if !strings.HasPrefix(last, ":") || err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return lines[:len(lines)-1], cobra.ShellCompDirective(d)
 }

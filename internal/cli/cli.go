@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -41,7 +42,7 @@ func (g *Globals) Bind(fs *pflag.FlagSet) {
 
 // CheckOutput refuses an output format other than text and json.
 func (g *Globals) CheckOutput() error {
-	if g.Output != "text" && g.Output != "json" {
+	if !slices.Contains(Outputs(), g.Output) {
 		return outcome.Invalid("use -o text or -o json", "output format %q is not known", g.Output)
 	}
 	return nil

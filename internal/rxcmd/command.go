@@ -39,6 +39,10 @@ func NewCommand(g *cli.Globals, name string) *cobra.Command {
 	cmd.SetFlagErrorFunc(cli.FlagError)
 	addVersionFlag(g, cmd)
 	addGenManFlag(cmd)
+	cli.CompleteGlobals(cmd)
+	_ = cmd.RegisterFlagCompletionFunc("pf", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return cli.SRIOVPFs(g.HostRoot), cobra.ShellCompDirectiveNoFileComp
+	})
 	return cmd
 }
 

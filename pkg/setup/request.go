@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -106,6 +107,13 @@ func (r *Request) Normalize() {
 	}
 }
 
+// DriverNone, as a request's Driver, leaves the chosen VFs with their kernel
+// driver.
+const DriverNone = "none"
+
+// Drivers lists the drivers a request may name (--driver).
+func Drivers() []string { return []string{vfio.Driver, DriverNone} }
+
 // Validate checks the request against itself and the PF, before anything is
 // touched. Every error is a bad-input error naming the value and the fix.
 func (r *Request) Validate(pf sriov.PF) error {
@@ -127,10 +135,10 @@ func (r *Request) Check() error {
 			return err
 		}
 	}
-	if r.Driver != vfio.Driver && r.Driver != "none" {
+	if !slices.Contains(Drivers(), r.Driver) {
 		return outcome.Invalid("use --driver vfio-pci (default) or --driver none", "driver %q is not supported", r.Driver)
 	}
-	if r.Driver == "none" && r.NoIOMMU {
+	if r.Driver == DriverNone && r.NoIOMMU {
 		return outcome.Invalid("drop --noiommu (noiommu:), or give the VFs to vfio-pci", "--noiommu with --driver none: no VF goes to vfio-pci, so vfio's no-IOMMU mode would only weaken the host")
 	}
 	if r.NumVFs < 1 {
