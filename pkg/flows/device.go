@@ -36,10 +36,13 @@ type Device interface {
 // table is in use.
 var ErrTableFull = errors.New("flows: rule table full")
 
-// ErrNotSupported is matched (errors.Is) by the SIOCETHTOOL client's errors
-// when the kernel answers EOPNOTSUPP: the driver has no ntuple table (veth,
-// igb) or ntuple filtering is off (ethtool -K DEV ntuple on).
-var ErrNotSupported = errors.New("flows: not supported by the device")
+// ErrNotSupported marks an operation the device or kernel cannot do: the
+// SIOCETHTOOL client's errors match it (errors.Is) when the kernel answers
+// EOPNOTSUPP (no ntuple table, as on veth or igb, ntuple filtering off, no
+// RSS table), and the host seam wraps it for the other operations a device
+// lacks (VF settings on an interface without SR-IOV). It is vfbypass's one
+// "not supported" error.
+var ErrNotSupported = errors.New("not supported")
 
 // PickLocation chooses the location for a new rule as ethtool's rxclass.c
 // does: RX_CLS_LOC_ANY when the driver selects locations itself

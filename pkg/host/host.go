@@ -17,11 +17,6 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/flows"
 )
 
-// ErrNotSupported marks an operation the device or kernel cannot do (for
-// example VF settings on an interface without SR-IOV). It wraps the kernel's
-// EOPNOTSUPP where there is one.
-var ErrNotSupported = errors.New("not supported")
-
 // FS is the host's filesystem seen from a root directory. Paths are
 // host-absolute ("/sys/class/net/eth3/device/sriov_numvfs"); the
 // implementation places them under its root.
@@ -77,7 +72,7 @@ type Ethtool interface {
 	Channels(ifname string) (flows.Channels, error)
 	// Indir reads the RSS indirection table (ETHTOOL_GRXFHINDIR): entry i
 	// is the RX ring of hash bucket i. A device without a table gives an
-	// error matching ErrNotSupported.
+	// error matching flows.ErrNotSupported.
 	Indir(ifname string) ([]uint32, error)
 	// SetIndir writes table exactly (ETHTOOL_SRXFHINDIR; its length must
 	// be the driver's table size), which marks it configured by the user.
@@ -87,17 +82,21 @@ type Ethtool interface {
 	SetIndir(ifname string, table []uint32) error
 }
 
+// NtupleFeature is the ethtool feature that switches ntuple filters
+// (ixgbe's flow director) on, for Ethtool.Feature and SetFeature.
+const NtupleFeature = "rx-ntuple-filter"
+
 // LROFeature is the ethtool feature of large receive offload (ixgbe's RSC),
 // for Ethtool.Feature and SetFeature.
 const LROFeature = "large-receive-offload"
 
 // EthtoolError words the error of an RSS or channel command the way both
 // the real client and the simulator report it: what was attempted, on which
-// interface, the SIOCETHTOOL error (a *flows.OpError), and ErrNotSupported
-// as well when the kernel answered EOPNOTSUPP.
+// interface, and the SIOCETHTOOL error (a *flows.OpError, which matches
+// flows.ErrNotSupported when the kernel answered EOPNOTSUPP).
 func EthtoolError(what, ifname string, err error) error {
 	if errors.Is(err, flows.ErrNotSupported) {
-		return fmt.Errorf("ethtool: %s of %s: %w (%w: the driver has no such operation)", what, ifname, err, ErrNotSupported)
+		return fmt.Errorf("ethtool: %s of %s: %w (the driver has no such operation)", what, ifname, err)
 	}
 	return fmt.Errorf("ethtool: %s of %s: %w", what, ifname, err)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/vfbypass/vfbypass/internal/netnstest"
+	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 )
 
@@ -30,7 +31,7 @@ func TestNetlinkVFSettingsOnVethAreNotSupported(t *testing.T) {
 	}
 	mac, _ := net.ParseMAC("02:00:00:00:00:01")
 	err = l.SetVFMAC("vfbt0", 0, mac)
-	if !errors.Is(err, host.ErrNotSupported) || !errors.Is(err, syscall.EOPNOTSUPP) {
+	if !errors.Is(err, flows.ErrNotSupported) || !errors.Is(err, syscall.EOPNOTSUPP) {
 		t.Fatalf("SetVFMAC on a veth: %v; want ErrNotSupported wrapping EOPNOTSUPP", err)
 	}
 	for _, want := range []string{"vfbt0", "no SR-IOV", "VF 0", "MAC"} {

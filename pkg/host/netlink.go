@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/vfbypass/vfbypass/pkg/flows"
 )
 
 // NetlinkLinks implements Links with rtnetlink on a netlink.Handle, which
@@ -52,7 +54,7 @@ func (n *NetlinkLinks) set(pf string, vf int, what string, f func(netlink.Link) 
 	}
 	if err := f(l); err != nil {
 		if errors.Is(err, syscall.EOPNOTSUPP) {
-			return fmt.Errorf("netlink: set %s of VF %d on %s: %w (%w: %s has no SR-IOV VFs, its driver takes no VF settings)", what, vf, pf, err, ErrNotSupported, pf)
+			return fmt.Errorf("netlink: set %s of VF %d on %s: %w (%w: %s has no SR-IOV VFs, its driver takes no VF settings)", what, vf, pf, err, flows.ErrNotSupported, pf)
 		}
 		return fmt.Errorf("netlink: set %s of VF %d on %s: %w", what, vf, pf, err)
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // A veth has no RSS indirection table: the real client says so with the
-// command, the interface, EOPNOTSUPP and host.ErrNotSupported, for the
+// command, the interface, EOPNOTSUPP and flows.ErrNotSupported, for the
 // read, the exact write and the reset; its channels still read.
 func TestEthtoolClientIndirOnVeth(t *testing.T) {
 	ns := netnstest.New(t)
@@ -34,7 +34,7 @@ func TestEthtoolClientIndirOnVeth(t *testing.T) {
 		{writeErr, "ethtool: write the RSS indirection table of vfbr2: ETHTOOL_SRXFHINDIR on vfbr2: operation not supported"},
 		{resetErr, "ethtool: reset the RSS indirection table of vfbr2: ETHTOOL_SRXFHINDIR on vfbr2: operation not supported"},
 	} {
-		if !errors.Is(c.err, host.ErrNotSupported) || !errors.Is(c.err, syscall.EOPNOTSUPP) || !strings.HasPrefix(fmtErr(c.err), c.want) {
+		if !errors.Is(c.err, flows.ErrNotSupported) || !errors.Is(c.err, syscall.EOPNOTSUPP) || !strings.HasPrefix(fmtErr(c.err), c.want) {
 			t.Errorf("error %q: want prefix %q, matching ErrNotSupported and EOPNOTSUPP", c.err, c.want)
 		}
 	}

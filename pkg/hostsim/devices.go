@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 )
 
@@ -32,7 +33,7 @@ func (l *simLinks) check(st *state, pf string, vf int) error {
 		return err
 	}
 	if pf != st.PF || st.NoSRIOV {
-		return fmt.Errorf("netlink: %s: %w (%w: %s has no SR-IOV VFs, its driver takes no VF settings)", pf, unix.EOPNOTSUPP, host.ErrNotSupported, pf)
+		return fmt.Errorf("netlink: %s: %w (%w: %s has no SR-IOV VFs, its driver takes no VF settings)", pf, unix.EOPNOTSUPP, flows.ErrNotSupported, pf)
 	}
 	if _, ok := st.VFs[vf]; !ok || vf < 0 {
 		return fmt.Errorf("netlink: VF %d of %s: %w", vf, pf, unix.EINVAL)
@@ -135,7 +136,7 @@ func (e *simEthtool) Feature(ifname, name string) (bool, bool, error) {
 		case name == host.LROFeature:
 			fixed = true // igb and virtio-net here: no NETIF_F_LRO
 			return nil
-		case name != "rx-ntuple-filter":
+		case name != host.NtupleFeature:
 			return fmt.Errorf("ethtool: %s has no feature %q", ifname, name)
 		case ifname == st.PF && st.Model.Ntuple:
 			on = st.Ntuple
@@ -164,7 +165,7 @@ func (e *simEthtool) SetFeature(ifname, name string, on bool) error {
 				return nil
 			}
 			st.RSS.LROOff = !on
-		case name != "rx-ntuple-filter" || ifname != st.PF || !st.Model.Ntuple:
+		case name != host.NtupleFeature || ifname != st.PF || !st.Model.Ntuple:
 			return fmt.Errorf("ethtool: set %s %v on %s: %w (feature fixed)", name, on, ifname, unix.EOPNOTSUPP)
 		case st.Ntuple == on:
 			return nil

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
@@ -179,7 +180,7 @@ func TestNetlinkErrors(t *testing.T) {
 	if err := h.Links.SetVFMAC("eth3", 0, mac); !errors.Is(err, unix.EINVAL) {
 		t.Errorf("VF 0 with no VFs: %v, want EINVAL", err)
 	}
-	if err := h.Links.SetVFMAC("eth0", 0, mac); !errors.Is(err, host.ErrNotSupported) {
+	if err := h.Links.SetVFMAC("eth0", 0, mac); !errors.Is(err, flows.ErrNotSupported) {
 		t.Errorf("VF settings on eth0: %v, want not supported", err)
 	}
 	if err := h.Links.SetVFMAC("nosuch", 0, mac); err == nil || !strings.Contains(err.Error(), "Link not found") {

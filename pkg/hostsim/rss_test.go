@@ -92,7 +92,7 @@ func TestIxgbeIndirRefusals(t *testing.T) {
 	}{
 		{"entry at the ring count", "eth3", bad, unix.EINVAL, "ethtool: write the RSS indirection table of eth3: ETHTOOL_SRXFHINDIR on eth3: invalid argument"},
 		{"wrong size", "eth3", flows.DefaultIndir(64, 16), unix.EINVAL, "ETHTOOL_SRXFHINDIR on eth3: invalid argument"},
-		{"no table (virtio-net)", "eth0", flows.DefaultIndir(128, 1), host.ErrNotSupported, "ETHTOOL_SRXFHINDIR on eth0: operation not supported"},
+		{"no table (virtio-net)", "eth0", flows.DefaultIndir(128, 1), flows.ErrNotSupported, "ETHTOOL_SRXFHINDIR on eth0: operation not supported"},
 		{"no such interface", "eth9", nil, unix.ENODEV, "ethtool: reset the RSS indirection table of eth9: ETHTOOL_SRXFHINDIR on eth9: no such device"},
 	} {
 		err := h.Ethtool.SetIndir(c.ifn, c.table)
@@ -100,7 +100,7 @@ func TestIxgbeIndirRefusals(t *testing.T) {
 			t.Errorf("%s: %v; want %v and %q", c.name, err, c.want, c.text)
 		}
 	}
-	if _, err := h.Ethtool.Indir("eth0"); !errors.Is(err, host.ErrNotSupported) || !errors.Is(err, flows.ErrNotSupported) {
+	if _, err := h.Ethtool.Indir("eth0"); !errors.Is(err, flows.ErrNotSupported) || !errors.Is(err, flows.ErrNotSupported) {
 		t.Errorf("Indir(eth0) = %v", err)
 	}
 	if got := mustIndir(t, h); !slices.Equal(got, flows.DefaultIndir(128, 16)) {

@@ -36,7 +36,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vfbypass/vfbypass/pkg/flows"
-	"github.com/vfbypass/vfbypass/pkg/host"
 )
 
 // Values from drivers/net/ethernet/intel/ixgbe/ixgbe_type.h and
@@ -406,7 +405,7 @@ func (r *simRules) call(op, cmd string, withState, save bool, f func(st *state, 
 		}
 		if r.drv == noRxnfc {
 			// net/ethtool/ioctl.c: no ops->get_rxnfc / set_rxnfc.
-			return fmt.Errorf("%w (%w: %s has no ntuple rule table)", unix.EOPNOTSUPP, host.ErrNotSupported, r.ifname)
+			return fmt.Errorf("%w (%w: %s has no ntuple rule table)", unix.EOPNOTSUPP, flows.ErrNotSupported, r.ifname)
 		}
 		var st *state
 		if withState {
@@ -599,7 +598,7 @@ func flowspecToFlowType(fs flows.FlowSpec) (uint8, bool) {
 func (r *simRules) Insert(fs flows.FlowSpec, _ uint32) (uint32, error) {
 	err := r.call("insert", "ETHTOOL_SRXCLSRLINS", true, true, func(st *state, t *fdirTable) error {
 		if r.drv == igb {
-			return fmt.Errorf("%w (%w: igb has no ntuple filters on the %s)", unix.EOPNOTSUPP, host.ErrNotSupported, st.Model.Name)
+			return fmt.Errorf("%w (%w: igb has no ntuple filters on the %s)", unix.EOPNOTSUPP, flows.ErrNotSupported, st.Model.Name)
 		}
 		if !st.Ntuple {
 			return fmt.Errorf("%w (ntuple filters are off: ethtool -K %s ntuple on)", unix.EOPNOTSUPP, r.ifname)

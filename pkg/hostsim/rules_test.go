@@ -228,7 +228,7 @@ func TestRuleTablesOfOtherDevices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dev.Insert(tcp4().dstPort(80).pfQueue(0).FlowSpec, 0); !errors.Is(err, unix.EOPNOTSUPP) || !errors.Is(err, host.ErrNotSupported) {
+	if _, err := dev.Insert(tcp4().dstPort(80).pfQueue(0).FlowSpec, 0); !errors.Is(err, unix.EOPNOTSUPP) || !errors.Is(err, flows.ErrNotSupported) {
 		t.Errorf("igb insert: %v, want EOPNOTSUPP", err)
 	}
 	if locs, size, err := dev.RuleLocations(); err != nil || len(locs) != 0 || size != 16 {

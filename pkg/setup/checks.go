@@ -68,7 +68,7 @@ func checkRoot(h *host.Host) error {
 
 // ntupleSupport reports whether the PF's ntuple feature can be switched on.
 func ntupleSupport(h *host.Host, pf string) (on, ok bool, why string) {
-	on, fixed, err := h.Ethtool.Feature(pf, NtupleFeature)
+	on, fixed, err := h.Ethtool.Feature(pf, host.NtupleFeature)
 	if err != nil {
 		return false, false, err.Error()
 	}

@@ -91,7 +91,7 @@ func TestUpDownRoundTripRestoresTheHost(t *testing.T) {
 	if len(infos) != 2 || infos[0].MAC.String() != "02:00:00:00:00:01" || !infos[0].Trust || infos[0].VLAN != 100 {
 		t.Errorf("VF settings = %+v", infos)
 	}
-	if on, _, _ := l.h.Ethtool.Feature("eth3", setup.NtupleFeature); !on {
+	if on, _, _ := l.h.Ethtool.Feature("eth3", host.NtupleFeature); !on {
 		t.Error("ntuple is off after up")
 	}
 

@@ -675,8 +675,6 @@ func (s *bindStep) undo(_ context.Context, e *env) (bool, error) {
 
 // --- ntuple ---
 
-// NtupleFeature is the ethtool feature of ntuple filters.
-const NtupleFeature = "rx-ntuple-filter"
 
 type ntupleStep struct {
 	Old bool `json:"old"`
@@ -693,7 +691,7 @@ func (s *ntupleStep) describe(e *env) string {
 	return d
 }
 func (s *ntupleStep) changes(e *env) ([]report.Change, error) {
-	on, _, err := e.h.Ethtool.Feature(e.pf.Name, NtupleFeature)
+	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.NtupleFeature)
 	if err != nil {
 		return nil, err
 	}
@@ -704,20 +702,20 @@ func (s *ntupleStep) keep(old step, _ *env) error {
 	return nil
 }
 func (s *ntupleStep) record(e *env) error {
-	on, _, err := e.h.Ethtool.Feature(e.pf.Name, NtupleFeature)
+	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.NtupleFeature)
 	s.Old = on
 	return err
 }
 func (s *ntupleStep) apply(_ context.Context, e *env) error {
-	return e.h.Ethtool.SetFeature(e.pf.Name, NtupleFeature, true)
+	return e.h.Ethtool.SetFeature(e.pf.Name, host.NtupleFeature, true)
 }
 func (s *ntupleStep) undo(_ context.Context, e *env) (bool, error) {
-	on, _, err := e.h.Ethtool.Feature(e.pf.Name, NtupleFeature)
+	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.NtupleFeature)
 	if err != nil {
 		return false, err
 	}
 	if on == s.Old {
 		return false, nil
 	}
-	return true, e.h.Ethtool.SetFeature(e.pf.Name, NtupleFeature, s.Old)
+	return true, e.h.Ethtool.SetFeature(e.pf.Name, host.NtupleFeature, s.Old)
 }

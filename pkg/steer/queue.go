@@ -26,7 +26,7 @@ func warnSharedQueues(h *host.Host, pf string, items []*item, res *Result) {
 			table, readErr = h.Ethtool.Indir(pf)
 		}
 		switch {
-		case errors.Is(readErr, host.ErrNotSupported):
+		case errors.Is(readErr, flows.ErrNotSupported):
 			res.Warn("%s has no RSS indirection table to read, so whether PF queue %d also receives RSS traffic cannot be told", pf, t.Queue)
 			return
 		case readErr != nil:

@@ -31,9 +31,6 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
-// NtupleFeature is the ethtool feature that switches ntuple filters on.
-const NtupleFeature = "rx-ntuple-filter"
-
 // Request is one rule to add: ethtool's words, and the target when the
 // words carry no `action`/`vf`.
 type Request struct {
@@ -189,7 +186,7 @@ func (e *env) close() {
 // isNotSupported reports whether err is the kernel's "this device has no
 // such operation".
 func isNotSupported(err error) bool {
-	return errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, host.ErrNotSupported) || errors.Is(err, flows.ErrNotSupported)
+	return errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, flows.ErrNotSupported)
 }
 
 func noNtuple(pf, driver string) error {
@@ -226,7 +223,7 @@ func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
 	}
 	e.driver = p.Driver
 	e.ixgbe = p.Driver == "ixgbe"
-	on, fixed, ferr := h.Ethtool.Feature(pf, NtupleFeature)
+	on, fixed, ferr := h.Ethtool.Feature(pf, host.NtupleFeature)
 	if ferr == nil && fixed && !on {
 		return nil, noNtuple(pf, e.driver)
 	}
@@ -236,7 +233,7 @@ func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
 	}
 	if needOn && ferr == nil && !e.ntuple {
 		return nil, outcome.Invalid(fmt.Sprintf("switch ntuple filters on: 'vfbypass up %s --vfs N ...' does it (journaled), or 'ethtool -K %s ntuple on'", pf, pf),
-			"%s has ntuple filters off (feature %s), so the driver refuses rules", pf, NtupleFeature)
+			"%s has ntuple filters off (feature %s), so the driver refuses rules", pf, host.NtupleFeature)
 	}
 	dev, err := h.Rules(pf)
 	if err != nil {

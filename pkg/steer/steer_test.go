@@ -351,7 +351,7 @@ func TestDownRemovesSteeredRules(t *testing.T) {
 	}
 
 	// Rules only: ntuple switched on by hand, no up.
-	if err := l.h.Ethtool.SetFeature("eth3", steer.NtupleFeature, true); err != nil {
+	if err := l.h.Ethtool.SetFeature("eth3", host.NtupleFeature, true); err != nil {
 		t.Fatal(err)
 	}
 	mid := l.snap()
