@@ -60,3 +60,27 @@ func TestAbsoluteLinksDoNotLeaveTheTree(t *testing.T) {
 		})
 	}
 }
+
+// A process killed between replaceFile's write and rename leaves
+// state.json.tmp (or a rule table's .tmp); the next Open removes it.
+func TestOpenRemovesLeftTemporaryFiles(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "h")
+	if err := hostsim.Init(root, hostsim.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := hostsim.Snapshot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"state.json.tmp", "fdir-eth3.tbl.tmp"} {
+		if err := os.WriteFile(filepath.Join(root, hostsim.MarkerDir, n), []byte("{"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := hostsim.Open(root); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := hostsim.Snapshot(root); err != nil || after != before {
+		t.Fatalf("Open left the temporary files (%v):\n%s", err, after)
+	}
+}

@@ -190,6 +190,8 @@ func Open(root string) (*host.Host, error) {
 		if err := s.locked(func(*state) error { return nil }); err != nil {
 			return nil, err
 		}
+	} else if err := s.lockSim(func() error { return nil }); err != nil {
+		return nil, err // lockSim removes what a killed replaceFile left
 	}
 	return &host.Host{
 		FS:        &simFS{RootFS: s.fs, s: s},
