@@ -465,27 +465,11 @@ const hugepageFix = "reserve hugepages and mount hugetlbfs: echo 512 > /proc/sys
 // checkHugepages refuses to start EAL without hugepages reserved and
 // hugetlbfs mounted (EAL's own failure says far less).
 func checkHugepages(f host.FS) error {
-	b, err := f.ReadFile("/proc/meminfo")
+	hp, err := host.ReadHugepages(f)
 	if err != nil {
-		return fmt.Errorf("read /proc/meminfo: %w", err)
+		return err
 	}
-	total, free := -1, -1
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "HugePages_Total":
-			total = n
-		case "HugePages_Free":
-			free = n
-		}
-	}
+	total, free := hp.Total, hp.Free
 	if total <= 0 {
 		return outcome.Invalid(hugepageFix, "no hugepages reserved (HugePages_Total is %d in /proc/meminfo)", max(total, 0))
 	}

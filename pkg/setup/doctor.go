@@ -185,21 +185,14 @@ func plainErr(err error) string {
 // hugepages reads HugePages_Total/Free and Hugepagesize from /proc/meminfo.
 func hugepages(h *host.Host) Check {
 	c := Check{Name: "hugepages", Required: false}
-	b, err := h.FS.ReadFile("/proc/meminfo")
+	hp, err := host.ReadHugepages(h.FS)
 	if err != nil {
-		c.Detail = "cannot read /proc/meminfo: " + err.Error()
+		c.Detail = "cannot " + err.Error()
 		return c
 	}
-	vals := map[string]string{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok {
-			vals[k] = strings.TrimSpace(v)
-		}
-	}
-	total, _ := strconv.Atoi(vals["HugePages_Total"])
-	free, _ := strconv.Atoi(vals["HugePages_Free"])
+	total, free := hp.Total, hp.Free
 	c.Pass = total > 0 && free > 0
-	c.Detail = fmt.Sprintf("%d hugepages of %s reserved, %d free", total, orNone(vals["Hugepagesize"]), free)
+	c.Detail = fmt.Sprintf("%d hugepages of %s reserved, %d free", total, orNone(hp.Size), free)
 	if !c.Pass {
 		c.Fix = "reserve them for 'vfbypass rx': echo 1024 > /proc/sys/vm/nr_hugepages (and mount -t hugetlbfs nodev /dev/hugepages if not mounted); tests can use 'vfbypass rx --no-huge'"
 	}
