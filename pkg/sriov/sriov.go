@@ -204,6 +204,10 @@ func SetNumVFs(f host.FS, p PF, n int) error {
 	switch {
 	case errors.Is(err, syscall.ERANGE):
 		why = fmt.Sprintf(" (%s allows at most %d VFs)", p.Name, p.TotalVFs)
+	case errors.Is(err, syscall.EBUSY) && n == 0:
+		// Disabling is refused by the PF's driver (sriov_configure), not
+		// by the count rule: a VF is still assigned to a guest or in use.
+		why = " (the driver refuses to remove the VFs while one is in use: stop what holds them, e.g. a VM with a VF assigned or a DPDK process, see 'vfbypass status " + p.Name + "')"
 	case errors.Is(err, syscall.EBUSY):
 		why = " (VFs already enabled: the kernel needs 0 first; run \"vfbypass down " + p.Name + "\" or write 0)"
 	case errors.Is(err, syscall.ENOENT):

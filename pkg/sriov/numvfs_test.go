@@ -1,0 +1,47 @@
+package sriov_test
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
+)
+
+// EBUSY means two things: a count change without 0 first (the kernel's
+// sriov_numvfs_store), and a driver refusing to remove VFs in use (a write
+// of 0). Each is explained as itself.
+func TestSetNumVFsExplainsEBUSY(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "host")
+	if err := hostsim.Init(root, hostsim.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := hostsim.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	pf, err := sriov.LookupPF(h.FS, "eth3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sriov.SetNumVFs(h.FS, pf, 2); err != nil {
+		t.Fatal(err)
+	}
+	err = sriov.SetNumVFs(h.FS, pf, 4)
+	if !errors.Is(err, syscall.EBUSY) || !strings.Contains(err.Error(), "needs 0 first") {
+		t.Errorf("2 -> 4: %v, want EBUSY explained as 0 first", err)
+	}
+	if err := hostsim.AddFault(root, hostsim.Fault{Op: "write", Match: "*/sriov_numvfs", Errno: unix.EBUSY}); err != nil {
+		t.Fatal(err)
+	}
+	err = sriov.SetNumVFs(h.FS, pf, 0)
+	if !errors.Is(err, syscall.EBUSY) || strings.Contains(err.Error(), "0 first") || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("write of 0 refused: %v, want EBUSY explained as VFs in use", err)
+	}
+}
