@@ -15,8 +15,8 @@ import (
 	"github.com/vfbypass/vfbypass/internal/cli"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
-	"github.com/vfbypass/vfbypass/pkg/sriov"
 	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
 // globals are the flags every command takes (shared with vfbypass-rx), and
@@ -228,7 +228,7 @@ func (g *globals) withHost(f func(h *host.Host) error) error {
 }
 
 // checkOptionalPF refuses a PF argument that cannot be an interface name
-// (status '' is not "every PF").
+// (an empty name given to status is not "every PF").
 func checkOptionalPF(args []string) error {
 	if len(args) == 1 {
 		return sriov.CheckIfname(args[0])
