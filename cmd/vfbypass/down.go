@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -38,9 +37,7 @@ func newDownCmd(g *globals) *cobra.Command {
 			}
 			defer h.Close()
 			opts.StateDir = g.StateDir
-			if g.Output == "text" {
-				opts.Progress = func(s string) { fmt.Fprintf(g.Stderr, "→ %s\n", s) }
-			}
+			opts.Progress = g.progress()
 			// Undo is not interrupted by SIGINT: a half-undone PF is worse.
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -27,6 +27,8 @@ type globals struct {
 	args []string
 	// stdin is the process's standard input (up --config -).
 	stdin *os.File
+	// quiet (-q): print only errors.
+	quiet bool
 	// started is set once a command's flags and arguments were accepted:
 	// an error before that is a usage error.
 	started bool
@@ -44,12 +46,16 @@ journaled, so "vfbypass down" undoes exactly what "vfbypass up" did.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			g.started = true
+			if g.quiet && g.Verbose {
+				return outcome.Invalid("give -v or -q", "-v (show every kernel call) and -q (print only errors) contradict each other")
+			}
 			return g.CheckOutput()
 		},
 	}
 	root.SetOut(g.Stdout)
 	root.SetErr(g.Stderr)
 	g.Bind(root.PersistentFlags())
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only errors (with -o text; JSON is always printed)")
 	root.SetFlagErrorFunc(flagError)
 	for _, add := range commands {
 		root.AddCommand(add(g))
@@ -211,11 +217,37 @@ func outputFromArgs(args []string) (string, bool) {
 	return out, found
 }
 
-// openHost opens the host the global flags name.
-func (g *globals) openHost() (*host.Host, error) { return g.OpenHost() }
+// openHost opens the host the global flags name; with -v every call that
+// reaches the kernel is written to stderr as it is made.
+func (g *globals) openHost() (*host.Host, error) {
+	h, err := g.OpenHost()
+	if err != nil || !g.Verbose {
+		return h, err
+	}
+	return host.Verbose(h, g.Stderr), nil
+}
 
-// emit prints res and its warnings (cli.Globals.Emit).
-func (g *globals) emit(res report.Result, err error) error { return g.Emit(res, err) }
+// emit prints res and its warnings (cli.Globals.Emit); with -q in text
+// mode, only an error.
+func (g *globals) emit(res report.Result, err error) error {
+	if !g.quiet || g.Output != "text" {
+		return g.Emit(res, err)
+	}
+	if err != nil {
+		cli.PrintError(g.Stderr, err)
+		return cli.Printed{Err: err}
+	}
+	return nil
+}
+
+// progress is the function that prints up's and down's progress lines on
+// stderr: none in JSON mode or with -q.
+func (g *globals) progress() func(string) {
+	if g.Output != "text" || g.quiet {
+		return nil
+	}
+	return func(s string) { fmt.Fprintf(g.Stderr, "→ %s\n", s) }
+}
 
 // withHost opens the host, runs f on it and closes it.
 func (g *globals) withHost(f func(h *host.Host) error) error {

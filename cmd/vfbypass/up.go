@@ -66,9 +66,7 @@ func newUpCmd(g *globals) *cobra.Command {
 			}
 			defer h.Close()
 			u.opts.StateDir, u.opts.Timeout = g.StateDir, u.timeout
-			if g.Output == "text" {
-				u.opts.Progress = func(s string) { fmt.Fprintf(g.Stderr, "→ %s\n", s) }
-			}
+			u.opts.Progress = g.progress()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			res, err := setup.Up(ctx, h, req, u.opts)

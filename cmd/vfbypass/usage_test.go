@@ -73,3 +73,39 @@ func TestOutputFromArgs(t *testing.T) {
 		}
 	}
 }
+
+// -v shows each kernel call on stderr; -q prints only errors.
+func TestVerboseAndQuiet(t *testing.T) {
+	root, state := simHost(t)
+	g := []string{"--host-root", root, "--state-dir", state}
+	code, _, stderr := vfb(append(g, "-v", "up", "eth3", "--vfs", "2", "--mac", "02:00:00:00:00:01", "--trust")...)
+	if code != 0 {
+		t.Fatalf("-v up: exit %d %s", code, stderr)
+	}
+	for _, want := range []string{
+		`write "2" to /sys/bus/pci/devices/0000:04:00.1/sriov_numvfs: ok`,
+		"netlink eth3: vf 0 mac 02:00:00:00:00:01 (IFLA_VF_MAC): ok",
+		"netlink eth3: vf 0 trust on (IFLA_VF_TRUST): ok",
+		`write "vfio-pci" to /sys/bus/pci/devices/0000:04:10.1/driver_override: ok`,
+		"ethtool eth3: rx-ntuple-filter on (ETHTOOL_SFEATURES): ok",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("-v up: stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	code, out, stderr := vfb(append(g, "-q", "steer", "add", "eth3", "--vf", "0", "flow-type", "tcp4", "dst-port", "80")...)
+	if code != 0 || out != "" || stderr != "" {
+		t.Errorf("-q steer add: exit %d, stdout %q, stderr %q; want 0 and nothing", code, out, stderr)
+	}
+	code, out, stderr = vfb(append(g, "-q", "down", "eth3")...)
+	if code != 0 || out != "" || stderr != "" {
+		t.Errorf("-q down: exit %d, stdout %q, stderr %q; want 0 and nothing", code, out, stderr)
+	}
+	code, out, stderr = vfb(append(g, "-q", "down", "eth3")...)
+	if code != 2 || out != "" || !strings.Contains(stderr, "vfbypass: ") {
+		t.Errorf("-q down without a journal: exit %d, stdout %q, stderr %q; want 2 and the error", code, out, stderr)
+	}
+	if code, _, stderr := vfb(append(g, "-q", "-v", "status")...); code != 2 || !strings.Contains(stderr, "contradict") {
+		t.Errorf("-q -v: exit %d %q", code, stderr)
+	}
+}
