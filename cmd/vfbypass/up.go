@@ -34,18 +34,19 @@ type upFlags struct {
 
 // requestFlags are the flags that say what the request is: a config says it
 // all, so none of them may come with --config.
-var requestFlags = []string{"vfs", "vf", "mac", "vlan", "qos", "trust", "spoofchk", "driver", "noiommu"}
+var requestFlags = []string{"vfs", "vf", "mac", "vlan", "qos", "trust", "spoofchk", "driver", "noiommu", "mode", "queue", "xdp-mode"}
 
 func newUpCmd(g *globals) *cobra.Command {
 	u := &upFlags{}
 	cmd := &cobra.Command{
-		Use:   "up PF --vfs N [--vf K ...] [flags]",
+		Use:   "up PF --vfs N [--vf K ...] [flags] | up PF --mode queue --queue Q",
 		Short: "Enable VFs on a PF, configure them, give them to vfio-pci and switch ntuple on (journaled)",
 		Example: `  vfbypass up eth3 --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust
   vfbypass up eth3 --vfs 4 --vf 0,1 --mac 02:00:00:00:00:01 --mac 02:00:00:00:00:02 --dry-run
   vfbypass up eth3 --vfs 2 --trust=off --spoofchk=off
   vfbypass up --config /etc/vfbypass/eth3.yaml -o json
-  generate-config | vfbypass up --config - -o json`,
+  generate-config | vfbypass up --config - -o json
+  vfbypass up eth3 --mode queue --queue 15`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if err := separateOnOff(g.args, args); err != nil {
 				return err
@@ -88,6 +89,9 @@ func newUpCmd(g *globals) *cobra.Command {
 	f.BoolVar(&u.opts.Force, "force", false, "allow a PF carrying the default route, and replacing VFs vfbypass did not create")
 	f.BoolVar(&u.opts.Recreate, "recreate", false, "accept a change of --vfs on a PF that is up: every VF is removed and made again, the PF resets (its link drops)")
 	f.DurationVar(&u.timeout, "timeout", 10*time.Second, "how long to wait for VFs and /dev/vfio nodes to appear")
+	f.StringVar(&u.req.Mode, "mode", "", "bypass mode: vf (default: VFs for DPDK) or queue (a hidden PF RX queue for AF_XDP; see docs/modes.md)")
+	f.IntVar(&u.req.Queue, "queue", 0, "with --mode queue: the PF RX queue to take out of RSS")
+	f.StringVar(&u.req.XDPMode, "xdp-mode", "", "with --mode queue: native (default) or generic XDP for 'rx --queue'; generic is needed on a PF with VFs")
 	return cmd
 }
 
@@ -136,6 +140,13 @@ func (u *upFlags) fromFlags(cmd *cobra.Command, args []string) (setup.Request, e
 	f := cmd.Flags()
 	if len(args) != 1 {
 		return req, outcome.Invalid("name the PF: vfbypass up eth3 --vfs 2", "up needs the PF interface name")
+	}
+	if req.Mode == setup.ModeQueue {
+		if !f.Changed("queue") {
+			return req, outcome.Invalid("pass --queue Q, the RX queue to take out of RSS", "up %s --mode queue needs --queue", args[0])
+		}
+		req.PF, req.Driver = args[0], "" // no VFs: --driver's default is VF mode's
+		return req, nil
 	}
 	if !f.Changed("vfs") {
 		return req, outcome.Invalid("pass --vfs N, e.g. --vfs 2", "up %s needs the number of VFs to enable", args[0])

@@ -23,6 +23,10 @@ type desired struct {
 	// ntuple: the PF's driver can switch ntuple filters on; why not.
 	ntuple    bool
 	ntupleWhy string
+	// queue: queue mode's steps (queue.go), planned from the PF's table
+	// as probe read it.
+	queue []step
+	probe queueProbe
 }
 
 // planSteps lists the steps that take the PF to d. It depends only on the
@@ -30,6 +34,9 @@ type desired struct {
 // so a run after an interrupted one plans the same steps as a clean one;
 // each step then checks the kernel (changes) before it acts.
 func planSteps(d desired) []step {
+	if d.req.queueMode() {
+		return d.queue
+	}
 	creating := d.orig.NumVFs != d.req.NumVFs
 	toVFIO := d.req.Driver == vfio.Driver
 	chosen := map[int]bool{}
@@ -73,8 +80,16 @@ func planSteps(d desired) []step {
 
 // plan builds the steps and the diff of this run.
 func (u *upRun) plan(context.Context) error {
-	d := u.desired(u.req, u.j)
-	if !d.ntuple {
+	if err := checkModeChange(u.pf.Name, u.j, u.req); err != nil {
+		return err
+	}
+	d, err := u.desired(u.req, u.j)
+	if err != nil {
+		return err
+	}
+	if u.req.queueMode() {
+		queueWarnings(u.pf, d.probe, u.req, &u.res.Common)
+	} else if !d.ntuple {
 		u.res.Warn("%s (driver %s) cannot steer flows: %s; traffic reaches the VFs only by their MAC/VLAN", u.pf.Name, u.pf.Driver, d.ntupleWhy)
 	}
 	u.steps = planSteps(d)
@@ -98,10 +113,18 @@ func (u *upRun) plan(context.Context) error {
 }
 
 // desired gathers what planSteps needs for req on this PF.
-func (u *upRun) desired(req Request, j *journal.Journal) desired {
+func (u *upRun) desired(req Request, j *journal.Journal) (desired, error) {
 	iommu, _ := vfio.IOMMUPresent(u.h.FS) // a read error was refused by validate
 	_, ok, why := ntupleSupport(u.h, u.pf.Name)
-	return desired{req: req, orig: u.orig, j: j, iommu: iommu, ntuple: ok, ntupleWhy: why}
+	d := desired{req: req, orig: u.orig, j: j, iommu: iommu, ntuple: ok, ntupleWhy: why}
+	if req.queueMode() {
+		var err error
+		d.probe = probeQueue(u.h, u.pf)
+		if d.queue, err = queueSteps(d.probe, req, j); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
 }
 
 // recreatedChanges: with --recreate the VF-side steps all run again.

@@ -56,6 +56,12 @@ type Request struct {
 	Driver  string        `json:"driver" yaml:"driver"`
 	NoIOMMU bool          `json:"noiommu,omitempty" yaml:"noiommu,omitempty"`
 	Rules   []RuleRequest `json:"rules,omitempty" yaml:"rules,omitempty"`
+	// Mode is vf (the default, "") or queue: the hidden RX queue Queue,
+	// received through XDP of XDPMode (native, the default, or generic);
+	// see queue.go.
+	Mode    string `json:"mode,omitempty" yaml:"mode,omitempty"`
+	Queue   int    `json:"queue,omitempty" yaml:"queue,omitempty"`
+	XDPMode string `json:"xdp_mode,omitempty" yaml:"xdp_mode,omitempty"`
 }
 
 // LoadConfig reads a request from a config file (YAML or JSON, one
@@ -91,6 +97,12 @@ func LoadConfig(path string, stdin *os.File) (Request, error) {
 
 // Normalize fills defaults: driver vfio-pci, VF 0 chosen, VFs sorted.
 func (r *Request) Normalize() {
+	if r.Mode == ModeVF {
+		r.Mode = "" // the default, as journals before queue mode have it
+	}
+	if r.queueMode() {
+		return // no VFs
+	}
 	if r.Driver == "" {
 		r.Driver = vfio.Driver
 	}
@@ -120,7 +132,7 @@ func (r *Request) Validate(pf sriov.PF) error {
 	if err := r.Check(); err != nil {
 		return err
 	}
-	if r.NumVFs > pf.TotalVFs {
+	if !r.queueMode() && r.NumVFs > pf.TotalVFs {
 		return outcome.Invalid(fmt.Sprintf("pass --vfs N with 1 <= N <= %d", pf.TotalVFs), "--vfs %d: %s (%s) supports at most %d VFs (sriov_totalvfs)", r.NumVFs, pf.Name, pf.Address, pf.TotalVFs)
 	}
 	return nil
@@ -134,6 +146,12 @@ func (r *Request) Check() error {
 		if err := sriov.CheckIfname(r.PF); err != nil {
 			return err
 		}
+	}
+	switch {
+	case r.queueMode():
+		return r.validateQueue()
+	case r.Mode != "" && r.Mode != ModeVF || r.Queue != 0 || r.XDPMode != "":
+		return outcome.Invalid("use --mode vf (default) or --mode queue --queue Q", "--mode %q with --queue %d, --xdp-mode %q: the queue and XDP mode belong to --mode queue", r.Mode, r.Queue, r.XDPMode)
 	}
 	if !slices.Contains(Drivers(), r.Driver) {
 		return outcome.Invalid("use --driver vfio-pci (default) or --driver none", "driver %q is not supported", r.Driver)
@@ -210,6 +228,16 @@ func isZero(hw net.HardwareAddr) bool {
 // Args renders the request as `vfbypass up` arguments, for messages.
 func (r Request) Args() string {
 	var b strings.Builder
+	if r.queueMode() {
+		fmt.Fprintf(&b, "%s --mode queue --queue %d", r.PF, r.Queue)
+		if r.XDPMode != "" {
+			fmt.Fprintf(&b, " --xdp-mode %s", r.XDPMode)
+		}
+		if len(r.Rules) > 0 {
+			fmt.Fprintf(&b, " (+%d rules)", len(r.Rules))
+		}
+		return b.String()
+	}
 	fmt.Fprintf(&b, "%s --vfs %d", r.PF, r.NumVFs)
 	for _, v := range r.VFs {
 		fmt.Fprintf(&b, " --vf %d", v.Index)
@@ -239,6 +267,11 @@ func (r Request) Args() string {
 func (r Request) steerRequests() []steer.Request {
 	out := make([]steer.Request, 0, len(r.Rules))
 	for _, rr := range r.Rules {
+		if r.queueMode() {
+			// To the hidden queue, unless the flow names its own action.
+			out = append(out, steer.Request{Words: strings.Fields(rr.Flow), Queue: uint32(r.Queue), PFQueue: true, Default: true})
+			continue
+		}
 		out = append(out, steer.Request{Words: strings.Fields(rr.Flow), VF: rr.VF, Queue: uint32(rr.Queue)})
 	}
 	return out

@@ -48,15 +48,18 @@ func vfReports(h *host.Host, pf string) []report.VF {
 
 // PFStatus is the state of one PF.
 type PFStatus struct {
-	Name         string          `json:"name"`
-	Address      string          `json:"address"`
-	Model        string          `json:"model,omitempty"`
-	Driver       string          `json:"driver"`
-	TotalVFs     int             `json:"total_vfs"`
-	NumVFs       int             `json:"num_vfs"`
-	Autoprobe    bool            `json:"drivers_autoprobe"`
-	Ntuple       *bool           `json:"ntuple"`
-	RxQueues     int             `json:"rx_queues,omitempty"`
+	Name      string `json:"name"`
+	Address   string `json:"address"`
+	Model     string `json:"model,omitempty"`
+	Driver    string `json:"driver"`
+	TotalVFs  int    `json:"total_vfs"`
+	NumVFs    int    `json:"num_vfs"`
+	Autoprobe bool   `json:"drivers_autoprobe"`
+	Ntuple    *bool  `json:"ntuple"`
+	RxQueues  int    `json:"rx_queues,omitempty"`
+	// RSSIndir is the RSS indirection table (queue mode hides a queue in
+	// it), each run of one queue as Q*N; "" when the driver has none.
+	RSSIndir     string          `json:"rss_indir,omitempty"`
 	DefaultRoute bool            `json:"default_route"`
 	VFs          []report.VF     `json:"vfs"`
 	Journal      *JournalSummary `json:"journal"`
@@ -113,6 +116,9 @@ func (r *StatusResult) Text(w io.Writer) {
 			fmt.Fprint(w, ", carries the default route")
 		}
 		fmt.Fprintln(w)
+		if p.RSSIndir != "" {
+			fmt.Fprintf(w, "  RSS indirection table (queue*entries): %s\n", p.RSSIndir)
+		}
 		for _, v := range p.VFs {
 			writeVF(w, v)
 		}
@@ -224,6 +230,9 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 		if q, err := h.Ethtool.RxQueues(name); err == nil {
 			st.RxQueues = q
 		}
+		if t, err := h.Ethtool.Indir(name); err == nil {
+			st.RSSIndir = indirWords(t)
+		}
 		st.VFs = vfReports(h, name)
 	}
 	if ifs, err := sriov.DefaultRouteInterfaces(h.FS); err == nil {
@@ -260,7 +269,7 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 			st.Drift = append(st.Drift, Drift{Field: "step " + ent.ID, Want: "applied", Have: "pending: an interrupted run ('vfbypass up' finishes it, 'vfbypass down' undoes it)"})
 		}
 	}
-	if pfErr == nil && j.Request != nil {
+	if (pfErr == nil || req.queueMode() && errors.Is(pfErr, sriov.ErrNoSRIOV)) && j.Request != nil {
 		drift, derr := stepDrift(h, pf, req, j)
 		if derr != nil {
 			return st, derr
@@ -285,8 +294,15 @@ func stepDrift(h *host.Host, pf sriov.PF, req Request, j *journal.Journal) ([]Dr
 	iommu, _ := vfio.IOMMUPresent(h.FS)
 	_, ntuple, _ := ntupleSupport(h, pf.Name)
 	e := &env{h: h, pf: pf}
+	d := desired{req: req, orig: orig, j: j, iommu: iommu, ntuple: ntuple}
+	if req.queueMode() {
+		var err error
+		if d.queue, err = queueSteps(probeQueue(h, pf), req, j); err != nil {
+			return []Drift{{Field: "rss.indir", Want: fmt.Sprintf("queue %d out of RSS", req.Queue), Have: err.Error()}}, nil
+		}
+	}
 	var out []Drift
-	for _, s := range planSteps(desired{req: req, orig: orig, j: j, iommu: iommu, ntuple: ntuple}) {
+	for _, s := range planSteps(d) {
 		c, err := s.changes(e)
 		if err != nil {
 			return nil, fmt.Errorf("check %s of %s: %w", s.id(), pf.Name, err)

@@ -68,6 +68,10 @@ func decodeStep(kind string, rec json.RawMessage, totalVFs int) (step, error) {
 		s = &bindStep{}
 	case "ntuple":
 		s = &ntupleStep{}
+	case "rss-indir":
+		s = &rssIndirStep{}
+	case "lro":
+		s = &lroStep{}
 	default:
 		return nil, fmt.Errorf("journal step kind %q is not known to this vfbypass", kind)
 	}

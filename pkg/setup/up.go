@@ -175,7 +175,7 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 // validate checks the request and the host before anything is touched:
 // every refusal is bad input (exit 2).
 func (u *upRun) validate(req Request) error {
-	pf, err := checkPF(u.h, req.PF)
+	pf, err := checkPFFor(u.h, req)
 	if err != nil {
 		return err
 	}
@@ -184,13 +184,22 @@ func (u *upRun) validate(req Request) error {
 	if err := req.Validate(pf); err != nil {
 		return err
 	}
+	if req.queueMode() {
+		if err := checkQueueHost(pf, probeQueue(u.h, pf), req); err != nil {
+			return err
+		}
+	}
 	if len(req.Rules) > 0 {
 		// Every rule is checked against the PF before anything changes.
 		if u.rules, err = steer.Check(u.h, u.store, pf.Name, req.steerRequests(), req.NumVFs); err != nil {
 			return err
 		}
 	}
-	if carries, err := guardDefaultRoute(u.h, pf.Name, u.opts.Force, "enabling SR-IOV"); err != nil {
+	what := "enabling SR-IOV"
+	if req.queueMode() {
+		what = "switching ntuple or LRO (ixgbe resets the PF for either)"
+	}
+	if carries, err := guardDefaultRoute(u.h, pf.Name, u.opts.Force, what); err != nil {
 		return err
 	} else if carries {
 		u.res.Warn("%s carries the default route; going ahead because of --force", pf.Name)
@@ -232,7 +241,7 @@ func (u *upRun) lock() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.pf, err = checkPF(u.h, u.req.PF); err != nil {
+	if u.pf, err = checkPFFor(u.h, u.req); err != nil {
 		l.Unlock()
 		return nil, err
 	}
@@ -281,7 +290,7 @@ func (u *upRun) loadJournal(context.Context) error {
 // set up needs --recreate. Both messages say what would be disrupted.
 func (u *upRun) checkCount(context.Context) error {
 	have, want := u.pf.NumVFs, u.req.NumVFs
-	if have == 0 || have == want {
+	if have == 0 || have == want || u.req.queueMode() {
 		return nil
 	}
 	owned := u.j != nil && u.j.Entry("numvfs") != nil && u.j.Entry("numvfs").State != journal.Undone
