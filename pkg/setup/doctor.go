@@ -28,6 +28,10 @@ type DoctorResult struct {
 	report.Common
 	Checks []Check `json:"checks"`
 	OK     bool    `json:"ok"`
+	// Modes says what vf and queue mode need and cost on the PF, and
+	// RecommendedMode which one to use ("" when neither runs there).
+	Modes           []ModeReport `json:"modes,omitempty"`
+	RecommendedMode string       `json:"recommended_mode,omitempty"`
 }
 
 // Text implements report.Result.
@@ -44,6 +48,23 @@ func (r *DoctorResult) Text(w io.Writer) {
 		if !c.Pass && c.Fix != "" {
 			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
 		}
+	}
+	for _, m := range r.Modes {
+		state := "not supported"
+		if m.Supported {
+			state = "supported"
+		}
+		fmt.Fprintf(w, "mode %-5s %s; the kernel keeps %s\n", m.Mode, state, orNone(m.KernelQueues))
+		for _, x := range m.Has {
+			fmt.Fprintf(w, "  + %s\n", x)
+		}
+		for _, x := range m.Lacks {
+			fmt.Fprintf(w, "  - %s\n", x)
+		}
+		fmt.Fprintf(w, "  cost: %s\n", m.Cost)
+	}
+	if len(r.Modes) > 0 {
+		fmt.Fprintf(w, "recommended mode: %s\n", orNone(r.RecommendedMode))
 	}
 	if r.OK {
 		fmt.Fprintln(w, "ready: every required check passed")
@@ -69,6 +90,9 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 	var p sriov.PF
 	pfOK := false
 	if pf != "" {
+		if qp, err := checkQueuePF(h, pf); err == nil {
+			res.Modes, res.RecommendedMode = modeReports(h, qp)
+		}
 		var err error
 		p, err = checkPF(h, pf)
 		switch {
