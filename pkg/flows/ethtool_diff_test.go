@@ -3,64 +3,49 @@ package flows
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
-	"fmt"
-	"os"
+	"errors"
 	"os/exec"
-	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/vfbypass/vfbypass/tools/ethtool-capture/capture"
 )
 
-// shimSource is the project's ethtool capture shim; CI checks shared/ out
-// next to the repository.
-const shimSource = "../../../shared/tools/ethtool-capture/shim.c"
-
-// ethtoolCapture builds the LD_PRELOAD shim and returns a function that runs
-// the real `ethtool -N capture0 WORDS...` against it: the struct
-// ethtool_rxnfc ethtool inserted, or ok=false when ethtool refused the words.
+// ethtoolCapture returns a function that runs the real `ethtool -N
+// capture0 WORDS...` under the project's tracer
+// (tools/ethtool-capture/capture, no device needed): the struct
+// ethtool_rxnfc ethtool inserted, or ok=false when ethtool refused the
+// words.
 func ethtoolCapture(t *testing.T) func(words []string) (rxnfc []byte, ok bool) {
 	t.Helper()
-	if _, err := os.Stat(shimSource); err != nil {
-		t.Skipf("no ethtool capture shim at %s (shared/ is not checked out next to the repository): %v", shimSource, err)
-	}
 	ethtool, err := exec.LookPath("ethtool")
 	if err != nil {
 		t.Skip("ethtool is not installed (apt package ethtool)")
-	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed (apt package gcc)")
 	}
 	out, err := exec.Command(ethtool, "--version").Output()
 	if err != nil || !strings.Contains(string(out), "version 6.1") {
 		t.Skipf("the fixture and this test are for ethtool 6.1; found %q (%v)", strings.TrimSpace(string(out)), err)
 	}
-	dir := t.TempDir()
-	so := filepath.Join(dir, "shim.so")
-	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-O2", "-o", so, shimSource, "-ldl").CombinedOutput(); err != nil {
-		t.Fatalf("build the shim: %v\n%s", err, out)
+	if _, err := capture.Run(ethtool, "capture0", []string{"flow-type", "tcp4", "action", "0"}); errors.Is(err, capture.ErrUnsupported) {
+		t.Skip(err)
+	} else if errors.Is(err, syscall.EPERM) {
+		t.Skipf("ptrace is not allowed here (%v)", err)
+	} else if err != nil {
+		t.Fatal(err)
 	}
-	n := 0
 	return func(words []string) ([]byte, bool) {
-		n++
-		dump := filepath.Join(dir, fmt.Sprintf("dump%d", n))
-		cmd := exec.Command(ethtool, append([]string{"-N", "capture0"}, words...)...)
-		cmd.Env = append(os.Environ(), "LD_PRELOAD="+so, "SHIM_OUT="+dump)
-		if err := cmd.Run(); err != nil {
-			if _, ok := err.(*exec.ExitError); !ok {
-				t.Fatalf("run ethtool: %v", err)
-			}
+		r, err := capture.Run(ethtool, "capture0", words)
+		if err != nil {
+			t.Fatalf("capture ethtool %q: %v", words, err)
+		}
+		if !r.Accepted {
 			return nil, false
 		}
-		text, err := os.ReadFile(dump)
-		if err != nil {
-			t.Fatalf("ethtool accepted %q but the shim wrote nothing: %v", words, err)
+		if len(r.Rxnfc) != rxnfcSize {
+			t.Fatalf("ethtool %q: struct ethtool_rxnfc of %d bytes, want %d", words, len(r.Rxnfc), rxnfcSize)
 		}
-		b, err := hex.DecodeString(strings.Join(strings.Fields(string(text)), ""))
-		if err != nil || len(b) != rxnfcSize {
-			t.Fatalf("shim dump for %q: %d bytes, %v", words, len(b), err)
-		}
-		return b, true
+		return r.Rxnfc, true
 	}
 }
 

@@ -170,7 +170,7 @@ func TestParseRejectsRepeats(t *testing.T) {
 
 // TestParseEquivalent: each pair of command lines reaches the kernel as the
 // same bytes. Every pair was checked with the real ethtool 6.1
-// (shared/tools/ethtool-capture); TestEthtoolDifferential checks the bytes
+// (tools/ethtool-capture); TestEthtoolDifferential checks the bytes
 // against ethtool itself where it is installed.
 func TestParseEquivalent(t *testing.T) {
 	for _, c := range []struct{ a, b string }{
