@@ -132,7 +132,10 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 	if err := checkNotInUse(h, pfName, j, total); err != nil && !opts.DryRun {
 		return res, err
 	}
+	res.Diff = downDiff(e, j)
 	if err := undoAll(ctx, e, store, j, opts, &res.Steps, &res.Changed); err != nil || opts.DryRun {
+		// A dry run's changed says whether the real run would change anything.
+		res.Changed = res.Changed || (opts.DryRun && (len(res.Diff) > 0 || j.Active()))
 		return res, err
 	}
 	res.VFs = vfReports(h, pfName)
@@ -208,6 +211,26 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 		return outcome.WithCode(outcome.RollbackIncomplete, err)
 	}
 	return nil
+}
+
+// downDiff lists the fields down restores: the rules vfbypass installed go,
+// each step's field gets the value before the first up.
+func downDiff(e *env, j *journal.Journal) []report.Change {
+	var c []report.Change
+	for i := len(j.Rules) - 1; i >= 0; i-- {
+		r := j.Rules[i]
+		c = append(c, report.Change{Field: ruleField(r.Location), Before: ruleValue(strings.Fields(r.Words))})
+	}
+	for i := len(j.Steps) - 1; i >= 0; i-- {
+		ent := j.Steps[i]
+		if ent.State == journal.Undone {
+			continue
+		}
+		if s, err := decodeStep(ent.Kind, ent.Undo, -1); err == nil { // loadForUndo checked it
+			c = append(c, s.restores(e)...)
+		}
+	}
+	return c
 }
 
 func statusOf(changed bool) string {

@@ -210,8 +210,9 @@ func (s *releaseStep) changes(e *env) ([]report.Change, error) {
 	}
 	return change(vfField(s.bind.Index, "driver"), v.Driver, kernelDriver), nil
 }
-func (s *releaseStep) record(*env) error     { return nil }
-func (s *releaseStep) keep(step, *env) error { return nil }
+func (s *releaseStep) record(*env) error             { return nil }
+func (s *releaseStep) restores(*env) []report.Change { return nil }
+func (s *releaseStep) keep(step, *env) error         { return nil }
 func (s *releaseStep) apply(ctx context.Context, e *env) error {
 	if _, err := s.bind.undo(ctx, e); err != nil {
 		return err

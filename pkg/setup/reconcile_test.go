@@ -326,3 +326,21 @@ func TestUpRefusesAJournalNamingForeignDevices(t *testing.T) {
 		})
 	}
 }
+
+// TestDownDiff: down's dry run predicts that it changes the host and lists
+// the fields it restores; the real down reports the same diff.
+func TestDownDiff(t *testing.T) {
+	l := newLab(t, hostsim.Options{})
+	r := base()
+	r.Rules = []setup.RuleRequest{rule(0, "flow-type udp4 dst-port 4789")}
+	l.up(r, l.opts())
+	dry, err := setup.Down(context.Background(), l.h, "eth3", setup.Options{StateDir: l.state, DryRun: true})
+	want := "rule@2045:flow-type udp4 dst-port 4789 vf 0 queue 0-> ntuple:on->off vf0.driver:vfio-pci->none numvfs:2->0"
+	if err != nil || !dry.Changed || fields(dry.Diff) != want {
+		t.Fatalf("down --dry-run: changed=%v diff %q %v; want true, %q", dry.Changed, fields(dry.Diff), err, want)
+	}
+	res, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
+	if err != nil || !res.Changed || fields(res.Diff) != want {
+		t.Fatalf("down: changed=%v diff %q %v", res.Changed, fields(res.Diff), err)
+	}
+}

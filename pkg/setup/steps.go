@@ -45,6 +45,9 @@ type step interface {
 	// undo restores the recorded state; it is idempotent and reports
 	// whether it changed anything.
 	undo(ctx context.Context, e *env) (bool, error)
+	// restores lists the fields undo would change (Before: the kernel's,
+	// After: the recorded original), for down's diff.
+	restores(e *env) []report.Change
 }
 
 // decodeStep rebuilds a step from its journal record and refuses values no
@@ -722,4 +725,52 @@ func (s *ntupleStep) undo(_ context.Context, e *env) (bool, error) {
 		return false, nil
 	}
 	return true, e.h.Ethtool.SetFeature(e.pf.Name, host.NtupleFeature, s.Old)
+}
+
+// --- what undo restores, for down's diff ---
+
+func (s *numVFsStep) restores(e *env) []report.Change {
+	if e.refresh() != nil {
+		return nil
+	}
+	c := change("numvfs", strconv.Itoa(e.pf.NumVFs), strconv.Itoa(s.Old))
+	return append(c, change("drivers_autoprobe", strconv.Itoa(b2i(e.pf.Autoprobe)), strconv.Itoa(b2i(s.OldAutoprobe)))...)
+}
+
+func (s *probeVFsStep) restores(*env) []report.Change { return nil }
+
+// restores: settings of a VF up created vanish with it (numvfs says so).
+func (s *vfConfigStep) restores(e *env) []report.Change {
+	cur, ok, err := s.current(e)
+	if s.Created || err != nil || !ok {
+		return nil
+	}
+	return s.Old.changes(s.Index, settingsOf(cur, s.Old), true)
+}
+
+func (s *moduleStep) restores(e *env) []report.Change {
+	if s.WasLoaded {
+		return nil
+	}
+	return change("module."+s.Name, loaded(e.h.Modules.Loaded(s.Name)), loaded(false))
+}
+
+func (s *noIOMMUStep) restores(e *env) []report.Change {
+	return change("noiommu", yn(vfio.NoIOMMUEnabled(e.h.FS)), s.Old)
+}
+
+func (s *bindStep) restores(e *env) []report.Change {
+	v, err := sriov.LookupVF(e.h.FS, e.pf.Name, s.Index)
+	if err != nil {
+		return nil
+	}
+	return change(vfField(s.Index, "driver"), orNone(v.Driver), orNone(s.Old.Driver))
+}
+
+func (s *ntupleStep) restores(e *env) []report.Change {
+	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.NtupleFeature)
+	if err != nil {
+		return nil
+	}
+	return change("ntuple", onOff(on), onOff(s.Old))
 }
