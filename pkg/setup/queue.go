@@ -425,3 +425,29 @@ func checkPFFor(h *host.Host, req Request) (sriov.PF, error) {
 	}
 	return checkPF(h, req.PF)
 }
+
+// restores: the table undo writes back (the kernel's default for a table
+// that was not configured, the exact old one otherwise).
+func (s *rssIndirStep) restores(e *env) []report.Change {
+	cur, err := e.h.Ethtool.Indir(e.pf.Name)
+	if err != nil {
+		return nil
+	}
+	back := s.Old
+	if !s.Configured {
+		rings, err := e.h.Ethtool.RxRings(e.pf.Name)
+		if err != nil {
+			return nil
+		}
+		back = flows.DefaultIndir(len(cur), rings)
+	}
+	return change("rss.indir", indirWords(cur), indirWords(back))
+}
+
+func (s *lroStep) restores(e *env) []report.Change {
+	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.LROFeature)
+	if err != nil {
+		return nil
+	}
+	return change("lro", onOff(on), onOff(s.Old))
+}
