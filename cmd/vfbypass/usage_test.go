@@ -109,3 +109,21 @@ func TestVerboseAndQuiet(t *testing.T) {
 		t.Errorf("-q -v: exit %d %q", code, stderr)
 	}
 }
+
+// An up whose rollback could not finish (exit 3) does not say the PF is up
+// above its rolled-back steps.
+func TestRollbackIncompleteSaysNotUp(t *testing.T) {
+	root, state := simHost(t)
+	for _, f := range [][]string{
+		{"sim", "fault", root, "--op", "netlink", "--match", "eth3/vf0/mac"},
+		{"sim", "fault", root, "--op", "write", "--match", "*/sriov_numvfs", "--after", "1", "--times", "5"},
+	} {
+		if code, _, e := vfb(f...); code != 0 {
+			t.Fatalf("%v: %s", f, e)
+		}
+	}
+	code, out, stderr := vfb("--host-root", root, "--state-dir", state, "up", "eth3", "--vfs", "2", "--mac", "02:00:00:00:00:01")
+	if code != 3 || strings.Contains(out, "is up") || !strings.Contains(out, "rolled-back") || !strings.Contains(stderr, "rollback incomplete") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+}
