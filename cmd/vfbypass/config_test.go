@@ -83,7 +83,7 @@ func TestUpConfigRefusals(t *testing.T) {
 		{"", []string{"up", "eth3", "--vfs", "2", "--timeout", "0"}, "--timeout 0s"},
 		{"", []string{"down", "eth3", "--timeout", "0"}, "--timeout 0s"},
 		{"", []string{"up", "eth3", "--vfs", "2", "--driver", "none", "--noiommu"}, "--noiommu with --driver none"},
-		{"pf: eth3\nvfs: 2\ndriver: none\nnoiommu: true\n", []string{"up", "--config", "-"}, "--noiommu with --driver none"},
+		{"pf: eth3\nvfs: 2\ndriver: none\nnoiommu: true\n", []string{"up", "--config", "-"}, "line 4: noiommu: noiommu with driver none"},
 		{"", []string{"up", "eth3", "--vfs", "2", "--trust", "off"}, "--trust off"},
 		{"", []string{"up", "eth3", "--vfs", "2", "--spoofchk", "on"}, "--spoofchk on"},
 		{"", []string{"up", "eth3", "--vfs", "2", "--trust=maybe"}, `--trust "maybe" is not on or off`},

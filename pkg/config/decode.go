@@ -39,33 +39,55 @@ func (e *Error) Error() string {
 // only).
 var ErrEmpty = errors.New("the config is empty")
 
+// Lines maps the key paths of a decoded config ("vf[1].mac") to the line
+// each was written on, for errors found after decoding.
+type Lines map[string]int
+
+// Line returns the line of path, or of the nearest enclosing key written
+// (0 when none is).
+func (l Lines) Line(path string) int {
+	for path != "" {
+		if n, ok := l[path]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
 // Decode decodes exactly one YAML (or JSON) document from data into v, a
-// pointer to a struct, by the fields' yaml tags. Unknown and repeated keys,
-// values of the wrong kind and further documents are errors (*Error) naming
-// the key path and line; an empty document is ErrEmpty.
-func Decode(data []byte, v any) error {
+// pointer to a struct, by the fields' yaml tags, and returns the line of
+// each key path. Unknown and repeated keys, values of the wrong kind and
+// further documents are errors (*Error) naming the key path and line; an
+// empty document is ErrEmpty.
+func Decode(data []byte, v any) (Lines, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-		return ErrEmpty
+		return nil, ErrEmpty
 	} else if err != nil {
-		return syntaxError(err)
+		return nil, syntaxError(err)
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
-		return &Error{Line: next.Line, Problem: "a second YAML document (after ---); a config holds exactly one",
+		return nil, &Error{Line: next.Line, Problem: "a second YAML document (after ---); a config holds exactly one",
 			Fix: "remove the --- line and what follows, or split the documents into one file per PF"}
 	} else if !errors.Is(err, io.EOF) {
-		return syntaxError(err)
+		return nil, syntaxError(err)
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
 	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-		return ErrEmpty
+		return nil, ErrEmpty
 	}
-	return decode(root, reflect.ValueOf(v).Elem(), "")
+	lines := Lines{}
+	return lines, decode(root, reflect.ValueOf(v).Elem(), "", lines)
 }
 
 // syntaxError turns yaml's "yaml: line 3: did not find expected key" into an
@@ -83,7 +105,7 @@ func syntaxError(err error) error {
 	return e
 }
 
-func decode(n *yaml.Node, v reflect.Value, path string) error {
+func decode(n *yaml.Node, v reflect.Value, path string, lines Lines) error {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -92,7 +114,7 @@ func decode(n *yaml.Node, v reflect.Value, path string) error {
 			return nil
 		}
 		p := reflect.New(v.Type().Elem())
-		if err := decode(n, p.Elem(), path); err != nil {
+		if err := decode(n, p.Elem(), path, lines); err != nil {
 			return err
 		}
 		v.Set(p)
@@ -100,14 +122,16 @@ func decode(n *yaml.Node, v reflect.Value, path string) error {
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		return decodeStruct(n, v, path)
+		return decodeStruct(n, v, path, lines)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			return wrongKind(n, path, "a list (lines starting with \"- \")")
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
-			if err := decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			ip := fmt.Sprintf("%s[%d]", path, i)
+			lines[ip] = item.Line
+			if err := decode(item, s.Index(i), ip, lines); err != nil {
 				return err
 			}
 		}
@@ -136,7 +160,7 @@ func fields(t reflect.Type) (map[string]int, []string) {
 	return idx, names
 }
 
-func decodeStruct(n *yaml.Node, v reflect.Value, path string) error {
+func decodeStruct(n *yaml.Node, v reflect.Value, path string, lines Lines) error {
 	if n.Kind != yaml.MappingNode {
 		return wrongKind(n, path, "keys with values (key: value)")
 	}
@@ -162,7 +186,8 @@ func decodeStruct(n *yaml.Node, v reflect.Value, path string) error {
 				Fix: "give each key once"}
 		}
 		seen[k.Value] = k.Line
-		if err := decode(val, v.Field(fi), kp); err != nil {
+		lines[kp] = k.Line
+		if err := decode(val, v.Field(fi), kp, lines); err != nil {
 			return err
 		}
 	}

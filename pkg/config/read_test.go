@@ -107,13 +107,19 @@ func TestDecodeRefusals(t *testing.T) {
 		{"name: [a]\n", "line 1: name: must be a single value"},
 	} {
 		var v top
-		err := Decode([]byte(c.text), &v)
+		_, err := Decode([]byte(c.text), &v)
 		if err == nil || err.Error() != c.want && !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("Decode(%q) = %v, want %q", c.text, err, c.want)
 		}
 	}
 	var v top
-	if err := Decode([]byte("name: a\non: off\nitems: [{n: 0x10}, {n: ~}]\n"), &v); err != nil || !(v.Name == "a" && !v.On && *v.Items[0].N == 16 && v.Items[1].N == nil) {
+	lines, err := Decode([]byte("name: a\non: off\nitems:\n  - {n: 0x10}\n  - {n: ~}\n"), &v)
+	if err != nil || !(v.Name == "a" && !v.On && *v.Items[0].N == 16 && v.Items[1].N == nil) {
 		t.Errorf("Decode = %+v, %v", v, err)
+	}
+	for path, want := range map[string]int{"name": 1, "on": 2, "items": 3, "items[1]": 5, "items[1].n": 5, "items[0].m": 4, "items[7].n": 3, "nope": 0} {
+		if got := lines.Line(path); got != want {
+			t.Errorf("Line(%q) = %d, want %d", path, got, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package setup
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -25,6 +26,10 @@ func TestLoadConfig(t *testing.T) {
 		{"repeated key", "pf: eth3\nvfs: 2\nvfs: 3\n", []string{"line 3", "given twice", "line 2"}},
 		{"two documents", "pf: eth3\nvfs: 2\n---\npf: eth4\nvfs: 1\n", []string{"line 3", "second YAML document"}},
 		{"not YAML", "pf: eth3\n  vfs: 2\n", []string{"line 2"}},
+		{"VLAN out of range", "pf: eth3\nvfs: 2\nvf:\n  - index: 1\n  - index: 0\n    vlan: 99999\n", []string{"line 6", "vf[1].vlan", "vlan 99999 for VF 0 is out of range"}},
+		{"rule target", "pf: eth3\nvfs: 2\nrules:\n  - flow: flow-type tcp4 dst-port 80\n  - flow: flow-type tcp4 dst-port 81\n    vf: 5\n", []string{"line 6", "rules[1].vf", "targets VF 5"}},
+		{"no vfs", "pf: eth3\n", []string{"vfs: ", "at least one VF"}},
+		{"noiommu without vfio", "pf: eth3\nvfs: 1\ndriver: none\nnoiommu: on\n", []string{"line 4", "noiommu with driver none"}},
 		{"JSON", `{"pf": "eth3", "vfs": 2, "vf": [{"index": 0, "mac": "02:00:00:00:00:01"}], "rules": [{"flow": "flow-type tcp4 dst-port 80", "vf": 0}]}`, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -48,6 +53,9 @@ func TestLoadConfig(t *testing.T) {
 				}
 			}
 			msg := strings.ReplaceAll(err.Error(), p, "FILE")
+			if flag := regexp.MustCompile(`--[a-z]`).FindString(msg); flag != "" {
+				t.Errorf("error %q speaks in flags (%q), not the config's keys", err, flag)
+			}
 			for _, goWord := range []string{"setup.", "strconv", "yaml:", "!!", "unmarshal"} {
 				if strings.Contains(msg, goWord) {
 					t.Errorf("error %q speaks Go (%q)", err, goWord)

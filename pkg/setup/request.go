@@ -78,7 +78,7 @@ func LoadConfig(path string, stdin *os.File) (Request, error) {
 	if path == config.Stdin {
 		name = "on standard input"
 	}
-	err = config.Decode(b, &r)
+	lines, err := config.Decode(b, &r)
 	var ce *config.Error
 	switch {
 	case errors.Is(err, config.ErrEmpty):
@@ -92,7 +92,31 @@ func LoadConfig(path string, stdin *os.File) (Request, error) {
 	case err != nil:
 		return r, outcome.Invalid("see docs/config.md for the format", "config %s: %v", name, err)
 	}
-	return r, nil
+	return r, checkConfig(r, name, lines)
+}
+
+// checkConfig is Check on a config as written (before Normalize sorts the
+// VFs), with a refusal placed at its key and line and said in the config's
+// words (vlan, not --vlan).
+func checkConfig(r Request, name string, lines config.Lines) error {
+	if r.Driver == "" {
+		r.Driver = vfio.Driver
+	}
+	var ke *keyError
+	if err := r.check(); !errors.As(err, &ke) {
+		return err
+	}
+	msg := ke.err.Error()
+	var oe *outcome.Error
+	if errors.As(ke.err, &oe) {
+		msg = oe.Err.Error()
+	}
+	where := ke.path
+	if n := lines.Line(ke.path); n > 0 {
+		where = fmt.Sprintf("line %d: %s", n, ke.path)
+	}
+	words := strings.NewReplacer("--", "")
+	return outcome.Invalid(words.Replace(outcome.FixOf(ke.err)), "config %s: %s: %s", name, where, words.Replace(msg))
 }
 
 // Normalize fills defaults: driver vfio-pci, VF 0 chosen, VFs sorted.
@@ -142,9 +166,38 @@ func (r *Request) Validate(pf sriov.PF) error {
 // the counts and indexes, MACs, VLANs, and the rules' syntax and targets
 // (`vfbypass config validate` runs it alone).
 func (r *Request) Check() error {
+	err := r.check()
+	var fe *keyError
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	return err
+}
+
+// keyError is a problem of the request at a config key path
+// ("vf[1].mac"), so that a config's error can name the key and line.
+type keyError struct {
+	path string
+	err  error
+}
+
+func (e *keyError) Error() string { return e.err.Error() }
+func (e *keyError) Unwrap() error { return e.err }
+
+// at places err at a config key path.
+func at(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &keyError{path: path, err: err}
+}
+
+// check is Check with each error placed at its config key path (VFs and
+// rules counted in the order given).
+func (r *Request) check() error {
 	if r.PF != "" {
 		if err := sriov.CheckIfname(r.PF); err != nil {
-			return err
+			return at("pf", err)
 		}
 	}
 	switch {
@@ -154,63 +207,76 @@ func (r *Request) Check() error {
 		return outcome.Invalid("use --mode vf (default) or --mode queue --queue Q", "--mode %q with --queue %d, --xdp-mode %q: the queue and XDP mode belong to --mode queue", r.Mode, r.Queue, r.XDPMode)
 	}
 	if !slices.Contains(Drivers(), r.Driver) {
-		return outcome.Invalid("use --driver vfio-pci (default) or --driver none", "driver %q is not supported", r.Driver)
+		return at("driver", outcome.Invalid("use --driver vfio-pci (default) or --driver none", "driver %q is not supported", r.Driver))
 	}
 	if r.Driver == DriverNone && r.NoIOMMU {
-		return outcome.Invalid("drop --noiommu (noiommu:), or give the VFs to vfio-pci", "--noiommu with --driver none: no VF goes to vfio-pci, so vfio's no-IOMMU mode would only weaken the host")
+		return at("noiommu", outcome.Invalid("drop --noiommu (in a config: noiommu), or give the VFs to vfio-pci", "--noiommu with --driver none: no VF goes to vfio-pci, so vfio's no-IOMMU mode would only weaken the host"))
 	}
 	if r.NumVFs < 1 {
-		return outcome.Invalid("pass --vfs N with N >= 1 (to remove VFs, run \"vfbypass down PF\")", "--vfs %d: at least one VF is needed", r.NumVFs)
+		return at("vfs", outcome.Invalid("pass --vfs N with N >= 1 (to remove VFs, run \"vfbypass down PF\")", "--vfs %d: at least one VF is needed", r.NumVFs))
 	}
+	if err := r.checkVFs(); err != nil {
+		return err
+	}
+	return r.checkRules()
+}
+
+func (r *Request) checkVFs() error {
 	seen := map[int]bool{}
 	macs := map[string]int{}
-	for _, v := range r.VFs {
+	for i, v := range r.VFs {
+		key := func(k string) string { return fmt.Sprintf("vf[%d].%s", i, k) }
 		if v.Index < 0 || v.Index >= r.NumVFs {
-			return outcome.Invalid(fmt.Sprintf("choose --vf between 0 and %d, or raise --vfs", r.NumVFs-1), "--vf %d: VF indexes run from 0 to %d with --vfs %d", v.Index, r.NumVFs-1, r.NumVFs)
+			return at(key("index"), outcome.Invalid(fmt.Sprintf("choose --vf between 0 and %d, or raise --vfs", r.NumVFs-1), "--vf %d: VF indexes run from 0 to %d with --vfs %d", v.Index, r.NumVFs-1, r.NumVFs))
 		}
 		if seen[v.Index] {
-			return outcome.Invalid("name each VF once", "--vf %d is given twice", v.Index)
+			return at(key("index"), outcome.Invalid("name each VF once", "--vf %d is given twice", v.Index))
 		}
 		seen[v.Index] = true
 		if v.MAC != "" {
 			hw, err := net.ParseMAC(v.MAC)
 			if err != nil || len(hw) != 6 {
-				return outcome.Invalid("give a MAC as six hex pairs, e.g. 02:00:00:00:00:01", "--mac %q for VF %d is not a MAC address", v.MAC, v.Index)
+				return at(key("mac"), outcome.Invalid("give a MAC as six hex pairs, e.g. 02:00:00:00:00:01", "--mac %q for VF %d is not a MAC address", v.MAC, v.Index))
 			}
 			if hw[0]&1 != 0 || isZero(hw) {
-				return outcome.Invalid("use a unicast address (first octet even), e.g. 02:00:00:00:00:01", "--mac %s for VF %d is not a unicast address", v.MAC, v.Index)
+				return at(key("mac"), outcome.Invalid("use a unicast address (first octet even), e.g. 02:00:00:00:00:01", "--mac %s for VF %d is not a unicast address", v.MAC, v.Index))
 			}
 			if other, dup := macs[hw.String()]; dup {
-				return outcome.Invalid("give each VF its own MAC", "--mac %s is given to VF %d and VF %d", hw, other, v.Index)
+				return at(key("mac"), outcome.Invalid("give each VF its own MAC", "--mac %s is given to VF %d and VF %d", hw, other, v.Index))
 			}
 			macs[hw.String()] = v.Index
 		}
 		if v.VLAN != nil && (*v.VLAN < 0 || *v.VLAN > 4095) {
-			return outcome.Invalid("use a VLAN ID from 0 (none) to 4095", "--vlan %d for VF %d is out of range", *v.VLAN, v.Index)
+			return at(key("vlan"), outcome.Invalid("use a VLAN ID from 0 (none) to 4095", "--vlan %d for VF %d is out of range", *v.VLAN, v.Index))
 		}
 		if v.QoS < 0 || v.QoS > 7 {
-			return outcome.Invalid("use a QoS priority from 0 to 7", "--qos %d for VF %d is out of range", v.QoS, v.Index)
+			return at(key("qos"), outcome.Invalid("use a QoS priority from 0 to 7", "--qos %d for VF %d is out of range", v.QoS, v.Index))
 		}
 	}
+	return nil
+}
+
+func (r *Request) checkRules() error {
 	for i, rr := range r.Rules {
+		key := func(k string) string { return fmt.Sprintf("rules[%d].%s", i, k) }
 		if strings.TrimSpace(rr.Flow) == "" {
-			return outcome.Invalid("give each rule a flow, e.g. flow: \"flow-type tcp4 dst-port 80\"", "rule %d has no flow", i+1)
+			return at(key("flow"), outcome.Invalid("give each rule a flow, e.g. flow: \"flow-type tcp4 dst-port 80\"", "rule %d has no flow", i+1))
 		}
 		if rr.VF != nil && (*rr.VF < 0 || *rr.VF >= r.NumVFs) {
-			return outcome.Invalid(fmt.Sprintf("target a VF between 0 and %d", r.NumVFs-1), "rule %d targets VF %d, which --vfs %d does not create", i+1, *rr.VF, r.NumVFs)
+			return at(key("vf"), outcome.Invalid(fmt.Sprintf("target a VF between 0 and %d", r.NumVFs-1), "rule %d targets VF %d, which --vfs %d does not create", i+1, *rr.VF, r.NumVFs))
 		}
 		if rr.Queue < 0 {
-			return outcome.Invalid("give a queue from 0 up", "rule %d: queue %d", i+1, rr.Queue)
+			return at(key("queue"), outcome.Invalid("give a queue from 0 up", "rule %d: queue %d", i+1, rr.Queue))
 		}
 		if rr.VF == nil && rr.Queue != 0 {
-			return outcome.Invalid("give vf: K with queue: Q, or write 'action Q' in the flow for a PF queue", "rule %d: queue %d without vf", i+1, rr.Queue)
+			return at(key("queue"), outcome.Invalid("give vf: K with queue: Q, or write 'action Q' in the flow for a PF queue", "rule %d: queue %d without vf", i+1, rr.Queue))
 		}
 		if _, err := flows.Parse(strings.Fields(rr.Flow)); err != nil {
 			var se *flows.SyntaxError
 			if errors.As(err, &se) {
-				return outcome.Invalid(se.Fix, "rule %d (%s): word %d %q: %s", i+1, rr.Flow, se.Pos+1, se.Word, se.Reason)
+				return at(key("flow"), outcome.Invalid(se.Fix, "rule %d (%s): word %d %q: %s", i+1, rr.Flow, se.Pos+1, se.Word, se.Reason))
 			}
-			return outcome.Invalid("write the flow in ethtool's words, e.g. flow-type tcp4 dst-port 80", "rule %d (%s): %v", i+1, rr.Flow, err)
+			return at(key("flow"), outcome.Invalid("write the flow in ethtool's words, e.g. flow-type tcp4 dst-port 80", "rule %d (%s): %v", i+1, rr.Flow, err))
 		}
 	}
 	return nil
