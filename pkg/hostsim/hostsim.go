@@ -142,7 +142,13 @@ func (s *Sim) run(tx bool, f func(st *state) error) error {
 			s.restore(before)
 		}
 		if tx {
-			os.Remove(s.txFile())
+			if rerr := os.Remove(s.txFile()); rerr != nil && err == nil {
+				// The record stays, so the next call would put the tree
+				// back and undo a call reported done: undo it now (recover
+				// does what that next call would) and report it failed.
+				s.recover()
+				return fmt.Errorf("simulator: %w", rerr)
+			}
 		}
 		return err
 	})
