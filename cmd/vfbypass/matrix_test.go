@@ -20,18 +20,19 @@ import (
 
 // The fault matrix: each of up, steer add (plain, masked, replacing the
 // rule at a location), steer del and down runs under strace with one
-// syscall (write, openat, renameat, fsync, unlinkat, linkat) failing with
+// syscall (write, openat, openat2, renameat, fsync, unlinkat, linkat) failing with
 // EIO or killing the process with SIGKILL at its Nth call. After each run
 // 'vfbypass down' (at most twice) must bring the simulated host back byte
 // for byte to what it was before the first up, and leave no file but locks
 // in the state directory; anything else is a leak.
 //
 // make test runs a sample of the call numbers (the first, the middle and
-// the last); make faults (VFBYPASS_FAULTS=full) runs them all, openat
-// (which the simulator's reads make the most frequent call) every
+// the last); make faults (VFBYPASS_FAULTS=full) runs them all, openat and
+// openat2 (which the simulator's reads make the most frequent calls) every
 // FAULTS_OPENAT_STRIDE-th.
 
-var matrixSyscalls = []string{"write", "openat", "renameat", "fsync", "unlinkat", "linkat"}
+// openat2 is how RootFS opens files under a --host-root (RESOLVE_IN_ROOT).
+var matrixSyscalls = []string{"write", "openat", "openat2", "renameat", "fsync", "unlinkat", "linkat"}
 
 // matrixScenario is one command of the matrix and what sets it up.
 type matrixScenario struct {
@@ -99,7 +100,7 @@ func TestFaultMatrix(t *testing.T) {
 	for _, s := range matrixScenarios() {
 		p := prepare(t, bin, strace, s)
 		for _, sc := range matrixSyscalls {
-			for _, n := range callNumbers(p.calls[sc], sc == "openat", full, stride) {
+			for _, n := range callNumbers(p.calls[sc], strings.HasPrefix(sc, "openat"), full, stride) {
 				for _, f := range faultsAt(n, p.calls[sc], full) {
 					cases = append(cases, matrixCase{p, sc, f, n})
 				}

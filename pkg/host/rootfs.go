@@ -3,17 +3,27 @@ package host
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // RootFS is an FS whose host paths live under a root directory. Its writes
 // are plain writes, which is what a sysfs attribute needs on a real kernel.
+// Under a root other than "/" every path resolves within the root: files
+// are opened with openat2(RESOLVE_IN_ROOT) where the kernel has it (5.6),
+// and through InRoot's user-space resolution where it does not.
 type RootFS struct {
 	root string
+	// userspace: resolve with InRoot only (no openat2); for tests, and
+	// set once openat2 turns out to be missing.
+	userspace bool
 }
 
 // NewRootFS returns an FS rooted at dir ("/" for the running host).
@@ -110,14 +120,59 @@ func (r *RootFS) named(op, p string, err error) error {
 	return err
 }
 
-// ReadFile implements FS.
-func (r *RootFS) ReadFile(p string) ([]byte, error) {
+// open opens host path p with flags, resolved within the root: by
+// openat2(RESOLVE_IN_ROOT), or by InRoot and O_NOFOLLOW where the kernel
+// has no openat2 (ENOSYS, or EPERM from a seccomp filter).
+func (r *RootFS) open(p string, flags int) (*os.File, error) {
+	if r.root == "/" {
+		return os.OpenFile(filepath.Clean("/"+p), flags, 0)
+	}
+	if !r.userspace {
+		f, err := r.openat2(p, flags)
+		if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EPERM) {
+			return f, err
+		}
+	}
 	q, err := r.at("open", p, true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(q)
-	return b, r.named("open", p, err)
+	f, err := os.OpenFile(q, flags|unix.O_NOFOLLOW, 0)
+	return f, r.named("open", p, err)
+}
+
+func (r *RootFS) openat2(p string, flags int) (*os.File, error) {
+	dir, err := unix.Open(r.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: r.root, Err: err}
+	}
+	defer unix.Close(dir)
+	rel := strings.TrimPrefix(filepath.Clean("/"+p), "/")
+	if rel == "" {
+		rel = "."
+	}
+	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	for {
+		fd, err := unix.Openat2(dir, rel, &how)
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+			continue // a rename raced the lookup: the kernel asks to retry
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: r.Path(p), Err: err}
+		}
+		return os.NewFile(uintptr(fd), r.Path(p)), nil
+	}
+}
+
+// ReadFile implements FS.
+func (r *RootFS) ReadFile(p string) ([]byte, error) {
+	f, err := r.open(p, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	return b, r.named("read", p, err)
 }
 
 // Readlink implements FS.
@@ -132,21 +187,27 @@ func (r *RootFS) Readlink(p string) (string, error) {
 
 // ReadDir implements FS.
 func (r *RootFS) ReadDir(p string) ([]fs.DirEntry, error) {
-	q, err := r.at("open", p, true)
+	f, err := r.open(p, os.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
 	}
-	ents, err := os.ReadDir(q)
-	return ents, r.named("open", p, err)
+	defer f.Close()
+	ents, err := f.ReadDir(-1)
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	return ents, r.named("readdirent", p, err)
 }
 
 // Stat implements FS.
 func (r *RootFS) Stat(p string) (fs.FileInfo, error) {
-	q, err := r.at("stat", p, true)
+	if r.root == "/" {
+		return os.Stat(filepath.Clean("/" + p))
+	}
+	f, err := r.open(p, unix.O_PATH)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := os.Stat(q)
+	defer f.Close()
+	fi, err := f.Stat()
 	return fi, r.named("stat", p, err)
 }
 
@@ -161,20 +222,11 @@ func (r *RootFS) Lstat(p string) (fs.FileInfo, error) {
 }
 
 // WriteAttr implements FS: one write(2) of value plus a newline, like echo.
-// The path is resolved within the root and opened without following a
-// link, so a link swapped in meanwhile cannot lead the write out of it.
+// The path is resolved within the root (see open).
 func (r *RootFS) WriteAttr(p string, value string) error {
-	q, err := r.at("open", p, true)
+	f, err := r.open(p, os.O_WRONLY)
 	if err != nil {
 		return err
-	}
-	flags := os.O_WRONLY
-	if r.root != "/" {
-		flags |= syscall.O_NOFOLLOW
-	}
-	f, err := os.OpenFile(q, flags, 0)
-	if err != nil {
-		return r.named("open", p, err)
 	}
 	_, werr := f.Write([]byte(value + "\n"))
 	cerr := f.Close()

@@ -14,6 +14,12 @@ import (
 // ".." than it is deep): every FS call resolves them within the root, as
 // openat2's RESOLVE_IN_ROOT does, so nothing outside is read or written.
 func TestRootFSLinksStayInTheRoot(t *testing.T) {
+	for name, open := range map[string]func(string) *host.RootFS{"openat2": host.NewRootFS, "user space": host.NewRootFSUserspace} {
+		t.Run(name, func(t *testing.T) { linksStayInTheRoot(t, open) })
+	}
+}
+
+func linksStayInTheRoot(t *testing.T, open func(string) *host.RootFS) {
 	root, outside := filepath.Join(t.TempDir(), "root"), t.TempDir()
 	must := func(err error) {
 		t.Helper()
@@ -29,7 +35,7 @@ func TestRootFSLinksStayInTheRoot(t *testing.T) {
 	must(os.Symlink("../../../../../../../../.."+outside+"/attr", filepath.Join(root, "sys/a/dotdot")))
 	must(os.Symlink(outside, filepath.Join(root, "sys/dir")))
 	must(os.Symlink("loop", filepath.Join(root, "sys/loop")))
-	r := host.NewRootFS(root)
+	r := open(root)
 	paths := []string{"/sys/a/abs", "/sys/a/dotdot", "/sys/dir/attr"}
 	for _, p := range paths {
 		b, err := r.ReadFile(p)
