@@ -16,6 +16,9 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/setup"
 )
 
+// indirDefault16 is i % 16 over 128 entries in status's words.
+var indirDefault16 = strings.TrimSpace(strings.Repeat("0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 ", 8))
+
 func queueReq(q int) setup.Request {
 	return setup.Request{PF: "eth3", Mode: setup.ModeQueue, Queue: q}
 }
@@ -75,6 +78,19 @@ func TestQueueModeRoundTripIxgbe(t *testing.T) {
 	}
 	if res := l.up(queueReq(15), l.opts()); !res.Changed || !slices.Equal(l.indir(), want) {
 		t.Fatalf("up did not repair the table: %+v", res.Diff)
+	}
+	dry := l.opts()
+	dry.DryRun = true
+	dr, err := setup.Down(context.Background(), l.h, "eth3", dry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range dr.Diff {
+		got[c.Field] = c.After
+	}
+	if got["rss.indir"] != indirDefault16 || got["lro"] != "on" || got["ntuple"] != "off" {
+		t.Errorf("down --dry-run diff %+v", dr.Diff)
 	}
 	l.down()
 	if after := l.snap(); after != before {
