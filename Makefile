@@ -38,7 +38,7 @@ deps:
 build: deps
 	@mkdir -p $(dir $(BIN)) $(dir $(RXBIN))
 	CGO_ENABLED=0 $(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN) ./cmd/vfbypass
-	$(GO) build -ldflags '$(GO_LDFLAGS)' -o $(RXBIN) ./cmd/vfbypass-rx
+	$(GO) build -buildmode=pie -ldflags '$(GO_LDFLAGS)' -o $(RXBIN) ./cmd/vfbypass-rx
 
 # docs: man pages generated from the commands (MANBUILD) and the shell
 # completions (COMPBUILD), both from the binaries just built. The loop's
