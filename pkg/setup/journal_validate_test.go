@@ -93,6 +93,7 @@ func TestDownRefusesOutOfRangeJournalValues(t *testing.T) {
 		{"PF gone, VF index 256", set("vf0-bind", "index", 256), true, []string{"step vf0-bind", "field index", "256", "0..255", "sriov_totalvfs cannot be read"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			l := newLab(t, hostsim.Options{TotalVFs: 8, NoVFIO: true, NoIOMMU: true})
 			r := req(2, setup.VFRequest{Index: 0, MAC: "02:00:00:00:00:01", VLAN: ip(100), Trust: bp(true)})
 			r.NoIOMMU = true

@@ -112,6 +112,7 @@ func TestInPlaceChanges(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			l := newLab(t, hostsim.Options{})
 			before := l.snap()
 			l.up(base(), l.opts())
