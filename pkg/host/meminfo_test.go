@@ -21,7 +21,7 @@ func TestReadHugepages(t *testing.T) {
 	}
 	for text, want := range map[string]host.Hugepages{
 		"MemTotal:       24576000 kB\nHugePages_Total:     512\nHugePages_Free:      500\nHugePages_Rsvd:        0\nHugepagesize:       2048 kB\n": {Total: 512, Free: 500, Size: "2048 kB"},
-		"MemTotal:       24576000 kB\n": {},
+		"MemTotal:       24576000 kB\n":            {},
 		"HugePages_Total:    x\nHugePages_Free: 3": {Free: 3},
 	} {
 		if err := os.WriteFile(filepath.Join(root, "proc/meminfo"), []byte(text), 0o644); err != nil {

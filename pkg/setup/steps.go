@@ -682,7 +682,6 @@ func (s *bindStep) undo(_ context.Context, e *env) (bool, error) {
 
 // --- ntuple ---
 
-
 type ntupleStep struct {
 	Old bool `json:"old"`
 }
