@@ -161,6 +161,9 @@ func (e *simEthtool) SetFeature(ifname, name string, on bool) error {
 		// or RSC changes, which fills the RSS table in again (rss.go).
 		switch {
 		case name == host.LROFeature && ifname == st.PF && st.ixgbe():
+			if on && st.RSS.XDP != "" {
+				return nil // ixgbe_fix_features: "LRO is not supported with XDP"
+			}
 			if st.RSS.LROOff == !on {
 				return nil
 			}
@@ -252,7 +255,8 @@ func (m *simModules) Unload(name string) error {
 
 // Fault makes a simulated kernel call fail: the Times calls (default 1)
 // after the first After calls whose Op matches and whose key (a host path
-// for "write"; "PF/vfK/field" for "netlink"; "IF/feature" for "ethtool";
+// for "write"; "PF/vfK/field" for "netlink"; "IF/feature", "IF/indir",
+// "IF/channels", "IF/rings" or "IF/xdp" for "ethtool";
 // the module for "module") matches the glob Match, fail with Errno and
 // change nothing.
 type Fault struct {

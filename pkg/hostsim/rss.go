@@ -82,6 +82,8 @@ type rssState struct {
 	Channels int `json:"channels,omitempty"`
 	// LROOff: RSC switched off (ixgbe has it on by default).
 	LROOff bool `json:"lro_off,omitempty"`
+	// XDP is the mode of the attached XDP program ("" none; AttachXDP).
+	XDP string `json:"xdp,omitempty"`
 }
 
 func (st *state) ixgbe() bool { return st.Model.PFDriver == "ixgbe" }
@@ -309,6 +311,77 @@ func SetChannels(root, ifname string, combined int) error {
 			st.RSS.Channels = 0
 		}
 		st.reset(before)
+		return nil
+	})
+}
+
+// XDP program modes for AttachXDP.
+const (
+	XDPNative  = "native"  // XDP_FLAGS_DRV_MODE: the driver's ndo_bpf
+	XDPGeneric = "generic" // XDP_FLAGS_SKB_MODE: the kernel's generic XDP
+)
+
+// AttachXDP does on the simulated host at root what attaching an XDP
+// program to ifname does (as net_af_xdp's libxdp does for `vfbypass rx
+// --queue`), with the refusals and side effects of the kernel:
+//   - native on ixgbe: ixgbe_xdp_setup refuses (EINVAL) while SR-IOV is on
+//     or any ring has RSC (LRO) on; attaching where none was resets the PF
+//     (ixgbe_setup_tc), which refills the indirection table
+//     (ixgbe_setup_reta);
+//   - native on igb: igb_xdp_setup re-opens the device; the table stays
+//     (the queue count does not change);
+//   - generic: generic_xdp_install switches LRO off (dev_disable_lro),
+//     with no reset;
+//   - with a program on, ixgbe_fix_features keeps LRO off ("LRO is not
+//     supported with XDP").
+func AttachXDP(root, ifname, mode string) error {
+	h, err := Open(root)
+	if err != nil {
+		return err
+	}
+	e := h.Ethtool.(*simEthtool)
+	return e.rss(ifname, "xdp", "attach an XDP program", func(st *state) error {
+		op := func(errno unix.Errno) error {
+			return &flows.OpError{Op: "XDP_SETUP_PROG", Ifname: ifname, Err: errno}
+		}
+		if err := e.rssPF(st, ifname, "XDP_SETUP_PROG"); err != nil {
+			return err
+		}
+		if st.RSS.XDP != "" {
+			return op(unix.EBUSY) // dev_xdp_attach: a program is attached already
+		}
+		switch mode {
+		case XDPGeneric:
+			st.RSS.LROOff = st.RSS.LROOff || st.ixgbe()
+		case XDPNative:
+			if st.ixgbe() && (len(st.VFs) > 0 || !st.RSS.LROOff) {
+				return op(unix.EINVAL)
+			}
+			st.reset(st.rxQueues())
+		default:
+			return op(unix.EINVAL)
+		}
+		st.RSS.XDP = mode
+		return nil
+	})
+}
+
+// DetachXDP removes the program AttachXDP attached (a native one on ixgbe
+// resets the PF again).
+func DetachXDP(root, ifname string) error {
+	h, err := Open(root)
+	if err != nil {
+		return err
+	}
+	e := h.Ethtool.(*simEthtool)
+	return e.rss(ifname, "xdp", "detach the XDP program", func(st *state) error {
+		if err := e.rssPF(st, ifname, "XDP_SETUP_PROG"); err != nil {
+			return err
+		}
+		if st.RSS.XDP == XDPNative {
+			st.reset(st.rxQueues())
+		}
+		st.RSS.XDP = ""
 		return nil
 	})
 }

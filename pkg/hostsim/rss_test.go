@@ -249,3 +249,60 @@ func TestIgbIndir(t *testing.T) {
 		t.Error("the reset left igb's own layout: ethtool_rxfh_indir_default is i % rings")
 	}
 }
+
+// ixgbe_xdp_setup: a native program is refused while SR-IOV or RSC is on;
+// attaching one resets the PF, which refills the table; with a program on,
+// LRO stays off. Generic XDP switches LRO off and keeps the table.
+func TestXDPAttach(t *testing.T) {
+	root, h := open(t, hostsim.Options{})
+	if err := hostsim.AttachXDP(root, "eth3", hostsim.XDPNative); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("native XDP with LRO on: %v", err)
+	}
+	if err := h.FS.WriteAttr(pf+"/sriov_numvfs", "2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ethtool.SetFeature("eth3", host.LROFeature, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostsim.AttachXDP(root, "eth3", hostsim.XDPNative); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("native XDP with SR-IOV on: %v", err)
+	}
+	if err := h.FS.WriteAttr(pf+"/sriov_numvfs", "0"); err != nil {
+		t.Fatal(err)
+	}
+	hidden := weight(128, 0, 1, 2)
+	if err := h.Ethtool.SetIndir("eth3", hidden); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostsim.AttachXDP(root, "eth3", hostsim.XDPNative); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustIndir(t, h); !slices.Equal(got, flows.DefaultIndir(128, 16)) {
+		t.Errorf("native XDP on ixgbe did not reset the table: %v", got)
+	}
+	if err := h.Ethtool.SetFeature("eth3", host.LROFeature, true); err != nil {
+		t.Fatal(err)
+	}
+	if on, _, _ := h.Ethtool.Feature("eth3", host.LROFeature); on {
+		t.Error("LRO came on with an XDP program attached")
+	}
+	if err := hostsim.AttachXDP(root, "eth3", hostsim.XDPNative); !errors.Is(err, unix.EBUSY) {
+		t.Errorf("second program: %v", err)
+	}
+	if err := hostsim.DetachXDP(root, "eth3"); err != nil {
+		t.Fatal(err)
+	}
+	// Generic: LRO off, table kept.
+	if err := h.Ethtool.SetFeature("eth3", host.LROFeature, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ethtool.SetIndir("eth3", hidden); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostsim.AttachXDP(root, "eth3", hostsim.XDPGeneric); err != nil {
+		t.Fatal(err)
+	}
+	if on, _, _ := h.Ethtool.Feature("eth3", host.LROFeature); on || !slices.Equal(mustIndir(t, h), hidden) {
+		t.Errorf("generic XDP: LRO %v, table %v", on, mustIndir(t, h))
+	}
+}

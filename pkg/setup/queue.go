@@ -387,12 +387,21 @@ func (s *lroStep) keep(old step, _ *env) error {
 func (s *lroStep) apply(_ context.Context, e *env) error {
 	return e.h.Ethtool.SetFeature(e.pf.Name, host.LROFeature, false)
 }
+
+// undo checks that LRO came back: a driver may keep it off without an
+// error (ixgbe_fix_features while an XDP program is attached).
 func (s *lroStep) undo(_ context.Context, e *env) (bool, error) {
 	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.LROFeature)
 	if err != nil || on == s.Old {
 		return false, err
 	}
-	return true, e.h.Ethtool.SetFeature(e.pf.Name, host.LROFeature, s.Old)
+	if err := e.h.Ethtool.SetFeature(e.pf.Name, host.LROFeature, s.Old); err != nil {
+		return true, err
+	}
+	if on, _, err = e.h.Ethtool.Feature(e.pf.Name, host.LROFeature); err == nil && on != s.Old {
+		err = fmt.Errorf("LRO of %s stays %s: the driver keeps it so while an XDP program is attached (stop 'vfbypass rx --queue' and run down again)", e.pf.Name, onOff(on))
+	}
+	return true, err
 }
 func (s *lroStep) validate(int) error { return nil }
 

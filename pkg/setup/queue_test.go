@@ -260,3 +260,33 @@ func TestDoctorModes(t *testing.T) {
 		})
 	}
 }
+
+// The receive path attaches a native XDP program: ixgbe resets and refills
+// its table, which status shows as drift in rss.indir and up repairs;
+// down refuses to call LRO restored while the program keeps it off, and
+// finishes once the program is gone, leaving the host as it was.
+func TestQueueModeAfterXDPAttach(t *testing.T) {
+	l := newLab(t, hostsim.Options{})
+	before := l.snap()
+	l.up(queueReq(15), l.opts())
+	if err := hostsim.AttachXDP(l.root, "eth3", hostsim.XDPNative); err != nil {
+		t.Fatalf("native XDP after up --mode queue (LRO off, no VFs): %v", err)
+	}
+	if d := l.drift(); len(d) != 1 || d[0].Field != "rss.indir" || d[0].Have != indirDefault16 {
+		t.Fatalf("drift after the XDP reset: %+v", d)
+	}
+	if res := l.up(queueReq(15), l.opts()); !hasChange(res, "rss.indir") || slices.Contains(l.indir(), 15) {
+		t.Fatalf("up after the XDP reset: %+v", res.Diff)
+	}
+	_, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
+	if err == nil || !strings.Contains(err.Error(), "LRO of eth3 stays off") {
+		t.Fatalf("down with the program attached: %v", err)
+	}
+	if err := hostsim.DetachXDP(l.root, "eth3"); err != nil {
+		t.Fatal(err)
+	}
+	l.down()
+	if after := l.snap(); after != before {
+		t.Fatalf("host after down:\n%s", diff(before, after))
+	}
+}
