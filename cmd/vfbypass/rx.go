@@ -96,23 +96,10 @@ func wantsHelp(args []string) bool {
 // outputOf finds -o/--output among args the command did not parse, so a
 // missing vfbypass-rx is reported in the format asked for.
 func outputOf(args []string) string {
-	out := "text"
-	for i, a := range args {
-		switch {
-		case a == "--":
-			return out
-		case (a == "-o" || a == "--output") && i+1 < len(args):
-			out = args[i+1]
-		case strings.HasPrefix(a, "-o") && len(a) > 2:
-			out = a[2:]
-		case strings.HasPrefix(a, "--output="):
-			out = strings.TrimPrefix(a, "--output=")
-		}
+	if out, _ := outputFromArgs(args); out == "json" {
+		return "json"
 	}
-	if out != "json" {
-		out = "text"
-	}
-	return out
+	return "text"
 }
 
 // completeRx asks vfbypass-rx to complete its own command line (cobra's
