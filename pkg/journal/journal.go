@@ -442,6 +442,18 @@ func lockFile(f host.FS, pf string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("lock directory %s: %w", dir, err)
 	}
+	// /run/lock is writable by everyone (sticky): a directory or link
+	// someone else made there first would let them hold every PF's lock.
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", fmt.Errorf("lock directory %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return "", outcome.Invalid(fmt.Sprintf("remove %s (vfbypass makes it, as a directory)", dir), "lock directory %s is not a directory (%s)", dir, fi.Mode().Type())
+	}
+	if err := checkOwner("lock directory", dir, fi); err != nil {
+		return "", err
+	}
 	return filepath.Join(dir, key+".lock"), nil
 }
 

@@ -141,3 +141,43 @@ func TestLockRemovesLeftTemporaryFiles(t *testing.T) {
 		t.Fatalf("left %q, want %q", got, want)
 	}
 }
+
+// The lock directory lives in a directory everyone can write (/run/lock):
+// one writable by others or someone else's is refused. (A link there is
+// refused on the running host; under another root it resolves within it.)
+func TestLaxLockDirIsRefused(t *testing.T) {
+	for name, spoil := range map[string]func(dir string) error{
+		"mode 0777": func(dir string) error { return os.Mkdir(dir, 0o777|os.ModeSticky) },
+		"someone else's": func(dir string) error {
+			if os.Geteuid() != 0 {
+				return os.Mkdir(dir, 0o777)
+			}
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				return err
+			}
+			return os.Chown(dir, 4321, 4321)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := testHost(t)
+			dir := filepath.Join(h.Root(), journal.LockDir)
+			if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := spoil(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, 0o777); err != nil && name == "mode 0777" {
+				t.Fatal(err)
+			}
+			s := journal.Store{Dir: t.TempDir()}
+			l, err := s.Lock(h, "eth3", time.Second)
+			if err == nil {
+				l.Unlock()
+			}
+			if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "lock directory") {
+				t.Errorf("Lock with a lock directory that is %s: %v (exit %d); want exit 2", name, err, outcome.Code(err))
+			}
+		})
+	}
+}
