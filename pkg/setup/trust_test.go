@@ -113,3 +113,25 @@ func TestDownTakesAGoneVFForUndone(t *testing.T) {
 		t.Fatalf("host after up, VFs removed, down:\n%s", diff(before, after))
 	}
 }
+
+// With the VFs gone, a bind record naming a device that still exists (the
+// management NIC) is still foreign: down refuses it.
+func TestDownRefusesAForeignDeviceWithTheVFsGone(t *testing.T) {
+	l := newLab(t, hostsim.Options{TotalVFs: 8})
+	if _, err := setup.Up(context.Background(), l.h, req(2, setup.VFRequest{Index: 0, MAC: "02:00:00:00:00:01"}), l.opts()); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	if err := l.h.FS.WriteAttr("/sys/bus/pci/devices/0000:04:00.1/sriov_numvfs", "0"); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(l.state, "eth3.json")
+	editJournal(t, p, func(j map[string]any) { undoOf(t, j, "vf0-bind")["old"].(map[string]any)["address"] = "0000:00:02.0" })
+	before := l.snap()
+	_, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
+	if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "0000:00:02.0 is not a VF of eth3") {
+		t.Fatalf("down: %v (exit %d); want exit 2 naming 0000:00:02.0", err, outcome.Code(err))
+	}
+	if after := l.snap(); after != before {
+		t.Fatalf("down changed the host:\n%s", diff(before, after))
+	}
+}
