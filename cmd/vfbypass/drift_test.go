@@ -32,7 +32,7 @@ func TestCLICheckModeAndDrift(t *testing.T) {
 	if code != 0 || dry["changed"] != true || len(dry["diff"].([]any)) == 0 {
 		t.Fatalf("dry run: %d %v; want changed true and a diff", code, dry)
 	}
-	if after, _ := hostsim.Snapshot(root); after != before {
+	if after := snapshotOf(t, root); after != before {
 		t.Fatal("the dry run changed the host")
 	}
 	code, real := run(up...)

@@ -110,7 +110,7 @@ func TestKilledMidUpDownRestores(t *testing.T) {
 	} {
 		t.Run(where.Match, func(t *testing.T) {
 			root, state := simHost(t)
-			before, _ := hostsim.Snapshot(root)
+			before := snapshotOf(t, root)
 			where.Delay = 30 * time.Second
 			if err := hostsim.AddFault(root, where); err != nil {
 				t.Fatal(err)
@@ -121,11 +121,13 @@ func TestKilledMidUpDownRestores(t *testing.T) {
 			}
 			// Kill it once the step is journaled as pending (it hangs in it).
 			killWhenJournalHas(t, cmd, filepath.Join(state, "eth3.json"), `"pending"`)
-			hostsim.ClearFaults(root)
+			if err := hostsim.ClearFaults(root); err != nil {
+				t.Fatal(err)
+			}
 			if code, _, e := vfb("--host-root", root, "--state-dir", state, "down", "eth3"); code != 0 {
 				t.Fatalf("down after kill: %d %s", code, e)
 			}
-			if after, _ := hostsim.Snapshot(root); after != before {
+			if after := snapshotOf(t, root); after != before {
 				t.Fatal("host after kill + down differs from the original")
 			}
 		})

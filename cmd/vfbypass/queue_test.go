@@ -46,7 +46,7 @@ func TestCLIQueueMode(t *testing.T) {
 	if code, out, _ := run("down", "eth3"); code != 0 {
 		t.Fatalf("down: %d %s", code, out)
 	}
-	if after, _ := hostsim.Snapshot(root); after != before {
+	if after := snapshotOf(t, root); after != before {
 		t.Error("down did not restore the host byte for byte")
 	}
 	for _, c := range []struct {

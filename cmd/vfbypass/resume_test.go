@@ -114,7 +114,7 @@ func TestKilledUpResumesToACleanUp(t *testing.T) {
 			if code, _, e := vfb("--host-root", root, "--state-dir", state, "down", "eth3"); code != 0 {
 				t.Fatalf("down: %d %s", code, e)
 			}
-			if got, _ := hostsim.Snapshot(root); got != original {
+			if got := snapshotOf(t, root); got != original {
 				t.Fatalf("host after down differs from the original:\n%s", firstDiff(original, got))
 			}
 		})

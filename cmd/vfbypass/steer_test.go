@@ -104,7 +104,7 @@ func TestSteerCLIFlagOrdersAndRawForms(t *testing.T) {
 func TestSteerCLIIdempotenceDelClearDown(t *testing.T) {
 	root, state := simHost(t)
 	gl := []string{"--host-root", root, "--state-dir", state}
-	before, _ := hostsim.Snapshot(root)
+	before := snapshotOf(t, root)
 	if code, _, e := vfb(append(append([]string{}, gl...), "up", "eth3", "--vfs", "2")...); code != 0 {
 		t.Fatal(e)
 	}
@@ -134,7 +134,7 @@ func TestSteerCLIIdempotenceDelClearDown(t *testing.T) {
 	if code, _, e := vfb(append(append([]string{}, gl...), "down", "eth3")...); code != 0 {
 		t.Fatalf("down: %s", e)
 	}
-	if after, _ := hostsim.Snapshot(root); after != before {
+	if after := snapshotOf(t, root); after != before {
 		t.Fatal("up + steer + down did not restore the host")
 	}
 	if _, err := os.Stat(filepath.Join(state, "eth3.json")); err == nil {
@@ -145,14 +145,16 @@ func TestSteerCLIIdempotenceDelClearDown(t *testing.T) {
 func TestSteerCLIFromFileDryRunAndFault(t *testing.T) {
 	g, root, state := steerLab(t)
 	file := filepath.Join(t.TempDir(), "rules.txt")
-	os.WriteFile(file, []byte("# web\nflow-type tcp4 dst-port 80\n\nflow-type tcp4 dst-port 443 vf 1 queue 3 # tls\n"), 0o644)
-	before, _ := hostsim.Snapshot(root)
+	if err := os.WriteFile(file, []byte("# web\nflow-type tcp4 dst-port 80\n\nflow-type tcp4 dst-port 443 vf 1 queue 3 # tls\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotOf(t, root)
 	jBefore, _ := os.ReadFile(filepath.Join(state, "eth3.json"))
 	code, r, _ := steerRun(t, g, "add", "eth3", "--dry-run", "--vf", "0", "--from-file", file)
 	if code != 0 || r.Changed || !r.DryRun || len(r.Rules) != 2 || r.Rules[0].Status != "would-add" {
 		t.Fatalf("dry run: %d %+v", code, r)
 	}
-	after, _ := hostsim.Snapshot(root)
+	after := snapshotOf(t, root)
 	jAfter, _ := os.ReadFile(filepath.Join(state, "eth3.json"))
 	if after != before || string(jAfter) != string(jBefore) {
 		t.Fatal("dry run changed the host or the journal")
@@ -165,7 +167,7 @@ func TestSteerCLIFromFileDryRunAndFault(t *testing.T) {
 	if code != 1 || r.Changed || r.Error == nil || !strings.Contains(r.Error["message"].(string), "rolled back") {
 		t.Fatalf("insert fault: %d %+v", code, r)
 	}
-	if after, _ := hostsim.Snapshot(root); after != before {
+	if after := snapshotOf(t, root); after != before {
 		t.Fatal("a failed batch left rules behind")
 	}
 	if jAfter, _ := os.ReadFile(filepath.Join(state, "eth3.json")); string(jAfter) != string(jBefore) {
@@ -216,7 +218,7 @@ func TestSteerKilledMidAddDownRestores(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	root, state := simHost(t)
-	before, _ := hostsim.Snapshot(root)
+	before := snapshotOf(t, root)
 	g := []string{"--host-root", root, "--state-dir", state}
 	if code, _, e := vfb(append(append([]string{}, g...), "up", "eth3", "--vfs", "2")...); code != 0 {
 		t.Fatal(e)
@@ -229,11 +231,13 @@ func TestSteerKilledMidAddDownRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	killWhenJournalHas(t, cmd, filepath.Join(state, "eth3.json"), `"source": "steer"`)
-	hostsim.ClearFaults(root)
+	if err := hostsim.ClearFaults(root); err != nil {
+		t.Fatal(err)
+	}
 	if code, _, e := vfb(append(append([]string{}, g...), "down", "eth3")...); code != 0 {
 		t.Fatalf("down after a killed steer add: %s", e)
 	}
-	if after, _ := hostsim.Snapshot(root); after != before {
+	if after := snapshotOf(t, root); after != before {
 		t.Fatal("host after kill + down differs from the original")
 	}
 }

@@ -64,7 +64,7 @@ func TestNumVFsFollowsTheKernel(t *testing.T) {
 
 func TestVFsAppearWithRelativeLinksAndVanish(t *testing.T) {
 	root, h := open(t, hostsim.Options{})
-	before, _ := hostsim.Snapshot(root)
+	before := mustSnapshot(t, root)
 	if err := h.FS.WriteAttr(pf+"/sriov_numvfs", "2"); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestVFsAppearWithRelativeLinksAndVanish(t *testing.T) {
 	if err := h.FS.WriteAttr(pf+"/sriov_numvfs", "0"); err != nil {
 		t.Fatal(err)
 	}
-	if after, _ := hostsim.Snapshot(root); after != before {
+	if after := mustSnapshot(t, root); after != before {
 		t.Fatal("tree after 2 VFs and back to 0 differs from the original")
 	}
 }
@@ -232,7 +232,9 @@ func itoa(i int) string {
 
 func TestFaultsFireOnceAfterN(t *testing.T) {
 	root, h := open(t, hostsim.Options{})
-	hostsim.AddFault(root, hostsim.Fault{Op: "write", Match: "*/sriov_numvfs", After: 1, Errno: unix.EIO})
+	if err := hostsim.AddFault(root, hostsim.Fault{Op: "write", Match: "*/sriov_numvfs", After: 1, Errno: unix.EIO}); err != nil {
+		t.Fatal(err)
+	}
 	if err := h.FS.WriteAttr(pf+"/sriov_numvfs", "1"); err != nil {
 		t.Fatalf("first write: %v", err)
 	}
@@ -271,4 +273,14 @@ func TestFailedWriteLeavesNothingBehind(t *testing.T) {
 	if after != before {
 		t.Fatalf("the failed write changed the tree:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+}
+
+// mustSnapshot is the simulated host at root, byte for byte.
+func mustSnapshot(t *testing.T, root string) string {
+	t.Helper()
+	s, err := hostsim.Snapshot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

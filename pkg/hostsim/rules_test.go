@@ -253,20 +253,22 @@ func TestRuleTablesOfOtherDevices(t *testing.T) {
 // IF/count, IF/rings) fail the call and change nothing.
 func TestRuleFaults(t *testing.T) {
 	root, _, dev := upHost(t, hostsim.Options{Ntuple: true}, "2")
-	before, _ := hostsim.Snapshot(root)
+	before := mustSnapshot(t, root)
 	if err := hostsim.AddFault(root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/insert", Errno: unix.EIO}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := dev.Insert(tcp4().dstPort(80).to(0, 0).at(3).FlowSpec, 0); !errors.Is(err, unix.EIO) {
 		t.Fatalf("insert with a fault: %v", err)
 	}
-	if after, _ := hostsim.Snapshot(root); after != before {
+	if after := mustSnapshot(t, root); after != before {
 		t.Fatal("a failed insert changed the host")
 	}
 	if _, err := dev.Insert(tcp4().dstPort(80).to(0, 0).at(3).FlowSpec, 0); err != nil {
 		t.Fatalf("the fault fires once: %v", err)
 	}
-	hostsim.AddFault(root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/delete", Errno: unix.EBUSY})
+	if err := hostsim.AddFault(root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/delete", Errno: unix.EBUSY}); err != nil {
+		t.Fatal(err)
+	}
 	if err := dev.Delete(3); !errors.Is(err, unix.EBUSY) {
 		t.Fatalf("delete with a fault: %v", err)
 	}

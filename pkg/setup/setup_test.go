@@ -192,7 +192,9 @@ func TestStateDirNotWritable(t *testing.T) {
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	file := filepath.Join(t.TempDir(), "f")
-	os.WriteFile(file, nil, 0o644)
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, err := setup.Up(context.Background(), l.h, req(1), setup.Options{StateDir: filepath.Join(file, "state")})
 	if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "state") {
 		t.Fatalf("up with an unwritable state dir: %v; want exit 2 naming it", err)
@@ -223,7 +225,9 @@ func TestCorruptJournalDownRefuses(t *testing.T) {
 	if _, err := setup.Up(context.Background(), l.h, req(2), l.opts()); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(l.state, "eth3.json"), []byte(`{"version":1,"pf":"eth3","steps":[{`), 0o644)
+	if err := os.WriteFile(filepath.Join(l.state, "eth3.json"), []byte(`{"version":1,"pf":"eth3","steps":[{`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	before := l.snap()
 	_, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
 	if outcome.Code(err) != outcome.BadInput || !strings.Contains(outcome.FixOf(err), "vfbypass status eth3") {
@@ -255,7 +259,9 @@ func TestEditedJournalDownRefusesBeforeUndoing(t *testing.T) {
 			if !strings.Contains(string(b), c.from) {
 				t.Fatalf("journal has no %q:\n%s", c.from, b)
 			}
-			os.WriteFile(p, []byte(strings.Replace(string(b), c.from, c.to, 1)), 0o600)
+			if err := os.WriteFile(p, []byte(strings.Replace(string(b), c.from, c.to, 1)), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			before := l.snap()
 			_, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
 			if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), p) {
@@ -277,7 +283,9 @@ func TestEditedJournalDownRefusesBeforeUndoing(t *testing.T) {
 func TestDownStateDir(t *testing.T) {
 	l := newLab(t, hostsim.Options{})
 	file := filepath.Join(t.TempDir(), "file")
-	os.WriteFile(file, nil, 0o644)
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	missing := filepath.Join(t.TempDir(), "missing")
 	for _, c := range []struct {
 		dir, want string
@@ -372,8 +380,12 @@ func TestRollbackFailureIsExit3AndDownFinishes(t *testing.T) {
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	// Binding VF 0 fails; its rollback then fails to remove the VFs once.
-	hostsim.AddFault(l.root, hostsim.Fault{Op: "write", Match: "*/driver_override", Errno: unix.EIO})
-	hostsim.AddFault(l.root, hostsim.Fault{Op: "write", Match: "*/sriov_numvfs", After: 1, Errno: unix.EBUSY})
+	if err := hostsim.AddFault(l.root, hostsim.Fault{Op: "write", Match: "*/driver_override", Errno: unix.EIO}); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostsim.AddFault(l.root, hostsim.Fault{Op: "write", Match: "*/sriov_numvfs", After: 1, Errno: unix.EBUSY}); err != nil {
+		t.Fatal(err)
+	}
 	_, err := setup.Up(context.Background(), l.h, req(2), l.opts())
 	if outcome.Code(err) != outcome.RollbackIncomplete || !strings.Contains(err.Error(), "numvfs") {
 		t.Fatalf("up: %v (code %d); want exit 3 naming numvfs", err, outcome.Code(err))

@@ -423,7 +423,9 @@ func TestUpInstallsConfigRules(t *testing.T) {
 func TestUpRuleFaultRollsBack(t *testing.T) {
 	l := newLab(t, hostsim.Options{}, 0)
 	before := l.snap()
-	hostsim.AddFault(l.root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/insert", Errno: unix.EIO})
+	if err := hostsim.AddFault(l.root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/insert", Errno: unix.EIO}); err != nil {
+		t.Fatal(err)
+	}
 	req := setup.Request{PF: "eth3", NumVFs: 2, Rules: []setup.RuleRequest{{VF: vf(0), Flow: "flow-type tcp4 dst-port 80"}}}
 	_, err := setup.Up(context.Background(), l.h, req, setup.Options{StateDir: l.store.Dir})
 	if outcome.Code(err) != outcome.Failed || !errors.Is(err, unix.EIO) {
