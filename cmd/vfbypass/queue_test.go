@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
@@ -61,5 +64,40 @@ func TestCLIQueueMode(t *testing.T) {
 		if code, out, errOut := run(c.args...); code != 2 || !strings.Contains(out+errOut, c.want) {
 			t.Errorf("%v: exit %d, %s %s", c.args, code, out, errOut)
 		}
+	}
+}
+
+// A queue-mode up killed while its LRO or table write hangs leaves a
+// pending record from which down restores the simulated host byte for byte.
+func TestQueueModeKilledMidUpDownRestores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	// after is the number of calls of the key before the write: up reads
+	// the feature or table while it validates and plans, and the step
+	// checks and records it before the pending record is saved (counted).
+	for match, after := range map[string]int{"eth3/large-receive-offload": 5, "eth3/indir": 4} {
+		t.Run(match, func(t *testing.T) {
+			root, state := simHost(t)
+			before, _ := hostsim.Snapshot(root)
+			if err := hostsim.AddFault(root, hostsim.Fault{Op: "ethtool", Match: match, After: after, Delay: 30 * time.Second}); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "--host-root", root, "--state-dir", state, "up", "eth3", "--mode", "queue", "--queue", "2")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			killWhenJournalHas(t, cmd, filepath.Join(state, "eth3.json"), `"pending"`)
+			if err := hostsim.ClearFaults(root); err != nil {
+				t.Fatal(err)
+			}
+			if code, _, e := vfb("--host-root", root, "--state-dir", state, "down", "eth3"); code != 0 {
+				t.Fatalf("down after kill: %d %s", code, e)
+			}
+			if after, _ := hostsim.Snapshot(root); after != before {
+				t.Fatal("host after kill + down differs from the original")
+			}
+		})
 	}
 }
