@@ -1,4 +1,6 @@
-# Ansible drives the CLI against the simulator (idempotence, changed flag, rc).
+# The Ansible collection (deploy/ansible: the vfbypass module and role, the
+# example fleet play) tested with Debian's ansible-core against simulated
+# hosts: check mode, diff, idempotence, down byte-identical, ansible-doc.
 APT_PACKAGES += ansible-core
 TEST_TARGETS += test-ansible
 .PHONY: test-ansible
