@@ -127,3 +127,32 @@ func TestRollbackIncompleteSaysNotUp(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
 }
+
+// --trust and --spoofchk take on|off as ip link writes them (or
+// true|false); alone they mean on.
+func TestTrustSpoofchkOnOff(t *testing.T) {
+	root, state := simHost(t)
+	g := []string{"--host-root", root, "--state-dir", state, "-o", "json"}
+	for _, c := range []struct {
+		flags           []string
+		trust, spoofchk bool
+	}{
+		{[]string{"--trust=off", "--spoofchk=off"}, false, false},
+		{[]string{"--trust", "--spoofchk=on"}, true, true},
+		{[]string{"--trust=false", "--spoofchk=true"}, false, true},
+	} {
+		code, out, stderr := vfb(append(append(g, "up", "eth3", "--vfs", "2"), c.flags...)...)
+		var r struct {
+			VFs []struct {
+				Trust    bool `json:"trust"`
+				Spoofchk bool `json:"spoofchk"`
+			} `json:"vfs"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 || len(r.VFs) != 2 {
+			t.Fatalf("%v: exit %d %v %s %s", c.flags, code, err, out, stderr)
+		}
+		if r.VFs[0].Trust != c.trust || r.VFs[0].Spoofchk != c.spoofchk {
+			t.Errorf("%v: VF 0 trust %v spoofchk %v, want %v %v", c.flags, r.VFs[0].Trust, r.VFs[0].Spoofchk, c.trust, c.spoofchk)
+		}
+	}
+}

@@ -314,10 +314,10 @@ func (r Request) Args() string {
 			fmt.Fprintf(&b, " --vlan %d", *v.VLAN)
 		}
 		if v.Trust != nil {
-			fmt.Fprintf(&b, " --trust=%v", *v.Trust)
+			fmt.Fprintf(&b, " --trust=%s", onOff(*v.Trust))
 		}
 		if v.Spoofchk != nil {
-			fmt.Fprintf(&b, " --spoofchk=%v", *v.Spoofchk)
+			fmt.Fprintf(&b, " --spoofchk=%s", onOff(*v.Spoofchk))
 		}
 	}
 	if r.Driver != vfio.Driver {
