@@ -48,19 +48,19 @@ func (r Request) queueMode() bool { return r.Mode == ModeQueue }
 // sane, and rules go to PF queues.
 func (r *Request) validateQueue() error {
 	if r.NumVFs != 0 || len(r.VFs) != 0 || r.NoIOMMU || (r.Driver != "" && r.Driver != DriverNone) {
-		return outcome.Invalid("leave --vfs, --vf, --driver and --noiommu out with --mode queue (they are VF mode's)", "--mode queue takes no VFs (--vfs %d, %d --vf)", r.NumVFs, len(r.VFs))
+		return at("mode", outcome.Invalid("leave --vfs, --vf, --driver and --noiommu out with --mode queue (they are VF mode's)", "--mode queue takes no VFs (--vfs %d, %d --vf)", r.NumVFs, len(r.VFs)))
 	}
 	if r.Queue < 0 || r.Queue >= maxQueueIndex {
-		return outcome.Invalid("give --queue Q with Q a queue of the PF (see 'ethtool -l PF')", "--queue %d is not a queue number", r.Queue)
+		return at("queue", outcome.Invalid("give --queue Q with Q a queue of the PF (see 'ethtool -l PF')", "--queue %d is not a queue number", r.Queue))
 	}
 	switch r.XDPMode {
 	case "", XDPNative, XDPGeneric:
 	default:
-		return outcome.Invalid("use --xdp-mode native (default) or --xdp-mode generic", "--xdp-mode %q is not known", r.XDPMode)
+		return at("xdp_mode", outcome.Invalid("use --xdp-mode native (default) or --xdp-mode generic", "--xdp-mode %q is not known", r.XDPMode))
 	}
 	for i, rr := range r.Rules {
-		if rr.VF != nil {
-			return outcome.Invalid("leave vf: out: in queue mode a rule goes to the hidden queue (or to 'action N' in its flow)", "rule %d targets VF %d in queue mode", i+1, *rr.VF)
+		if rr.VF != nil || rr.Queue != 0 {
+			return at(fmt.Sprintf("rules[%d]", i), outcome.Invalid("leave vf: and queue: out: in queue mode a rule goes to the hidden queue (or to 'action N' in its flow)", "rule %d names a VF or queue in queue mode", i+1))
 		}
 	}
 	return nil

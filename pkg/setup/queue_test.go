@@ -290,3 +290,31 @@ func TestQueueModeAfterXDPAttach(t *testing.T) {
 		t.Fatalf("host after down:\n%s", diff(before, after))
 	}
 }
+
+// A queue-mode request's rules go to the hidden queue unless their flow
+// names an action; a rule naming a VF or queue is refused.
+func TestQueueModeRules(t *testing.T) {
+	l := newLab(t, hostsim.Options{})
+	r := queueReq(15)
+	r.Rules = []setup.RuleRequest{{Flow: "flow-type udp4 dst-port 4789"}, {Flow: "flow-type udp4 dst-port 4790 action 3"}}
+	res := l.up(r, l.opts())
+	var targets []string
+	for _, s := range res.Steps {
+		if strings.HasPrefix(s.ID, "rule-") {
+			targets = append(targets, s.Action[strings.LastIndex(s.Action, "-> ")+3:])
+		}
+	}
+	if !slices.Equal(targets, []string{"PF queue 15", "PF queue 3"}) {
+		t.Errorf("rule targets %v", targets)
+	}
+	l.down()
+	bad := queueReq(1)
+	bad.Rules = []setup.RuleRequest{{Flow: "flow-type udp4 dst-port 1", VF: ip(0)}}
+	if err := bad.Check(); outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "names a VF or queue in queue mode") {
+		t.Errorf("rule with vf in queue mode: %v", err)
+	}
+	bad.Rules = []setup.RuleRequest{{Flow: "flow-type udp4 dst-prot 1"}}
+	if err := bad.Check(); outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "dst-prot") {
+		t.Errorf("bad flow in queue mode: %v", err)
+	}
+}

@@ -99,7 +99,7 @@ func LoadConfig(path string, stdin *os.File) (Request, error) {
 // VFs), with a refusal placed at its key and line and said in the config's
 // words (vlan, not --vlan).
 func checkConfig(r Request, name string, lines config.Lines) error {
-	if r.Driver == "" {
+	if r.Driver == "" && !r.queueMode() {
 		r.Driver = vfio.Driver
 	}
 	var ke *keyError
@@ -202,9 +202,12 @@ func (r *Request) check() error {
 	}
 	switch {
 	case r.queueMode():
-		return r.validateQueue()
+		if err := r.validateQueue(); err != nil {
+			return err
+		}
+		return r.checkRules()
 	case r.Mode != "" && r.Mode != ModeVF || r.Queue != 0 || r.XDPMode != "":
-		return outcome.Invalid("use --mode vf (default) or --mode queue --queue Q", "--mode %q with --queue %d, --xdp-mode %q: the queue and XDP mode belong to --mode queue", r.Mode, r.Queue, r.XDPMode)
+		return at("mode", outcome.Invalid("use --mode vf (default) or --mode queue --queue Q", "--mode %q with --queue %d, --xdp-mode %q: the queue and XDP mode belong to --mode queue", r.Mode, r.Queue, r.XDPMode))
 	}
 	if !slices.Contains(Drivers(), r.Driver) {
 		return at("driver", outcome.Invalid("use --driver vfio-pci (default) or --driver none", "driver %q is not supported", r.Driver))
