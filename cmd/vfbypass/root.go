@@ -60,9 +60,33 @@ journaled, so "vfbypass down" undoes exactly what "vfbypass up" did.`,
 	for _, add := range commands {
 		root.AddCommand(add(g))
 	}
+	// cobra adds help and completion when it runs; added now, they get the
+	// same refusal of unknown subcommands and topics as ours.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
 	refuseUnknownSubcommands(root)
+	refuseUnknownHelpTopics(root)
 	addCompletions(g, root)
 	return root
+}
+
+// refuseUnknownHelpTopics makes "vfbypass help bogus" exit 2 (cobra prints
+// the root's help and exits 0).
+func refuseUnknownHelpTopics(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() != "help" || c.Run == nil {
+			continue
+		}
+		run := c.Run
+		c.Run = nil
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if target, rest, err := root.Find(args); err != nil || target == nil || len(rest) > 0 {
+				return outcome.Invalid("see 'vfbypass --help' for the commands", "no help for %q: there is no such command", strings.Join(args, " "))
+			}
+			run(cmd, args)
+			return nil
+		}
+	}
 }
 
 // refuseUnknownSubcommands gives every command that only groups others

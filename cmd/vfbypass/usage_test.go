@@ -34,6 +34,8 @@ func TestUsageErrorsAreJSONWherever(t *testing.T) {
 		{[]string{"status", "a", "b", "-o=json"}, "at most 1 argument"},
 		{[]string{"steer", "del", "eth3", "-1", "-o", "json"}, "location -1 is invalid"},
 		{[]string{"down", "-o", "json"}, "needs the PF interface name"},
+		{[]string{"completion", "bogus", "-o", "json"}, `unknown command "bogus" for "vfbypass completion"`},
+		{[]string{"help", "steer", "bogus", "-o", "json"}, `no help for "steer bogus"`},
 	} {
 		code, out, stderr := vfb(append([]string{"--host-root", root, "--state-dir", state}, c.args...)...)
 		var r jsonError
