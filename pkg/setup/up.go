@@ -235,6 +235,9 @@ func (u *upRun) lock() (func(), error) {
 		return func() {}, nil
 	}
 	if err := u.store.CheckWritable(); err != nil {
+		if outcome.FixOf(err) != "" {
+			return nil, err // the state directory's own fix (chmod 700)
+		}
 		return nil, outcome.Invalid("pass a writable --state-dir (default /run/vfbypass)", "%v", err)
 	}
 	l, err := u.store.Lock(u.h.FS, u.pf.Name, u.opts.LockTimeout)

@@ -503,6 +503,9 @@ func lock(h *host.Host, store journal.Store, pf string, opts Options) (func(), e
 	}
 	if err := store.CheckWritable(); err != nil {
 		l.Unlock()
+		if outcome.FixOf(err) != "" {
+			return nil, err // the state directory's own fix (chmod 700)
+		}
 		return nil, outcome.Invalid("pass a writable --state-dir (default /run/vfbypass)", "%v", err)
 	}
 	return func() { l.Unlock() }, nil
