@@ -35,7 +35,7 @@ type Globals struct {
 // Bind adds the global flags to fs (a root command's persistent flags).
 func (g *Globals) Bind(fs *pflag.FlagSet) {
 	fs.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
-	fs.StringVar(&g.StateDir, "state-dir", "/run/vfbypass", "directory of the journals and locks")
+	fs.StringVar(&g.StateDir, "state-dir", "/run/vfbypass", "directory of the journals (root-owned, not writable by group or others; the per-PF locks are in HOST_ROOT/run/lock/vfbypass)")
 	fs.StringVar(&g.HostRoot, "host-root", "/", "root under which sysfs, procfs and /dev are found (a directory made by 'vfbypass sim init' is a simulated host)")
 	fs.BoolVarP(&g.Verbose, "verbose", "v", false, "say more")
 }

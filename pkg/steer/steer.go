@@ -50,7 +50,7 @@ type Request struct {
 
 // Options are the knobs of the steer operations.
 type Options struct {
-	// StateDir holds the journals and locks.
+	// StateDir holds the journals.
 	StateDir string
 	// DryRun checks and reports, and changes nothing.
 	DryRun bool
