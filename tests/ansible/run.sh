@@ -100,6 +100,19 @@ if step "$name" +; then
   verdict "role: the unit is not enabled where systemd is not the service manager" $ok
 fi
 
+# The unit the role installed, its ExecStart run as systemd would at boot
+# (on the simulator): it applies the same request, so nothing changes.
+name="role: the installed unit's ExecStart finds the PF as the role left it"
+unit=$r/systemd/vfbypass@.service
+start=$(sed -n 's/^ExecStart=//p' "$unit" 2>/dev/null | sed 's/%i/eth3/g')
+if [ "${start%% *}" = "$r/usr/bin/vfbypass" ] && grep -q -- "--config $r/etc/vfbypass/eth3.yaml" <<<"$start" &&
+  out=$(${start%% *} --host-root "$r/host" --state-dir "$r/state" -o json ${start#* } 2>&1) &&
+  grep -q '"changed": false' <<<"$out" && same_host "$work/up.snap"; then
+  pass "$name"
+else
+  echo "$unit: ${start:-no ExecStart}"; echo "$out"; fail "$name"
+fi
+
 name="role: second run changes nothing"
 if step "$name" 0; then
   ok=0; { same_host "$work/up.snap"; } || ok=1
