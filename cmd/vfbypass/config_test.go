@@ -86,6 +86,7 @@ func TestUpConfigRefusals(t *testing.T) {
 		{"pf: eth3\nvfs: 2\ndriver: none\nnoiommu: true\n", []string{"up", "--config", "-"}, "line 4: noiommu: noiommu with driver none"},
 		{"", []string{"up", "eth3", "--vfs", "2", "--trust", "off"}, "--trust off"},
 		{"", []string{"up", "eth3", "--vfs", "2", "--spoofchk", "on"}, "--spoofchk on"},
+		{"", []string{"up", "eth3", "--vfs", "2", "--noiommu", "false"}, "write --noiommu=false"},
 		{"", []string{"up", "eth3", "--vfs", "2", "--trust=maybe"}, `--trust "maybe" is not on or off`},
 	} {
 		before := statusJSON(t, root)

@@ -48,7 +48,7 @@ func newUpCmd(g *globals) *cobra.Command {
   generate-config | vfbypass up --config - -o json
   vfbypass up eth3 --mode queue --queue 15`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if err := separateOnOff(g.args, args); err != nil {
+			if err := separateOnOff(cmd.Flags(), g.args, args); err != nil {
 				return err
 			}
 			return maxArgs(1)(cmd, args)
@@ -225,22 +225,23 @@ func onOffVar(f *pflag.FlagSet, o *onOff, name, usage string) {
 	f.Lookup(name).NoOptDefVal = "on"
 }
 
-// separateOnOff catches "--trust off" (as ip link writes it): the flag took
-// no value and "off" became an argument.
-func separateOnOff(line, args []string) error {
+// separateOnOff catches "--trust off" (as ip link writes it), and any flag
+// that needs no value followed by a value word ("--noiommu false"): the flag
+// took no value and the word became an argument.
+func separateOnOff(flags *pflag.FlagSet, line, args []string) error {
 	extra := map[string]bool{}
 	for _, a := range args {
 		extra[a] = true
 	}
 	for i := 0; i+1 < len(line); i++ {
 		flag, word := line[i], line[i+1]
-		if (flag == "--trust" || flag == "--spoofchk") && extra[word] {
-			var o onOff
-			if o.Set(word) == nil {
-				return outcome.Invalid(fmt.Sprintf("write %s=%s, with '='", flag, word),
-					"%s %s: a value of %s is joined to it with '=' (alone, %s means on, and %q was taken as an argument)", flag, word, flag, flag, word)
-			}
+		f := flags.Lookup(strings.TrimPrefix(flag, "--"))
+		var o onOff
+		if !strings.HasPrefix(flag, "--") || f == nil || f.NoOptDefVal == "" || !extra[word] || o.Set(word) != nil {
+			continue
 		}
+		return outcome.Invalid(fmt.Sprintf("write %s=%s, with '='", flag, word),
+			"%s %s: a value of %s is joined to it with '=' (alone, %s means %s, and %q was taken as an argument)", flag, word, flag, flag, f.NoOptDefVal, word)
 	}
 	return nil
 }
