@@ -10,6 +10,8 @@ import (
 	"os"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 )
 
@@ -30,7 +32,7 @@ func Read(path string, stdin *os.File) ([]byte, error) {
 		if stdin == nil {
 			return nil, outcome.Invalid("pass the config on standard input or as a file", "config on standard input: there is no standard input")
 		}
-		return readAll(stdin, "on standard input")
+		return readStdin(stdin, "on standard input")
 	}
 	st, err := os.Stat(path)
 	if err != nil {
@@ -38,7 +40,7 @@ func Read(path string, stdin *os.File) ([]byte, error) {
 	}
 	if !st.Mode().IsRegular() {
 		if in, ierr := stdinInfo(stdin); ierr == nil && os.SameFile(st, in) {
-			return readAll(stdin, path)
+			return readStdin(stdin, path)
 		}
 		return nil, outcome.Invalid("pass a regular file, or - (or /dev/stdin) to read standard input",
 			"config %s is %s, not a regular file", path, kind(st.Mode()))
@@ -57,6 +59,22 @@ func Read(path string, stdin *os.File) ([]byte, error) {
 		return nil, outcome.Invalid("pass a regular file that is not being replaced", "config %s changed while it was opened", path)
 	}
 	return readAll(f, path)
+}
+
+// readStdin reads the config from stdin, unless stdin is a terminal (the
+// command would wait for typing that nobody meant to do).
+func readStdin(stdin *os.File, name string) ([]byte, error) {
+	if isTerminal(stdin) {
+		return nil, outcome.Invalid("pipe the config in (generate-config | vfbypass up --config -), or name its file",
+			"config %s: standard input is a terminal, not a config", name)
+	}
+	return readAll(stdin, name)
+}
+
+// isTerminal reports whether f is a terminal (TCGETS answers).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 func stdinInfo(stdin *os.File) (os.FileInfo, error) {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 )
 
@@ -120,6 +122,34 @@ func TestDecodeRefusals(t *testing.T) {
 	for path, want := range map[string]int{"name": 1, "on": 2, "items": 3, "items[1]": 5, "items[1].n": 5, "items[0].m": 4, "items[7].n": 3, "nope": 0} {
 		if got := lines.Line(path); got != want {
 			t.Errorf("Line(%q) = %d, want %d", path, got, want)
+		}
+	}
+}
+
+// A terminal on standard input is refused rather than waited on, by "-"
+// and by its path.
+func TestReadRefusesTerminal(t *testing.T) {
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Skipf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Skipf("ptsname: %v", err)
+	}
+	name := fmt.Sprintf("/dev/pts/%d", n)
+	tty, err := os.OpenFile(name, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("open %s: %v", name, err)
+	}
+	defer tty.Close()
+	for _, path := range []string{Stdin, name} {
+		if _, err := Read(path, tty); err == nil || outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "is a terminal") {
+			t.Errorf("Read(%s) with a terminal on stdin = %v, want exit 2 saying it is a terminal", path, err)
 		}
 	}
 }
