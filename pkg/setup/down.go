@@ -59,70 +59,28 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		}
 	}
 	store := journal.Store{Dir: opts.StateDir}
-	// down reads the state directory; it does not make one: without it
-	// there is no journal.
-	fi, serr := os.Stat(opts.StateDir)
-	switch {
-	case opts.StateDir == "":
-		return res, outcome.Invalid("pass the --state-dir that 'vfbypass up' used (default /run/vfbypass)", "the state directory is empty (--state-dir \"\")")
-	case serr == nil && !fi.IsDir():
-		return res, outcome.Invalid("pass the --state-dir that 'vfbypass up' used (default /run/vfbypass)", "state directory %s is not a directory", opts.StateDir)
-	case serr != nil && !errors.Is(serr, fs.ErrNotExist):
-		return res, outcome.Invalid("pass the --state-dir that 'vfbypass up' used (default /run/vfbypass)", "state directory %s: %v", opts.StateDir, serr)
+	exists, err := stateDirExists(opts.StateDir)
+	if err != nil {
+		return res, err
 	}
-	unlocked := false // the interface is gone: nothing to lock, nothing will be touched
-	if !opts.DryRun && serr == nil {
-		lock, err := store.Lock(h.FS, pfName, opts.LockTimeout)
-		switch {
-		case errors.Is(err, journal.ErrNoInterface):
-			unlocked = true
-		case err != nil:
-			return res, err
-		default:
-			defer lock.Unlock()
-		}
+	unlock, unlocked, err := lockForDown(h, store, pfName, opts, exists)
+	if err != nil {
+		return res, err
 	}
+	defer unlock()
 	// The PF's sriov_totalvfs bounds the VF indexes and counts the journal
 	// may hold; reading it changes nothing.
 	pf, pfErr := sriov.LookupPF(h.FS, pfName)
 	total := totalVFsOf(pf, pfErr)
-	var j *journal.Journal
-	var err error
-	if serr == nil {
-		j, err = loadForUndo(store, pfName, total)
-	}
+	j, err := loadDownJournal(store, pfName, total, exists)
 	if err != nil {
-		if errors.Is(err, journal.ErrCorrupt) {
-			return res, outcome.Invalid(fmt.Sprintf("inspect the PF with 'vfbypass status %s', restore it by hand, then remove %s", pfName, store.Path(pfName)), "refusing to undo from a damaged journal: %v", err)
-		}
 		return res, err
 	}
 	if j == nil {
-		msg := fmt.Sprintf("%s: no journal in %s, so vfbypass has nothing to undo (it did not set this PF up, or it was already taken down)", pfName, opts.StateDir)
-		if opts.MissingOK {
-			res.Message = msg
-			return res, nil
-		}
-		// The error carries the message; the result stays silent.
-		return res, outcome.Invalid("check the PF with 'vfbypass status "+pfName+"' (or pass --missing-ok in scripts)", "%s", msg)
+		return res, noJournal(res, pfName, opts)
 	}
 	res.Journal = store.Path(pfName)
-	if err := pfErr; errors.Is(err, sriov.ErrNoInterface) {
-		// Nothing was touched: say what the journal knows and what to do.
-		dev := "its PCI device"
-		if j.PFAddress != "" {
-			dev = "its PCI device " + j.PFAddress
-		}
-		return res, outcome.Invalid(fmt.Sprintf("if it was renamed, rename it back ('ip link set NAME name %s') and run 'vfbypass down %s' again; if %s is gone, so is what vfbypass set on it: remove %s", pfName, pfName, dev, store.Path(pfName)),
-			"%s has a journal in %s but no longer exists (%v); nothing was undone", pfName, opts.StateDir, err)
-	}
-	if unlocked {
-		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("%s appeared while down was starting; nothing was undone: run 'vfbypass down %s' again", pfName, pfName))
-	}
-	if pfErr != nil && !errors.Is(pfErr, sriov.ErrNoSRIOV) {
-		return res, fmt.Errorf("undo %s: %w", pfName, pfErr)
-	}
-	if err := verifyJournal(h, pf, j, store.Path(pfName)); err != nil {
+	if err := checkPFForUndo(h, pf, pfErr, unlocked, j, store, opts.StateDir); err != nil {
 		return res, err
 	}
 	if carries, _ := guardDefaultRoute(h, pfName, true, ""); carries {
@@ -140,6 +98,86 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 	}
 	res.VFs = vfReports(h, pfName)
 	return res, nil
+}
+
+// stateDirExists checks --state-dir for down, which reads the state
+// directory but does not make one: without it there is no journal.
+func stateDirExists(dir string) (bool, error) {
+	const fix = "pass the --state-dir that 'vfbypass up' used (default /run/vfbypass)"
+	fi, err := os.Stat(dir)
+	switch {
+	case dir == "":
+		return false, outcome.Invalid(fix, "the state directory is empty (--state-dir \"\")")
+	case err == nil && !fi.IsDir():
+		return false, outcome.Invalid(fix, "state directory %s is not a directory", dir)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return false, outcome.Invalid(fix, "state directory %s: %v", dir, err)
+	}
+	return err == nil, nil
+}
+
+// lockForDown takes the PF's lock (not for a dry run, nor without a state
+// directory). unlocked: the interface is gone, so there is nothing to lock
+// and nothing will be touched.
+func lockForDown(h *host.Host, store journal.Store, pf string, opts Options, exists bool) (unlock func(), unlocked bool, err error) {
+	if opts.DryRun || !exists {
+		return func() {}, false, nil
+	}
+	lock, err := store.Lock(h.FS, pf, opts.LockTimeout)
+	switch {
+	case errors.Is(err, journal.ErrNoInterface):
+		return func() {}, true, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return func() { lock.Unlock() }, false, nil
+}
+
+// loadDownJournal loads the journal to undo, refusing a damaged one.
+func loadDownJournal(store journal.Store, pf string, total int, exists bool) (*journal.Journal, error) {
+	if !exists {
+		return nil, nil
+	}
+	j, err := loadForUndo(store, pf, total)
+	if errors.Is(err, journal.ErrCorrupt) {
+		return nil, outcome.Invalid(fmt.Sprintf("inspect the PF with 'vfbypass status %s', restore it by hand, then remove %s", pf, store.Path(pf)), "refusing to undo from a damaged journal: %v", err)
+	}
+	return j, err
+}
+
+// noJournal is down's answer when there is nothing to undo: success with
+// --missing-ok (for scripts), bad input otherwise.
+func noJournal(res *DownResult, pf string, opts Options) error {
+	msg := fmt.Sprintf("%s: no journal in %s, so vfbypass has nothing to undo (it did not set this PF up, or it was already taken down)", pf, opts.StateDir)
+	if opts.MissingOK {
+		res.Message = msg
+		return nil
+	}
+	// The error carries the message; the result stays silent.
+	return outcome.Invalid("check the PF with 'vfbypass status "+pf+"' (or pass --missing-ok in scripts)", "%s", msg)
+}
+
+// checkPFForUndo refuses to act when the PF is gone, appeared while down
+// was starting, cannot be read, or the journal names devices that are not
+// the PF's; nothing has been touched then.
+func checkPFForUndo(h *host.Host, pf sriov.PF, pfErr error, unlocked bool, j *journal.Journal, store journal.Store, stateDir string) error {
+	name := j.PF
+	if errors.Is(pfErr, sriov.ErrNoInterface) {
+		// Say what the journal knows and what to do.
+		dev := "its PCI device"
+		if j.PFAddress != "" {
+			dev = "its PCI device " + j.PFAddress
+		}
+		return outcome.Invalid(fmt.Sprintf("if it was renamed, rename it back ('ip link set NAME name %s') and run 'vfbypass down %s' again; if %s is gone, so is what vfbypass set on it: remove %s", name, name, dev, store.Path(name)),
+			"%s has a journal in %s but no longer exists (%v); nothing was undone", name, stateDir, pfErr)
+	}
+	if unlocked {
+		return outcome.WithCode(outcome.Failed, fmt.Errorf("%s appeared while down was starting; nothing was undone: run 'vfbypass down %s' again", name, name))
+	}
+	if pfErr != nil && !errors.Is(pfErr, sriov.ErrNoSRIOV) {
+		return fmt.Errorf("undo %s: %w", name, pfErr)
+	}
+	return verifyJournal(h, pf, j, store.Path(name))
 }
 
 // undoAll undoes j in reverse: first the rules vfbypass added, then up's
