@@ -153,6 +153,9 @@ func (e *simEthtool) SetFeature(ifname, name string, on bool) error {
 	if err := e.s.fault("ethtool", ifname+"/"+name); err != nil {
 		return err
 	}
+	if err := e.s.fault("ethtool-set", ifname+"/"+name); err != nil {
+		return err
+	}
 	return e.s.locked(func(st *state) error {
 		if err := e.s.netdev(ifname, fmt.Errorf("ethtool: set %s on %s: %w", name, ifname, unix.ENODEV)); err != nil {
 			return err
@@ -256,7 +259,8 @@ func (m *simModules) Unload(name string) error {
 // Fault makes a simulated kernel call fail: the Times calls (default 1)
 // after the first After calls whose Op matches and whose key (a host path
 // for "write"; "PF/vfK/field" for "netlink"; "IF/feature", "IF/indir",
-// "IF/channels", "IF/rings" or "IF/xdp" for "ethtool";
+// "IF/channels", "IF/rings" or "IF/xdp" for "ethtool", reads and writes
+// alike; "IF/feature" for "ethtool-set", feature writes only;
 // the module for "module") matches the glob Match, fail with Errno and
 // change nothing.
 type Fault struct {
