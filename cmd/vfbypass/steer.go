@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"strings"
 
@@ -204,19 +205,38 @@ func readRules(path string) ([][]string, error) {
 }
 
 func newSteerListCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:     "list PF",
-		Short:   "List the PF's ntuple rules like 'ethtool -n', with each target decoded and the ones vfbypass added marked",
-		Example: "  vfbypass steer list eth3\n  vfbypass steer list eth3 -o json",
+	var brief bool
+	cmd := &cobra.Command{
+		Use:   "list PF",
+		Short: "List the PF's ntuple rules like 'ethtool -n', with each target decoded and the ones vfbypass added marked",
+		Long: `list prints the rule table as "ethtool -n PF" does (the RX ring count,
+"Total N rules", a blank line, and each rule followed by a blank line), so
+scripts written for ethtool keep working; each rule gains a "Steers to"
+line with the target decoded. --brief prints one line per rule instead:
+location, the rule in ethtool's words, the target, and "vfbypass steer" or
+"vfbypass up" for the rules vfbypass added ("-" for the others), separated
+by tabs.`,
+		Example: "  vfbypass steer list eth3\n  vfbypass steer list eth3 --brief\n  vfbypass steer list eth3 -o json",
 		Args:    exactArgs(1, "the PF interface name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withHost(func(h *host.Host) error {
 				r, err := steer.List(h, g.store(), args[0])
+				if brief {
+					return g.emit(briefList{r}, err)
+				}
 				return g.emit(r, err)
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&brief, "brief", false, "one line per rule: location, rule, target, who added it")
+	return cmd
 }
+
+// briefList prints a steer list result one line per rule in text (JSON is
+// the full result).
+type briefList struct{ *steer.Result }
+
+func (b briefList) Text(w io.Writer) { b.Brief(w) }
 
 func newSteerDelCmd(g *globals) *cobra.Command {
 	var opts steer.Options

@@ -32,11 +32,13 @@ func (r *DownResult) Text(w io.Writer) {
 	switch {
 	case r.Message != "":
 		fmt.Fprintln(w, r.Message)
+	case r.Error != nil:
+		// The error says what happened; no plan header above it.
 	case r.DryRun:
 		fmt.Fprintf(w, "undo plan for %s (dry run, nothing changed):\n", r.PF)
-	case r.Error == nil && r.Changed:
+	case r.Changed:
 		fmt.Fprintf(w, "%s is down: everything vfbypass changed is undone\n", r.PF)
-	case r.Error == nil:
+	default:
 		fmt.Fprintf(w, "%s: nothing left to undo\n", r.PF)
 	}
 	for _, s := range r.Steps {
@@ -218,7 +220,7 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 			left = append(left, fmt.Sprintf("%s: %v", ent.ID, err))
 			continue
 		}
-		desc := "undo: " + ent.Desc
+		desc := undoDesc(s, e, ent)
 		if opts.DryRun {
 			*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: "would-undo"})
 			continue

@@ -16,6 +16,7 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/config"
 	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/report"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
 	"github.com/vfbypass/vfbypass/pkg/steer"
 	"github.com/vfbypass/vfbypass/pkg/vfio"
@@ -303,7 +304,7 @@ func (r Request) Args() string {
 			fmt.Fprintf(&b, " --xdp-mode %s", r.XDPMode)
 		}
 		if len(r.Rules) > 0 {
-			fmt.Fprintf(&b, " (+%d rules)", len(r.Rules))
+			fmt.Fprintf(&b, " (+%s)", report.Count(len(r.Rules), "rule"))
 		}
 		return b.String()
 	}
@@ -327,7 +328,7 @@ func (r Request) Args() string {
 		fmt.Fprintf(&b, " --driver %s", r.Driver)
 	}
 	if len(r.Rules) > 0 {
-		fmt.Fprintf(&b, " (+%d rules)", len(r.Rules))
+		fmt.Fprintf(&b, " (+%s)", report.Count(len(r.Rules), "rule"))
 	}
 	return b.String()
 }

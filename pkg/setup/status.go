@@ -128,7 +128,7 @@ func (r *StatusResult) Text(w io.Writer) {
 		case p.Journal.Damaged != "":
 			fmt.Fprintf(w, "  journal: %s is damaged: %s\n", p.Journal.Path, p.Journal.Damaged)
 		default:
-			fmt.Fprintf(w, "  journal: %s: up %s, %d steps, %d rules\n", p.Journal.Path, p.Journal.Request, len(p.Journal.Steps), p.Journal.Rules)
+			fmt.Fprintf(w, "  journal: %s: up %s, %s, %s\n", p.Journal.Path, p.Journal.Request, report.Count(len(p.Journal.Steps), "step"), report.Count(p.Journal.Rules, "rule"))
 		}
 		for _, d := range p.Drift {
 			fmt.Fprintf(w, "  drift: %s\n", d)

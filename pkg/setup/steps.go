@@ -140,7 +140,7 @@ func (s *numVFsStep) kind() string { return "numvfs" }
 func (s *numVFsStep) describe(e *env) string {
 	d := fmt.Sprintf("write %d to %s/sriov_numvfs (the PF resets: its link drops for a moment)", s.Want, e.pf.DevDir())
 	if e.pf.NumVFs != 0 && e.pf.NumVFs != s.Want {
-		d = fmt.Sprintf("write 0 then %d to %s/sriov_numvfs, replacing %d VFs (the PF resets twice)", s.Want, e.pf.DevDir(), e.pf.NumVFs)
+		d = fmt.Sprintf("write 0 then %d to %s/sriov_numvfs, replacing %s (the PF resets twice)", s.Want, e.pf.DevDir(), report.Count(e.pf.NumVFs, "VF"))
 	}
 	if s.Unbound && e.pf.Autoprobe {
 		d += ", with sriov_drivers_autoprobe 0 meanwhile so no driver binds the new VFs"

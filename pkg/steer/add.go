@@ -13,6 +13,7 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/report"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
 	"github.com/vfbypass/vfbypass/pkg/vfio"
 )
@@ -294,7 +295,7 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 		}
 		switch {
 		case opts.DryRun:
-			res.Message = fmt.Sprintf("%s: %d rules would be added, %d are installed already (dry run, nothing changed)", pf, len(todo), len(items)-len(todo))
+			res.Message = fmt.Sprintf("%s: %s would be added, %d installed already (dry run, nothing changed)", pf, report.Count(len(todo), "rule"), len(items)-len(todo))
 		default:
 			res.Message = fmt.Sprintf("%s: every rule is installed already, nothing changed", pf)
 		}
@@ -368,8 +369,8 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 		return res, e.rollback(store, j, todo, done, fmt.Errorf("confirm the rules in the journal: %w", err))
 	}
 	res.Changed = true
-	res.Message = fmt.Sprintf("%s: %d rules added, %d installed already (journal %s; 'vfbypass down %s' or 'vfbypass steer clear %s' removes them)",
-		pf, len(done), len(items)-len(done), store.Path(pf), pf, pf)
+	res.Message = fmt.Sprintf("%s: %s added, %d installed already (journal %s; 'vfbypass down %s' or 'vfbypass steer clear %s' removes them)",
+		pf, report.Count(len(done), "rule"), len(items)-len(done), store.Path(pf), pf, pf)
 	return res, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/report"
 )
 
 // Del removes the rules at locs (any rule, whether vfbypass added it or
@@ -96,7 +97,7 @@ func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, r
 		}
 	}
 	if opts.DryRun {
-		res.Message = fmt.Sprintf("%s: %d rules would be deleted (dry run, nothing changed)", e.pf, len(xs))
+		res.Message = fmt.Sprintf("%s: %s would be deleted (dry run, nothing changed)", e.pf, report.Count(len(xs), "rule"))
 		return res, nil
 	}
 	gone := map[uint32]bool{}
@@ -135,7 +136,7 @@ func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, r
 			res.Warn("the rules are deleted but the journal still lists them (%v); 'vfbypass down %s' or 'vfbypass steer clear %s' tidies it", err, e.pf, e.pf)
 		}
 	}
-	res.Message = fmt.Sprintf("%s: %d rules deleted", e.pf, len(gone))
+	res.Message = fmt.Sprintf("%s: %s deleted", e.pf, report.Count(len(gone), "rule"))
 	return res, nil
 }
 

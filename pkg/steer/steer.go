@@ -109,16 +109,25 @@ type Result struct {
 	report.Common
 	DryRun bool `json:"dry_run"`
 	// TableSize is the number of locations of the PF's rule table.
-	TableSize uint32     `json:"table_size"`
-	Rules     []RuleInfo `json:"rules"`
-	Message   string     `json:"message,omitempty"`
+	TableSize uint32 `json:"table_size"`
+	// RxRings is the PF's RX ring count (ETHTOOL_GRXRINGS), which list
+	// reports as ethtool -n does.
+	RxRings uint32     `json:"rx_rings,omitempty"`
+	Rules   []RuleInfo `json:"rules"`
+	Message string     `json:"message,omitempty"`
 	// clear: the result of Clear, which also forgets stale records.
 	clear bool
+	// list: the result of List, printed as ethtool -n prints the table.
+	list bool
 }
 
 // Text implements report.Result: the rules as `ethtool -n` prints them,
 // each with its decoded target.
 func (r *Result) Text(w io.Writer) {
+	if r.list {
+		r.listText(w)
+		return
+	}
 	if r.Message != "" {
 		fmt.Fprintln(w, r.Message)
 	}
@@ -132,6 +141,33 @@ func (r *Result) Text(w io.Writer) {
 			fmt.Fprintf(w, " (added by vfbypass %s)", x.Source)
 		}
 		fmt.Fprintln(w)
+	}
+}
+
+// listText prints List's result as ethtool -n prints the table (its
+// header, a blank line, each rule followed by a blank line), so scripts
+// written for ethtool keep working; each rule gains a "Steers to" line.
+func (r *Result) listText(w io.Writer) {
+	fmt.Fprintf(w, "%d RX rings available\nTotal %d rules\n\n", r.RxRings, len(r.Rules))
+	for _, x := range r.Rules {
+		fmt.Fprint(w, strings.TrimRight(x.Text, "\n"))
+		fmt.Fprintf(w, "\n\tSteers to: %s", targetText(x))
+		if x.Journaled {
+			fmt.Fprintf(w, " (added by vfbypass %s)", x.Source)
+		}
+		fmt.Fprint(w, "\n\n")
+	}
+}
+
+// Brief prints one line per rule: location, the rule in ethtool's words,
+// the target, and who added it (steer list --brief).
+func (r *Result) Brief(w io.Writer) {
+	for _, x := range r.Rules {
+		by := "-"
+		if x.Journaled {
+			by = "vfbypass " + x.Source
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", x.Location, strings.Join(x.Words, " "), targetText(x), by)
 	}
 }
 
@@ -553,11 +589,11 @@ func List(h *host.Host, store journal.Store, pf string) (*Result, error) {
 	}
 	e.settle(j)
 	e.markJournaled(j)
-	res.TableSize = e.size
+	res.TableSize, res.RxRings, res.list = e.size, e.pfQueues, true
 	for _, l := range sortedLocs(e.table) {
 		res.Rules = append(res.Rules, e.info(e.table[l]))
 	}
-	res.Message = fmt.Sprintf("%s: %d rules in a table of %d locations", pf, len(res.Rules), e.size)
+	res.Message = fmt.Sprintf("%s: %s in a table of %d locations", pf, report.Count(len(res.Rules), "rule"), e.size)
 	if !e.ntuple {
 		res.Warn("%s has ntuple filters off: the driver refuses new rules until 'ethtool -K %s ntuple on' (vfbypass up does it)", pf, pf)
 	}

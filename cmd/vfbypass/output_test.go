@@ -1,0 +1,63 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Text output reads right: undo steps say what they do, counts are
+// grammatical, steer list is laid out as ethtool -n, no plan header above
+// an error.
+func TestTextOutputReadsRight(t *testing.T) {
+	root, state := simHost(t)
+	g := []string{"--host-root", root, "--state-dir", state}
+	cli := func(args ...string) string {
+		t.Helper()
+		code, out, errs := vfb(append(append([]string{}, g...), args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errs)
+		}
+		return out
+	}
+	cli("up", "eth3", "--vfs", "2", "--vf", "0")
+	if out := cli("steer", "add", "eth3", "--vf", "0", "flow-type", "udp4", "dst-port", "4789"); !strings.HasPrefix(out, "eth3: 1 rule added, 0 installed already") {
+		t.Errorf("steer add: %q", out)
+	}
+	cli("steer", "add", "eth3", "--vf", "0", "flow-type", "udp4", "dst-port", "4790")
+
+	list := cli("steer", "list", "eth3")
+	if !regexp.MustCompile(`^\d+ RX rings available\nTotal 2 rules\n\nFilter: \d+\n`).MatchString(list) ||
+		strings.Count(list, "Filter: ") != 2 || !strings.HasSuffix(list, "queue 0 (added by vfbypass steer)\n\n") ||
+		strings.Count(list, "\n\n") != 3 {
+		t.Errorf("steer list is not laid out as ethtool -n:\n%s", list)
+	}
+	brief := strings.Split(strings.TrimSuffix(cli("steer", "list", "eth3", "--brief"), "\n"), "\n")
+	if len(brief) != 2 {
+		t.Fatalf("--brief: %q", brief)
+	}
+	for _, l := range brief {
+		f := strings.Split(l, "\t")
+		if len(f) != 4 || !strings.HasPrefix(f[1], "flow-type udp4 dst-port 47") || !strings.HasPrefix(f[2], "VF 0 (") || f[3] != "vfbypass steer" {
+			t.Errorf("--brief line %q", l)
+		}
+	}
+	if st := cli("status", "eth3"); !regexp.MustCompile(`\d+ steps, 2 rules\n`).MatchString(st) {
+		t.Errorf("status journal line:\n%s", st)
+	}
+
+	down := cli("down", "eth3")
+	for _, want := range []string{"switch ntuple filters off (ethtool -K eth3 ntuple off)", "write 0 to ", "/sriov_numvfs: the VFs go", "delete ntuple rule"} {
+		if !strings.Contains(down, want) {
+			t.Errorf("down lacks %q:\n%s", want, down)
+		}
+	}
+	if strings.Contains(down, "undo: ") {
+		t.Errorf("down names the steps it undoes instead of what it does:\n%s", down)
+	}
+
+	code, out, errs := vfb(append(append([]string{}, g...), "down", "eth3", "--dry-run")...)
+	if code != 2 || out != "" || !strings.Contains(errs, "no journal") {
+		t.Errorf("down --dry-run without a journal: exit %d, stdout %q (want none above the error), stderr %q", code, out, errs)
+	}
+}
