@@ -100,6 +100,9 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 			pfOK = true
 			add(Check{Name: "pf", Required: true, Pass: true, Detail: fmt.Sprintf("%s is PCI device %s, driver %s", pf, p.Address, p.Driver)})
 			add(Check{Name: "sriov", Required: true, Pass: true, Detail: fmt.Sprintf("SR-IOV capable: %d of %d VFs enabled, drivers_autoprobe %d", p.NumVFs, p.TotalVFs, b2i(p.Autoprobe))})
+		case res.RecommendedMode == ModeQueue:
+			// Queue mode needs no SR-IOV: the PF is usable without it.
+			add(Check{Name: "pf", Required: false, Pass: false, Detail: plainErr(err) + "; queue mode works without SR-IOV", Fix: outcome.FixOf(err)})
 		default:
 			add(Check{Name: "pf", Required: true, Pass: false, Detail: plainErr(err), Fix: outcome.FixOf(err)})
 		}

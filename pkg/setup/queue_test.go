@@ -318,3 +318,27 @@ func TestQueueModeRules(t *testing.T) {
 		t.Errorf("bad flow in queue mode: %v", err)
 	}
 }
+
+// A PF without SR-IOV that runs queue mode passes doctor (the pf check is
+// a warning) and queue mode is recommended; vf mode lacks SR-IOV.
+func TestDoctorQueueOnlyPF(t *testing.T) {
+	l := newLab(t, hostsim.Options{NoSRIOV: true})
+	res, err := setup.Doctor(l.h, "eth3")
+	if err != nil || !res.OK || res.RecommendedMode != setup.ModeQueue {
+		t.Fatalf("doctor: %v, ok %v, recommended %q", err, res.OK, res.RecommendedMode)
+	}
+	if vf := res.Modes[0]; vf.Supported || !slices.ContainsFunc(vf.Lacks, func(s string) bool { return strings.HasPrefix(s, "SR-IOV") }) {
+		t.Errorf("vf mode %+v", vf)
+	}
+	l.up(queueReq(4), l.opts())
+	if d := l.drift(); len(d) != 0 {
+		t.Errorf("status of a queue-mode PF without SR-IOV: drift %+v", d)
+	}
+	if err := l.h.Ethtool.SetIndir("eth3", nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := l.drift(); len(d) != 1 || d[0].Field != "rss.indir" {
+		t.Errorf("status after a reset of the table: drift %+v", d)
+	}
+	l.down()
+}
