@@ -16,6 +16,7 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/pkg/setup"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
@@ -27,6 +28,8 @@ type globals struct {
 	args []string
 	// stdin is the process's standard input (up --config -).
 	stdin *os.File
+	// host is the host a command opened (openHost), for emit.
+	host *host.Host
 	// quiet (-q): print only errors.
 	quiet bool
 	// started is set once a command's flags and arguments were accepted:
@@ -245,15 +248,24 @@ func outputFromArgs(args []string) (string, bool) {
 // reaches the kernel is written to stderr as it is made.
 func (g *globals) openHost() (*host.Host, error) {
 	h, err := g.OpenHost()
-	if err != nil || !g.Verbose {
+	if err != nil {
 		return h, err
 	}
-	return host.Verbose(h, g.Stderr), nil
+	if g.Verbose {
+		h = host.Verbose(h, g.Stderr)
+	}
+	g.host = h
+	return h, nil
 }
 
 // emit prints res and its warnings (cli.Globals.Emit); with -q in text
 // mode, only an error.
 func (g *globals) emit(res report.Result, err error) error {
+	if b := res.Base(); b.VFs == nil && b.PF != "" && g.host != nil && sriov.ValidIfname(b.PF) {
+		// One meaning of vfs everywhere: the PF's VFs after the command,
+		// also from commands that do not look at them (steer).
+		b.VFs = setup.VFReports(g.host, b.PF)
+	}
 	if !g.quiet || g.Output != "text" {
 		return g.Emit(res, err)
 	}

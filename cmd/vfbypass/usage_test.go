@@ -158,3 +158,29 @@ func TestTrustSpoofchkOnOff(t *testing.T) {
 		}
 	}
 }
+
+// vfs means the PF's VFs after the command in every command's JSON, steer's
+// included.
+func TestSteerReportsVFs(t *testing.T) {
+	root, state := simHost(t)
+	g := []string{"--host-root", root, "--state-dir", state, "-o", "json"}
+	if code, _, e := vfb(append(g, "up", "eth3", "--vfs", "2")...); code != 0 {
+		t.Fatalf("up: %d %s", code, e)
+	}
+	for _, args := range [][]string{
+		{"steer", "add", "eth3", "--vf", "0", "flow-type", "tcp4", "dst-port", "80"},
+		{"steer", "list", "eth3"},
+		{"steer", "clear", "eth3"},
+	} {
+		code, out, _ := vfb(append(g, args...)...)
+		var r struct {
+			VFs []struct {
+				Address string `json:"address"`
+				Driver  string `json:"driver"`
+			} `json:"vfs"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 || len(r.VFs) != 2 || r.VFs[0].Driver != "vfio-pci" || r.VFs[1].Address == "" {
+			t.Errorf("%v: exit %d, vfs %+v (%v)", args, code, r.VFs, err)
+		}
+	}
+}
