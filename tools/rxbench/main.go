@@ -4,9 +4,11 @@
 //  1. net_null: dpdk-testpmd --forward-mode=rxonly and vfbypass rx on the
 //     same vdev, lcores and memory, alternately, best of -rounds each; it
 //     prints both rates, the ratio and PASS/FAIL against -min-ratio (0.97).
-//  2. a veth pair in a namespace of its own, fed by a sendmmsg sender: the
-//     kernel's UDP path read with recvmmsg, and DPDK's net_af_packet PMD on
-//     the same veth; it prints both rates and their ratio.
+//  2. a veth pair in namespaces of its own, fed by a sendmmsg sender: the
+//     kernel's UDP path read with recvmmsg, DPDK's net_af_packet PMD, and
+//     DPDK's net_af_xdp on the veth's queue 0 (vfbypass rx --queue, the
+//     queue mode); it prints the three rates, each as a ratio to the
+//     kernel's, and the AF_XDP mode (copy on a veth).
 //
 // It needs root, dpdk-testpmd (package dpdk-dev) and a vfbypass built with
 // DPDK. The -role flag runs the sender and the receiver (internal).
@@ -156,9 +158,13 @@ type rxRun struct {
 	// the statistic taken from testpmd too; Avg is packets over the run.
 	PPS, Avg float64
 	Missed   uint64
+	// Mode is the receive mode the start line names (AF_XDP's copy or
+	// zero-copy mode), if any.
+	Mode string
 }
 
 var (
+	modeLine    = regexp.MustCompile(`AF_XDP (\S+ mode \(XDP program \w+\))`)
 	liveLine    = regexp.MustCompile(`^rx \S+\s+\d+s\s+([\d.]+) (M|k|)pps .* missed (\d+)`)
 	summaryLine = regexp.MustCompile(`: \d+ packets, \d+ bytes in [\d.]+s: ([\d.]+) (M|k|)pps`)
 )
@@ -196,6 +202,9 @@ func runVfbypass(bin string, prefix, args []string, d time.Duration) (rxRun, err
 			r.Avg = scaled(m[1], m[2])
 		}
 	}
+	if m := modeLine.FindStringSubmatch(errb.String()); m != nil {
+		r.Mode = "AF_XDP " + m[1]
+	}
 	if err != nil || r.Avg == 0 {
 		return r, fmt.Errorf("%s: %v\n%s%s", strings.Join(full, " "), err, out, errb.String())
 	}
@@ -210,107 +219,150 @@ func runVfbypass(bin string, prefix, args []string, d time.Duration) (rxRun, err
 	return r, nil
 }
 
-// vethBench compares the kernel's UDP receive path (recvmmsg) with DPDK's
-// net_af_packet on one veth pair fed by the same sender.
-func vethBench(bin, lcores string, d time.Duration, rounds int) error {
-	// Two namespaces: the sender's (rxb0, 10.78.0.1) and the receiver's
-	// (rxb1), so that the kernel's receive path is the real one (in one
-	// namespace it would drop packets whose source address is its own).
-	tx, rxns := "rxbench-tx-"+strconv.Itoa(os.Getpid()), "rxbench-rx-"+strconv.Itoa(os.Getpid())
-	for _, ns := range []string{tx, rxns} {
-		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-			return fmt.Errorf("ip netns add: %v: %s", err, out)
-		}
-		defer exec.Command("ip", "netns", "del", ns).Run()
-	}
-	inNS := func(ns, cmdline string) error {
-		out, err := exec.Command("ip", "netns", "exec", ns, "sh", "-c", cmdline).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%s: %v: %s", cmdline, err, out)
-		}
-		return nil
-	}
-	in := func(cmdline string) error { return inNS(rxns, cmdline) }
-	if err := inNS(tx, "ip link add rxb0 type veth peer name rxb1 netns "+rxns+" && sysctl -qw net.ipv6.conf.rxb0.disable_ipv6=1 && ip addr add 10.78.0.1/24 dev rxb0 && ip link set rxb0 up"); err != nil {
-		return err
-	}
-	if err := in("sysctl -qw net.ipv6.conf.rxb1.disable_ipv6=1 && ip link set rxb1 up"); err != nil {
-		return err
-	}
-	mac, err := exec.Command("ip", "netns", "exec", rxns, "cat", "/sys/class/net/rxb1/address").Output()
+// vethRig is a veth pair across two namespaces: the sender's (rxb0,
+// 10.78.0.1) and the receiver's (rxb1), so that the kernel's receive path
+// is the real one (in one namespace it would drop packets whose source
+// address is its own).
+type vethRig struct {
+	tx, rx      string // namespaces
+	self        string // this program, for -role send/recv
+	bin, lcores string
+	d           time.Duration
+	sentOut     strings.Builder
+}
+
+func (v *vethRig) in(ns, cmdline string) error {
+	out, err := exec.Command("ip", "netns", "exec", ns, "sh", "-c", cmdline).CombinedOutput()
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %v: %s", cmdline, err, out)
 	}
-	if err := inNS(tx, "ip neigh replace 10.78.0.2 lladdr "+strings.TrimSpace(string(mac))+" dev rxb0 nud permanent"); err != nil {
-		return err
+	return nil
+}
+
+func newVethRig(bin, lcores string, d time.Duration) (*vethRig, func(), error) {
+	pid := strconv.Itoa(os.Getpid())
+	v := &vethRig{tx: "rxbench-tx-" + pid, rx: "rxbench-rx-" + pid, bin: bin, lcores: lcores, d: d}
+	var made []string
+	cleanup := func() {
+		for _, ns := range made {
+			_ = exec.Command("ip", "netns", "del", ns).Run()
+		}
 	}
-	ns := rxns
+	for _, ns := range []string{v.tx, v.rx} {
+		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("ip netns add: %v: %s", err, out)
+		}
+		made = append(made, ns)
+	}
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		cleanup()
+		return nil, nil, err
 	}
-	var sentOut strings.Builder
-	sender := func() *exec.Cmd {
-		// The sender gets the main lcore's CPU; receivers the polling lcore's.
-		sentOut.Reset()
-		c := exec.Command("ip", "netns", "exec", tx, self, "-role", "send", "-cpu", "0", "-duration", (d + time.Second).String())
-		c.Stdout, c.Stderr = &sentOut, &sentOut
-		return c
+	v.self = self
+	err = v.in(v.tx, "ip link add rxb0 type veth peer name rxb1 netns "+v.rx+" && sysctl -qw net.ipv6.conf.rxb0.disable_ipv6=1 && ip addr add 10.78.0.1/24 dev rxb0 && ip link set rxb0 up")
+	if err == nil {
+		err = v.in(v.rx, "sysctl -qw net.ipv6.conf.rxb1.disable_ipv6=1 && ip link set rxb1 up")
 	}
-	sentPPS := func(c *exec.Cmd) (float64, error) {
-		if err := c.Wait(); err != nil {
-			return 0, fmt.Errorf("sender: %v: %s", err, sentOut.String())
-		}
-		var v struct{ PPS float64 }
-		if err := json.Unmarshal([]byte(sentOut.String()), &v); err != nil {
-			return 0, fmt.Errorf("sender said %q: %v", sentOut.String(), err)
-		}
-		return v.PPS, nil
+	if err == nil {
+		err = v.in(v.tx, "ip neigh replace 10.78.0.2 lladdr $(ip netns exec "+v.rx+" cat /sys/class/net/rxb1/address) dev rxb0 nud permanent")
 	}
-	var bestK, bestD float64
-	for r := 1; r <= rounds; r++ {
-		// Kernel: rxb1 has the address, a UDP socket read with recvmmsg.
-		if err := in("ip addr add 10.78.0.2/24 dev rxb1"); err != nil {
-			return err
-		}
-		s := sender()
-		if err := s.Start(); err != nil {
-			return err
-		}
-		time.Sleep(500 * time.Millisecond)
-		out, err := exec.Command("ip", "netns", "exec", ns, self, "-role", "recv", "-cpu", "1", "-duration", d.String()).Output()
-		sk, serr := sentPPS(s)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return v, cleanup, nil
+}
+
+// withSender runs receive while the sender (sendmmsg, pinned to the main
+// lcore's CPU 0; receivers poll on CPU 1) floods 10.78.0.2, and returns
+// the sender's rate.
+func (v *vethRig) withSender(receive func() error) (float64, error) {
+	v.sentOut.Reset()
+	c := exec.Command("ip", "netns", "exec", v.tx, v.self, "-role", "send", "-cpu", "0", "-duration", (v.d + time.Second).String())
+	c.Stdout, c.Stderr = &v.sentOut, &v.sentOut
+	if err := c.Start(); err != nil {
+		return 0, err
+	}
+	time.Sleep(500 * time.Millisecond)
+	rerr := receive()
+	if err := c.Wait(); err != nil {
+		return 0, fmt.Errorf("sender: %v: %s", err, v.sentOut.String())
+	}
+	if rerr != nil {
+		return 0, rerr
+	}
+	var s struct{ PPS float64 }
+	if err := json.Unmarshal([]byte(v.sentOut.String()), &s); err != nil {
+		return 0, fmt.Errorf("sender said %q: %v", v.sentOut.String(), err)
+	}
+	return s.PPS, nil
+}
+
+// kernel: rxb1 has the address, a UDP socket read with recvmmsg.
+func (v *vethRig) kernel() (pps, sent float64, err error) {
+	if err := v.in(v.rx, "ip addr replace 10.78.0.2/24 dev rxb1"); err != nil {
+		return 0, 0, err
+	}
+	defer func() { _ = v.in(v.rx, "ip addr flush dev rxb1") }()
+	sent, err = v.withSender(func() error {
+		out, err := exec.Command("ip", "netns", "exec", v.rx, v.self, "-role", "recv", "-cpu", "1", "-duration", v.d.String()).Output()
 		if err != nil {
 			return fmt.Errorf("recvmmsg receiver: %v: %s", err, out)
-		}
-		if serr != nil {
-			return serr
 		}
 		var k struct{ PPS float64 }
 		if err := json.Unmarshal(out, &k); err != nil {
 			return fmt.Errorf("receiver said %q: %v", out, err)
 		}
-		// DPDK: no address on rxb1 (the kernel drops the packets early).
-		if err := in("ip addr flush dev rxb1"); err != nil {
-			return err
-		}
-		s = sender()
-		if err := s.Start(); err != nil {
-			return err
-		}
-		time.Sleep(500 * time.Millisecond)
-		dp, err := runVfbypass(bin, []string{"ip", "netns", "exec", ns}, []string{"--vdev", "net_af_packet0,iface=rxb1,framecnt=4096", "--lcores", lcores, "--no-huge"}, d)
-		sd, serr := sentPPS(s)
+		pps = k.PPS
+		return nil
+	})
+	return pps, sent, err
+}
+
+// dpdk: vfbypass rx with args in the receiver's namespace, rxb1 without
+// an address (the kernel drops what DPDK does not take, early).
+func (v *vethRig) dpdk(args ...string) (r rxRun, sent float64, err error) {
+	sent, err = v.withSender(func() (err error) {
+		r, err = runVfbypass(v.bin, []string{"ip", "netns", "exec", v.rx}, append(args, "--lcores", v.lcores, "--no-huge"), v.d)
+		return err
+	})
+	return r, sent, err
+}
+
+// vethBench compares, on one veth pair fed by the same sender, the
+// kernel's UDP receive path (recvmmsg), DPDK's net_af_packet, and DPDK's
+// net_af_xdp on queue 0 (vfbypass rx --pf rxb1 --queue 0), each as a ratio
+// to the kernel; best of rounds each.
+func vethBench(bin, lcores string, d time.Duration, rounds int) error {
+	v, cleanup, err := newVethRig(bin, lcores, d)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	var bestK, bestP, bestX float64
+	mode := ""
+	for r := 1; r <= rounds; r++ {
+		k, sk, err := v.kernel()
 		if err != nil {
 			return err
 		}
-		if serr != nil {
-			return serr
+		p, sp, err := v.dpdk("--vdev", "net_af_packet0,iface=rxb1,framecnt=4096")
+		if err != nil {
+			return err
 		}
-		fmt.Printf("  round %d: kernel recvmmsg %.3f Mpps (sender %.3f Mpps), DPDK net_af_packet %.3f Mpps (sender %.3f Mpps, missed %d)\n", r, k.PPS/1e6, sk/1e6, dp.Avg/1e6, sd/1e6, dp.Missed)
-		bestK, bestD = max(bestK, k.PPS), max(bestD, dp.Avg)
+		x, sx, err := v.dpdk("--pf", "rxb1", "--queue", "0")
+		if err != nil {
+			return err
+		}
+		mode = x.Mode
+		fmt.Printf("  round %d: kernel recvmmsg %.3f Mpps (sender %.3f), net_af_packet %.3f Mpps (sender %.3f, missed %d), net_af_xdp %.3f Mpps (sender %.3f, missed %d)\n",
+			r, k/1e6, sk/1e6, p.Avg/1e6, sp/1e6, p.Missed, x.Avg/1e6, sx/1e6, x.Missed)
+		bestK, bestP, bestX = max(bestK, k), max(bestP, p.Avg), max(bestX, x.Avg)
 	}
-	fmt.Printf("veth: kernel recvmmsg %.3f Mpps, DPDK net_af_packet %.3f Mpps, ratio af_packet/recvmmsg %.2f\n", bestK/1e6, bestD/1e6, bestD/bestK)
+	fmt.Printf("veth: kernel recvmmsg %.3f Mpps (1.00), DPDK net_af_packet %.3f Mpps (%.2f), DPDK net_af_xdp %.3f Mpps (%.2f; %s)\n",
+		bestK/1e6, bestP/1e6, bestP/bestK, bestX/1e6, bestX/bestK, mode)
 	return nil
 }
 
