@@ -87,8 +87,10 @@ type Ethtool interface {
 const NtupleFeature = "rx-ntuple-filter"
 
 // LROFeature is the ethtool feature of large receive offload (ixgbe's RSC),
-// for Ethtool.Feature and SetFeature.
-const LROFeature = "large-receive-offload"
+// for Ethtool.Feature and SetFeature: the kernel's name for NETIF_F_LRO
+// (netdev_features_strings), which ethtool -k prints under its old name,
+// large-receive-offload.
+const LROFeature = "rx-lro"
 
 // EthtoolError words the error of an RSS or channel command the way both
 // the real client and the simulator report it: what was attempted, on which

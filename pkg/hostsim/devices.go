@@ -118,7 +118,7 @@ func (l *simLinks) SetVFSpoofchk(pf string, vf int, on bool) error {
 type simEthtool struct{ s *Sim }
 
 // Feature implements host.Ethtool: rx-ntuple-filter is changeable on a
-// flow-director NIC (ixgbe) and fixed off elsewhere; large-receive-offload
+// flow-director NIC (ixgbe) and fixed off elsewhere; rx-lro (ethtool -k: large-receive-offload)
 // likewise (ixgbe's RSC, see rss.go).
 func (e *simEthtool) Feature(ifname, name string) (bool, bool, error) {
 	if err := e.s.fault("ethtool", ifname+"/"+name); err != nil {

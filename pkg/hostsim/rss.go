@@ -32,7 +32,7 @@ package hostsim
 //   - igb_get_channels: max_combined = igb_max_channels =
 //     igb_get_max_rss_queues (8; 2 with VFs on the 82576), combined =
 //     rss_queues = min(that, online CPUs) (a 2-vCPU guest: 2 of 8);
-//   - no NETIF_F_LRO at all: large-receive-offload is fixed off.
+//   - no NETIF_F_LRO at all: rx-lro (large-receive-offload) is fixed off.
 //
 // The kernel itself (net/ethtool/ioctl.c):
 //   - ethtool_get_rxfh_indir / ethtool_set_rxfh_indir: EOPNOTSUPP without

@@ -189,7 +189,7 @@ func TestQueueModeRefusals(t *testing.T) {
 // host as it was, or (the error met a read whose failure is not needed)
 // brings queue 3 out of RSS.
 func TestQueueModeFailureRollsBack(t *testing.T) {
-	for _, match := range []string{"eth3/rx-ntuple-filter", "eth3/large-receive-offload", "eth3/indir"} {
+	for _, match := range []string{"eth3/rx-ntuple-filter", "eth3/rx-lro", "eth3/indir"} {
 		t.Run(match, func(t *testing.T) {
 			failed := 0
 			for after := 0; after < 10; after++ {
