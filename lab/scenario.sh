@@ -7,6 +7,12 @@ step() { # name pass detail
   d=$(printf '%s' "$3" | tr '"\\\n' "'/ " | cut -c1-300)
   echo "LABSTEP {\"name\": \"$1\", \"pass\": $2, \"detail\": \"$d\"}"
 }
+# skip: a step that cannot be run on this guest, with the reason (it
+# neither passes nor fails).
+skip() { # name detail
+  d=$(printf '%s' "$2" | tr '"\\\n' "'/ " | cut -c1-300)
+  echo "LABSTEP {\"name\": \"$1\", \"pass\": null, \"skipped\": true, \"detail\": \"$d\"}"
+}
 run() { echo "LAB\$ vfbypass $*"; OUT=$($V "$@" 2>/tmp/err); RC=$?; echo "$OUT" | sed 's/^/  /'; sed 's/^/  /' /tmp/err; echo "  rc=$RC"; }
 has() { printf '%s' "$OUT" | grep -q "$1"; }
 
@@ -67,6 +73,13 @@ fi
 # VF (vfio-pci, net_e1000_igb_vf) must count exactly N.
 FRAMES=$(sed -n 's/.*lab\.frames=\([0-9]*\).*/\1/p' /proc/cmdline)
 MATCH="udp dst-port 4789"
+# The split: while rx runs on VF 0, labsend also sends datagrams to the
+# PF's own MAC and 10.99.0.2, which a kernel UDP socket on the PF counts.
+PFDG=$(sed -n 's/.*lab\.pfdgrams=\([0-9]*\).*/\1/p' /proc/cmdline)
+/usr/sbin/ip addr add 10.99.0.2/24 dev "$PF"
+UDPERR0=$(awk '/^Udp: [0-9]/{print $6}' /proc/net/snmp)
+/usr/bin/labsend -listen 10.99.0.2:5001 > /tmp/count.out 2>&1 &
+CNTPID=$!
 echo "LAB\$ vfbypass rx --pf $PF --vf 0 --duration 20s --match '$MATCH' -o json   (expecting $FRAMES frames)"
 $V rx --pf "$PF" --vf 0 --duration 20s --match "$MATCH" -o json > /tmp/rx.json 2> /tmp/rx.err &
 RXPID=$!
@@ -85,6 +98,16 @@ if [ $RC = 0 ] && [ -n "$FRAMES" ] && [ "$GOT" = "$FRAMES" ] && [ "$MATCHED" = "
 else
   step rx false "rc=$RC received ${GOT:-none} (matching: $MATCHED) of $FRAMES: $(grep -v '^EAL' /tmp/rx.err | head -2)"
 fi
+kill -TERM $CNTPID; wait $CNTPID
+sed 's/^/  /' /tmp/count.out
+PFGOT=$(sed -n 's/^labsend: received \([0-9]*\) datagrams.*/\1/p' /tmp/count.out)
+echo "  $PF RX (bytes packets errors dropped ...): $(/usr/sbin/ip -s link show "$PF" | sed -n '4p'); UDP RcvbufErrors +$(( $(awk '/^Udp: [0-9]/{print $6}' /proc/net/snmp) - UDPERR0 ))"
+if [ -n "$PFDG" ] && [ "$PFDG" -gt 0 ] && [ "$PFGOT" = "$PFDG" ] && [ "$GOT" = "$FRAMES" ]; then
+  step split true "while rx ran on VF 0 it counted exactly $GOT of $FRAMES frames to the VF's MAC, and a kernel UDP socket on the PF exactly $PFGOT of $PFDG datagrams to 10.99.0.2"
+else
+  step split false "VF counted ${GOT:-none} of $FRAMES; PF socket counted ${PFGOT:-none} of $PFDG"
+fi
+/usr/sbin/ip addr del 10.99.0.2/24 dev "$PF"
 
 # A VF held busy: while a DPDK process has VF 0's /dev/vfio group open,
 # down must refuse and change nothing; SIGINT then stops rx cleanly.
@@ -123,5 +146,95 @@ if [ $URC = 0 ] && echo "$LINK" | grep -q 'vlan 100' && echo "$LINK" | grep -q '
 else
   step vf-vlan-spoofchk false "up rc=$URC driver=$D1 link=$LINK; down rc=$RC numvfs=$N"
 fi
+
+# Queue mode on the igb PF (no VFs now): the kernel spreads UDP flows from
+# varied sources over its RSS queues (igb hashes UDP on addresses), so both
+# of its queues receive. Under -smp 1 (the stall fallback) igb has one
+# queue and the step cannot show it: it says so instead of passing.
+QDG=$(sed -n 's/.*lab\.qdgrams=\([0-9]*\).*/\1/p' /proc/cmdline)
+CH=$(/usr/sbin/ethtool -l "$PF" | awk '/Current hardware settings/{c=1} c && /^Combined:/{print $2; exit}')
+qpk() { /usr/sbin/ethtool -S "$PF" | awk -v q="rx_queue_$1_packets:" '$1 == q {print $2}'; }
+/usr/sbin/ip addr add 10.99.0.2/24 dev "$PF"
+A0=$(qpk 0); A1=$(qpk 1)
+timeout 120 /usr/bin/labsend -listen 10.99.0.2:5001 -expect "$QDG" > /tmp/q.out 2>&1 &
+CP=$!
+i=0
+while [ $i -lt 100 ] && ! grep -q 'counting datagrams' /tmp/q.out; do sleep 0.2; i=$((i + 1)); done
+echo "LAB: queue ready"
+wait $CP
+B0=$(qpk 0); B1=$(qpk 1)
+sed 's/^/  /' /tmp/q.out
+QGOT=$(sed -n 's/^labsend: received \([0-9]*\) datagrams.*/\1/p' /tmp/q.out)
+D0=$(( ${B0:-0} - ${A0:-0} )); D1=$(( ${B1:-0} - ${A1:-0} ))
+echo "  $PF: $CH combined channel(s); ethtool -S rx_queue_0_packets +$D0, rx_queue_1_packets +$D1"
+if [ "${CH:-0}" -lt 2 ]; then
+  skip queue-rss-spread "igb has ${CH:-no} combined channel(s) here (the guest runs with $(grep -c ^processor /proc/cpuinfo) vCPU, the -smp 1 stall fallback?): one queue cannot show RSS spreading; the kernel socket got ${QGOT:-none} of $QDG"
+elif [ "$QGOT" = "$QDG" ] && [ "$D0" -gt 0 ] && [ "$D1" -gt 0 ]; then
+  step queue-rss-spread true "a kernel UDP socket on $PF got all $QGOT datagrams from varied sources; both RSS queues received (ethtool -S: queue 0 +$D0, queue 1 +$D1)"
+else
+  step queue-rss-spread false "socket got ${QGOT:-none} of $QDG; ethtool -S queue 0 +$D0, queue 1 +$D1 ($CH channels)"
+fi
+
+# Queue mode proper: up --mode queue --queue 1 takes queue 1 out of the RSS
+# indirection table; the kernel still gets every datagram, none on queue 1;
+# rx --queue 1 (net_af_xdp) runs on the hidden queue and counts 0; down
+# restores the table byte for byte (ethtool -x before and after).
+T0=$(/usr/sbin/ethtool -x "$PF" 2>&1)
+echo "$T0" | sed 's/^/  /'
+run up "$PF" --mode queue --queue 1 -o json
+URC=$RC
+T1=$(/usr/sbin/ethtool -x "$PF" 2>&1)
+echo "$T1" | sed 's/^/  /'
+ON1=$(echo "$T1" | awk '/^ *[0-9]+: / {for (i = 2; i <= NF; i++) if ($i == 1) n++} END {print n + 0}')
+ROWS=$(echo "$T1" | grep -cE '^ *[0-9]+: ')
+if [ "${CH:-0}" -lt 2 ]; then
+  skip queue-up "igb has ${CH:-no} combined channel(s) here: no queue 1 to hide (up rc=$URC)"
+elif [ $URC = 0 ] && [ "$ROWS" -gt 0 ] && [ "$ON1" = 0 ]; then
+  step queue-up true "up --mode queue --queue 1: no entry of the $((ROWS * 8))-entry indirection table points at queue 1 (ethtool -x)"
+else
+  step queue-up false "up rc=$URC; $ON1 table entries still point at queue 1: $(head -1 /tmp/err)"
+fi
+if [ "${CH:-0}" -ge 2 ]; then
+  echo "LAB\$ vfbypass rx --pf $PF --queue 1 --duration 120s -o json"
+  $V rx --pf "$PF" --queue 1 --duration 120s -o json > /tmp/rxq.json 2> /tmp/rxq.err &
+  RXPID=$!
+  i=0
+  while [ $i -lt 600 ] && kill -0 $RXPID 2>/dev/null && ! grep -q 'receiving on' /tmp/rxq.err; do sleep 0.2; i=$((i + 1)); done
+  # Attaching a native XDP program resets igb: wait for the link.
+  i=0
+  while [ $i -lt 100 ] && [ "$(cat /sys/class/net/$PF/operstate)" != up ]; do sleep 0.2; i=$((i + 1)); done
+  sleep 2
+  A0=$(qpk 0); A1=$(qpk 1)
+  timeout 120 /usr/bin/labsend -listen 10.99.0.2:5001 -expect "$QDG" > /tmp/q2.out 2>&1 &
+  CP=$!
+  i=0
+  while [ $i -lt 100 ] && ! grep -q 'counting datagrams' /tmp/q2.out; do sleep 0.2; i=$((i + 1)); done
+  echo "LAB: queue hidden"
+  wait $CP
+  B0=$(qpk 0); B1=$(qpk 1)
+  sleep 1
+  kill -INT $RXPID; wait $RXPID; RXRC=$?
+  sed 's/^/  /' /tmp/q2.out /tmp/rxq.json; grep -v '^EAL\|^TELEMETRY\|^lib' /tmp/rxq.err | tail -5 | sed 's/^/  /'
+  QGOT=$(sed -n 's/^labsend: received \([0-9]*\) datagrams.*/\1/p' /tmp/q2.out)
+  RXGOT=$(sed -n 's/^  "packets": \([0-9]*\).*/\1/p' /tmp/rxq.json)
+  MODE=$(sed -n 's/.*; \(AF_XDP [^;]*\); stop with SIGINT/\1/p' /tmp/rxq.err)
+  D0=$(( ${B0:-0} - ${A0:-0} )); D1=$(( ${B1:-0} - ${A1:-0} ))
+  if [ "$RXRC" = 0 ] && [ "$QGOT" = "$QDG" ] && [ "$D1" = 0 ] && [ "$D0" -gt 0 ] && [ "$RXGOT" = 0 ] && [ -n "$MODE" ]; then
+    step queue-rx true "kernel socket got all $QGOT datagrams, queue 0 +$D0, hidden queue 1 +0; rx --queue 1 on net_af_xdp ($MODE) counted 0"
+  else
+    step queue-rx false "rx rc=$RXRC counted ${RXGOT:-none} ($MODE); socket ${QGOT:-none} of $QDG; queue 0 +$D0, queue 1 +$D1: $(grep -v '^EAL\|^lib' /tmp/rxq.err | grep -i 'error\|vfbypass:' | head -1)"
+  fi
+else
+  skip queue-rx "igb has ${CH:-no} combined channel(s) here: no hidden queue to receive from"
+fi
+run down "$PF" -o json
+DRC=$RC
+T2=$(/usr/sbin/ethtool -x "$PF" 2>&1)
+if [ $DRC = 0 ] && [ "$T2" = "$T0" ]; then
+  step queue-down true "down restored the indirection table byte for byte (ethtool -x identical)"
+else
+  step queue-down false "down rc=$DRC; ethtool -x differs: $(echo "$T2" | sed -n '2,3p')"
+fi
+/usr/sbin/ip addr del 10.99.0.2/24 dev "$PF"
 
 run status "$PF"
