@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests the vfbypass Ansible collection (deploy/ansible) with Debian's
-# ansible-core against simulated hosts: the collection builds and installs,
+# ansible-core against simulated hosts: the module's pure functions pass
+# their unit tests, the collection builds and installs,
 # ansible-doc renders the module and the role, the example fleet playbook
 # parses, the module's play (tests/ansible/module.yml) passes its asserts,
 # and the role (tests/ansible/role.yml) is idempotent, honest in check mode,
@@ -15,12 +16,22 @@ trap 'rm -rf "$work"' EXIT
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_LOCALHOST_WARNING=0 \
   ANSIBLE_INVENTORY_UNPARSED_WARNING=0 ANSIBLE_RETRY_FILES_ENABLED=0 \
   ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_LOCAL_TEMP="$work/tmp" \
-  ANSIBLE_REMOTE_TEMP="$work/tmp" ANSIBLE_HOME="$work/home" ANSIBLE_DEPRECATION_WARNINGS=0 ANSIBLE_PIPELINING=1
+  ANSIBLE_REMOTE_TEMP="$work/tmp" ANSIBLE_HOME="$work/home" ANSIBLE_DEPRECATION_WARNINGS=0 ANSIBLE_PIPELINING=1 \
+  PYTHONDONTWRITEBYTECODE=1
 passed=0 failed=0
 pass() { echo "ansible: ok   $1 (${SECONDS}s)"; passed=$((passed + 1)); }
 fail() { echo "ansible: FAIL $1 (${SECONDS}s)"; failed=$((failed + 1)); }
 
 CGO_ENABLED=0 go build -o "$work/hostsnap" ./tests/ansible/hostsnap
+
+# The module's diff text, message and summary, with the Python that runs
+# ansible-core (ansible-playbook's interpreter).
+py=$(sed -n '1s/^#! *//p' "$(command -v ansible-playbook)")
+if out=$(${py:-python3} -m unittest tests/ansible/test_module.py 2>&1); then
+  pass "module: diff text, error message, summary ($(grep -o 'Ran [0-9]* tests' <<<"$out"))"
+else
+  echo "$out"; fail "module: diff text, error message, summary"
+fi
 
 # The collection as a user installs it: built from galaxy.yml, installed.
 # (Installing is unpacking it where ansible-galaxy install would.)

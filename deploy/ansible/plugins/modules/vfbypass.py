@@ -76,11 +76,15 @@ notes:
     could not finish (run C(state=down) after fixing the cause).
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
   platform:
+    description: Target OS/families that can be operated against.
     platforms: posix
+    support: full
 requirements:
   - vfbypass on the managed host
 seealso:
@@ -141,7 +145,7 @@ msg:
     - On failure the tool's C(error.message) and C(error.fix); otherwise a one-line summary.
   returned: always
   type: str
-  sample: "eth3: 6 steps applied"
+  sample: "eth3 up: 6 steps applied"
 cmd:
   description: The command line that was run.
   returned: always
@@ -240,16 +244,16 @@ def error_text(result):
 
 
 def summary(pf, state, result, check_mode):
-    """One line saying what happened, from the tool's steps."""
+    """One line saying what happened, from the tool's message or steps."""
     if result.get("message"):
         return str(result["message"])
-    steps = result.get("steps") or []
-    done = [s for s in steps if s.get("status") in ("applied", "undone", "would-apply", "would-undo")]
-    verb = "would change" if check_mode else "changed"
     if not result.get("changed"):
         return "%s is %s, nothing to change" % (pf, state)
-    n = len(done)
-    return "%s %s %s: %d step%s" % (verb, pf, state, n, "" if n == 1 else "s")
+    verb = {"up": ("applied", "would be applied"), "down": ("undone", "would be undone")}[state][bool(check_mode)]
+    n = len([s for s in result.get("steps") or [] if s.get("status") in ("applied", "undone", "would-apply", "would-undo")])
+    if n == 0:
+        return "%s %s: changes %s" % (pf, state, verb)
+    return "%s %s: %d step%s %s" % (pf, state, n, "" if n == 1 else "s", verb)
 
 
 def main():
