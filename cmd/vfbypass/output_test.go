@@ -4,6 +4,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/pkg/journal"
 )
 
 // Text output reads right: undo steps say what they do, counts are
@@ -59,5 +63,43 @@ func TestTextOutputReadsRight(t *testing.T) {
 	code, out, errs := vfb(append(append([]string{}, g...), "down", "eth3", "--dry-run")...)
 	if code != 2 || out != "" || !strings.Contains(errs, "no journal") {
 		t.Errorf("down --dry-run without a journal: exit %d, stdout %q (want none above the error), stderr %q", code, out, errs)
+	}
+}
+
+// A run that waits more than a second for another run's lock says so on
+// stderr.
+func TestLockWaitIsSaid(t *testing.T) {
+	root, state := simHost(t)
+	g := []string{"--host-root", root, "--state-dir", state}
+	if code, _, e := vfb(append(append([]string{}, g...), "up", "eth3", "--vfs", "1")...); code != 0 {
+		t.Fatalf("up: %d %s", code, e)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"steer", "clear", "eth3"}, "vfbypass: waiting for another vfbypass run on eth3"},
+		{[]string{"down", "eth3"}, "→ waiting for another vfbypass run on eth3"},
+	} {
+		h, err := hostsim.Open(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held, err := journal.Store{Dir: state}.Lock(h.FS, "eth3", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			time.Sleep(1300 * time.Millisecond)
+			held.Unlock()
+			h.Close()
+		}()
+		code, _, errs := vfb(append(append([]string{}, g...), c.args...)...)
+		<-done
+		if code != 0 || strings.Count(errs, c.want) != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want one %q", c.args, code, errs, c.want)
+		}
 	}
 }

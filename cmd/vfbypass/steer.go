@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -29,7 +30,13 @@ shown by "steer list" carry their decoded target ("VF 0 (0000:04:10.0) queue 0")
 	return cmd
 }
 
-func (g *globals) store() journal.Store { return journal.Store{Dir: g.StateDir} }
+func (g *globals) store() journal.Store {
+	s := journal.Store{Dir: g.StateDir}
+	if !g.quiet {
+		s.Waiting = func(m string) { fmt.Fprintf(g.Stderr, "vfbypass: %s\n", m) }
+	}
+	return s
+}
 
 func newSteerAddCmd(g *globals) *cobra.Command {
 	var (

@@ -125,6 +125,9 @@ var ErrCorrupt = errors.New("journal is corrupt")
 // Store is the state directory.
 type Store struct {
 	Dir string
+	// Waiting, when set, is told once when Lock has waited a second for
+	// another run on the same PF (for a line on stderr).
+	Waiting func(string)
 }
 
 func (s Store) path(pf, ext string) (string, error) {
@@ -474,7 +477,8 @@ func (s Store) Lock(f host.FS, pf string, timeout time.Duration) (*Lock, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", p, err)
 	}
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline, told := start.Add(timeout), false
 	for {
 		err := unix.Flock(int(fh.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
@@ -488,6 +492,10 @@ func (s Store) Lock(f host.FS, pf string, timeout time.Duration) (*Lock, error) 
 		if time.Now().After(deadline) {
 			fh.Close()
 			return nil, fmt.Errorf("lock %s: another vfbypass run on %s still holds it after %s", p, pf, timeout)
+		}
+		if !told && s.Waiting != nil && time.Since(start) >= time.Second {
+			told = true
+			s.Waiting(fmt.Sprintf("waiting for another vfbypass run on %s to finish (it holds %s; at most %s)", pf, p, timeout))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -140,6 +140,39 @@ func TestLockTimesOutNamingThePF(t *testing.T) {
 	other.Unlock()
 }
 
+// A Lock that waits more than a second says so, once.
+func TestLockSaysWhenItWaits(t *testing.T) {
+	h := testHost(t)
+	dir := t.TempDir()
+	held, err := journal.Store{Dir: dir}.Lock(h, "eth3", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		held.Unlock()
+	}()
+	var told []string
+	s := journal.Store{Dir: dir, Waiting: func(m string) { told = append(told, m) }}
+	l, err := s.Lock(h, "eth3", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if len(told) != 1 || !strings.Contains(told[0], "waiting for another vfbypass run on eth3") {
+		t.Fatalf("told %q", told)
+	}
+	told = nil
+	l2, err := s.Lock(h, "eth4", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2.Unlock()
+	if len(told) != 0 {
+		t.Fatalf("a lock taken at once told %q", told)
+	}
+}
+
 func TestUnwritableStateDir(t *testing.T) {
 	// Root writes anywhere, but a regular file in the way still fails.
 	f := filepath.Join(t.TempDir(), "file")

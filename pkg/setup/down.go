@@ -60,7 +60,7 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 			return res, err
 		}
 	}
-	store := journal.Store{Dir: opts.StateDir}
+	store := journal.Store{Dir: opts.StateDir, Waiting: opts.Progress}
 	exists, err := stateDirExists(opts.StateDir)
 	if err != nil {
 		return res, err
