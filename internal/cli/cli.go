@@ -37,7 +37,7 @@ func (g *Globals) Bind(fs *pflag.FlagSet) {
 	fs.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
 	fs.StringVar(&g.StateDir, "state-dir", "/run/vfbypass", "directory of the journals (root-owned, not writable by group or others; the per-PF locks are in HOST_ROOT/run/lock/vfbypass)")
 	fs.StringVar(&g.HostRoot, "host-root", "/", "root under which sysfs, procfs and /dev are found (a directory made by 'vfbypass sim init' is a simulated host)")
-	fs.BoolVarP(&g.Verbose, "verbose", "v", false, "say more")
+	fs.BoolVarP(&g.Verbose, "verbose", "v", false, "show each sysfs write, netlink call and ethtool ioctl on stderr, with its result")
 }
 
 // CheckOutput refuses an output format other than text and json.
