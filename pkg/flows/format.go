@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -239,81 +238,4 @@ func contains(words []string, w string) bool {
 		}
 	}
 	return false
-}
-
-// FieldDiff is one field whose match mask differs between two rules.
-type FieldDiff struct {
-	Field      string // e.g. "dst-port mask"
-	Have, Want string // the installed and the proposed mask, as the kernel has it (bits set = compared)
-}
-
-// MaskDiff compares the match masks (m_u and m_ext, with the VLAN,
-// user-def and dst-mac masks counting only when FLOW_EXT or FLOW_MAC_EXT is
-// set) of an installed and a proposed rule field by field, the way ixgbe's
-// one-mask-per-port rule compares them. Fields are named as in ethtool (on
-// ip4/ip6 the l4 bytes are "l4data"); a field the other rule's flow type
-// lacks counts as not compared. Masks are shown as the kernel holds them: 1
-// bits are compared, the inverse of ethtool's `m`. Empty means same mask.
-func MaskDiff(installed, proposed FlowSpec) []FieldDiff {
-	have, want := maskFields(installed), maskFields(proposed)
-	var names []string
-	for _, m := range [][]namedMask{have, want} {
-		for _, nm := range m {
-			if !contains(names, nm.name) {
-				names = append(names, nm.name)
-			}
-		}
-	}
-	var out []FieldDiff
-	for _, name := range names {
-		h, hok := lookupMask(have, name)
-		w, wok := lookupMask(want, name)
-		hz, wz := !hok || allZero(h.mask), !wok || allZero(w.mask)
-		if hz && wz {
-			continue
-		}
-		if hok && wok && h.f.kind == w.f.kind && bytes.Equal(h.mask, w.mask) {
-			continue
-		}
-		out = append(out, FieldDiff{Field: name + " mask", Have: h.show(hok), Want: w.show(wok)})
-	}
-	return out
-}
-
-type namedMask struct {
-	name string
-	f    field
-	mask []byte
-}
-
-func (nm namedMask) show(ok bool) string {
-	if !ok || allZero(nm.mask) {
-		return "none"
-	}
-	return wordMask(nm.f, nm.mask)
-}
-
-func lookupMask(ms []namedMask, name string) (namedMask, bool) {
-	for _, m := range ms {
-		if m.name == name {
-			return m, true
-		}
-	}
-	return namedMask{}, false
-}
-
-func maskFields(fs FlowSpec) []namedMask {
-	b := fs.bytes()
-	var out []namedMask
-	ft, ok := flowTypeByValue(fs.BaseType())
-	if !ok {
-		return nil
-	}
-	for _, f := range ft.canonical() {
-		if (f.ext == FlowExt && fs.FlowType&FlowExt == 0) || (f.ext == FlowMACExt && fs.FlowType&FlowMACExt == 0) {
-			continue
-		}
-		out = append(out, namedMask{name: f.name, f: f, mask: bytes.Clone(b[f.moff : f.moff+f.kind.size()])})
-	}
-	return out
 }

@@ -197,37 +197,6 @@ func mustInt(t *testing.T, s string) int {
 	return int(v)
 }
 
-func TestMaskDiff(t *testing.T) {
-	spec := func(line string) FlowSpec { return mustParse(t, line).Spec }
-	for _, c := range []struct {
-		installed, proposed string
-		want                []FieldDiff
-	}{
-		{"flow-type tcp4 dst-ip 10.0.0.1 dst-port 80 vf 0 queue 0", "flow-type udp4 dst-ip 10.9.9.9 dst-port 53 vf 1 queue 2", nil},
-		{"flow-type tcp4 dst-ip 10.0.0.1 dst-port 80 action 1", "flow-type tcp4 dst-ip 10.0.0.1 action 1",
-			[]FieldDiff{{"dst-port mask", "0xffff", "none"}}},
-		{"flow-type tcp4 dst-port 80 m 0xff action 1", "flow-type tcp4 dst-port 80 action 1",
-			[]FieldDiff{{"dst-port mask", "0xff00", "0xffff"}}},
-		{"flow-type tcp4 src-ip 10.0.0.0 m 0.0.0.255", "flow-type tcp4 src-ip 10.0.0.1 dst-port 1",
-			[]FieldDiff{{"src-ip mask", "255.255.255.0", "255.255.255.255"}, {"dst-port mask", "none", "0xffff"}}},
-		{"flow-type tcp4 dst-port 80 vlan 5", "flow-type tcp4 dst-port 80 vlan 5 m 0xf000",
-			[]FieldDiff{{"vlan mask", "0xffff", "0x0fff"}}},
-		{"flow-type tcp4 dst-port 80 user-def 1", "flow-type tcp4 dst-port 80",
-			[]FieldDiff{{"user-def mask", "0xffffffffffffffff", "none"}}},
-		{"flow-type tcp4 dst-port 80", "flow-type tcp4 dst-port 80 dst-mac 02:00:00:00:00:01",
-			[]FieldDiff{{"dst-mac mask", "none", "ff:ff:ff:ff:ff:ff"}}},
-		{"flow-type tcp4 dst-port 80", "flow-type ip4 l4proto 6",
-			[]FieldDiff{{"dst-port mask", "0xffff", "none"}, {"l4proto mask", "none", "0xff"}}},
-		// a vlan that compares nothing is no mask
-		{"flow-type tcp4 dst-port 80", "flow-type tcp4 dst-port 80 vlan 0 m 0xffff", nil},
-	} {
-		got := MaskDiff(spec(c.installed), spec(c.proposed))
-		if !reflect.DeepEqual(got, c.want) {
-			t.Errorf("MaskDiff(%q, %q)\n got %+v\nwant %+v", c.installed, c.proposed, got, c.want)
-		}
-	}
-}
-
 func TestMarshalLayout(t *testing.T) {
 	fs := FlowSpec{FlowType: FlowTCPv4 | FlowExt, RingCookie: 0x0102030405060708, Location: 0x0a0b0c0d}
 	fs.HU[0], fs.HU[51] = 0x11, 0x12

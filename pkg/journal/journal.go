@@ -584,40 +584,6 @@ func (s Store) mkdir() error {
 	return fmt.Errorf("create state directory %s: %w", s.Dir, err)
 }
 
-// AddRule records a rule vfbypass installed on pf, creating the journal when
-// the PF has none yet. The caller holds pf's lock.
-func (s Store) AddRule(pf string, r Rule) error {
-	j, err := s.Load(pf)
-	if err != nil {
-		return err
-	}
-	if j == nil {
-		j = &Journal{PF: pf, Created: time.Now().UTC()}
-	}
-	j.Rules = append(j.Rules, r)
-	return s.Save(j)
-}
-
-// RemoveRule forgets the rule at loc; the journal goes when nothing is left
-// in it. The caller holds pf's lock.
-func (s Store) RemoveRule(pf string, loc uint32) error {
-	j, err := s.Load(pf)
-	if err != nil || j == nil {
-		return err
-	}
-	kept := j.Rules[:0]
-	for _, r := range j.Rules {
-		if r.Location != loc {
-			kept = append(kept, r)
-		}
-	}
-	j.Rules = kept
-	if !j.Active() {
-		return s.Remove(pf)
-	}
-	return s.Save(j)
-}
-
 // Rules lists the rules vfbypass installed on pf.
 func (s Store) Rules(pf string) ([]Rule, error) {
 	j, err := s.Load(pf)

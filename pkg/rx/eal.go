@@ -56,7 +56,6 @@ type EAL struct {
 	ports    []*Port
 	main     int
 	workers  []int
-	args     []string
 }
 
 // InitEAL initialises DPDK's EAL with args (as on a DPDK application's
@@ -76,7 +75,7 @@ func InitEAL(args []string) (*EAL, error) {
 	}
 	ealTried.done = true
 
-	e := &EAL{calls: make(chan func()), args: append([]string(nil), args...)}
+	e := &EAL{calls: make(chan func())}
 	started := make(chan struct{})
 	go e.thread(started)
 	<-started
@@ -172,12 +171,6 @@ func (e *EAL) isClosed() bool {
 	defer e.callMu.RUnlock()
 	return e.closed
 }
-
-// Args returns the arguments EAL was initialised with.
-func (e *EAL) Args() []string { return append([]string(nil), e.args...) }
-
-// MainLcore is the lcore of the EAL thread.
-func (e *EAL) MainLcore() int { return e.main }
 
 // WorkerLcores are the other lcores EAL was given (-l/--lcores).
 func (e *EAL) WorkerLcores() []int { return append([]int(nil), e.workers...) }
