@@ -15,6 +15,7 @@ GO_LDFLAGS := -X github.com/vfbypass/vfbypass/internal/buildinfo.version=$(VERSI
 	-X github.com/vfbypass/vfbypass/internal/buildinfo.commit=$(COMMIT)
 GOBIN := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
+DEADCODE_VERSION := v0.52.0
 # apt packages the build and tests need; fragments in mk/ add theirs.
 APT_PACKAGES := gcc pkg-config iproute2 ethtool pci.ids kmod file
 BENCH_TARGETS :=
@@ -81,10 +82,18 @@ install: docs
 $(GOBIN)/staticcheck:
 	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-lint: deps $(GOBIN)/staticcheck
+$(GOBIN)/deadcode:
+	GOBIN=$(GOBIN) $(GO) install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
+
+# lint: gofmt, vet, staticcheck; go.mod and go.sum as 'go mod tidy' leaves
+# them (direct dependencies not marked indirect); no function that neither
+# a program nor a test reaches (deadcode -test).
+lint: deps $(GOBIN)/staticcheck $(GOBIN)/deadcode
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "lint: go.mod/go.sum are not tidy: run 'go mod tidy'"; exit 1; }
 	$(GO) vet ./...
 	$(GOBIN)/staticcheck ./...
+	@out=$$($(GOBIN)/deadcode -test ./...); if [ -n "$$out" ]; then echo "$$out"; echo "lint: dead code (deadcode -test): remove it"; exit 1; fi
 
 # test: lint, then every Go test (root-only tests run when root, and say why
 # when they skip), then the extra test targets of mk/ fragments; the last
