@@ -260,7 +260,7 @@ func (m *simModules) Unload(name string) error {
 // after the first After calls whose Op matches and whose key (a host path
 // for "write"; "PF/vfK/field" for "netlink"; "IF/feature", "IF/indir",
 // "IF/channels", "IF/rings" or "IF/xdp" for "ethtool", reads and writes
-// alike; "IF/feature" for "ethtool-set", feature writes only;
+// alike; "IF/feature" or "IF/indir" for "ethtool-set", writes only;
 // the module for "module") matches the glob Match, fail with Errno and
 // change nothing.
 type Fault struct {

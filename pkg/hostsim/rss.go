@@ -237,6 +237,9 @@ func (e *simEthtool) SetIndir(ifname string, table []uint32) error {
 	if len(table) == 0 {
 		what = "reset the RSS indirection table"
 	}
+	if err := e.s.fault("ethtool-set", ifname+"/indir"); err != nil {
+		return err
+	}
 	return e.rss(ifname, "indir", what, func(st *state) error {
 		if err := e.rssPF(st, ifname, "ETHTOOL_SRXFHINDIR"); err != nil {
 			return err
