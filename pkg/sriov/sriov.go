@@ -1,6 +1,11 @@
 // Package sriov discovers SR-IOV physical functions and their virtual
-// functions through sysfs, enables and disables VFs following the kernel's
-// rules (drivers/pci/iov.c), and configures VFs over rtnetlink through the PF.
+// functions through sysfs (LookupPF, LookupVF, ListVFs), enables and
+// disables VFs following the kernel's rules (drivers/pci/iov.c: SetNumVFs,
+// WaitVFs, SetAutoprobe), finds the interfaces carrying a default route,
+// names PCI devices (Describe), and holds vfbypass's one check of an
+// interface name (ValidIfname, CheckIfname) and of a PCI address
+// (ValidPCIAddress). VF settings (MAC, VLAN, trust, spoofchk) go over
+// rtnetlink through host.Links, not through this package.
 package sriov
 
 import (
