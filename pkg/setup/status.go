@@ -84,7 +84,8 @@ type JournalSummary struct {
 	Path    string       `json:"path"`
 	Request string       `json:"request"`
 	Steps   []StepResult `json:"steps"`
-	Rules   int          `json:"rules"`
+	// Rules are the rules vfbypass recorded, as the journal has them.
+	Rules []journal.Rule `json:"rules"`
 	// Damaged says why down would refuse the journal at Path (a record
 	// it cannot read).
 	Damaged string `json:"damaged,omitempty"`
@@ -128,7 +129,7 @@ func (r *StatusResult) Text(w io.Writer) {
 		case p.Journal.Damaged != "":
 			fmt.Fprintf(w, "  journal: %s is damaged: %s\n", p.Journal.Path, p.Journal.Damaged)
 		default:
-			fmt.Fprintf(w, "  journal: %s: up %s, %s, %s\n", p.Journal.Path, p.Journal.Request, report.Count(len(p.Journal.Steps), "step"), report.Count(p.Journal.Rules, "rule"))
+			fmt.Fprintf(w, "  journal: %s: up %s, %s, %s\n", p.Journal.Path, p.Journal.Request, report.Count(len(p.Journal.Steps), "step"), report.Count(len(p.Journal.Rules), "rule"))
 		}
 		for _, d := range p.Drift {
 			fmt.Fprintf(w, "  drift: %s\n", d)
@@ -246,7 +247,7 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 	j, err := store.Load(name)
 	if err != nil {
 		// Not "none": a journal is there, and down will refuse it.
-		st.Journal = &JournalSummary{Path: store.Path(name), Steps: []StepResult{}, Damaged: err.Error()}
+		st.Journal = &JournalSummary{Path: store.Path(name), Steps: []StepResult{}, Rules: []journal.Rule{}, Damaged: err.Error()}
 		st.Drift = append(st.Drift, Drift{Field: "journal", Want: "readable", Have: err.Error()})
 		return st, nil
 	}
@@ -255,7 +256,7 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 	}
 	var req Request
 	_ = json.Unmarshal(j.Request, &req)
-	js := &JournalSummary{Path: store.Path(name), Request: req.Args(), Rules: len(j.Rules), Steps: []StepResult{}}
+	js := &JournalSummary{Path: store.Path(name), Request: req.Args(), Rules: append([]journal.Rule{}, j.Rules...), Steps: []StepResult{}}
 	st.Journal = js
 	for _, ent := range j.Steps {
 		js.Steps = append(js.Steps, StepResult{ID: ent.ID, Action: ent.Desc, Status: ent.State})
