@@ -276,16 +276,19 @@ def main():
     try:
         result = json.loads(out)
     except ValueError:
+        result = None
+    if not isinstance(result, dict):
         module.fail_json(
             msg="%s printed no JSON result (exit code %d): %s" % (argv[0], rc, (err or out).strip()), **ret
         )
     ret["result"] = result
+    # Also on failure: exit 3 (rollback incomplete) leaves the host changed.
+    ret["changed"] = bool(result.get("changed"))
     if rc != 0:
         msg = error_text(result) or "%s exited %d: %s" % (argv[0], rc, err.strip())
         module.fail_json(msg=msg, **ret)
     for w in result.get("warnings") or []:
         module.warn(str(w))
-    ret["changed"] = bool(result.get("changed"))
     if module._diff:
         ret["diff"] = render_diff(result.get("diff"))
     ret["msg"] = summary(module.params["pf"], module.params["state"], result, module.check_mode)
