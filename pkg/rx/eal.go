@@ -51,6 +51,10 @@ type EAL struct {
 	callMu sync.RWMutex
 	closed bool // under callMu
 
+	// alloc returns zeroed, cache-aligned C memory (vfb_alloc) for
+	// counters, jobs and stop flags, or nil; tests make it fail.
+	alloc func(size uintptr) unsafe.Pointer
+
 	mu       sync.Mutex
 	mainBusy bool // a loop runs on the main lcore (the EAL thread)
 	ports    []*Port
@@ -75,7 +79,7 @@ func InitEAL(args []string) (*EAL, error) {
 	}
 	ealTried.done = true
 
-	e := &EAL{calls: make(chan func())}
+	e := &EAL{calls: make(chan func()), alloc: cAlloc}
 	started := make(chan struct{})
 	go e.thread(started)
 	<-started
@@ -101,6 +105,9 @@ func InitEAL(args []string) (*EAL, error) {
 	}
 	return e, nil
 }
+
+// cAlloc is EAL.alloc: vfb_alloc.
+func cAlloc(size uintptr) unsafe.Pointer { return C.vfb_alloc(C.ulong(size)) }
 
 // cArgv builds EAL's argv in C memory: the program name, args and a NULL.
 // EAL may keep pointers into argv (it is a C program's argv to it), so once

@@ -74,7 +74,7 @@ func (e *EAL) OpenPort(name string, cfg PortConfig) (*Port, error) {
 	// The counters are allocated before the port starts, so that nothing
 	// can fail between its start and its handing over to the caller (a
 	// started port left behind would keep receiving into its pool).
-	p.stats = (*C.struct_vfb_qstats)(C.vfb_alloc(C.ulong(c.RxQueues) * C.ulong(unsafe.Sizeof(C.struct_vfb_qstats{}))))
+	p.stats = (*C.struct_vfb_qstats)(e.alloc(uintptr(c.RxQueues) * unsafe.Sizeof(C.struct_vfb_qstats{})))
 	if p.stats == nil {
 		return nil, fmt.Errorf("port %s: allocate counters: %w", name, syscall.ENOMEM)
 	}
@@ -236,7 +236,7 @@ func (p *Port) Start(lc LoopConfig) (*Loop, error) {
 	} else if len(lcores) < p.RxQueues {
 		l.Warnings = append(l.Warnings, fmt.Sprintf("%d RX queues on %d lcores: each lcore polls several queues; give %d lcores for one each", p.RxQueues, len(lcores), p.RxQueues))
 	}
-	l.stop = (*C.uint32_t)(C.vfb_alloc(C.VFB_CACHE_LINE))
+	l.stop = (*C.uint32_t)(e.alloc(C.VFB_CACHE_LINE))
 	if l.stop == nil {
 		return nil, fmt.Errorf("port %s: allocate stop flag: %w", p.Name, syscall.ENOMEM)
 	}
@@ -256,7 +256,7 @@ func (p *Port) Start(lc LoopConfig) (*Loop, error) {
 		match.src_port = C.uint16_t(f.SrcPort)
 	}
 	for i, lcore := range lcores {
-		j := (*C.struct_vfb_job)(C.vfb_alloc(C.ulong(unsafe.Sizeof(C.struct_vfb_job{}))))
+		j := (*C.struct_vfb_job)(e.alloc(unsafe.Sizeof(C.struct_vfb_job{})))
 		if j == nil {
 			l.free()
 			return nil, fmt.Errorf("port %s: allocate loop: %w", p.Name, syscall.ENOMEM)
