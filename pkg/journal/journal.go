@@ -106,6 +106,18 @@ func (j *Journal) Entry(id string) *Entry {
 	return nil
 }
 
+// DropRule forgets the rule record at loc (a journal holds one per
+// location).
+func (j *Journal) DropRule(loc uint32) {
+	kept := j.Rules[:0]
+	for _, r := range j.Rules {
+		if r.Location != loc {
+			kept = append(kept, r)
+		}
+	}
+	j.Rules = kept
+}
+
 // Active reports whether anything in the journal still needs undoing.
 func (j *Journal) Active() bool {
 	if len(j.Rules) > 0 {

@@ -141,7 +141,7 @@ func (u *upRun) applyRules(ctx context.Context) error {
 	opts := steer.Options{StateDir: u.opts.StateDir, LockHeld: true, LockTimeout: u.opts.LockTimeout}
 	if len(p.forget) > 0 {
 		for _, r := range p.forget {
-			dropRule(u.j, r.Location)
+			u.j.DropRule(r.Location)
 		}
 		if err := u.store.Save(u.j); err != nil {
 			return err
@@ -204,16 +204,6 @@ func (u *upRun) took(sr *steer.Result, err error, status, what string) error {
 	u.res.Changed = u.res.Changed || sr.Changed
 	u.res.Warnings = append(u.res.Warnings, sr.Warnings...)
 	return nil
-}
-
-func dropRule(j *journal.Journal, loc uint32) {
-	kept := j.Rules[:0]
-	for _, r := range j.Rules {
-		if r.Location != loc {
-			kept = append(kept, r)
-		}
-	}
-	j.Rules = kept
 }
 
 // ruleStep reports one rule as a step of up's plan.

@@ -38,11 +38,11 @@ func (it *item) label(batch int) string {
 	return fmt.Sprintf("rule %d (%s)", it.n, strings.Join(it.req.Words, " "))
 }
 
-// prepare parses and checks one rule against the table as it will be
-// after the rules before it in the batch (taken). Every refusal is a
-// bad-input error naming the word or value and the fix.
-func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options) error {
-	what := it.label(batch)
+// parse reads the rule's words and its target (from the words or from
+// --vf/--queue) into it, refusing what vfbypass does not take whatever the
+// driver: a syntax error, ports without l4proto, no target or two, a
+// ring_cookie with bits the kernel ignores.
+func (it *item) parse(what string) (flows.Rule, error) {
 	r, err := flows.Parse(it.req.Words)
 	if err != nil {
 		var se *flows.SyntaxError
@@ -54,12 +54,12 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 			if fix == "" {
 				fix = "write the rule in ethtool's words: flow-type tcp4 dst-ip 10.0.0.1 dst-port 80"
 			}
-			return outcome.Invalid(fix, "%s: word %d %q: %s", what, se.Pos+1, se.Word, se.Reason)
+			return r, outcome.Invalid(fix, "%s: word %d %q: %s", what, se.Pos+1, se.Word, se.Reason)
 		}
-		return outcome.Invalid("write the rule in ethtool's words: flow-type tcp4 dst-ip 10.0.0.1 dst-port 80", "%s: %v", what, err)
+		return r, outcome.Invalid("write the rule in ethtool's words: flow-type tcp4 dst-ip 10.0.0.1 dst-port 80", "%s: %v", what, err)
 	}
 	if w := portsWithoutProto(r); w != "" {
-		return outcome.Invalid("add l4proto 6 (TCP), 17 (UDP) or 132 (SCTP), or use flow-type tcp4, udp4 or sctp4 (tcp6, udp6 or sctp6)",
+		return r, outcome.Invalid("add l4proto 6 (TCP), 17 (UDP) or 132 (SCTP), or use flow-type tcp4, udp4 or sctp4 (tcp6, udp6 or sctp6)",
 			"%s: %s in an %s rule without l4proto would compare the first 4 bytes after the IP header of every protocol", what, w, it.req.Words[1])
 	}
 	it.spec, it.rss = r.Spec, r.RSSContext
@@ -69,11 +69,11 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 	}
 	switch {
 	case r.HasAction && (it.req.VF != nil || it.req.PFQueue):
-		return outcome.Invalid("give the target once: either --vf K [--queue Q] or 'action N' / 'vf N queue M' in the rule",
+		return r, outcome.Invalid("give the target once: either --vf K [--queue Q] or 'action N' / 'vf N queue M' in the rule",
 			"%s names its target with 'action'/'vf' and --vf/--queue is given too", what)
 	case it.req.VF != nil:
 		if *it.req.VF < 0 || *it.req.VF > 254 {
-			return outcome.Invalid("give --vf as the VF's sysfs index (virtfnK), 0 to 254", "--vf %d is not a VF index", *it.req.VF)
+			return r, outcome.Invalid("give --vf as the VF's sysfs index (virtfnK), 0 to 254", "--vf %d is not a VF index", *it.req.VF)
 		}
 		it.spec.RingCookie = flows.Cookie(*it.req.VF, it.req.Queue)
 		it.words += fmt.Sprintf(" vf %d queue %d", *it.req.VF, it.req.Queue)
@@ -81,12 +81,24 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 		it.spec.RingCookie = flows.Cookie(-1, it.req.Queue)
 		it.words += fmt.Sprintf(" action %d", it.req.Queue)
 	case !r.HasAction:
-		return outcome.Invalid("say where the flow goes: --vf K [--queue Q], or 'vf K queue Q', 'action N' or 'action -1' (drop) in the rule",
+		return r, outcome.Invalid("say where the flow goes: --vf K [--queue Q], or 'vf K queue Q', 'action N' or 'action -1' (drop) in the rule",
 			"%s has no target", what)
 	}
 	if t := flows.DecodeCookie(it.spec.RingCookie); !t.Drop && it.spec.RingCookie&^(flows.RingVFMask|flows.RingQueueMask) != 0 {
-		return outcome.Invalid("use 'vf K queue Q', --vf K --queue Q, or 'action N' with a queue below 2^32 (action -1 drops)",
+		return r, outcome.Invalid("use 'vf K queue Q', --vf K --queue Q, or 'action N' with a queue below 2^32 (action -1 drops)",
 			"%s: action %d sets ring_cookie bits the kernel ignores (%#x)", what, it.spec.RingCookie, it.spec.RingCookie)
+	}
+	return r, nil
+}
+
+// prepare parses and checks one rule against the table as it will be
+// after the rules before it in the batch (taken). Every refusal is a
+// bad-input error naming the word or value and the fix.
+func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options) error {
+	what := it.label(batch)
+	r, err := it.parse(what)
+	if err != nil {
+		return err
 	}
 	locGiven := r.HasLoc && !r.NeedsLocation()
 	if locGiven {
@@ -261,19 +273,8 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 		}
 		items[i] = it
 	}
-	warned := map[int]bool{}
-	for _, it := range items {
-		t := flows.DecodeCookie(it.spec.RingCookie)
-		if t.Drop || t.VF < 0 || warned[t.VF] || as != nil {
-			continue
-		}
-		warned[t.VF] = true
-		if v, err := sriov.LookupVF(h.FS, pf, t.VF); err == nil && v.Driver != vfio.Driver {
-			res.Warn("VF %d (%s) is bound to %s, not %s: the flows steered to it reach %s, not a DPDK application (vfbypass up %s --vf %d gives it to vfio-pci)",
-				t.VF, v.Address, orNone(v.Driver), vfio.Driver, orNone(v.Driver), pf, t.VF)
-		}
-	}
 	if as == nil {
+		warnVFDrivers(h, pf, items, res)
 		warnSharedQueues(h, pf, items, res)
 	}
 	var todo []*item
@@ -306,33 +307,77 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	if j == nil {
 		j = &journal.Journal{PF: pf, Created: time.Now().UTC()}
 	}
+	mine := e.writeAhead(j, todo, opts.Source)
+	if err := store.Save(j); err != nil {
+		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("record the rules in the journal: %w", err))
+	}
+	done, err := e.insertAll(store, j, todo, mine, len(reqs))
+	if err != nil {
+		return res, err
+	}
+	pending := e.confirm(j, done, res, opts.Source)
+	if err := store.Save(j); err != nil {
+		// Exit 1 promises the table is as it was: take the batch out again.
+		res.Rules = nil
+		j.Rules = pending
+		return res, e.rollback(store, j, todo, done, fmt.Errorf("confirm the rules in the journal: %w", err))
+	}
+	res.Changed = true
+	res.Message = fmt.Sprintf("%s: %s added, %d installed already (journal %s; 'vfbypass down %s' or 'vfbypass steer clear %s' removes them)",
+		pf, report.Count(len(done), "rule"), len(items)-len(done), store.Path(pf), pf, pf)
+	return res, nil
+}
+
+// warnVFDrivers warns about the VFs the batch steers to that are not on
+// vfio-pci: their flows reach the kernel's driver, not DPDK.
+func warnVFDrivers(h *host.Host, pf string, items []*item, res *Result) {
+	warned := map[int]bool{}
+	for _, it := range items {
+		t := flows.DecodeCookie(it.spec.RingCookie)
+		if t.Drop || t.VF < 0 || warned[t.VF] {
+			continue
+		}
+		warned[t.VF] = true
+		if v, err := sriov.LookupVF(h.FS, pf, t.VF); err == nil && v.Driver != vfio.Driver {
+			res.Warn("VF %d (%s) is bound to %s, not %s: the flows steered to it reach %s, not a DPDK application (vfbypass up %s --vf %d gives it to vfio-pci)",
+				t.VF, v.Address, orNone(v.Driver), vfio.Driver, orNone(v.Driver), pf, t.VF)
+		}
+	}
+}
+
+// writeAhead records every rule of the batch in j, pending, in the form
+// the driver will keep; it returns the locations of those records.
+func (e *env) writeAhead(j *journal.Journal, todo []*item, source string) map[uint32]bool {
 	mine := map[uint32]bool{}
 	for _, it := range todo {
 		it.spec.Location = it.loc
-		rec := journal.Rule{Location: it.loc, Words: it.words, Spec: specHex(e.stored(it.spec)), Source: opts.Source, Pending: true}
+		rec := journal.Rule{Location: it.loc, Words: it.words, Spec: specHex(e.stored(it.spec)), Source: source, Pending: true}
 		switch {
 		case it.replace != nil && it.replace.from != nil:
 			// The replaced rule's record goes only when the insert is
 			// confirmed: until then the location may still hold it.
 			old := *it.replace.from
-			dropRecord(j, it.loc)
+			j.DropRule(it.loc)
 			rec.Replaces = &old
 		case it.replace == nil:
 			// A record at a location the table has no rule at is stale
 			// (its rule went missing): the new record takes its place.
-			dropRecord(j, it.loc)
+			j.DropRule(it.loc)
 		}
 		j.Rules = append(j.Rules, rec)
 		mine[it.loc] = true
 	}
-	if err := store.Save(j); err != nil {
-		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("record the rules in the journal: %w", err))
-	}
+	return mine
+}
+
+// insertAll inserts the batch's rules; when one fails, it rolls the batch
+// back and returns the rollback's error.
+func (e *env) insertAll(store journal.Store, j *journal.Journal, todo []*item, mine map[uint32]bool, batch int) ([]*item, error) {
 	var done []*item
 	for _, it := range todo {
 		loc, err := e.dev.Insert(it.spec, it.rss)
 		if err != nil {
-			return res, e.rollback(store, j, todo, done, fmt.Errorf("insert %s at location %d on %s: %w", it.label(len(reqs)), it.loc, pf, err))
+			return done, e.rollback(store, j, todo, done, fmt.Errorf("insert %s at location %d on %s: %w", it.label(batch), it.loc, e.pf, err))
 		}
 		if loc != it.loc { // RX_CLS_LOC_ANY: the driver chose
 			for i := range j.Rules {
@@ -344,9 +389,14 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 		}
 		done = append(done, it)
 	}
-	// Confirm: record each rule as the kernel reports it back. A failed
-	// save rolls back from the pending records.
-	pending := slices.Clone(j.Rules)
+	return done, nil
+}
+
+// confirm records each inserted rule as the kernel reports it back and
+// adds it to res; it returns the records as they were before, for a
+// rollback when the save fails.
+func (e *env) confirm(j *journal.Journal, done []*item, res *Result, source string) (pending []journal.Rule) {
+	pending = slices.Clone(j.Rules)
 	for _, it := range done {
 		fs, rss, err := e.dev.Rule(it.loc)
 		if err != nil {
@@ -357,21 +407,12 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 				r.Spec, r.Pending, r.Replaces = specHex(fs), false, nil
 			}
 		}
-		x := &installed{loc: it.loc, fs: fs, rss: rss, from: &journal.Rule{Source: opts.Source}}
+		x := &installed{loc: it.loc, fs: fs, rss: rss, from: &journal.Rule{Source: source}}
 		ri := e.info(x)
 		ri.Status = "added"
 		res.Rules = append(res.Rules, ri)
 	}
-	if err := store.Save(j); err != nil {
-		// Exit 1 promises the table is as it was: take the batch out again.
-		res.Rules = nil
-		j.Rules = pending
-		return res, e.rollback(store, j, todo, done, fmt.Errorf("confirm the rules in the journal: %w", err))
-	}
-	res.Changed = true
-	res.Message = fmt.Sprintf("%s: %s added, %d installed already (journal %s; 'vfbypass down %s' or 'vfbypass steer clear %s' removes them)",
-		pf, report.Count(len(done), "rule"), len(items)-len(done), store.Path(pf), pf, pf)
-	return res, nil
+	return pending
 }
 
 // rollback undoes a failed batch: the rules it inserted are deleted, the
@@ -426,16 +467,6 @@ func restoreRecord(j *journal.Journal, loc uint32, back bool) {
 			return
 		}
 	}
-}
-
-func dropRecord(j *journal.Journal, loc uint32) {
-	kept := j.Rules[:0]
-	for _, r := range j.Rules {
-		if r.Location != loc {
-			kept = append(kept, r)
-		}
-	}
-	j.Rules = kept
 }
 
 func specHex(fs flows.FlowSpec) string {
