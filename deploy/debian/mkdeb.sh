@@ -65,7 +65,7 @@ control() { # control PKG DEPENDS RECOMMENDS SHORT LONG
   } > "$root/DEBIAN/control"
   (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) > "$root/DEBIAN/md5sums"
   chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"
-  dpkg-deb --root-owner-group -Zxz --build "$root" "$out/${1}_${version}_$arch.deb" >/dev/null
+  dpkg-deb --root-owner-group -Zgzip --build "$root" "$out/${1}_${version}_$arch.deb" >/dev/null
   echo "$out/${1}_${version}_$arch.deb"
 }
 
