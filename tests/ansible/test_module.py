@@ -13,6 +13,16 @@ mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
 
 
+class Run(unittest.TestCase):
+    def test_output_kept_when_the_tool_ignores_its_input(self):
+        # A tool that exits without reading stdin: exit code and output survive.
+        rc, out, err = mod.run(None, ["/bin/sh", "-c", "echo '{\"a\": 1}'; echo oops >&2; exit 2"], "x" * 1000000)
+        self.assertEqual((rc, out, err), (2, '{"a": 1}\n', "oops\n"))
+
+    def test_stdin_reaches_the_tool(self):
+        self.assertEqual(mod.run(None, ["/bin/cat"], '{"vfs": 2}'), (0, '{"vfs": 2}', ""))
+
+
 class RenderDiff(unittest.TestCase):
     def test_one_line_per_field_sorted_naturally(self):
         d = mod.render_diff([

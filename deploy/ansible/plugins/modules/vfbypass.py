@@ -167,6 +167,7 @@ stderr:
 import json
 import os
 import re
+import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -214,6 +215,21 @@ def build_command(module, binary):
     if module.check_mode:
         argv.append("--dry-run")
     return argv, data
+
+
+def run(module, argv, data):
+    """Run argv with data on its standard input; return (rc, stdout, stderr).
+
+    Popen.communicate, not module.run_command: run_command fails with EPIPE,
+    losing the tool's exit code and JSON error, when the tool exits before
+    reading its input (a refused argument, a vfbypass without --config -).
+    """
+    try:
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as e:
+        module.fail_json(msg="cannot run %s: %s" % (argv[0], e), cmd=argv)
+    out, err = p.communicate(input=None if data is None else data.encode("utf-8"))
+    return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
 def natural_key(field):
@@ -271,7 +287,7 @@ def main():
         supports_check_mode=True,
     )
     argv, data = build_command(module, find_binary(module))
-    rc, out, err = module.run_command(argv, data=data)
+    rc, out, err = run(module, argv, data)
     ret = dict(cmd=argv, rc=rc, stderr=err, changed=False)
     try:
         result = json.loads(out)
