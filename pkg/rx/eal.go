@@ -73,7 +73,7 @@ func InitEAL(args []string) (*EAL, error) {
 	if ealTried.done {
 		return nil, ErrEALUsed
 	}
-	cargv, argc, err := cArgv(args)
+	cargv, argc, err := cArgv(args, cCalloc)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +106,9 @@ func InitEAL(args []string) (*EAL, error) {
 	return e, nil
 }
 
+// cCalloc is C's calloc, for cArgv (tests make it fail).
+func cCalloc(n, size uintptr) unsafe.Pointer { return C.calloc(C.size_t(n), C.size_t(size)) }
+
 // cAlloc is EAL.alloc: vfb_alloc.
 func cAlloc(size uintptr) unsafe.Pointer { return C.vfb_alloc(C.ulong(size)) }
 
@@ -113,13 +116,13 @@ func cAlloc(size uintptr) unsafe.Pointer { return C.vfb_alloc(C.ulong(size)) }
 // EAL may keep pointers into argv (it is a C program's argv to it), so once
 // handed over the strings are never freed; they are when the array itself
 // cannot be allocated.
-func cArgv(args []string) (**C.char, C.int, error) {
+func cArgv(args []string, calloc func(n, size uintptr) unsafe.Pointer) (**C.char, C.int, error) {
 	argv := make([]*C.char, 0, len(args)+1)
 	argv = append(argv, C.CString("vfbypass"))
 	for _, a := range args {
 		argv = append(argv, C.CString(a))
 	}
-	cargv := (**C.char)(C.calloc(C.size_t(len(argv)+1), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	cargv := (**C.char)(calloc(uintptr(len(argv)+1), unsafe.Sizeof((*C.char)(nil))))
 	if cargv == nil {
 		for _, a := range argv {
 			C.free(unsafe.Pointer(a))

@@ -123,3 +123,19 @@ func TestCounterAllocationFailureLeavesPortAlone(t *testing.T) {
 		t.Fatal("the port opened after the failure received nothing")
 	}
 }
+
+// TestArgvAllocationFailure: when the argv array cannot be allocated,
+// InitEAL's cArgv says ENOMEM (and EAL is never called with a NULL argv).
+func TestArgvAllocationFailure(t *testing.T) {
+	argv, argc, err := cArgv([]string{"-l", "0", "--no-huge"}, func(n, size uintptr) unsafe.Pointer { return nil })
+	if !errors.Is(err, syscall.ENOMEM) || argv != nil || argc != 0 {
+		t.Fatalf("cArgv with a failing calloc: %v, %v, %d; want ENOMEM", err, argv, argc)
+	}
+	if !strings.Contains(err.Error(), "4 arguments") {
+		t.Errorf("error %q does not say how many arguments", err)
+	}
+	argv, argc, err = cArgv([]string{"-l", "0"}, cCalloc)
+	if err != nil || argv == nil || argc != 3 {
+		t.Fatalf("cArgv: %v, %v, %d; want 3 arguments (the program name first)", err, argv, argc)
+	}
+}
