@@ -24,7 +24,9 @@ func install(t *testing.T) string {
 		t.Skipf("make install builds vfbypass-rx, which needs libdpdk (apt-get install libdpdk-dev pkg-config): %v", err)
 	}
 	build, dest := t.TempDir(), filepath.Join(t.TempDir(), "root")
-	cmd := exec.Command("make", "--no-print-directory", "-C", "../..", "install",
+	// -o deps: the packages are there (make test ran deps), or the test
+	// fails on what is missing rather than running apt-get.
+	cmd := exec.Command("make", "--no-print-directory", "-o", "deps", "-C", "../..", "install",
 		"DESTDIR="+dest, "PREFIX=/usr", "UNITDIR=/lib/systemd/system",
 		"BIN="+build+"/vfbypass", "RXBIN="+build+"/vfbypass-rx", "MANBUILD="+build+"/man", "COMPBUILD="+build+"/completion")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -33,14 +35,45 @@ func install(t *testing.T) string {
 	return dest
 }
 
-// TestUnitsOnInstallTree checks the units of one make install tree.
-func TestUnitsOnInstallTree(t *testing.T) {
+// TestInstallTree checks one make install tree: the units and the bash
+// completion.
+func TestInstallTree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs make install")
 	}
 	dest := install(t)
 	t.Run("verify", func(t *testing.T) { verify(t, dest) })
 	t.Run("command lines on the simulator", func(t *testing.T) { commandLinesOnSimulator(t, dest) })
+	t.Run("bash completion", func(t *testing.T) { bashCompletion(t, dest) })
+}
+
+// bashCompletion runs the installed bash completion as bash does on TAB,
+// with the installed binary on PATH, for a PF name and a rule word.
+func bashCompletion(t *testing.T, dest string) {
+	const lib = "/usr/share/bash-completion/bash_completion"
+	if _, err := os.Stat(lib); err != nil {
+		t.Skipf("no %s (apt-get install bash-completion), which cobra's script needs: %v", lib, err)
+	}
+	sim := filepath.Join(t.TempDir(), "host")
+	if out, err := exec.Command(filepath.Join(dest, "usr/bin/vfbypass"), "sim", "init", sim, "--pf", "eth7").CombinedOutput(); err != nil {
+		t.Fatalf("sim init: %v\n%s", err, out)
+	}
+	for _, c := range []struct{ line, want string }{
+		{"vfbypass --host-root " + sim + " up ", "[eth7]"},
+		{"vfbypass steer add eth7 --vf 0 flow-type u", "[udp4 udp6]"},
+		{"vfbypass up eth7 --driver ", "[vfio-pci none]"},
+	} {
+		script := `source ` + lib + `; source "$COMPLETION"; COMP_LINE="$LINE"; COMP_POINT=${#COMP_LINE}
+read -r -a COMP_WORDS <<< "$COMP_LINE"; [[ $COMP_LINE == *" " ]] && COMP_WORDS+=("")
+COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); __start_vfbypass 2>/dev/null; echo "[${COMPREPLY[*]}]"`
+		cmd := exec.Command("bash", "-c", script)
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Join(dest, "usr/bin")+":"+os.Getenv("PATH"), "LINE="+c.line,
+			"COMPLETION="+filepath.Join(dest, "usr/share/bash-completion/completions/vfbypass"))
+		out, err := cmd.Output()
+		if err != nil || strings.TrimSpace(string(out)) != c.want {
+			t.Errorf("%q<TAB>: %v, %q; want %s", c.line, err, out, c.want)
+		}
+	}
 }
 
 // verify runs systemd-analyze verify --root on the tree.
