@@ -164,7 +164,8 @@ go to EAL as they are.
 -o jsonl prints one JSON object per interval (then the summary, one line);
 --metrics-addr serves the counters in Prometheus text format at /metrics.
 
-Without --no-huge, EAL needs 2 MiB hugepages reserved and hugetlbfs mounted.
+Without --no-huge, EAL needs 2 MiB hugepages reserved and hugetlbfs mounted
+(queue mode does without them: it runs --no-huge when none are reserved).
 PMDs are loaded from DPDK's plugin directory
 (/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0 on Debian 12).`,
 		Example: strings.ReplaceAll(`  vfbypass rx --pf eth3 --vf 0 --duration 10s
