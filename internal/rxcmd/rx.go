@@ -353,10 +353,32 @@ func (o *rxOptions) resolveQueue(h *host.Host, res *rxResult) error {
 		return outcome.Invalid(fmt.Sprintf("give a queue of %s from 0 to %d (ethtool -l %s)", o.pf, n-1, o.pf),
 			"%s has %d RX queue(s); there is no queue %d", o.pf, n, o.queue)
 	}
+	warnIfInRSS(h, o.pf, o.queue, res)
 	o.vdevs = []string{vdev}
 	o.device, _, _ = strings.Cut(vdev, ",")
 	res.AFXDP = &rxAFXDP{Iface: o.pf, Queue: o.queue}
 	return nil
+}
+
+// warnIfInRSS warns when RSS still sends the kernel's flows to queue q:
+// once an AF_XDP socket is bound there, the XDP program hands the socket
+// every frame of that queue, so the kernel loses those flows. A device
+// without an indirection table (a veth) gets no warning.
+func warnIfInRSS(h *host.Host, pf string, q int, res *rxResult) {
+	table, err := h.Ethtool.Indir(pf)
+	if err != nil {
+		return
+	}
+	n := 0
+	for _, e := range table {
+		if int(e) == q {
+			n++
+		}
+	}
+	if n > 0 {
+		res.Warn("queue %d of %s is in its RSS indirection table (%d of %d entries): the kernel's flows hashed there go to this receiver instead; hide it first: vfbypass up %s --mode queue --queue %d",
+			q, pf, n, len(table), pf, q)
+	}
 }
 
 // buildEALArgs checks memory, privileges and lcores, and writes EAL's
