@@ -127,5 +127,13 @@ func PrintError(w io.Writer, err error) {
 // FlagError is the flag-error function of both root commands: a bad flag
 // is bad input, with the command's help as the fix.
 func FlagError(c *cobra.Command, err error) error {
-	return outcome.Invalid(fmt.Sprintf("see '%s --help' for the flags and their values", c.CommandPath()), "%v", err)
+	return FlagErrorOf(c.CommandPath())(c, err)
+}
+
+// FlagErrorOf is FlagError for a command the user calls name ("vfbypass
+// rx", whose root command's path is only its first word).
+func FlagErrorOf(name string) func(*cobra.Command, error) error {
+	return func(_ *cobra.Command, err error) error {
+		return outcome.Invalid(fmt.Sprintf("see '%s --help' for the flags and their values", name), "%v", err)
+	}
 }

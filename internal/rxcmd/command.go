@@ -36,7 +36,7 @@ func NewCommand(g *cli.Globals, name string) *cobra.Command {
 	cmd.SetOut(g.Stdout)
 	cmd.SetErr(g.Stderr)
 	g.Bind(cmd.PersistentFlags())
-	cmd.SetFlagErrorFunc(cli.FlagError)
+	cmd.SetFlagErrorFunc(cli.FlagErrorOf(name))
 	addVersionFlag(g, cmd)
 	addGenManFlag(cmd)
 	cli.CompleteGlobals(cmd)
