@@ -13,7 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// From <linux/sockios.h> and <linux/ethtool.h>.
+// From <linux/sockios.h> and <linux/ethtool.h>. They are written here
+// rather than taken from pkg/flows because pkg/flows' own tests import this
+// package (an import of pkg/flows would be a cycle); the comparison with
+// Parse in those tests checks them.
 const (
 	siocEthtool    = 0x8946 // SIOCETHTOOL
 	cmdGRXRings    = 0x2d   // ETHTOOL_GRXRINGS
