@@ -542,3 +542,88 @@ func TestWriteAheadRecordIsTheStoredForm(t *testing.T) {
 		t.Fatalf("record %s\nkernel %+v", j.Rules[0].Spec, rs)
 	}
 }
+
+// A record saved pending before an insert that never happened, at a
+// location holding someone else's rule (a --force replacement killed
+// before its insert): the rule is not vfbypass's, down leaves it and
+// forgets the record, and the next steer command settles the record away.
+// The same record confirmed is someone else's rule replacing ours: down
+// leaves it and says so.
+func TestPendingRecordOverAForeignRule(t *testing.T) {
+	l := newLab(t, hostsim.Options{}, 2)
+	dev, err := l.h.Rules("eth3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	foreign := mustParse(t, "flow-type tcp4 dst-port 81 action 1 loc 7")
+	if _, err := dev.Insert(foreign, 0); err != nil {
+		t.Fatal(err)
+	}
+	ours := mustParse(t, "flow-type tcp4 dst-port 82 vf 0 queue 0 loc 7")
+	b, err := ours.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := journal.Rule{Location: 7, Words: "flow-type tcp4 dst-port 82 vf 0 queue 0 loc 7", Spec: hex.EncodeToString(b), Source: "steer", Pending: true}
+	deleted, err := steer.RemoveRecorded(l.h, "eth3", rec)
+	if err != nil || deleted {
+		t.Fatalf("pending record over a foreign rule: deleted %v, %v", deleted, err)
+	}
+	rec.Pending = false
+	if _, err := steer.RemoveRecorded(l.h, "eth3", rec); !errors.Is(err, steer.ErrNotOurs) {
+		t.Fatalf("confirmed record over a foreign rule: %v, want ErrNotOurs", err)
+	}
+	rec.Pending = true
+	j, err := l.store.Load("eth3")
+	if err != nil || j == nil {
+		t.Fatalf("journal: %v", err)
+	}
+	j.Rules = append(j.Rules, rec)
+	if err := l.store.Save(j); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.add("flow-type tcp4 dst-port 83", vf(0), 0, l.opts()); err != nil {
+		t.Fatal(err)
+	}
+	j, err = l.store.Load("eth3")
+	if err != nil || len(j.Rules) != 1 || j.Rules[0].Location == 7 || j.Rules[0].Pending {
+		t.Fatalf("after settling: %+v %v", j.Rules, err)
+	}
+	if rs := l.list(); len(rs) != 2 {
+		t.Fatalf("the foreign rule and the new one: %+v", rs)
+	}
+}
+
+// A replacement whose insert never happened leaves its record pending with
+// the replaced rule's record in replaces: the next steer command puts the
+// old record back (the location holds the old rule), and the rule is
+// still vfbypass's.
+func TestPendingReplacementSettlesBack(t *testing.T) {
+	l := newLab(t, hostsim.Options{}, 2)
+	l.mustAdd("flow-type tcp4 dst-port 81 loc 5", vf(1), 0)
+	j, err := l.store.Load("eth3")
+	if err != nil || j == nil || len(j.Rules) != 1 {
+		t.Fatalf("journal: %+v %v", j, err)
+	}
+	old := j.Rules[0]
+	repl := mustParse(t, "flow-type tcp4 dst-port 82 vf 0 queue 0 loc 5")
+	b, err := repl.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Rules[0] = journal.Rule{Location: 5, Words: "flow-type tcp4 dst-port 82 vf 0 queue 0 loc 5", Spec: hex.EncodeToString(b), Source: "steer", Pending: true, Replaces: &old}
+	if err := l.store.Save(j); err != nil {
+		t.Fatal(err)
+	}
+	if rs := l.list(); len(rs) != 1 || !rs[0].Journaled {
+		t.Fatalf("list: %+v", rs)
+	}
+	if _, err := l.add("flow-type tcp4 dst-port 83", vf(0), 0, l.opts()); err != nil {
+		t.Fatal(err)
+	}
+	j, err = l.store.Load("eth3")
+	if err != nil || len(j.Rules) != 2 || j.Rules[0] != old {
+		t.Fatalf("after settling: %+v %v; want the old record back first", j.Rules, err)
+	}
+}
