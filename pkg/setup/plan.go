@@ -98,10 +98,6 @@ func (u *upRun) plan(context.Context) error {
 		if err != nil {
 			return fmt.Errorf("check %s: %w", s.id(), err)
 		}
-		if u.recreate {
-			// Every VF is made anew: what they show now does not count.
-			c = recreatedChanges(s, c)
-		}
 		u.res.Diff = append(u.res.Diff, c...)
 	}
 	rd, err := u.ruleDiff()
@@ -125,19 +121,6 @@ func (u *upRun) desired(req Request, j *journal.Journal) (desired, error) {
 		}
 	}
 	return d, nil
-}
-
-// recreatedChanges: with --recreate the VF-side steps all run again.
-func recreatedChanges(s step, c []report.Change) []report.Change {
-	switch s.(type) {
-	case *numVFsStep:
-		return c
-	case *vfConfigStep, *bindStep, *probeVFsStep:
-		if len(c) == 0 {
-			return []report.Change{{Field: s.id(), Before: "(VF removed)", After: "set again"}}
-		}
-	}
-	return c
 }
 
 // dryRun reports the plan as the real run would carry it out.

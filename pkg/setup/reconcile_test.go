@@ -206,6 +206,9 @@ func TestRecreate(t *testing.T) {
 		t.Fatalf("dry run of --recreate: changed=%v diff %q", dry.Changed, fields(dry.Diff))
 	}
 	res := l.up(req(2), o)
+	if fields(res.Diff) != fields(dry.Diff) || !strings.Contains(fields(res.Diff), "dst-port 4003 vf 3 queue 0->") {
+		t.Errorf("diff of --recreate %q; want the dry run's %q, with the rule to VF 3 going", fields(res.Diff), fields(dry.Diff))
+	}
 	if pf, _ := sriov.LookupPF(l.h.FS, "eth3"); pf.NumVFs != 2 {
 		t.Fatalf("%d VFs after --recreate; want 2", pf.NumVFs)
 	}

@@ -50,7 +50,9 @@ func (u *upRun) resume(ctx context.Context) error {
 	return nil
 }
 
-// recreateFirst, for a VF-count change accepted with --recreate, undoes
+// recreateFirst, for a VF-count change accepted with --recreate, runs
+// after plan (whose diff compares the request with the VFs as they are
+// now) and undoes
 // everything vfbypass did on the PF, as down would, and keeps the rules
 // added with steer so that applyRules installs them again where their VF
 // still exists. The original state stays the journal's.
@@ -85,6 +87,13 @@ func (u *upRun) recreateFirst(ctx context.Context) error {
 		return err
 	}
 	u.pf = u.e.pf
+	// The steps are planned again for a PF without a journal; the diff
+	// stays the one plan took before the VFs went.
+	d, err := u.desired(u.req, nil)
+	if err != nil {
+		return err
+	}
+	u.steps = planSteps(d)
 	return nil
 }
 

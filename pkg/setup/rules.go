@@ -54,7 +54,18 @@ func (u *upRun) planRules() (rulePlan, error) {
 			}
 		}
 	}
-	if u.recreate || u.j == nil {
+	if u.recreate {
+		// Rules added with steer come back where their VF still exists.
+		var steerRules []journal.Rule
+		for _, r := range u.j.Rules {
+			if r.Source != "up" {
+				steerRules = append(steerRules, r)
+			}
+		}
+		_, p.remove = readdable(steerRules, u.req.NumVFs)
+		return p, nil
+	}
+	if u.j == nil {
 		return p, nil
 	}
 	states, err := steer.Inspect(u.h, u.store, u.pf.Name)

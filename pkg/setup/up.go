@@ -142,7 +142,7 @@ type upRun struct {
 // request the kernel already meets changes nothing.
 func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult, error) {
 	opts.defaults()
-	u := &upRun{h: h, opts: opts, store: journal.Store{Dir: opts.StateDir}}
+	u := &upRun{h: h, opts: opts, store: journal.Store{Dir: opts.StateDir, Waiting: opts.Progress}}
 	u.res = &UpResult{Request: req, DryRun: opts.DryRun, Steps: []StepResult{}, Repaired: []string{}}
 	u.res.PF = req.PF
 	if err := u.validate(req); err != nil {
@@ -153,7 +153,7 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 		return u.res, err
 	}
 	defer unlock()
-	phases := []func(context.Context) error{u.loadJournal, u.resume, u.checkCount, u.recreateFirst, u.plan}
+	phases := []func(context.Context) error{u.loadJournal, u.resume, u.checkCount, u.plan, u.recreateFirst}
 	for _, phase := range phases {
 		if err := phase(ctx); err != nil {
 			return u.res, err
