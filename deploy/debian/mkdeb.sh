@@ -73,6 +73,6 @@ control vfbypass "kmod" "vfbypass-rx" \
   "steer chosen flows from a Linux PF to an SR-IOV VF" \
   "vfbypass keeps a NIC with the kernel and bypasses it for chosen flows only: it enables SR-IOV VFs on the PF, gives a VF to vfio-pci and steers flows to it with ntuple rules. Every change is journaled, so vfbypass down undoes exactly what vfbypass up did. This package is the static control plane (up, down, steer, status, doctor) with the systemd unit vfbypass@PF.service, which applies /etc/vfbypass/PF.yaml at boot; it needs no DPDK."
 control vfbypass-rx "$shlibs, librte-bus-pci23, librte-bus-vdev23, librte-mempool-ring23, vfbypass (= $version)" \
-  "librte-net-ixgbe23, librte-net-e1000-23, librte-net-null23, librte-net-af-packet23" \
+  "librte-net-ixgbe23, librte-net-e1000-23, librte-net-null23, librte-net-af-packet23, librte-net-af-xdp23" \
   "DPDK receive loop for vfbypass" \
   "vfbypass-rx receives on a VF that vfbypass gave to vfio-pci (or any DPDK device) with a DPDK poll loop and reports its rate per queue; vfbypass rx runs it. The systemd unit vfbypass-rx@PF.service runs it as a service after vfbypass@PF.service."
