@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -346,5 +347,23 @@ func TestDownDiff(t *testing.T) {
 	res, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
 	if err != nil || !res.Changed || fields(res.Diff) != want {
 		t.Fatalf("down: changed=%v diff %q %v", res.Changed, fields(res.Diff), err)
+	}
+}
+
+// TestStatusLaxStateDirIsNotDrift: a state directory others can write is
+// the operator's to fix (chmod 700), not a damaged journal nor drift that
+// up would repair.
+func TestStatusLaxStateDirIsNotDrift(t *testing.T) {
+	l := newLab(t, hostsim.Options{})
+	l.up(base(), l.opts())
+	if err := os.Chmod(l.state, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	st, err := setup.Status(l.h, "eth3", l.state)
+	if outcome.Code(err) != outcome.BadInput || !strings.Contains(outcome.FixOf(err), "chmod 700") {
+		t.Fatalf("status with a 0777 state directory: %v; want exit 2 with the chmod fix", err)
+	}
+	if len(st.PFs) == 1 && len(st.PFs[0].Drift) > 0 {
+		t.Fatalf("drift %v; want none", st.PFs[0].Drift)
 	}
 }

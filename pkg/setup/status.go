@@ -134,7 +134,7 @@ func (r *StatusResult) Text(w io.Writer) {
 		for _, d := range p.Drift {
 			fmt.Fprintf(w, "  drift: %s\n", d)
 		}
-		if len(p.Drift) > 0 {
+		if len(p.Drift) > 0 && (p.Journal == nil || p.Journal.Damaged == "") {
 			fmt.Fprintf(w, "  ('vfbypass up' with the same request repairs the drift)\n")
 		}
 	}
@@ -245,6 +245,11 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 		st.VFs = []report.VF{}
 	}
 	j, err := store.Load(name)
+	if err != nil && !errors.Is(err, journal.ErrCorrupt) {
+		// Not the journal's fault (a state directory others can write, an
+		// I/O error): the error says what to fix, and nothing is drift.
+		return st, err
+	}
 	if err != nil {
 		// Not "none": a journal is there, and down will refuse it.
 		st.Journal = &JournalSummary{Path: store.Path(name), Steps: []StepResult{}, Rules: []journal.Rule{}, Damaged: err.Error()}
