@@ -19,7 +19,11 @@ type simResult struct {
 	Message string `json:"message"`
 }
 
-func (r *simResult) Text(w io.Writer) { fmt.Fprintln(w, r.Message) }
+func (r *simResult) Text(w io.Writer) {
+	if r.Message != "" {
+		fmt.Fprintln(w, r.Message)
+	}
+}
 
 func newSimCmd(g *globals) *cobra.Command {
 	sim := &cobra.Command{

@@ -66,7 +66,7 @@ options:
     type: path
   state_dir:
     description:
-      - Directory of vfbypass's journals and locks (C(--state-dir)); the tool's default is
+      - Directory of vfbypass's journals (C(--state-dir)); the tool's default is
         C(/run/vfbypass).
     type: path
 notes:
