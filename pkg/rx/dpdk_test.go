@@ -70,18 +70,26 @@ func runChild(t *testing.T, test, scenario string, prefix ...string) result {
 	return parseChild(t, string(out), err)
 }
 
+// parseChild returns the child's RESULT line; a child that printed one and
+// then failed (a panic or a fatal error after the count) fails the test.
 func parseChild(t *testing.T, out string, err error) result {
 	t.Helper()
 	var res result
+	found := false
 	for _, line := range strings.Split(out, "\n") {
-		if s, ok := strings.CutPrefix(line, "RESULT "); ok {
+		if s, ok := strings.CutPrefix(line, "RESULT "); ok && !found {
 			if jerr := json.Unmarshal([]byte(s), &res); jerr != nil {
 				t.Fatalf("child result %q: %v", s, jerr)
 			}
-			return res
+			found = true
 		}
 	}
-	t.Fatalf("child printed no result (err %v):\n%s", err, out)
+	switch {
+	case !found:
+		t.Fatalf("child printed no result (err %v):\n%s", err, out)
+	case err != nil:
+		t.Fatalf("child printed its result but then failed: %v\n%s", err, out)
+	}
 	return res
 }
 
