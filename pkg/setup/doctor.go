@@ -102,9 +102,9 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 			add(Check{Name: "sriov", Required: true, Pass: true, Detail: fmt.Sprintf("SR-IOV capable: %d of %d VFs enabled, drivers_autoprobe %d", p.NumVFs, p.TotalVFs, b2i(p.Autoprobe))})
 		case res.RecommendedMode == ModeQueue:
 			// Queue mode needs no SR-IOV: the PF is usable without it.
-			add(Check{Name: "pf", Required: false, Pass: false, Detail: plainErr(err) + "; queue mode works without SR-IOV", Fix: outcome.FixOf(err)})
+			add(Check{Name: "pf", Required: false, Pass: false, Detail: errorText(err) + "; queue mode works without SR-IOV", Fix: outcome.FixOf(err)})
 		default:
-			add(Check{Name: "pf", Required: true, Pass: false, Detail: plainErr(err), Fix: outcome.FixOf(err)})
+			add(Check{Name: "pf", Required: true, Pass: false, Detail: errorText(err), Fix: outcome.FixOf(err)})
 		}
 		if pfOK {
 			drv := Check{Name: "driver", Required: false, Pass: p.Driver == "ixgbe", Detail: "driver " + p.Driver}
@@ -200,13 +200,6 @@ func failedNames(cs []Check) string {
 		}
 	}
 	return strings.Join(n, ", ")
-}
-
-func plainErr(err error) string {
-	if e, ok := err.(*outcome.Error); ok {
-		return e.Err.Error()
-	}
-	return err.Error()
 }
 
 // hugepages reads HugePages_Total/Free and Hugepagesize from /proc/meminfo.

@@ -163,7 +163,7 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		for _, r := range p.remove {
 			locs = append(locs, r.Location)
 		}
-		u.opts.Progress(fmt.Sprintf("delete %s the config no longer has", plural(len(locs), "ntuple rule")))
+		u.opts.Progress(fmt.Sprintf("delete %s the config no longer has", report.Count(len(locs), "ntuple rule")))
 		sr, err := steer.Del(u.h, u.store, u.pf.Name, locs, opts)
 		if err := u.took(sr, err, "applied", "delete the rules the config no longer has"); err != nil {
 			return err
@@ -174,17 +174,17 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		u.res.Warn("ntuple rule %d (%s) is not installed again: its VF does not exist with --vfs %d", r.Location, r.Words, u.req.NumVFs)
 	}
 	if len(keep) > 0 {
-		u.opts.Progress(fmt.Sprintf("install %s again", plural(len(keep), "ntuple rule")))
+		u.opts.Progress(fmt.Sprintf("install %s again", report.Count(len(keep), "ntuple rule")))
 		sr, err := steer.Reinstall(u.h, u.store, u.pf.Name, keep, opts)
 		if err := u.took(sr, err, "repaired", "install the missing rules again"); err != nil {
 			return err
 		}
 	}
 	if len(u.req.Rules) > 0 {
-		u.opts.Progress(fmt.Sprintf("install %s", plural(len(u.req.Rules), "ntuple rule")))
+		u.opts.Progress(fmt.Sprintf("install %s", report.Count(len(u.req.Rules), "ntuple rule")))
 		opts.Source = "up"
 		sr, err := steer.AddMany(u.h, u.store, u.pf.Name, u.req.steerRequests(), opts)
-		if err := u.took(sr, err, "applied", fmt.Sprintf("install %s", plural(len(u.req.Rules), "ntuple rule"))); err != nil {
+		if err := u.took(sr, err, "applied", fmt.Sprintf("install %s", report.Count(len(u.req.Rules), "ntuple rule"))); err != nil {
 			return err
 		}
 	}

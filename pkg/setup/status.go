@@ -183,7 +183,7 @@ func Status(h *host.Host, pf, stateDir string) (*StatusResult, error) {
 		}
 		res.PFs = append(res.PFs, st)
 		if len(st.Drift) > 0 {
-			res.Warn("%s has drifted from what vfbypass set up: %s", n, plural(len(st.Drift), "field"))
+			res.Warn("%s has drifted from what vfbypass set up: %s", n, report.Count(len(st.Drift), "field"))
 		}
 	}
 	if pf != "" && len(res.PFs) == 1 {

@@ -320,7 +320,7 @@ func (u *upRun) disruption() string {
 		d += "; " + errorText(err)
 	}
 	if n := len(u.j.Rules); n > 0 {
-		d += fmt.Sprintf("; %s removed and installed again where their VF still exists", plural(n, "ntuple rule"))
+		d += fmt.Sprintf("; %s removed and installed again where their VF still exists", report.Count(n, "ntuple rule"))
 	}
 	return d
 }
@@ -332,14 +332,6 @@ func errorText(err error) string {
 		return oe.Err.Error()
 	}
 	return err.Error()
-}
-
-// plural is "1 rule", "2 rules".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // finish reports the VFs and the RSS queue count after the run.

@@ -2,6 +2,7 @@ package steer
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -81,7 +82,7 @@ func Reinstall(h *host.Host, store journal.Store, pf string, missing []journal.R
 	var order []string
 	for _, r := range missing {
 		words := strings.Fields(r.Words)
-		if !hasWord(words, "loc") {
+		if !slices.Contains(words, "loc") {
 			words = append(words, "loc", strconv.FormatUint(uint64(r.Location), 10))
 		}
 		if _, ok := bySource[r.Source]; !ok {
@@ -105,13 +106,4 @@ func Reinstall(h *host.Host, store journal.Store, pf string, missing []journal.R
 		}
 	}
 	return res, nil
-}
-
-func hasWord(words []string, w string) bool {
-	for _, x := range words {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
