@@ -100,11 +100,11 @@ func (u *upRun) plan(context.Context) error {
 		}
 		u.res.Diff = append(u.res.Diff, c...)
 	}
-	rd, err := u.ruleDiff()
-	if err != nil {
+	if u.rulePlan, err = u.planRules(); err != nil {
 		return err
 	}
-	u.res.Diff = append(u.res.Diff, rd...)
+	u.rulePlan.warnLeft(&u.res.Common)
+	u.res.Diff = append(u.res.Diff, u.rulePlan.diff()...)
 	return nil
 }
 
@@ -132,7 +132,7 @@ func (u *upRun) dryRun() error {
 		}
 		u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: s.describe(u.e), Status: st})
 	}
-	u.res.Steps = append(u.res.Steps, u.ruleSteps(true)...)
+	u.res.Steps = append(u.res.Steps, u.ruleSteps(u.rulePlan)...)
 	u.res.Changed = len(u.res.Diff) > 0 || len(u.res.Repaired) > 0
 	warnReset(u.res, u.pf)
 	return nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
@@ -365,5 +366,39 @@ func TestStatusLaxStateDirIsNotDrift(t *testing.T) {
 	}
 	if len(st.PFs) == 1 && len(st.PFs[0].Drift) > 0 {
 		t.Fatalf("drift %v; want none", st.PFs[0].Drift)
+	}
+}
+
+// TestReplacedRuleIsLeftAloneWithOneWarning: a journaled rule whose
+// location another rule now holds is left alone by up, which says so once,
+// in the dry run and in the real run alike.
+func TestReplacedRuleIsLeftAloneWithOneWarning(t *testing.T) {
+	l := newLab(t, hostsim.Options{})
+	r := base()
+	r.Rules = []setup.RuleRequest{rule(0, "flow-type udp4 dst-port 4789")}
+	l.up(r, l.opts())
+	dev, err := l.h.Rules("eth3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := flows.Parse(strings.Fields("flow-type udp4 dst-port 53 action 1 loc 2045"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Delete(2045); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.Insert(other.Spec, 0); err != nil {
+		t.Fatal(err)
+	}
+	dev.Close()
+	for _, o := range []setup.Options{{StateDir: l.state, DryRun: true}, l.opts()} {
+		res, err := setup.Up(context.Background(), l.h, r, o)
+		if err != nil {
+			t.Fatalf("up (dry run %v): %v", o.DryRun, err)
+		}
+		if n := strings.Count(strings.Join(res.Warnings, "\n"), "replaced by another rule"); n != 1 {
+			t.Fatalf("up (dry run %v): %d warnings about the replaced rule; want 1:\n%s", o.DryRun, n, strings.Join(res.Warnings, "\n"))
+		}
 	}
 }

@@ -41,6 +41,21 @@ type rulePlan struct {
 	forget    []journal.Rule
 	// add: the config's rules not installed yet (steer's dry-run report).
 	add []steer.RuleInfo
+	// left: records whose location another rule holds, or whose rule
+	// moved; up leaves them alone and says so.
+	left []steer.RecordState
+}
+
+// warnLeft tells about the records up leaves alone.
+func (p rulePlan) warnLeft(res *report.Common) {
+	for _, st := range p.left {
+		r := st.Rule
+		if st.State == steer.RecordMoved {
+			res.Warn("ntuple rule %d (%s) that vfbypass installed is now at location %d; left alone", r.Location, r.Words, st.MovedTo)
+			continue
+		}
+		res.Warn("ntuple rule %d (%s) that vfbypass installed has been replaced by another rule (%s); left alone: delete that rule to have it back", r.Location, r.Words, st.Have)
+	}
 }
 
 // planRules holds the journal's rule records against the table and the
@@ -89,21 +104,15 @@ func (u *upRun) planRules() (rulePlan, error) {
 			p.forget = append(p.forget, r)
 		case st.State == steer.RecordMissing:
 			p.reinstall = append(p.reinstall, r)
-		case st.State == steer.RecordChanged:
-			u.res.Warn("ntuple rule %d (%s) that vfbypass installed has been replaced by another rule (%s); left alone: delete that rule to have it back", r.Location, r.Words, st.Have)
-		case st.State == steer.RecordMoved:
-			u.res.Warn("ntuple rule %d (%s) that vfbypass installed is now at location %d; left alone", r.Location, r.Words, st.MovedTo)
+		case st.State == steer.RecordChanged, st.State == steer.RecordMoved:
+			p.left = append(p.left, st)
 		}
 	}
 	return p, nil
 }
 
-// ruleDiff is the rules' part of up's diff.
-func (u *upRun) ruleDiff() ([]report.Change, error) {
-	p, err := u.planRules()
-	if err != nil {
-		return nil, err
-	}
+// diff is the rules' part of up's diff.
+func (p rulePlan) diff() []report.Change {
 	var c []report.Change
 	for _, r := range p.remove {
 		c = append(c, report.Change{Field: ruleField(r.Location), Before: ruleValue(strings.Fields(r.Words))})
@@ -114,15 +123,11 @@ func (u *upRun) ruleDiff() ([]report.Change, error) {
 	for _, r := range p.add {
 		c = append(c, report.Change{Field: ruleField(r.Location), After: ruleValue(r.Words)})
 	}
-	return c, nil
+	return c
 }
 
-// ruleSteps reports the rules' part of the plan (dry run).
-func (u *upRun) ruleSteps(dry bool) []StepResult {
-	p, err := u.planRules()
-	if err != nil {
-		return nil
-	}
+// ruleSteps reports the rules' part of plan p (dry run).
+func (u *upRun) ruleSteps(p rulePlan) []StepResult {
 	var out []StepResult
 	for _, r := range p.remove {
 		out = append(out, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("delete ntuple rule %d (%s): the config no longer has it", r.Location, r.Words), Status: "would-undo"})
@@ -143,7 +148,9 @@ func (u *upRun) ruleSteps(dry bool) []StepResult {
 }
 
 // applyRules brings the rules to the plan, each change journaled by steer
-// (write ahead, all or nothing) under the lock this run holds.
+// (write ahead, all or nothing) under the lock this run holds. The table
+// is read again rather than taken from plan: the steps applied since (an
+// ntuple switch, --recreate) may have changed it.
 func (u *upRun) applyRules(ctx context.Context) error {
 	p, err := u.planRules()
 	if err != nil {

@@ -129,6 +129,8 @@ type upRun struct {
 	rules *steer.Result
 	// recreate: the VF count changes on a PF vfbypass set up.
 	recreate bool
+	// rulePlan: the rules' plan as plan found it (the diff, a dry run).
+	rulePlan rulePlan
 	// readd: rules added with steer that --recreate removed, to install again.
 	readd []journal.Rule
 	steps []step
