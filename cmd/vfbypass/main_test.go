@@ -109,27 +109,7 @@ func TestKilledMidUpDownRestores(t *testing.T) {
 		{Op: "write", Match: "*/driver_override"},
 	} {
 		t.Run(where.Match, func(t *testing.T) {
-			root, state := simHost(t)
-			before := snapshotOf(t, root)
-			where.Delay = 30 * time.Second
-			if err := hostsim.AddFault(root, where); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(bin, "--host-root", root, "--state-dir", state, "up", "eth3", "--vfs", "2", "--mac", "02:00:00:00:00:01")
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			// Kill it once the step is journaled as pending (it hangs in it).
-			killWhenJournalHas(t, cmd, filepath.Join(state, "eth3.json"), `"pending"`)
-			if err := hostsim.ClearFaults(root); err != nil {
-				t.Fatal(err)
-			}
-			if code, _, e := vfb("--host-root", root, "--state-dir", state, "down", "eth3"); code != 0 {
-				t.Fatalf("down after kill: %d %s", code, e)
-			}
-			if after := snapshotOf(t, root); after != before {
-				t.Fatal("host after kill + down differs from the original")
-			}
+			killHeldUpThenDown(t, bin, where, "up", "eth3", "--vfs", "2", "--mac", "02:00:00:00:00:01")
 		})
 	}
 }
@@ -159,6 +139,34 @@ func buildBinary(t *testing.T) string {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// killHeldUpThenDown holds the simulated kernel call where matches (a
+// 30 s Delay), runs the binary with args against a fresh simulated host,
+// kills it once the step is journaled pending (it hangs in the call), and
+// checks that down restores the host byte for byte.
+func killHeldUpThenDown(t *testing.T, bin string, where hostsim.Fault, args ...string) {
+	t.Helper()
+	root, state := simHost(t)
+	before := snapshotOf(t, root)
+	where.Delay = 30 * time.Second
+	if err := hostsim.AddFault(root, where); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"--host-root", root, "--state-dir", state}, args...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killWhenJournalHas(t, cmd, filepath.Join(state, "eth3.json"), `"pending"`)
+	if err := hostsim.ClearFaults(root); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, e := vfb("--host-root", root, "--state-dir", state, "down", "eth3"); code != 0 {
+		t.Fatalf("down after kill: %d %s", code, e)
+	}
+	if after := snapshotOf(t, root); after != before {
+		t.Fatal("host after kill + down differs from the original")
+	}
 }
 
 // killWhenJournalHas kills the started cmd with SIGKILL once the journal

@@ -2,11 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
@@ -79,25 +76,8 @@ func TestQueueModeKilledMidUpDownRestores(t *testing.T) {
 	// table before it do not count).
 	for _, match := range []string{"eth3/" + host.LROFeature, "eth3/indir"} {
 		t.Run(match, func(t *testing.T) {
-			root, state := simHost(t)
-			before, _ := hostsim.Snapshot(root)
-			if err := hostsim.AddFault(root, hostsim.Fault{Op: "ethtool-set", Match: match, Delay: 30 * time.Second}); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(bin, "--host-root", root, "--state-dir", state, "up", "eth3", "--mode", "queue", "--queue", "2")
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			killWhenJournalHas(t, cmd, filepath.Join(state, "eth3.json"), `"pending"`)
-			if err := hostsim.ClearFaults(root); err != nil {
-				t.Fatal(err)
-			}
-			if code, _, e := vfb("--host-root", root, "--state-dir", state, "down", "eth3"); code != 0 {
-				t.Fatalf("down after kill: %d %s", code, e)
-			}
-			if after, _ := hostsim.Snapshot(root); after != before {
-				t.Fatal("host after kill + down differs from the original")
-			}
+			killHeldUpThenDown(t, bin, hostsim.Fault{Op: "ethtool-set", Match: match}, "up", "eth3", "--mode", "queue", "--queue", "2")
 		})
+
 	}
 }
