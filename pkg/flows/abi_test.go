@@ -9,12 +9,11 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/flows/internal/abi"
 )
 
-// TestABILayout compares every offset and size pkg/flows relies on with
-// offsetof/sizeof from <linux/ethtool.h> (through cgo, internal/abi).
-func TestABILayout(t *testing.T) {
-	c := abi.Members()
-	sizes := abi.Sizes()
-	check := func(name string, off, size uintptr) {
+// abiCheckers returns the checks of one member's offset and size, and of
+// one type's size, against <linux/ethtool.h> (through internal/abi).
+func abiCheckers(t *testing.T) (member func(name string, off, size uintptr), size func(name string, size uintptr)) {
+	c, sizes := abi.Members(), abi.Sizes()
+	member = func(name string, off, size uintptr) {
 		t.Helper()
 		m, ok := c[name]
 		if !ok {
@@ -24,12 +23,19 @@ func TestABILayout(t *testing.T) {
 			t.Errorf("%s: Go offset %d size %d, C offset %d size %d", name, off, size, m.Offset, m.Size)
 		}
 	}
-	checkSize := func(name string, size uintptr) {
+	size = func(name string, want uintptr) {
 		t.Helper()
-		if got, ok := sizes[name]; !ok || got != size {
-			t.Errorf("sizeof(%s): Go %d, C %d (known %v)", name, size, got, ok)
+		if got, ok := sizes[name]; !ok || got != want {
+			t.Errorf("sizeof(%s): Go %d, C %d (known %v)", name, want, got, ok)
 		}
 	}
+	return member, size
+}
+
+// TestABILayout compares every offset and size pkg/flows relies on with
+// offsetof/sizeof from <linux/ethtool.h> (through cgo, internal/abi).
+func TestABILayout(t *testing.T) {
+	check, checkSize := abiCheckers(t)
 
 	var fs FlowSpec
 	check("ethtool_rx_flow_spec.flow_type", unsafe.Offsetof(fs.FlowType), unsafe.Sizeof(fs.FlowType))
