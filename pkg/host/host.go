@@ -118,6 +118,8 @@ type Host struct {
 	Modules Modules
 	// Rules opens an interface's ntuple rule table.
 	Rules func(ifname string) (flows.Device, error)
+	// Events subscribes to the kernel's notifications about an interface.
+	Events Events
 	// Simulated is true when the host is a simulator's directory tree.
 	Simulated bool
 	// Close releases what the host holds open.

@@ -205,6 +205,7 @@ func Open(root string) (*host.Host, error) {
 		Ethtool:   &simEthtool{s: s},
 		Modules:   &simModules{s: s},
 		Rules:     s.rules,
+		Events:    &simEvents{s: s},
 		Simulated: true,
 		Close:     func() error { return nil },
 	}, nil

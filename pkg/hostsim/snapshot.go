@@ -12,9 +12,9 @@ import (
 )
 
 // Snapshot lists every path of the simulated host at root with its content
-// or link target, one line each, sorted; the simulator's lock and fault list
-// and vfbypass's own per-PF locks (run/lock/vfbypass, which outlive every
-// run as on a real host) are left out. Two equal snapshots are
+// or link target, one line each, sorted; the simulator's lock, fault list
+// and event feed and vfbypass's own per-PF locks (run/lock/vfbypass, which
+// outlive every run as on a real host) are left out. Two equal snapshots are
 // byte-identical hosts.
 func Snapshot(root string) (string, error) {
 	const vfbypassLocks = "run/lock/vfbypass"
@@ -24,7 +24,8 @@ func Snapshot(root string) (string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		if rel == filepath.Join(MarkerDir, "lock") || rel == filepath.Join(MarkerDir, "faults.json") {
+		if rel == filepath.Join(MarkerDir, "lock") || rel == filepath.Join(MarkerDir, "faults.json") ||
+			rel == filepath.Join(MarkerDir, eventsFile) {
 			return nil
 		}
 		if rel == vfbypassLocks || strings.HasPrefix(rel, vfbypassLocks+"/") {
