@@ -103,6 +103,9 @@ func (u *upRun) plan(context.Context) error {
 	if u.rulePlan, err = u.planRules(); err != nil {
 		return err
 	}
+	if err := u.recheckRules(); err != nil {
+		return err
+	}
 	u.rulePlan.warnLeft(&u.res.Common)
 	u.res.Diff = append(u.res.Diff, u.rulePlan.diff()...)
 	return nil

@@ -402,3 +402,65 @@ func TestReplacedRuleIsLeftAloneWithOneWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestDryRunDiffIsTheRealRunsDiff runs a config that replaces a rule, one
+// that adds one, one that deletes one and one that changes nothing, each
+// first with --dry-run: the dry run's diff and rule steps are the real
+// run's, every rule the diff adds is installed at the location it names,
+// a deleted rule is a delete step, and a no-op plans nothing.
+func TestDryRunDiffIsTheRealRunsDiff(t *testing.T) {
+	l := newLab(t, hostsim.Options{})
+	a, b, c := rule(0, "flow-type udp4 dst-port 4789"), rule(0, "flow-type udp4 dst-port 4790"), rule(1, "flow-type tcp4 dst-port 80")
+	r := base()
+	r.Rules = []setup.RuleRequest{a}
+	l.up(r, l.opts())
+	ruleSteps := func(res *setup.UpResult) string {
+		var out []string
+		for _, s := range res.Steps {
+			if strings.HasPrefix(s.ID, "rule-") {
+				out = append(out, s.ID+" "+strings.SplitN(s.Action, " ", 2)[0])
+			}
+		}
+		return strings.Join(out, ", ")
+	}
+	for _, tc := range []struct {
+		name  string
+		rules []setup.RuleRequest
+		want  string // the diff
+	}{
+		{"replace", []setup.RuleRequest{b}, "rule@2045:flow-type udp4 dst-port 4789 vf 0 queue 0->flow-type udp4 dst-port 4790 vf 0 queue 0"},
+		{"add", []setup.RuleRequest{b, c}, "rule@2044:->flow-type tcp4 dst-port 80 vf 1 queue 0"},
+		{"delete", []setup.RuleRequest{c}, "rule@2045:flow-type udp4 dst-port 4790 vf 0 queue 0->"},
+		{"no-op", []setup.RuleRequest{c}, ""},
+	} {
+		r.Rules = tc.rules
+		o := l.opts()
+		o.DryRun = true
+		dry := l.up(r, o)
+		var progress []string
+		o = l.opts()
+		o.Progress = func(s string) { progress = append(progress, s) }
+		real := l.up(r, o)
+		if got := fields(real.Diff); got != tc.want || fields(dry.Diff) != got {
+			t.Fatalf("%s: diff %q, dry run's %q; want %q for both", tc.name, got, fields(dry.Diff), tc.want)
+		}
+		if ruleSteps(dry) != ruleSteps(real) {
+			t.Fatalf("%s: rule steps of the dry run %q, of the real run %q", tc.name, ruleSteps(dry), ruleSteps(real))
+		}
+		for _, s := range real.Steps {
+			if s.Status == "undone" && !strings.HasPrefix(s.Action, "delete ntuple rule ") {
+				t.Fatalf("%s: a deleted rule's step reads %q", tc.name, s.Action)
+			}
+		}
+		have := strings.Join(installed(t, l), "|")
+		for _, ch := range real.Diff {
+			if ch.After != "" && !strings.Contains(have, strings.TrimPrefix(ch.Field, "rule@")+" "+strings.Fields(ch.After)[0]) {
+				t.Fatalf("%s: the diff adds %s, installed: %q", tc.name, ch.Field, have)
+			}
+		}
+		if tc.want == "" && (real.Changed || dry.Changed || len(progress) != 0) {
+			t.Fatalf("no-op: changed %v (dry run %v), planned actions %q", real.Changed, dry.Changed, progress)
+		}
+	}
+	l.down()
+}

@@ -3,6 +3,7 @@ package setup
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -111,6 +112,26 @@ func (u *upRun) planRules() (rulePlan, error) {
 	return p, nil
 }
 
+// recheckRules checks the config's rules again against the table as up
+// will leave it once the rules it deletes are gone, so the diff and the
+// steps name the locations the kernel will hold: ethtool's highest free
+// location is often one a deleted rule frees.
+func (u *upRun) recheckRules() error {
+	if u.rules == nil || u.recreate || len(u.rulePlan.remove) == 0 {
+		return nil
+	}
+	locs := make([]uint32, 0, len(u.rulePlan.remove))
+	for _, r := range u.rulePlan.remove {
+		locs = append(locs, r.Location)
+	}
+	var err error
+	if u.rules, err = steer.Check(u.h, u.store, u.pf.Name, u.req.steerRequests(), u.req.NumVFs, locs); err != nil {
+		return err
+	}
+	u.rulePlan, err = u.planRules()
+	return err
+}
+
 // diff is the rules' part of up's diff.
 func (p rulePlan) diff() []report.Change {
 	var c []report.Change
@@ -121,6 +142,11 @@ func (p rulePlan) diff() []report.Change {
 		c = append(c, report.Change{Field: ruleField(r.Location), After: ruleValue(strings.Fields(r.Words))})
 	}
 	for _, r := range p.add {
+		// A rule taking the location a deleted one frees is one change.
+		if i := slices.IndexFunc(c, func(x report.Change) bool { return x.Field == ruleField(r.Location) && x.After == "" }); i >= 0 {
+			c[i].After = ruleValue(r.Words)
+			continue
+		}
 		c = append(c, report.Change{Field: ruleField(r.Location), After: ruleValue(r.Words)})
 	}
 	return c
@@ -130,7 +156,7 @@ func (p rulePlan) diff() []report.Change {
 func (u *upRun) ruleSteps(p rulePlan) []StepResult {
 	var out []StepResult
 	for _, r := range p.remove {
-		out = append(out, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("delete ntuple rule %d (%s): the config no longer has it", r.Location, r.Words), Status: "would-undo"})
+		out = append(out, deleteStep(r.Location, strings.Fields(r.Words), "would-undo"))
 	}
 	for _, r := range p.reinstall {
 		out = append(out, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("install ntuple rule %d again (%s): it went missing", r.Location, r.Words), Status: "would-apply"})
@@ -172,7 +198,7 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		}
 		u.opts.Progress(fmt.Sprintf("delete %s the config no longer has", report.Count(len(locs), "ntuple rule")))
 		sr, err := steer.Del(u.h, u.store, u.pf.Name, locs, opts)
-		if err := u.took(sr, err, "applied", "delete the rules the config no longer has"); err != nil {
+		if err := u.took(sr, err, "undone", "delete the rules the config no longer has"); err != nil {
 			return err
 		}
 	}
@@ -188,7 +214,9 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		}
 	}
 	if len(u.req.Rules) > 0 {
-		u.opts.Progress(fmt.Sprintf("install %s", report.Count(len(u.req.Rules), "ntuple rule")))
+		if len(p.add) > 0 {
+			u.opts.Progress(fmt.Sprintf("install %s", report.Count(len(p.add), "ntuple rule")))
+		}
 		opts.Source = "up"
 		sr, err := steer.AddMany(u.h, u.store, u.pf.Name, u.req.steerRequests(), opts)
 		if err := u.took(sr, err, "applied", fmt.Sprintf("install %s", report.Count(len(u.req.Rules), "ntuple rule"))); err != nil {
@@ -213,15 +241,24 @@ func (u *upRun) took(sr *steer.Result, err error, status, what string) error {
 		u.j.Rules = cur.Rules
 	}
 	for _, r := range sr.Rules {
-		st := status
-		if r.Status == "exists" {
-			st = "already"
+		switch {
+		case status == "undone":
+			u.res.Steps = append(u.res.Steps, deleteStep(r.Location, r.Words, status))
+		case r.Status == "exists":
+			u.res.Steps = append(u.res.Steps, ruleStep(r, "already"))
+		default:
+			u.res.Steps = append(u.res.Steps, ruleStep(r, status))
 		}
-		u.res.Steps = append(u.res.Steps, ruleStep(r, st))
 	}
 	u.res.Changed = u.res.Changed || sr.Changed
 	u.res.Warnings = append(u.res.Warnings, sr.Warnings...)
 	return nil
+}
+
+// deleteStep reports the deletion of a rule an earlier config installed
+// and this one lacks.
+func deleteStep(loc uint32, words []string, status string) StepResult {
+	return StepResult{ID: fmt.Sprintf("rule-%d", loc), Action: fmt.Sprintf("delete ntuple rule %d (%s): the config no longer has it", loc, ruleValue(words)), Status: status}
 }
 
 // ruleStep reports one rule as a step of up's plan.

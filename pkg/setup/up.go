@@ -193,7 +193,7 @@ func (u *upRun) validate(req Request) error {
 	}
 	if len(req.Rules) > 0 {
 		// Every rule is checked against the PF before anything changes.
-		if u.rules, err = steer.Check(u.h, u.store, pf.Name, req.steerRequests(), req.NumVFs); err != nil {
+		if u.rules, err = steer.Check(u.h, u.store, pf.Name, req.steerRequests(), req.NumVFs, nil); err != nil {
 			return err
 		}
 	}

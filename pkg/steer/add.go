@@ -243,10 +243,12 @@ func AddMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 }
 
 // Check validates rules for `vfbypass up` before up changes anything: as
-// if pf had numVFs VFs and ntuple on, against its table as it is. It
-// changes nothing; its result lists where each rule would go.
-func Check(h *host.Host, store journal.Store, pf string, reqs []Request, numVFs int) (*Result, error) {
-	return addMany(h, store, pf, reqs, Options{DryRun: true, StateDir: store.Dir}, &assume{numVFs: numVFs, ntuple: true})
+// if pf had numVFs VFs and ntuple on, against its table as it will be once
+// the rules at the locations in removed are deleted (up deletes them
+// before it adds). It changes nothing; its result lists where each rule
+// would go.
+func Check(h *host.Host, store journal.Store, pf string, reqs []Request, numVFs int, removed []uint32) (*Result, error) {
+	return addMany(h, store, pf, reqs, Options{DryRun: true, StateDir: store.Dir}, &assume{numVFs: numVFs, ntuple: true, removed: removed})
 }
 
 func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts Options, as *assume) (*Result, error) {

@@ -238,6 +238,9 @@ func noNtuple(pf, driver string) error {
 type assume struct {
 	numVFs int
 	ntuple bool
+	// removed: locations whose rules are deleted before the check's rules
+	// are added, so their rules neither hold a location nor set a mask.
+	removed []uint32
 }
 
 // open reads the PF and its rule table. It returns bad-input errors for a
@@ -299,6 +302,11 @@ func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
 			return fail(fmt.Sprintf("read rule %d", l), err)
 		}
 		e.table[l] = &installed{loc: l, fs: fs, rss: rss}
+	}
+	if as != nil {
+		for _, l := range as.removed {
+			delete(e.table, l)
+		}
 	}
 	rings, err := dev.RxRings()
 	if err != nil {
