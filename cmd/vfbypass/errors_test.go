@@ -122,8 +122,10 @@ func TestErrorTable(t *testing.T) {
 	// No helper program is found (vfbypass rx looks for vfbypass-rx)
 	// unless a row's set-up says rx.
 	env := &errorEnv{path: t.TempDir()}
-	if _, err := os.Stat(rxBuilt); err == nil {
-		env.bin = buildBinary(t) // before PATH loses go
+	// Both binaries are built before PATH loses go.
+	env.rx, env.rxSkip, env.rxErr = rxBuilt()
+	if env.rxSkip == "" && env.rxErr == nil {
+		env.bin = buildBinary(t)
 	}
 	t.Setenv("PATH", env.path)
 	for _, r := range rows {
@@ -131,29 +133,29 @@ func TestErrorTable(t *testing.T) {
 	}
 }
 
-// errorEnv is what the rows share: the directory on PATH, and the binary
-// (built once, for rows run as a process).
+// errorEnv is what the rows share: the directory on PATH, the vfbypass
+// binary for rows run as a process, and vfbypass-rx (built once), or why
+// it could not be built.
 type errorEnv struct {
-	path string
-	bin  string
+	path   string
+	bin    string
+	rx     string
+	rxSkip string
+	rxErr  error
 }
 
-// rxBuilt is the receive loop make build makes.
-const rxBuilt = "../../bin/vfbypass-rx"
-
-// rx puts bin/vfbypass-rx (make build) on PATH for a row, and returns the
-// vfbypass binary to run it with: vfbypass rx execs vfbypass-rx, which
-// must not replace the test process.
-func (e *errorEnv) rx(t *testing.T) string {
-	rx, err := filepath.Abs(rxBuilt)
-	if err != nil {
-		t.Fatal(err)
+// withRx puts vfbypass-rx on PATH for a row, and returns the vfbypass
+// binary to run it with: vfbypass rx execs vfbypass-rx, which must not
+// replace the test process.
+func (e *errorEnv) withRx(t *testing.T) string {
+	if e.rxSkip != "" {
+		t.Skip(e.rxSkip)
 	}
-	if e.bin == "" {
-		t.Skipf("%s is not built ('make build' builds it with DPDK)", rxBuilt)
+	if e.rxErr != nil {
+		t.Fatal(e.rxErr)
 	}
-	link := filepath.Join(e.path, "vfbypass-rx")
-	if err := os.Symlink(rx, link); err != nil {
+	link := filepath.Join(e.path, rxBinary)
+	if err := os.Symlink(e.rx, link); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Remove(link) })
@@ -172,7 +174,7 @@ func (r errorRow) check(t *testing.T, env *errorEnv) {
 	bin := ""
 	for _, step := range strings.Split(r.setup, "\n") {
 		if step == "rx" {
-			bin = env.rx(t)
+			bin = env.withRx(t)
 			continue
 		}
 		if step != "" {

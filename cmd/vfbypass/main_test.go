@@ -128,19 +128,6 @@ func TestSimFaultCommand(t *testing.T) {
 	}
 }
 
-// buildBinary builds the vfbypass binary as make build does (static, no
-// cgo) for tests that run it as a separate process.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vfbypass")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // killHeldUpThenDown holds the simulated kernel call where matches (a
 // 30 s Delay), runs the binary with args against a fresh simulated host,
 // kills it once the step is journaled pending (it hangs in the call), and

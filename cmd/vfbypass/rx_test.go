@@ -47,7 +47,7 @@ func TestRxRunsVfbypassRxNextToIt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := buildBinary(t)
+	bin := binaryIn(t, false)
 	fake := filepath.Join(filepath.Dir(bin), rxBinary)
 	script := "#!/bin/sh\nprintf '%s\\n' \"$VFBYPASS_RX_CALLED_AS\" \"$@\"\nexit 7\n"
 	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
@@ -97,13 +97,7 @@ func TestRxHelpIsTheLoopsOwn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries")
 	}
-	if err := exec.Command("pkg-config", "--exists", "libdpdk").Run(); err != nil {
-		t.Skipf("no libdpdk to build vfbypass-rx with (apt-get install libdpdk-dev pkg-config): %v", err)
-	}
-	bin := buildBinary(t)
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(filepath.Dir(bin), rxBinary), "../vfbypass-rx").CombinedOutput(); err != nil {
-		t.Fatalf("build vfbypass-rx: %v\n%s", err, out)
-	}
+	bin := binaryIn(t, true)
 	out, err := exec.Command(bin, "rx", "--help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "\n  vfbypass rx (--pf PF --vf K") || !strings.Contains(string(out), "--vdev stringArray") || !strings.Contains(string(out), "  vfbypass rx --pf eth3 --vf 0") {
 		t.Fatalf("vfbypass rx --help: %v\n%s", err, out)
