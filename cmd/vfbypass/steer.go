@@ -143,8 +143,8 @@ installs them as one batch in this process: all of them, or none; there
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	f.IntVar(&vf, "vf", 0, "target VF index (virtfnK)")
-	f.Uint32Var(&queue, "queue", 0, "queue of the target VF (0 to queues per pool - 1); without --vf, the PF's own RX queue (queue mode)")
+	intVar(f, &vf, "vf", 0, "target VF index (virtfnK)")
+	uint32Var(f, &queue, "queue", "queue of the target VF (0 to queues per pool - 1); without --vf, the PF's own RX queue (queue mode)")
 	f.StringVar(&fromFile, "from-file", "", "read rules from a file, one per line (# comments), and install them as one batch")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check and print the rules and their locations, change nothing")
 	f.BoolVar(&opts.Force, "force", false, "replace a rule at an explicit loc that vfbypass did not add, or add a rule whose match another installed rule already steers elsewhere")

@@ -75,11 +75,11 @@ func newUpCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&u.req.NumVFs, "vfs", 0, "number of VFs to enable (sriov_numvfs)")
-	f.IntSliceVar(&u.vfs, "vf", nil, "VF index(es) to give to the driver, as sysfs numbers them (virtfnK); repeatable or a list (default 0)")
+	intVar(f, &u.req.NumVFs, "vfs", 0, "number of VFs to enable (sriov_numvfs)")
+	intsVar(f, &u.vfs, "vf", "VF index(es) to give to the driver, as sysfs numbers them (virtfnK); repeatable or a list (default 0)")
 	f.StringArrayVar(&u.macs, "mac", nil, "administrative MAC for each --vf, in order")
-	f.IntVar(&u.vlan, "vlan", 0, "VLAN ID (0-4095) for the chosen VFs")
-	f.IntVar(&u.qos, "qos", 0, "VLAN priority (0-7) with --vlan")
+	intVar(f, &u.vlan, "vlan", 0, "VLAN ID (0-4095) for the chosen VFs")
+	intVar(f, &u.qos, "qos", 0, "VLAN priority (0-7) with --vlan")
 	onOffVar(f, &u.trust, "trust", "trust on the chosen VFs, --trust or --trust=on|off (DPDK needs it on for promiscuous/allmulticast)")
 	onOffVar(f, &u.spoofchk, "spoofchk", "spoof checking on the chosen VFs, --spoofchk or --spoofchk=on|off")
 	f.StringVar(&u.req.Driver, "driver", "vfio-pci", "driver for the chosen VFs: vfio-pci or none")
@@ -90,7 +90,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	f.BoolVar(&u.opts.Recreate, "recreate", false, "accept a change of --vfs on a PF that is up: every VF is removed and made again, the PF resets (its link drops)")
 	f.DurationVar(&u.timeout, "timeout", 10*time.Second, "how long to wait for VFs and /dev/vfio nodes to appear")
 	f.StringVar(&u.req.Mode, "mode", "", "bypass mode: vf (default: VFs for DPDK) or queue (a hidden PF RX queue for AF_XDP; see docs/modes.md)")
-	f.IntVar(&u.req.Queue, "queue", 0, "with --mode queue: the PF RX queue to take out of RSS")
+	intVar(f, &u.req.Queue, "queue", 0, "with --mode queue: the PF RX queue to take out of RSS")
 	f.StringVar(&u.req.XDPMode, "xdp-mode", "", "with --mode queue: native (default) or generic XDP for 'rx --queue'; generic is needed on a PF with VFs")
 	return cmd
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -205,14 +204,19 @@ func decodeScalar(n *yaml.Node, v reflect.Value, path string) error {
 	case reflect.String:
 		v.SetString(n.Value)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		var i int64
-		if n.Tag != "!!int" || n.Decode(&i) != nil {
+		// yaml.v3 tags 0100, 0o17, 0x1f and 1_000 as !!int: the value is
+		// read by ParseInt, as a flag's is, not by yaml.
+		i, err := ParseInt(n.Value)
+		switch {
+		case n.Tag != "!!int" || errors.Is(err, ErrNotWhole):
 			return &Error{Line: n.Line, Path: path, Problem: fmt.Sprintf("%q is not a whole number", n.Value), Fix: "write a number such as 2"}
+		case err != nil && !errors.Is(err, ErrRange):
+			return &Error{Line: n.Line, Path: path, Problem: fmt.Sprintf("%s %v", n.Value, err), Fix: "write the number in decimal, such as 2"}
 		}
-		if v.OverflowInt(i) || i > math.MaxInt32 || i < math.MinInt32 {
+		if err != nil || v.OverflowInt(int64(i)) {
 			return &Error{Line: n.Line, Path: path, Problem: fmt.Sprintf("%s is out of range", n.Value), Fix: "write a smaller number"}
 		}
-		v.SetInt(i)
+		v.SetInt(int64(i))
 	case reflect.Bool:
 		b, ok := boolValue(n)
 		if !ok {

@@ -107,6 +107,12 @@ func TestDecodeRefusals(t *testing.T) {
 		{"name: a\n---\nname: b\n", "line 2: a second YAML document"},
 		{"items:\n  - n: 99999999999\n", "line 2: items[0].n: 99999999999 is out of range"},
 		{"name: [a]\n", "line 1: name: must be a single value"},
+		// Numbers are decimal: YAML 1.1 would read 0100 as octal 64.
+		{"items:\n  - n: 0100\n", "line 2: items[0].n: 0100 has a leading zero, which some tools read as octal (0100 as 64): write the number in decimal without it (100)"},
+		{"items:\n  - n: 0x10\n", "line 2: items[0].n: 0x10 is not a decimal number"},
+		{"items:\n  - n: 0o17\n", "line 2: items[0].n: 0o17 is not a decimal number"},
+		{"items:\n  - n: 1_000\n", `line 2: items[0].n: "1_000" is not a whole number`},
+		{"items:\n  - n: +5\n", `line 2: items[0].n: "+5" is not a whole number`},
 	} {
 		var v top
 		_, err := Decode([]byte(c.text), &v)
@@ -115,8 +121,8 @@ func TestDecodeRefusals(t *testing.T) {
 		}
 	}
 	var v top
-	lines, err := Decode([]byte("name: a\non: off\nitems:\n  - {n: 0x10}\n  - {n: ~}\n"), &v)
-	if err != nil || !(v.Name == "a" && !v.On && *v.Items[0].N == 16 && v.Items[1].N == nil) {
+	lines, err := Decode([]byte("name: a\non: off\nitems:\n  - {n: 0}\n  - {n: ~}\n"), &v)
+	if err != nil || !(v.Name == "a" && !v.On && *v.Items[0].N == 0 && v.Items[1].N == nil) {
 		t.Errorf("Decode = %+v, %v", v, err)
 	}
 	for path, want := range map[string]int{"name": 1, "on": 2, "items": 3, "items[1]": 5, "items[1].n": 5, "items[0].m": 4, "items[7].n": 3, "nope": 0} {
@@ -150,6 +156,21 @@ func TestReadRefusesTerminal(t *testing.T) {
 	for _, path := range []string{Stdin, name} {
 		if _, err := Read(path, tty); err == nil || outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "is a terminal") {
 			t.Errorf("Read(%s) with a terminal on stdin = %v, want exit 2 saying it is a terminal", path, err)
+		}
+	}
+}
+
+// ParseInt is the one reading of a number: decimal, no leading zero.
+func TestParseInt(t *testing.T) {
+	for s, want := range map[string]int{"0": 0, "7": 7, "-1": -1, "4095": 4095, "2147483647": 2147483647} {
+		if got, err := ParseInt(s); err != nil || got != want {
+			t.Errorf("ParseInt(%q) = %d, %v, want %d", s, got, err, want)
+		}
+	}
+	for s, want := range map[string]string{"010": "leading zero", "00": "leading zero", "-07": "leading zero", "0x1": "not a decimal",
+		"0b1": "not a decimal", "": "not a whole", "1e3": "not a whole", " 1": "not a whole", "+1": "not a whole", "2147483648": "out of range"} {
+		if _, err := ParseInt(s); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseInt(%q) = %v, want an error saying %q", s, err, want)
 		}
 	}
 }
