@@ -33,6 +33,12 @@ type FS interface {
 	// WriteAttr writes value to a kernel attribute, as `echo value > p` would.
 	// Errors are *fs.PathError carrying the kernel's errno.
 	WriteAttr(p string, value string) error
+	// InRoot returns where host path p is on this machine with every
+	// symlink on the way resolved within the root (the last one only when
+	// followLast), for files vfbypass opens itself, such as its lock.
+	// Every wrapper of an FS passes it through: a wrapper that resolved
+	// differently would move the lock.
+	InRoot(p string, followLast bool) (string, error)
 }
 
 // VFInfo is one VF's configuration as the PF reports it over rtnetlink

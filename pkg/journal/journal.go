@@ -426,11 +426,6 @@ const LockDir = "/run/lock/vfbypass"
 // ErrNoInterface: Lock was given an interface that does not exist.
 var ErrNoInterface = errors.New("no such network interface")
 
-// inRoot is implemented by host.RootFS (and the simulator's FS on it).
-type inRoot interface {
-	InRoot(p string, followLast bool) (string, error)
-}
-
 // lockFile is the lock of interface pf on host f: keyed by its PCI address,
 // or by name for an interface without a PCI device.
 func lockFile(f host.FS, pf string) (string, error) {
@@ -448,11 +443,9 @@ func lockFile(f host.FS, pf string) (string, error) {
 	case err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.EINVAL):
 		return "", fmt.Errorf("lock %s: %w", pf, err)
 	}
-	dir := f.Path(LockDir)
-	if r, ok := f.(inRoot); ok {
-		if dir, err = r.InRoot(LockDir, true); err != nil {
-			return "", fmt.Errorf("lock directory %s: %w", f.Path(LockDir), err)
-		}
+	dir, err := f.InRoot(LockDir, true)
+	if err != nil {
+		return "", fmt.Errorf("lock directory %s: %w", f.Path(LockDir), err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("lock directory %s: %w", dir, err)
