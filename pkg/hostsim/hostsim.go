@@ -188,6 +188,9 @@ func Open(root string) (*host.Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMarkerDir(abs); err != nil {
+		return nil, err
+	}
 	s := &Sim{root: abs, fs: host.NewRootFS(abs)}
 	// A call a killed process left half-done is put back before anything
 	// reads the tree (run recovers under the simulator's lock); a record
@@ -209,6 +212,30 @@ func Open(root string) (*host.Host, error) {
 		Simulated: true,
 		Close:     func() error { return nil },
 	}, nil
+}
+
+// checkMarkerDir refuses a simulator directory that is a symlink or holds
+// one: the simulator opens its own files there by plain paths, and a link
+// would lead its writes out of the host root.
+func checkMarkerDir(root string) error {
+	dir := filepath.Join(root, MarkerDir)
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("simulator: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("simulator: %s is not a directory (%s): it must be the simulator's own, not a link out of the host root", dir, fi.Mode().Type())
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("simulator: %w", err)
+	}
+	for _, e := range ents {
+		if e.Type()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("simulator: %s is a symlink: the simulator's files must be its own, not links out of the host root", filepath.Join(dir, e.Name()))
+		}
+	}
+	return nil
 }
 
 func errno(op, path string, e unix.Errno) error {

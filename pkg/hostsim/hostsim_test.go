@@ -284,3 +284,36 @@ func mustSnapshot(t *testing.T, root string) string {
 	}
 	return s
 }
+
+// A simulator directory that is a symlink, or holds one, is refused: the
+// simulator would otherwise write its state wherever the link points.
+func TestOpenRefusesALinkedSimulatorDir(t *testing.T) {
+	root, _ := open(t, hostsim.Options{})
+	outside := t.TempDir()
+	sim := filepath.Join(root, hostsim.MarkerDir)
+	if err := os.Rename(sim, filepath.Join(outside, "sim")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "sim"), sim); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hostsim.Open(root); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("Open with %s a symlink out of the root = %v, want a refusal", hostsim.MarkerDir, err)
+	}
+	if err := os.Remove(sim); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(outside, "sim"), sim); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(sim, "state.json")
+	if err := os.Rename(state, filepath.Join(outside, "state.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "state.json"), state); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hostsim.Open(root); err == nil || !strings.Contains(err.Error(), "is a symlink") {
+		t.Errorf("Open with state.json a symlink out of the root = %v, want a refusal", err)
+	}
+}
