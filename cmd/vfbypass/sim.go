@@ -85,7 +85,7 @@ func newSimCmd(g *globals) *cobra.Command {
 		},
 	}
 	ff := faultCmd.Flags()
-	ff.StringVar(&fl.Op, "op", "write", "kind of call: write, netlink, ethtool, module")
+	ff.StringVar(&fl.Op, "op", "write", "kind of call: write, netlink, ethtool, ethtool-set, ethtool-rule, module, or * for every one")
 	ff.StringVar(&fl.Match, "match", "*", "glob on the host path (write) or PF/vfK/field (netlink)")
 	ff.StringVar(&errnoName, "errno", "EIO", "error to return")
 	ff.IntVar(&fl.After, "after", 0, "let this many matching calls succeed first")

@@ -261,8 +261,9 @@ func (m *simModules) Unload(name string) error {
 // for "write"; "PF/vfK/field" for "netlink"; "IF/feature", "IF/indir",
 // "IF/channels", "IF/rings" or "IF/xdp" for "ethtool", reads and writes
 // alike; "IF/feature" or "IF/indir" for "ethtool-set", writes only;
-// the module for "module") matches the glob Match, fail with Errno and
-// change nothing.
+// the module for "module"; "IF/OP" for "ethtool-rule") matches the glob
+// Match, fail with Errno and change nothing. Op is a glob too: "*" counts
+// every simulated kernel call, so After N fails the (N+1)th of the run.
 type Fault struct {
 	Op    string     `json:"op"`
 	Match string     `json:"match"`
@@ -318,7 +319,7 @@ func (s *Sim) fault(op, key string) error {
 		}
 		for i := range fs {
 			f := &fs[i]
-			if f.Op != op || f.Hits >= f.After+f.Times {
+			if !globMatch(f.Op, op) || f.Hits >= f.After+f.Times {
 				continue
 			}
 			if !globMatch(f.Match, key) {

@@ -247,6 +247,20 @@ func TestFaultsFireOnceAfterN(t *testing.T) {
 	if err := h.FS.WriteAttr(pf+"/sriov_numvfs", "0"); err != nil {
 		t.Fatalf("third write: %v", err)
 	}
+	// Op "*" counts every kind of call: after a write and a netlink read,
+	// the ethtool read is the one that fails.
+	if err := hostsim.AddFault(root, hostsim.Fault{Op: "*", Match: "*", After: 2, Errno: unix.EIO}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.FS.WriteAttr(pf+"/sriov_numvfs", "1"); err != nil {
+		t.Fatalf("write under op *: %v", err)
+	}
+	if _, err := h.Links.VFs("eth3"); err != nil {
+		t.Fatalf("netlink read under op *: %v", err)
+	}
+	if _, _, err := h.Ethtool.Feature("eth3", "rx-ntuple-filter"); !errors.Is(err, unix.EIO) {
+		t.Fatalf("third call under op *: %v, want EIO", err)
+	}
 }
 
 // A file syscall that fails inside the model of one attribute write (here
