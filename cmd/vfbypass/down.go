@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,8 +35,8 @@ func newDownCmd(g *globals) *cobra.Command {
 			defer h.Close()
 			opts.StateDir = g.StateDir
 			opts.Progress = g.progress()
-			// Undo is not interrupted by SIGINT: a half-undone PF is worse.
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			// Undo is not interrupted by a signal: a half-undone PF is worse.
+			ctx, stop := whileChanging()
 			defer stop()
 			res, err := setup.Down(context.WithoutCancel(ctx), h, args[0], opts)
 			return g.emit(res, err)

@@ -8,5 +8,6 @@ import (
 )
 
 func main() {
+	survivePipes()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

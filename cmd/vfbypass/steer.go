@@ -136,6 +136,9 @@ installs them as one batch in this process: all of them, or none; there
 			}
 			opts.StateDir = g.StateDir
 			return g.withHost(func(h *host.Host) error {
+				// A batch is finished, or taken out again, as a whole.
+				_, stop := whileChanging()
+				defer stop()
 				r, err := steer.AddMany(h, g.store(), pf, reqs, opts)
 				return g.emit(r, err)
 			})
@@ -266,6 +269,9 @@ func newSteerDelCmd(g *globals) *cobra.Command {
 			}
 			opts.StateDir = g.StateDir
 			return g.withHost(func(h *host.Host) error {
+				// A batch is finished, or taken out again, as a whole.
+				_, stop := whileChanging()
+				defer stop()
 				r, err := steer.Del(h, g.store(), args[0], locs, opts)
 				return g.emit(r, err)
 			})
@@ -288,6 +294,9 @@ func newSteerClearCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.StateDir = g.StateDir
 			return g.withHost(func(h *host.Host) error {
+				// A batch is finished, or taken out again, as a whole.
+				_, stop := whileChanging()
+				defer stop()
 				r, err := steer.Clear(h, g.store(), args[0], all, opts)
 				return g.emit(r, err)
 			})

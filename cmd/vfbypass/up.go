@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -68,7 +64,7 @@ func newUpCmd(g *globals) *cobra.Command {
 			defer h.Close()
 			u.opts.StateDir, u.opts.Timeout = g.StateDir, u.timeout
 			u.opts.Progress = g.progress()
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := whileChanging()
 			defer stop()
 			res, err := setup.Up(ctx, h, req, u.opts)
 			return g.emit(res, err)

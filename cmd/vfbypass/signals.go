@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// changeSignals are the signals a command that changes the host catches
+// while it works: the step under way finishes (up rolls back what it
+// changed), and the command exits with the contract's code and prints its
+// result. Each is the operator (or a session manager) asking the run to
+// stop, and none may leave a PF half changed.
+var changeSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// whileChanging catches changeSignals until stop is called; ctx is
+// cancelled at the first. Commands whose work cannot stop half-way
+// (down, steer) catch them and finish.
+func whileChanging() (ctx context.Context, stop context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), changeSignals...)
+}
+
+// survivePipes keeps a closed pipe on stdout or stderr ('vfbypass down
+// eth3 2>&1 | head -1') from killing the process with SIGPIPE half-way
+// through a change: the write fails with EPIPE instead, and the work goes
+// on. A handler (not SIG_IGN) is installed, so a program exec'd later
+// (vfbypass-rx) starts with SIGPIPE at its default again.
+func survivePipes() {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+}
