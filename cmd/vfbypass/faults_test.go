@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
 
@@ -137,22 +138,5 @@ func (c faultCase) run(t *testing.T, bin, strace string, retry bool) bool {
 	return true
 }
 
-// snapshot is hostsim.Snapshot of a host root, or the listing of a state
-// directory (without its lock files); "" for a missing directory.
-func snapshot(t *testing.T, dir string) string {
-	t.Helper()
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return ""
-	}
-	s, err := hostsim.Snapshot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keep []string
-	for _, l := range strings.Split(s, "\n") {
-		if l != "./" && !strings.Contains(l, ".lock") {
-			keep = append(keep, l)
-		}
-	}
-	return strings.Join(keep, "\n")
-}
+// snapshot is a host root or a state directory, without lock files.
+var snapshot = simtest.Listing

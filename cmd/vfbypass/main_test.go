@@ -13,15 +13,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
 
 // vfb runs the CLI in-process and returns exit code, stdout and stderr.
-func vfb(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
-	return code, out.String(), errb.String()
-}
+var vfb = simtest.CLI(run).Run
 
 func simHost(t *testing.T, extra ...string) (root, state string) {
 	t.Helper()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
 
@@ -243,14 +244,7 @@ func TestSteerKilledMidAddDownRestores(t *testing.T) {
 }
 
 // snapshotOf is the simulated host at root, byte for byte.
-func snapshotOf(t *testing.T, root string) string {
-	t.Helper()
-	s, err := hostsim.Snapshot(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+var snapshotOf = simtest.Snapshot
 
 // A `steer add` killed in each window of its write-ahead protocol leaves a
 // journal `down` finishes (exit 0, the host as before `up`): before the

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
@@ -18,15 +18,7 @@ import (
 // Verbose passes every call through unchanged (results and errors) and
 // writes one line per kernel call: writes, netlink, ethtool, modules.
 func TestVerboseLogsEachKernelCall(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "host")
-	if err := hostsim.Init(root, hostsim.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := hostsim.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	_, h := simtest.Host(t, hostsim.Options{})
 	var log bytes.Buffer
 	v := host.Verbose(h, &log)
 	const numvfs = "/sys/class/net/eth3/device/sriov_numvfs"

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
@@ -17,18 +18,8 @@ import (
 
 const pf = "/sys/bus/pci/devices/0000:04:00.1"
 
-func open(t *testing.T, o hostsim.Options) (string, *host.Host) {
-	t.Helper()
-	root := filepath.Join(t.TempDir(), "h")
-	if err := hostsim.Init(root, o); err != nil {
-		t.Fatal(err)
-	}
-	h, err := hostsim.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root, h
-}
+// open makes a simulated host with options o and opens it.
+var open = simtest.Host
 
 // sriov_numvfs_store's rules, each with the kernel's errno.
 func TestNumVFsFollowsTheKernel(t *testing.T) {
@@ -290,14 +281,7 @@ func TestFailedWriteLeavesNothingBehind(t *testing.T) {
 }
 
 // mustSnapshot is the simulated host at root, byte for byte.
-func mustSnapshot(t *testing.T, root string) string {
-	t.Helper()
-	s, err := hostsim.Snapshot(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+var mustSnapshot = simtest.Snapshot
 
 // A simulator directory that is a symlink, or holds one, is refused: the
 // simulator would otherwise write its state wherever the link points.

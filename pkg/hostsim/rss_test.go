@@ -31,22 +31,13 @@ func weight(size int, queues ...uint32) []uint32 {
 	return t
 }
 
-func snapshot(t *testing.T, root string) string {
-	t.Helper()
-	s, err := hostsim.Snapshot(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // The 82599 starts with 16 RSS queues, a 128-entry table i % 16
 // (ixgbe_setup_reta), 16 of 16 combined channels and LRO on; an exact
 // table written and reset with a zero-size write leaves the host byte for
 // byte as it was.
 func TestIxgbeIndirRoundTrip(t *testing.T) {
 	root, h := open(t, hostsim.Options{})
-	before := snapshot(t, root)
+	before := mustSnapshot(t, root)
 	if got := mustIndir(t, h); !slices.Equal(got, flows.DefaultIndir(128, 16)) {
 		t.Fatalf("initial table %v", got)
 	}
@@ -67,13 +58,13 @@ func TestIxgbeIndirRoundTrip(t *testing.T) {
 	if got := mustIndir(t, h); !slices.Equal(got, hidden) {
 		t.Fatalf("table after SetIndir %v", got)
 	}
-	if snapshot(t, root) == before {
+	if mustSnapshot(t, root) == before {
 		t.Fatal("a written table left no trace in the simulator's state")
 	}
 	if err := h.Ethtool.SetIndir("eth3", nil); err != nil {
 		t.Fatal(err)
 	}
-	if after := snapshot(t, root); after != before {
+	if after := mustSnapshot(t, root); after != before {
 		t.Errorf("after the reset the host differs:\n%s\n---\n%s", before, after)
 	}
 }
@@ -215,7 +206,7 @@ func TestIxgbeResetsRefillTheTable(t *testing.T) {
 // reset writes i % 2, not igb's own layout.
 func TestIgbIndir(t *testing.T) {
 	root, h := open(t, hostsim.Options{Model: "82576", CPUs: 2})
-	before := snapshot(t, root)
+	before := mustSnapshot(t, root)
 	tbl := mustIndir(t, h)
 	if tbl[0] != 0 || tbl[63] != 0 || tbl[64] != 1 || tbl[127] != 1 || len(tbl) != 128 {
 		t.Fatalf("igb table %v", tbl)
@@ -245,7 +236,7 @@ func TestIgbIndir(t *testing.T) {
 	if got := mustIndir(t, h); !slices.Equal(got, flows.DefaultIndir(128, 2)) {
 		t.Errorf("igb after the zero-size reset: %v", got)
 	}
-	if snapshot(t, root) == before {
+	if mustSnapshot(t, root) == before {
 		t.Error("the reset left igb's own layout: ethtool_rxfh_indir_default is i % rings")
 	}
 }

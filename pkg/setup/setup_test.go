@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
@@ -27,24 +28,13 @@ type lab struct {
 
 func newLab(t *testing.T, o hostsim.Options) *lab {
 	t.Helper()
-	root := filepath.Join(t.TempDir(), "host")
-	if err := hostsim.Init(root, o); err != nil {
-		t.Fatal(err)
-	}
-	h, err := hostsim.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &lab{t: t, root: root, state: filepath.Join(t.TempDir(), "state"), h: h}
+	root, h := simtest.Host(t, o)
+	return &lab{t: t, root: root, state: simtest.StateDir(t), h: h}
 }
 
 func (l *lab) snap() string {
 	l.t.Helper()
-	s, err := hostsim.Snapshot(l.root)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	return s
+	return simtest.Snapshot(l.t, l.root)
 }
 
 func (l *lab) opts() setup.Options { return setup.Options{StateDir: l.state} }

@@ -3,12 +3,12 @@ package sriov_test
 import (
 	"errors"
 	"io/fs"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
@@ -38,14 +38,7 @@ func (f failFS) Readlink(p string) (string, error) {
 // An I/O error while looking a PF up is that error, with its path and errno,
 // not "no such interface" or "not a PCI device" (which are bad input).
 func TestLookupPFKeepsTheErrno(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "h")
-	if err := hostsim.Init(root, hostsim.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := hostsim.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, h := simtest.Host(t, hostsim.Options{})
 	for _, c := range []struct {
 		path  string
 		errno unix.Errno

@@ -2,13 +2,13 @@ package sriov_test
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
@@ -17,15 +17,7 @@ import (
 // sriov_numvfs_store), and a driver refusing to remove VFs in use (a write
 // of 0). Each is explained as itself.
 func TestSetNumVFsExplainsEBUSY(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "host")
-	if err := hostsim.Init(root, hostsim.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := hostsim.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	root, h := simtest.Host(t, hostsim.Options{})
 	pf, err := sriov.LookupPF(h.FS, "eth3")
 	if err != nil {
 		t.Fatal(err)

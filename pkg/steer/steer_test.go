@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
@@ -32,15 +32,8 @@ type lab struct {
 // (VF 0 on vfio-pci) and switched ntuple on.
 func newLab(t *testing.T, o hostsim.Options, vfs int) *lab {
 	t.Helper()
-	root := filepath.Join(t.TempDir(), "host")
-	if err := hostsim.Init(root, o); err != nil {
-		t.Fatal(err)
-	}
-	h, err := hostsim.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &lab{t: t, root: root, h: h, store: journal.Store{Dir: filepath.Join(t.TempDir(), "state")}}
+	root, h := simtest.Host(t, o)
+	l := &lab{t: t, root: root, h: h, store: journal.Store{Dir: simtest.StateDir(t)}}
 	if vfs > 0 {
 		if _, err := setup.Up(context.Background(), h, setup.Request{PF: "eth3", NumVFs: vfs}, setup.Options{StateDir: l.store.Dir}); err != nil {
 			t.Fatal(err)
@@ -52,10 +45,7 @@ func newLab(t *testing.T, o hostsim.Options, vfs int) *lab {
 // snap is the host and the journal, byte for byte.
 func (l *lab) snap() string {
 	l.t.Helper()
-	s, err := hostsim.Snapshot(l.root)
-	if err != nil {
-		l.t.Fatal(err)
-	}
+	s := simtest.Snapshot(l.t, l.root)
 	j, _ := os.ReadFile(l.store.Path("eth3"))
 	return s + "\n--journal--\n" + string(j)
 }
