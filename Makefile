@@ -19,11 +19,11 @@ DEADCODE_VERSION := v0.52.0
 # apt packages the build and tests need; fragments in mk/ add theirs.
 APT_PACKAGES := gcc pkg-config iproute2 ethtool pci.ids kmod file
 BENCH_TARGETS :=
-TEST_TARGETS :=
+TEST_TARGETS := test-demo-sim
 
 -include mk/*.mk
 
-.PHONY: all deps build docs install test unit lint demo demo-sim bench clean
+.PHONY: all deps build docs install test unit lint demo demo-sim test-demo-sim bench clean
 all: build
 
 # deps: install missing apt packages (one apt-get call, non-interactive).
@@ -114,6 +114,11 @@ unit:
 
 demo-sim: build
 	./scripts/demo-sim.sh
+
+# test-demo-sim: the README's demo-sim, quiet unless it fails.
+test-demo-sim: build
+	@out=$$(./scripts/demo-sim.sh 2>&1) || { echo "$$out"; echo "test-demo-sim: scripts/demo-sim.sh failed"; exit 1; }; \
+	echo "test-demo-sim: passed (the simulated host is back where it started)"
 
 bench: build $(BENCH_TARGETS)
 

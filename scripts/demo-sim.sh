@@ -4,13 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${VFBYPASS:-./bin/vfbypass}
-work=$(mktemp -d /tmp/vfbypass-demo.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/vfbypass-demo.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 host=$work/host state=$work/state
 v() { printf '\n\033[1m$ vfbypass %s\033[0m\n' "$*"; "$bin" --host-root "$host" --state-dir "$state" "$@"; }
 
 "$bin" sim init "$host" --pf eth3 --model 82599 --total-vfs 63
-before=$(cd "$host" && find . -path ./.vfbypass-sim/lock -prune -o -print0 | sort -z | xargs -0 stat -c '%n %F %s' | sha256sum)
+# The host's files, names, kinds and sizes, without the lock files: like
+# /run/lock files they stay once made (removing a lock file another
+# process may be about to take would let two processes hold "the" lock).
+tree() { (cd "$host" && find . \( -path ./.vfbypass-sim/lock -o -path ./run/lock/vfbypass \) -prune -o -print0 |
+  sort -z | xargs -0 stat -c '%n %F %s'); }
+before=$(tree)
 v doctor eth3 || true
 v up eth3 --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust --dry-run
 v up eth3 --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust
@@ -24,5 +29,10 @@ v steer list eth3
 v up eth3 --vfs 4 || echo "(exit $?: a different request on a PF that is up is refused)"
 v down eth3
 v status eth3
-after=$(cd "$host" && find . -path ./.vfbypass-sim/lock -prune -o -print0 | sort -z | xargs -0 stat -c '%n %F %s' | sha256sum)
-[ "$before" = "$after" ] && echo -e "\nthe simulated host is back to exactly where it started"
+after=$(tree)
+if [ "$before" != "$after" ]; then
+  echo "the simulated host differs from where it started:" >&2
+  diff <(echo "$before") <(echo "$after") >&2
+  exit 1
+fi
+echo -e "\nthe simulated host is back to exactly where it started"
