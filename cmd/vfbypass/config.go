@@ -58,18 +58,22 @@ exists, its sriov_totalvfs, the IOMMU, the rule table) is checked by 'up'
 			if pf == "" {
 				pf = "the PF given on the command line"
 			}
-			res.Message = fmt.Sprintf("config %s is valid: %s, %s, %s to %s, %s", args[0], pf,
-				plural(req.NumVFs, "VF"), plural(len(req.VFs), "chosen VF"), req.Driver, plural(len(req.Rules), "rule"))
+			res.Message = fmt.Sprintf("config %s is valid: %s, %s, %s", args[0], pf, configSummary(req), report.Count(len(req.Rules), "rule"))
 			return g.emit(res, nil)
 		},
 	})
 	return cmd
 }
 
-// plural says "1 rule", "2 rules".
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
+// configSummary says what a valid request bypasses: the hidden queue in
+// queue mode, else the VFs and their driver.
+func configSummary(req setup.Request) string {
+	if req.Mode == setup.ModeQueue {
+		xdp := req.XDPMode
+		if xdp == "" {
+			xdp = setup.XDPNative
+		}
+		return fmt.Sprintf("queue mode: RX queue %d hidden from RSS, %s XDP", req.Queue, xdp)
 	}
-	return fmt.Sprintf("%d %ss", n, what)
+	return fmt.Sprintf("%s, %s to %s", report.Count(req.NumVFs, "VF"), report.Count(len(req.VFs), "chosen VF"), req.Driver)
 }
