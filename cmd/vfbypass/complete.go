@@ -16,7 +16,7 @@ import (
 // whose first argument is a PF ("NAME PF" or "NAME [PF]" in its Use line)
 // and rule words after flow-type for steer add.
 func addCompletions(g *globals, root *cobra.Command) {
-	cli.CompleteGlobals(root)
+	g.CompleteGlobals(root)
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, sub := range c.Commands() {

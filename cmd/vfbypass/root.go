@@ -30,8 +30,6 @@ type globals struct {
 	stdin *os.File
 	// host is the host a command opened (openHost), for emit.
 	host *host.Host
-	// quiet (-q): print only errors.
-	quiet bool
 	// started is set once a command's flags and arguments were accepted:
 	// an error before that is a usage error.
 	started bool
@@ -49,16 +47,12 @@ journaled, so "vfbypass down" undoes exactly what "vfbypass up" did.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			g.started = true
-			if g.quiet && g.Verbose {
-				return outcome.Invalid("give -v or -q", "-v (show every kernel call) and -q (print only errors) contradict each other")
-			}
-			return g.CheckOutput()
+			return g.Check()
 		},
 	}
 	root.SetOut(g.Stdout)
 	root.SetErr(g.Stderr)
 	g.Bind(root.PersistentFlags())
-	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only errors (with -o text; JSON is always printed)")
 	root.SetFlagErrorFunc(flagError)
 	for _, add := range commands {
 		root.AddCommand(add(g))
@@ -258,28 +252,20 @@ func (g *globals) openHost() (*host.Host, error) {
 	return h, nil
 }
 
-// emit prints res and its warnings (cli.Globals.Emit); with -q in text
-// mode, only an error.
+// emit prints res and its warnings (cli.Globals.Emit), with the PF's VFs.
 func (g *globals) emit(res report.Result, err error) error {
 	if b := res.Base(); b.VFs == nil && b.PF != "" && g.host != nil && sriov.ValidIfname(b.PF) {
 		// One meaning of vfs everywhere: the PF's VFs after the command,
 		// also from commands that do not look at them (steer).
 		b.VFs = setup.VFReports(g.host, b.PF)
 	}
-	if !g.quiet || g.Output != "text" {
-		return g.Emit(res, err)
-	}
-	if err != nil {
-		cli.PrintError(g.Stderr, err)
-		return cli.Printed{Err: err}
-	}
-	return nil
+	return g.Emit(res, err)
 }
 
 // progress is the function that prints up's and down's progress lines on
 // stderr: none in JSON mode or with -q.
 func (g *globals) progress() func(string) {
-	if g.Output != "text" || g.quiet {
+	if g.Output != "text" || g.Quiet {
 		return nil
 	}
 	return func(s string) { fmt.Fprintf(g.Stderr, "→ %s\n", s) }

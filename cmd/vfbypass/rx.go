@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -53,8 +52,10 @@ it is installed, "vfbypass rx --help" shows its flags. To get it:
 				return g.emit(&report.Plain{}, err)
 			}
 			// exec, not a child: signals, the terminal and the exit code
-			// are the receive loop's own.
-			err = syscall.Exec(path, append([]string{path}, rxArgs(g.args, args)...), append(os.Environ(), rxCalledAs))
+			// are the receive loop's own. args are the global flags
+			// given before "rx" and the words after it: -q, -v and -o
+			// mean the same to vfbypass-rx.
+			err = syscall.Exec(path, append([]string{path}, args...), append(os.Environ(), rxCalledAs))
 			return outcome.WithCode(outcome.Failed, fmt.Errorf("run %s: %w", path, err))
 		},
 	}
@@ -79,25 +80,6 @@ func findRx() (string, error) {
 	}
 	tried = append(tried, "not on PATH")
 	return "", outcome.Invalid(rxGetIt, "the receive loop %s is not installed (%s)", rxBinary, strings.Join(tried, ", "))
-}
-
-// rxArgs is what vfbypass-rx gets: args, the words cobra left to rx (the
-// global flags given before "rx", then the words after it), without the
-// control plane's -q/--quiet before "rx", which vfbypass-rx does not have
-// (its -q is --queues). all is the whole command line.
-func rxArgs(all, args []string) []string {
-	for i := 0; i <= len(args) && i < len(all); i++ {
-		if all[i] == "rx" && slices.Equal(all[:i], args[:i]) && slices.Equal(all[i+1:], args[i:]) {
-			out := []string{}
-			for _, a := range args[:i] {
-				if a != "-q" && a != "--quiet" && !strings.HasPrefix(a, "--quiet=") {
-					out = append(out, a)
-				}
-			}
-			return append(out, args[i:]...)
-		}
-	}
-	return args
 }
 
 // wantsHelp reports whether args ask for help (before any "--").

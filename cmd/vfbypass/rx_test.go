@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -104,17 +103,3 @@ func TestRxHelpIsTheLoopsOwn(t *testing.T) {
 	}
 }
 
-// The control plane's -q before "rx" is not passed on: vfbypass-rx's -q
-// is --queues.
-func TestRxArgsDropQuietBeforeRx(t *testing.T) {
-	for _, c := range []struct{ all, args, want []string }{
-		{[]string{"-q", "rx", "--help"}, []string{"-q", "--help"}, []string{"--help"}},
-		{[]string{"-o", "json", "--quiet", "rx", "-q", "2"}, []string{"-o", "json", "--quiet", "-q", "2"}, []string{"-o", "json", "-q", "2"}},
-		{[]string{"rx", "-q", "2", "--", "-q"}, []string{"-q", "2", "--", "-q"}, []string{"-q", "2", "--", "-q"}},
-		{[]string{"--host-root", "rx", "rx", "-q", "1"}, []string{"--host-root", "rx", "-q", "1"}, []string{"--host-root", "rx", "-q", "1"}},
-	} {
-		if got := rxArgs(c.all, c.args); !slices.Equal(got, c.want) {
-			t.Errorf("rxArgs(%q, %q) = %q, want %q", c.all, c.args, got, c.want)
-		}
-	}
-}

@@ -32,7 +32,7 @@ shown by "steer list" carry their decoded target ("VF 0 (0000:04:10.0) queue 0")
 
 func (g *globals) store() journal.Store {
 	s := journal.Store{Dir: g.StateDir}
-	if !g.quiet {
+	if !g.Quiet {
 		s.Waiting = func(m string) { fmt.Fprintf(g.Stderr, "vfbypass: %s\n", m) }
 	}
 	return s
@@ -99,7 +99,7 @@ installs them as one batch in this process: all of them, or none; there
 				if rest := cmd.Flags().Args(); len(rest) > 0 {
 					return outcome.Invalid("put the whole rule before or after the flags, not around them", "rule word %q after the flags", rest[0])
 				}
-				if err := g.CheckOutput(); err != nil {
+				if err := g.Check(); err != nil {
 					return err
 				}
 				args = args[:i]

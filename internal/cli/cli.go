@@ -28,22 +28,52 @@ type Globals struct {
 	StateDir string
 	HostRoot string
 	Verbose  bool
-	Stdout   io.Writer
-	Stderr   io.Writer
+	// Quiet (-q): print only errors (and, in the receive loop, no EAL log).
+	Quiet bool
+	// Formats are the values of -o this binary prints (nil: text and json).
+	Formats []string
+	Stdout  io.Writer
+	Stderr  io.Writer
 }
 
-// Bind adds the global flags to fs (a root command's persistent flags).
+// outputs are the values -o takes.
+func (g *Globals) outputs() []string {
+	if g.Formats == nil {
+		return []string{"text", "json"}
+	}
+	return g.Formats
+}
+
+// orList writes words as "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// Bind adds the global flags to fs (a root command's persistent flags):
+// the same letters mean the same in both binaries.
 func (g *Globals) Bind(fs *pflag.FlagSet) {
-	fs.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
+	fs.StringVarP(&g.Output, "output", "o", "text", "output format: "+orList(g.outputs()))
 	fs.StringVar(&g.StateDir, "state-dir", "/run/vfbypass", "directory of the journals (root-owned, not writable by group or others; the per-PF locks are in HOST_ROOT/run/lock/vfbypass)")
 	fs.StringVar(&g.HostRoot, "host-root", "/", "root under which sysfs, procfs and /dev are found (a directory made by 'vfbypass sim init' is a simulated host)")
 	fs.BoolVarP(&g.Verbose, "verbose", "v", false, "show each sysfs write, netlink call and ethtool ioctl on stderr, with its result")
+	fs.BoolVarP(&g.Quiet, "quiet", "q", false, "print only errors (with -o text; JSON is always printed)")
 }
 
-// CheckOutput refuses an output format other than text and json.
-func (g *Globals) CheckOutput() error {
-	if !slices.Contains(Outputs(), g.Output) {
-		return outcome.Invalid("use -o text or -o json", "output format %q is not known", g.Output)
+// Check refuses an output format this binary does not print, and -q
+// with -v.
+func (g *Globals) Check() error {
+	if !slices.Contains(g.outputs(), g.Output) {
+		var fix []string
+		for _, o := range g.outputs() {
+			fix = append(fix, "-o "+o)
+		}
+		return outcome.Invalid("use "+orList(fix), "output format %q is not known", g.Output)
+	}
+	if g.Quiet && g.Verbose {
+		return outcome.Invalid("give -v or -q", "-v (show every kernel call) and -q (print only errors) contradict each other")
 	}
 	return nil
 }
@@ -66,24 +96,26 @@ type Printed struct{ Err error }
 func (p Printed) Error() string { return p.Err.Error() }
 func (p Printed) Unwrap() error { return p.Err }
 
-// Emit prints res (text or JSON) and its warnings, and returns err marked
-// as printed so Exit does not print it again.
+// Emit prints res (text or JSON) and its warnings, with -q in text only
+// an error, and returns err marked as printed so Exit does not print it
+// again.
 func (g *Globals) Emit(res report.Result, err error) error {
 	if err != nil {
 		report.SetError(res, err)
 	}
-	if g.Output == "json" {
+	switch {
+	case g.Output == "json":
 		if jerr := report.JSON(g.Stdout, res); jerr != nil && err == nil {
 			return jerr
 		}
-	} else {
+	case !g.Quiet:
 		res.Text(g.Stdout)
 		for _, w := range res.Base().Warnings {
 			fmt.Fprintf(g.Stderr, "warning: %s\n", w)
 		}
-		if err != nil {
-			PrintError(g.Stderr, err)
-		}
+	}
+	if err != nil && g.Output != "json" {
+		PrintError(g.Stderr, err)
 	}
 	if err != nil {
 		return Printed{err}

@@ -7,9 +7,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Outputs are the values of -o.
-func Outputs() []string { return []string{"text", "json"} }
-
 // Words completes a flag or argument with fixed words (and no file names).
 func Words(words ...string) cobra.CompletionFunc {
 	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -18,8 +15,8 @@ func Words(words ...string) cobra.CompletionFunc {
 }
 
 // CompleteGlobals completes the global flags' values on root (-o).
-func CompleteGlobals(root *cobra.Command) {
-	_ = root.RegisterFlagCompletionFunc("output", Words(Outputs()...))
+func (g *Globals) CompleteGlobals(root *cobra.Command) {
+	_ = root.RegisterFlagCompletionFunc("output", Words(g.outputs()...))
 }
 
 // SRIOVPFs lists the SR-IOV capable interfaces under the host root, those

@@ -11,7 +11,6 @@ import (
 
 	"github.com/vfbypass/vfbypass/internal/buildinfo"
 	"github.com/vfbypass/vfbypass/internal/cli"
-	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/rx"
 )
 
@@ -24,22 +23,16 @@ const CalledAsEnv = "VFBYPASS_RX_CALLED_AS"
 func NewCommand(g *cli.Globals, name string) *cobra.Command {
 	cmd := newRxCmd(g, name)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
-		if g.Output == "jsonl" { // the receive loop's own: a JSON line per interval
-			return nil
-		}
-		if err := g.CheckOutput(); err != nil {
-			return outcome.Invalid("use -o text, -o json or -o jsonl", "output format %q is not known", g.Output)
-		}
-		return nil
-	}
+	// jsonl is the receive loop's own: a JSON line per interval.
+	g.Formats = []string{"text", "json", "jsonl"}
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error { return g.Check() }
 	cmd.SetOut(g.Stdout)
 	cmd.SetErr(g.Stderr)
 	g.Bind(cmd.PersistentFlags())
 	cmd.SetFlagErrorFunc(cli.FlagErrorOf(name))
 	addVersionFlag(g, cmd)
 	addGenManFlag(cmd)
-	cli.CompleteGlobals(cmd)
+	g.CompleteGlobals(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("pf", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return cli.SRIOVPFs(g.HostRoot), cobra.ShellCompDirectiveNoFileComp
 	})

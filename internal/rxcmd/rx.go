@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -205,7 +206,7 @@ PMDs are loaded from DPDK's plugin directory
 	f.StringVarP(&o.allow, "allow", "a", "", "PCI address of the device to receive on (bound to vfio-pci)")
 	f.StringArrayVar(&o.vdevs, "vdev", nil, "DPDK virtual device, e.g. net_null0 or net_af_packet0,iface=eth1 (repeatable; the first is received on)")
 	f.StringVarP(&o.lcores, "lcores", "l", "", "EAL lcore list; the first is the main lcore, the others poll (default: 0 and one per queue, as the CPUs allow)")
-	f.IntVarP(&o.queues, "queues", "q", 1, "RX queues")
+	f.IntVar(&o.queues, "queues", 1, "RX queues")
 	f.DurationVarP(&o.duration, "duration", "d", 0, "stop after this long (default: until SIGINT/SIGTERM)")
 	f.BoolVar(&o.noHuge, "no-huge", false, "run EAL without hugepages (--no-huge; enough for vdevs, not for vfio-pci devices)")
 	f.IntVarP(&o.mem, "mem", "m", 0, "EAL memory in MiB (-m; default 512 with --no-huge)")
@@ -233,7 +234,7 @@ func (o *rxOptions) resolve(g *cli.Globals, cmd *cobra.Command, res *rxResult) e
 	if err := o.resolveDevice(h, res); err != nil {
 		return err
 	}
-	return o.buildEALArgs(h, res)
+	return o.buildEALArgs(h, res, g.Quiet)
 }
 
 // queueMode reports whether the flags ask for one PF queue through AF_XDP.
@@ -383,7 +384,7 @@ func warnIfInRSS(h *host.Host, pf string, q int, res *rxResult) {
 
 // buildEALArgs checks memory, privileges and lcores, and writes EAL's
 // command line.
-func (o *rxOptions) buildEALArgs(h *host.Host, res *rxResult) error {
+func (o *rxOptions) buildEALArgs(h *host.Host, res *rxResult, quiet bool) error {
 	pciDev := (o.pf != "" && !o.queueMode()) || o.allow != ""
 	if !o.noHuge {
 		if err := checkHugepages(h.FS); err != nil {
@@ -432,6 +433,16 @@ func (o *rxOptions) buildEALArgs(h *host.Host, res *rxResult) error {
 	if o.filePrefix != "" {
 		a = append(a, "--file-prefix", o.filePrefix)
 	}
+	if prefix := o.ealFilePrefix(); prefix != "" {
+		if pid := ealPrefixHolder(ealRuntimeDir(), prefix); pid != 0 {
+			return outcome.Invalid(fmt.Sprintf("give this loop a file prefix of its own: --file-prefix %s (each DPDK process needs one; or stop process %d)", suggestPrefix(o), pid),
+				"another DPDK process (pid %d) holds the EAL file prefix %q (%s), so EAL would refuse to start (rte_eal_init: Invalid argument)", pid, prefix, filepath.Join(ealRuntimeDir(), prefix, "config"))
+		}
+	}
+	if quiet {
+		// Before the user's EAL arguments, which may set their own level.
+		a = append(a, "--log-level", "*:error")
+	}
 	if pciDev {
 		a = append(a, "-a", o.device)
 	} else {
@@ -444,6 +455,80 @@ func (o *rxOptions) buildEALArgs(h *host.Host, res *rxResult) error {
 	res.EALArgs = o.ealArgs
 	res.Device = o.device
 	return nil
+}
+
+// ealFilePrefix is the EAL file prefix this run uses: --file-prefix, one
+// given after "--", else EAL's default "rte"; "" with --in-memory, which
+// takes no lock.
+func (o *rxOptions) ealFilePrefix() string {
+	prefix := "rte"
+	if o.filePrefix != "" {
+		prefix = o.filePrefix
+	}
+	for i, a := range o.ealExtra {
+		switch {
+		case a == "--in-memory":
+			return ""
+		case a == "--file-prefix" && i+1 < len(o.ealExtra):
+			prefix = o.ealExtra[i+1]
+		case strings.HasPrefix(a, "--file-prefix="):
+			prefix = strings.TrimPrefix(a, "--file-prefix=")
+		}
+	}
+	return prefix
+}
+
+// ealRuntimeDir is where EAL keeps its per-prefix runtime files, as
+// eal_create_runtime_dir (DPDK 22.11 lib/eal/linux/eal.c) picks it:
+// /var/run/dpdk for root, else $XDG_RUNTIME_DIR/dpdk or /tmp/dpdk.
+func ealRuntimeDir() string {
+	dir := "/var/run"
+	if os.Geteuid() != 0 {
+		dir = "/tmp"
+		if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
+			dir = x
+		}
+	}
+	return filepath.Join(dir, "dpdk")
+}
+
+// ealPrefixHolder returns the pid of the process holding the primary
+// process's lock of an EAL file prefix, or 0. A primary process keeps a
+// write lock (fcntl F_SETLK) on DIR/PREFIX/config while it runs
+// (rte_eal_config_create, DPDK 22.11 lib/eal/linux/eal.c); a second one
+// with the same prefix fails with only "Cannot create lock" and
+// rte_eal_init's EINVAL. F_GETLK asks who holds it without taking it.
+func ealPrefixHolder(dir, prefix string) int {
+	f, err := os.Open(filepath.Join(dir, prefix, "config"))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_GETLK, &lk); err != nil || lk.Type == unix.F_UNLCK {
+		return 0
+	}
+	return int(lk.Pid)
+}
+
+// suggestPrefix is a file prefix for this run: vfbypass-DEVICE, the device
+// name with what EAL's paths do not take replaced.
+func suggestPrefix(o *rxOptions) string {
+	name := o.device
+	if o.pf != "" {
+		name = o.pf
+		if o.queueMode() {
+			name += "-q" + strconv.Itoa(o.queue)
+		} else {
+			name += "-vf" + strconv.Itoa(o.vf)
+		}
+	}
+	return "vfbypass-" + strings.Map(func(r rune) rune {
+		if r == '/' || r == ',' || r == '=' || r == ' ' {
+			return '-'
+		}
+		return r
+	}, name)
 }
 
 func (o *rxOptions) selectors() string {
@@ -483,7 +568,7 @@ func pciFull(a string) string {
 	return a
 }
 
-const hugepageFix = "reserve hugepages and mount hugetlbfs: echo 512 > /proc/sys/vm/nr_hugepages && mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages; or run with --no-huge (vdevs and tests)"
+const hugepageFix = "reserve hugepages and mount hugetlbfs: " + host.ReserveHugepages + "; or run with --no-huge (vdevs and tests)"
 
 // checkHugepages refuses to start EAL without hugepages reserved and
 // hugetlbfs mounted (EAL's own failure says far less).

@@ -76,13 +76,17 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 			return outcome.WithCode(outcome.Failed, err)
 		}
 		defer stop()
-		fmt.Fprintf(g.Stderr, "rx: metrics at http://%s/metrics\n", ln.Addr())
+		if !g.Quiet {
+			fmt.Fprintf(g.Stderr, "rx: metrics at http://%s/metrics\n", ln.Addr())
+		}
 	}
 	// One line on stderr once the port is started (also with -o json, whose
 	// stdout is the summary only): scripts and the lab wait for it before
-	// sending traffic.
-	fmt.Fprintf(g.Stderr, "rx: receiving on %s (%s), %d RX queue(s) polled by lcore(s) %v; %s; stop with SIGINT\n",
-		o.device, p.Driver, p.RxQueues, l.Lcores(), mode)
+	// sending traffic. -q leaves it out with the rest.
+	if !g.Quiet {
+		fmt.Fprintf(g.Stderr, "rx: receiving on %s (%s), %d RX queue(s) polled by lcore(s) %v; %s; stop with SIGINT\n",
+			o.device, p.Driver, p.RxQueues, l.Lcores(), mode)
+	}
 
 	res.StoppedBy = watch(ctx, g, o, start, read, exp, res)
 	stopSignals()
@@ -140,7 +144,10 @@ type rxInterval struct {
 // the exporter's rates. It returns what stopped the run.
 func watch(ctx context.Context, g *cli.Globals, o *rxOptions, start time.Time, read func() (metrics.Sample, error), exp *metrics.Exporter, res *rxResult) string {
 	var live io.Writer = g.Stdout
-	if g.Output != "text" {
+	switch {
+	case g.Quiet:
+		live = nil
+	case g.Output != "text":
 		live = nil
 		if isTerminal(g.Stderr) {
 			live = g.Stderr

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vfbypass/vfbypass/pkg/host"
 )
 
 // rxCLIChild makes the test binary run the CLI itself (EAL can start once
@@ -98,7 +100,7 @@ func TestRxCLIRefusals(t *testing.T) {
 		msg  string
 		fix  string
 	}{
-		{"no hugepages", []string{"--vdev", "net_null0"}, "no hugepages reserved", "echo 512 > /proc/sys/vm/nr_hugepages"},
+		{"no hugepages", []string{"--vdev", "net_null0"}, "no hugepages reserved", host.ReserveHugepages},
 		{"VF not on vfio-pci", []string{"--pf", "eth3", "--vf", "1", "--no-huge"}, "not vfio-pci", "vfbypass up eth3 --vfs 2 --vf 1"},
 		{"VF missing", []string{"--pf", "eth3", "--vf", "5", "--no-huge"}, "does not exist", "vfbypass up eth3 --vfs 6 --vf 5"},
 		{"PF and vdev", []string{"--pf", "eth3", "--vf", "0", "--vdev", "net_null0"}, "conflicting device selectors", "only one of"},
@@ -170,5 +172,32 @@ func TestProgressBar(t *testing.T) {
 		if got := progressBar(c.done, c.total); got != c.want {
 			t.Errorf("progressBar(%v, %v) = %q, want %q", c.done, c.total, got, c.want)
 		}
+	}
+}
+
+// TestRxCLIQuietSilencesEAL: with -q a run that succeeds prints nothing,
+// EAL's log included.
+func TestRxCLIQuietSilencesEAL(t *testing.T) {
+	needPMD(t, "librte_net_null")
+	prefix := "vfbcliq" + strconv.Itoa(os.Getpid())
+	t.Cleanup(func() { os.RemoveAll("/var/run/dpdk/" + prefix) })
+	code, out, errs := rxChild(t, "-q", "--vdev", "net_null0", "--no-huge", "--duration", "300ms", "--file-prefix", prefix)
+	if code != 0 || out != "" || errs != "" {
+		t.Fatalf("-q: exit %d, stdout %q, stderr %q; want 0 and nothing", code, out, errs)
+	}
+}
+
+// TestRxCLISecondLoopOnOnePrefix: a second loop with the file prefix a
+// running one holds is refused before EAL starts, naming the holder and
+// the fix, where EAL would say only "Invalid argument".
+func TestRxCLISecondLoopOnOnePrefix(t *testing.T) {
+	needPMD(t, "librte_net_null")
+	prefix := "vfbcli2nd" + strconv.Itoa(os.Getpid())
+	t.Cleanup(func() { os.RemoveAll("/var/run/dpdk/" + prefix) })
+	first, _, _ := rxStart(t, nil, "--vdev", "net_null0", "--no-huge", "--duration", "20s", "--file-prefix", prefix)
+	code, _, errs := rxChild(t, "--vdev", "net_null1", "--no-huge", "--duration", "1s", "--file-prefix", prefix)
+	want := fmt.Sprintf("another DPDK process (pid %d) holds the EAL file prefix %q", first.Process.Pid, prefix)
+	if code != 2 || !strings.Contains(errs, want) || !strings.Contains(errs, "fix: give this loop a file prefix of its own: --file-prefix vfbypass-net_null1") {
+		t.Fatalf("second loop: exit %d, stderr:\n%s\nwant exit 2 and %q", code, errs, want)
 	}
 }

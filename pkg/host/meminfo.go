@@ -14,6 +14,11 @@ type Hugepages struct {
 	Size  string // Hugepagesize, e.g. "2048 kB"; "" when absent
 }
 
+// ReserveHugepages is the command that gives DPDK (vfbypass rx) its
+// hugepages: 1024 pages of 2 MiB, as docs/runbook.md reserves them at boot,
+// and hugetlbfs mounted where EAL looks for it.
+const ReserveHugepages = "echo 1024 > /proc/sys/vm/nr_hugepages && mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages"
+
 // ReadHugepages reads the hugepage counts from /proc/meminfo. A count
 // missing from the file reads as 0 (a kernel without CONFIG_HUGETLBFS
 // prints none).

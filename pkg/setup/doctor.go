@@ -214,7 +214,7 @@ func hugepages(h *host.Host) Check {
 	c.Pass = total > 0 && free > 0
 	c.Detail = fmt.Sprintf("%d hugepages of %s reserved, %d free", total, orNone(hp.Size), free)
 	if !c.Pass {
-		c.Fix = "reserve them for 'vfbypass rx': echo 1024 > /proc/sys/vm/nr_hugepages (and mount -t hugetlbfs nodev /dev/hugepages if not mounted); tests can use 'vfbypass rx --no-huge'"
+		c.Fix = "reserve them for 'vfbypass rx': " + host.ReserveHugepages + "; tests can use 'vfbypass rx --no-huge'"
 	}
 	return c
 }
