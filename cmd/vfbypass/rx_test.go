@@ -102,4 +102,3 @@ func TestRxHelpIsTheLoopsOwn(t *testing.T) {
 		t.Fatalf("vfbypass rx --help: %v\n%s", err, out)
 	}
 }
-
