@@ -7,11 +7,12 @@ package main
 import (
 	"os"
 
+	"github.com/vfbypass/vfbypass/internal/cli"
 	"github.com/vfbypass/vfbypass/internal/rxcmd"
 )
 
 func main() {
-	name := os.Getenv(rxcmd.CalledAsEnv)
+	name := os.Getenv(cli.RxCalledAsEnv)
 	if name == "" {
 		name = "vfbypass-rx"
 	}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/setup"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
@@ -38,7 +40,17 @@ func newDownCmd(g *globals) *cobra.Command {
 			// Undo is not interrupted by a signal: a half-undone PF is worse.
 			ctx, stop := whileChanging()
 			defer stop()
+			// Neither the interface nor a journal: most likely a typo.
+			// --missing-ok (a fleet where some hosts lack the PF) keeps
+			// its success, with the name in a warning.
+			unknown := !g.interfaceExists(args[0]) && !journalExists(g.StateDir, args[0])
+			if unknown && !opts.MissingOK {
+				return g.emit(&setup.DownResult{}, g.unknownPF(args[0], " and no journal for it in "+g.StateDir))
+			}
 			res, err := setup.Down(context.WithoutCancel(ctx), h, args[0], opts)
+			if unknown && err == nil {
+				res.Warn("%v", g.unknownPF(args[0], ""))
+			}
 			return g.emit(res, err)
 		},
 	}
@@ -47,4 +59,10 @@ func newDownCmd(g *globals) *cobra.Command {
 	f.BoolVar(&opts.MissingOK, "missing-ok", false, "succeed (changed=false) when the PF has no journal")
 	f.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "how long to wait for devices to appear or go")
 	return cmd
+}
+
+// journalExists reports whether the state directory holds a journal for pf.
+func journalExists(stateDir, pf string) bool {
+	_, err := os.Lstat(journal.Store{Dir: stateDir}.Path(pf))
+	return err == nil
 }

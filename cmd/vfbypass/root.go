@@ -30,6 +30,8 @@ type globals struct {
 	stdin *os.File
 	// host is the host a command opened (openHost), for emit.
 	host *host.Host
+	// pfArg is the PF the command was given, for "did you mean".
+	pfArg string
 	// started is set once a command's flags and arguments were accepted:
 	// an error before that is a usage error.
 	started bool
@@ -47,6 +49,7 @@ journaled, so "vfbypass down" undoes exactly what "vfbypass up" did.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			g.started = true
+			g.pfArg = pfArgOf(cmd, args)
 			return g.Check()
 		},
 	}
@@ -61,10 +64,27 @@ journaled, so "vfbypass down" undoes exactly what "vfbypass up" did.`,
 	// same refusal of unknown subcommands and topics as ours.
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
+	onlyUnixShells(root)
 	refuseUnknownSubcommands(root)
 	refuseUnknownHelpTopics(root)
 	addCompletions(g, root)
 	return root
+}
+
+// onlyUnixShells keeps the completion scripts of the shells vfbypass's
+// hosts run (bash, zsh, fish): cobra's PowerShell script has no use on
+// Linux.
+func onlyUnixShells(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		for _, sh := range c.Commands() {
+			if sh.Name() == "powershell" {
+				c.RemoveCommand(sh)
+			}
+		}
+	}
 }
 
 // refuseUnknownHelpTopics makes "vfbypass help bogus" exit 2 (cobra prints
@@ -259,7 +279,7 @@ func (g *globals) emit(res report.Result, err error) error {
 		// also from commands that do not look at them (steer).
 		b.VFs = setup.VFReports(g.host, b.PF)
 	}
-	return g.Emit(res, err)
+	return g.Emit(res, g.suggestPF(err))
 }
 
 // progress is the function that prints up's and down's progress lines on

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vfbypass/vfbypass/internal/cli"
+
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/report"
 )
@@ -22,9 +24,8 @@ func init() { register(newRxCmd) }
 // binary linked with DPDK, which this static control plane runs.
 const rxBinary = "vfbypass-rx"
 
-// rxCalledAs tells vfbypass-rx how the user called it, for its usage lines
-// (internal/rxcmd.CalledAsEnv).
-const rxCalledAs = "VFBYPASS_RX_CALLED_AS=vfbypass rx"
+// rxCalledAs tells vfbypass-rx how the user called it, for its usage lines.
+const rxCalledAs = cli.RxCalledAsEnv + "=vfbypass rx"
 
 const rxGetIt = "install the vfbypass-rx package (apt-get install vfbypass-rx), or build it next to vfbypass with DPDK: apt-get install libdpdk-dev pkg-config && make build"
 

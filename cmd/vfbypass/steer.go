@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -132,6 +133,9 @@ installs them as one batch in this process: all of them, or none; there
 			case len(flow) == 0:
 				return g.emit(res, outcome.Invalid("give the rule in ethtool's words: vfbypass steer add "+pf+" --vf 0 flow-type tcp4 dst-port 80", "steer add %s needs a rule (FLOW) or --from-file", pf))
 			default:
+				if err := queueWordWithVFFlag(flow, target); err != nil {
+					return g.emit(res, err)
+				}
 				reqs = []steer.Request{{Words: flow, VF: target, Queue: queue, PFQueue: pfQueue}}
 			}
 			opts.StateDir = g.StateDir
@@ -305,4 +309,20 @@ func newSteerClearCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&all, "all", false, "also delete rules vfbypass did not add")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what would be deleted, change nothing")
 	return cmd
+}
+
+// queueWordWithVFFlag refuses "queue Q" in the rule's words with --vf K
+// given as a flag: the two halves of one target, which ethtool's words
+// would read as "queue without vf".
+func queueWordWithVFFlag(words []string, vf *int) error {
+	if vf == nil || slices.Contains(words, "vf") || slices.Contains(words, "action") {
+		return nil
+	}
+	i := slices.Index(words, "queue")
+	if i < 0 || i+1 >= len(words) {
+		return nil
+	}
+	q := words[i+1]
+	return outcome.Invalid(fmt.Sprintf("give the queue as a flag with --vf: --vf %d --queue %s, or the whole target in the rule: vf %d queue %s", *vf, q, *vf, q),
+		"the rule says queue %s and --vf %d is a flag: one target in two halves", q, *vf)
 }

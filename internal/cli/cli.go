@@ -21,6 +21,10 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/report"
 )
 
+// RxCalledAsEnv names how the user called the receive loop ("vfbypass rx"
+// when vfbypass runs vfbypass-rx), for its usage and examples.
+const RxCalledAsEnv = "VFBYPASS_RX_CALLED_AS"
+
 // Globals are the flags every command of both binaries takes, and where
 // their output goes.
 type Globals struct {

@@ -1,23 +1,104 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+
+	"github.com/vfbypass/vfbypass/pkg/outcome"
 )
 
+// ManEntry is one tagged paragraph of a man page section: a term (an exit
+// code, a path, a variable) and what it means.
+type ManEntry struct{ Term, Text string }
+
+// ManSections are the sections a binary's pages carry besides cobra's:
+// EXIT STATUS, FILES and ENVIRONMENT, as man-pages(7) orders them.
+type ManSections struct {
+	ExitStatus  []ManEntry
+	Files       []ManEntry
+	Environment []ManEntry
+}
+
+// ExitStatus is the exit-code contract (docs/json.md) in man page terms.
+// The receive loop uses the first three.
+func ExitStatus() []ManEntry {
+	return []ManEntry{
+		{fmt.Sprint(outcome.OK), "success, also when nothing had to change"},
+		{fmt.Sprint(outcome.Failed), "failed; what had been applied was rolled back"},
+		{fmt.Sprint(outcome.BadInput), "bad usage or input: nothing was touched; the message names the value and a fix"},
+		{fmt.Sprint(outcome.RollbackIncomplete), "failed, and the rollback could not finish: the message lists what is still applied, and the journal keeps it for down"},
+		{fmt.Sprint(outcome.Drift), "status --check: a PF has drifted from what vfbypass set up"},
+	}
+}
+
+// roff writes a section of tagged paragraphs.
+func (s ManSections) roff() []byte {
+	var b bytes.Buffer
+	for _, sec := range []struct {
+		title   string
+		entries []ManEntry
+	}{{"EXIT STATUS", s.ExitStatus}, {"FILES", s.Files}, {"ENVIRONMENT", s.Environment}} {
+		if len(sec.entries) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, ".SH %s\n", sec.title)
+		for _, e := range sec.entries {
+			fmt.Fprintf(&b, ".TP\n\\fB%s\\fP\n%s\n", roffEscape(e.Term), roffEscape(e.Text))
+		}
+	}
+	return b.Bytes()
+}
+
+// roffEscape keeps a text line from being read as a roff request.
+func roffEscape(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\e`)
+	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
+		s = `\&` + s
+	}
+	return s
+}
+
 // WriteMan writes section-1 man pages for cmd and its subcommands into dir
-// (vfbypass.1, vfbypass-up.1, ...), for make docs.
-func WriteMan(cmd *cobra.Command, dir string) error {
+// (vfbypass.1, vfbypass-up.1, ...), for make docs, each with secs before
+// SEE ALSO.
+func WriteMan(cmd *cobra.Command, dir string, secs ManSections) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("man pages: %w", err)
 	}
 	cmd.DisableAutoGenTag = true // the same page from the same source, whenever it is built
+	return writeManTree(cmd, dir, secs)
+}
+
+func writeManTree(cmd *cobra.Command, dir string, secs ManSections) error {
+	for _, c := range cmd.Commands() {
+		if !c.IsAvailableCommand() || c.IsAdditionalHelpTopicCommand() {
+			continue
+		}
+		if err := writeManTree(c, dir, secs); err != nil {
+			return err
+		}
+	}
 	h := &doc.GenManHeader{Title: "", Section: "1", Source: "vfbypass", Manual: "vfbypass manual"}
-	if err := doc.GenManTree(cmd, h, dir); err != nil {
-		return fmt.Errorf("man pages in %s: %w", dir, err)
+	var page bytes.Buffer
+	if err := doc.GenMan(cmd, h, &page); err != nil {
+		return fmt.Errorf("man page of %s: %w", cmd.CommandPath(), err)
+	}
+	out := page.Bytes()
+	extra := secs.roff()
+	if i := bytes.Index(out, []byte(".SH SEE ALSO")); i >= 0 {
+		out = append(out[:i:i], append(extra, out[i:]...)...)
+	} else {
+		out = append(out, extra...)
+	}
+	p := filepath.Join(dir, strings.ReplaceAll(cmd.CommandPath(), " ", "-")+".1")
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		return fmt.Errorf("man page: %w", err)
 	}
 	return nil
 }

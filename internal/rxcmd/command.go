@@ -14,10 +14,6 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/rx"
 )
 
-// CalledAsEnv names how the user called the receive loop ("vfbypass rx"
-// when vfbypass ran vfbypass-rx), for its usage and examples.
-const CalledAsEnv = "VFBYPASS_RX_CALLED_AS"
-
 // NewCommand returns the receive loop's root command, named name
 // ("vfbypass-rx" or "vfbypass rx"), with the global flags bound to g.
 func NewCommand(g *cli.Globals, name string) *cobra.Command {
@@ -31,7 +27,7 @@ func NewCommand(g *cli.Globals, name string) *cobra.Command {
 	g.Bind(cmd.PersistentFlags())
 	cmd.SetFlagErrorFunc(cli.FlagErrorOf(name))
 	addVersionFlag(g, cmd)
-	addGenManFlag(cmd)
+	addGenManFlag(cmd, ManSections())
 	g.CompleteGlobals(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("pf", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return cli.SRIOVPFs(g.HostRoot), cobra.ShellCompDirectiveNoFileComp
@@ -41,7 +37,7 @@ func NewCommand(g *cli.Globals, name string) *cobra.Command {
 
 // addGenManFlag gives the loop a hidden --gen-man DIR for make docs: the
 // loop's command line is a root command without subcommands.
-func addGenManFlag(cmd *cobra.Command) {
+func addGenManFlag(cmd *cobra.Command, secs cli.ManSections) {
 	var dir string
 	cmd.Flags().StringVar(&dir, "gen-man", "", "write the man page into this directory (make docs)")
 	_ = cmd.Flags().MarkHidden("gen-man")
@@ -50,7 +46,7 @@ func addGenManFlag(cmd *cobra.Command) {
 		if dir == "" {
 			return next(c, args)
 		}
-		return cli.WriteMan(c, dir)
+		return cli.WriteMan(c, dir, secs)
 	}
 }
 
@@ -67,6 +63,23 @@ func addVersionFlag(g *cli.Globals, cmd *cobra.Command) {
 		in := buildinfo.Read("vfbypass-rx")
 		in.DPDK = rx.DPDKVersion()
 		return g.Emit(&buildinfo.Result{Info: in}, nil)
+	}
+}
+
+// ManSections are the EXIT STATUS, FILES and ENVIRONMENT of the loop's
+// page.
+func ManSections() cli.ManSections {
+	return cli.ManSections{
+		ExitStatus: cli.ExitStatus()[:3],
+		Files: []cli.ManEntry{
+			{Term: "/var/run/dpdk/PREFIX/config", Text: "EAL's runtime files for --file-prefix PREFIX (default rte), locked by the running loop: each loop needs a prefix of its own"},
+			{Term: "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0", Text: "the DPDK poll-mode drivers EAL loads (Debian 12)"},
+			{Term: "/etc/vfbypass/PF.rx.env", Text: "the loop's arguments for vfbypass-rx@PF.service"},
+		},
+		Environment: []cli.ManEntry{
+			{Term: cli.RxCalledAsEnv, Text: "how the user called the loop (\"vfbypass rx\" when vfbypass runs it), for its usage lines"},
+			{Term: "XDG_RUNTIME_DIR", Text: "EAL's runtime directory for a user other than root (else /tmp); root's is /var/run"},
+		},
 	}
 }
 

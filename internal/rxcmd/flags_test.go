@@ -1,6 +1,8 @@
 package rxcmd
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,5 +34,26 @@ func TestGlobalLettersMeanTheSame(t *testing.T) {
 	}
 	if code, _, stderr := vfb("-o", "yaml", "--vdev", "net_null0"); code != 2 || !strings.Contains(stderr, "-o jsonl") {
 		t.Errorf("-o yaml: exit %d, %q", code, stderr)
+	}
+}
+
+// TestManPageSections: the loop's page has EXIT STATUS (0 to 2), FILES
+// (EAL's lock) and ENVIRONMENT.
+func TestManPageSections(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := vfb("--gen-man", dir); code != 0 {
+		t.Fatalf("--gen-man: %d %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "vfbypass-rx.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".SH EXIT STATUS\n", "\\fB2\\fP\n", ".SH FILES\n", "/var/run/dpdk/PREFIX/config", ".SH ENVIRONMENT\n", "XDG_RUNTIME_DIR"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("vfbypass-rx.1 lacks %q", want)
+		}
+	}
+	if strings.Contains(string(b), "\\fB3\\fP") {
+		t.Errorf("vfbypass-rx.1 lists exit 3, which the loop does not use")
 	}
 }

@@ -58,7 +58,30 @@ func Read(path string, stdin *os.File) ([]byte, error) {
 	if fst, err := f.Stat(); err != nil || !fst.Mode().IsRegular() || !os.SameFile(st, fst) {
 		return nil, outcome.Invalid("pass a regular file that is not being replaced", "config %s changed while it was opened", path)
 	}
+	if err := checkWriters(path, st); err != nil {
+		return nil, err
+	}
 	return readAll(f, path)
+}
+
+// checkWriters refuses a config file that someone other than root (or the
+// user running vfbypass) can write, as the state directory is refused: a
+// config says which devices vfbypass hands to vfio-pci and where flows go,
+// and runs as root at boot.
+func checkWriters(path string, fi os.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+		return outcome.Invalid(fmt.Sprintf("'chown root: %s' (or keep the config in /etc/vfbypass)", path),
+			"config %s is owned by uid %d, not by root: its owner could make vfbypass act on any device", path, st.Uid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return outcome.Invalid(fmt.Sprintf("'chmod go-w %s' (nobody but root should write what vfbypass applies)", path),
+			"config %s is writable by group or others (mode %04o): whoever can write it could make vfbypass act on another device", path, fi.Mode().Perm())
+	}
+	return nil
 }
 
 // readStdin reads the config from stdin, unless stdin is a terminal (the

@@ -174,3 +174,24 @@ func TestParseInt(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRefusesConfigOthersCanWrite: a config file writable by group or
+// others is refused, as the state directory is; 0644 and 0600 are read.
+func TestReadRefusesConfigOthersCanWrite(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "eth3.yaml")
+	if err := os.WriteFile(p, []byte("vfs: 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{{0o600, true}, {0o644, true}, {0o664, false}, {0o646, false}, {0o666, false}} {
+		if err := os.Chmod(p, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Read(p, nil)
+		if tc.ok != (err == nil) || (err != nil && (outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "chmod go-w "+p))) {
+			t.Errorf("mode %04o: %v; want ok=%v, else exit 2 with chmod go-w", tc.mode, err, tc.ok)
+		}
+	}
+}
