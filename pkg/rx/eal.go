@@ -45,9 +45,11 @@ type EAL struct {
 	Warnings []string
 
 	calls chan func()
-	// callMu orders calls against Close: a call holds it (read) from the
-	// check of closed until the EAL thread has taken the call, and Close
-	// holds it (write) to run rte_eal_cleanup and close calls.
+	// callMu orders DPDK calls against Close: every call into DPDK holds
+	// it (read, through calling) from the check of closed until the call
+	// returns or the EAL thread has taken it, and Close holds it (write)
+	// to run rte_eal_cleanup and close calls. Lock order: Port.mu, then
+	// callMu.
 	callMu sync.RWMutex
 	closed bool // under callMu
 
@@ -153,27 +155,21 @@ func (e *EAL) run(f func()) {
 	<-done
 }
 
-// do runs f on the EAL thread unless the EAL is closed.
-func (e *EAL) do(f func()) error {
+// calling runs f, which calls into DPDK, unless the EAL is closed; Close
+// waits for it. f must not call calling, do or post (callMu is not
+// reentrant).
+func (e *EAL) calling(f func() error) error {
 	e.callMu.RLock()
 	defer e.callMu.RUnlock()
 	if e.closed {
 		return fmt.Errorf("EAL: %w", ErrClosed)
 	}
-	e.run(f)
-	return nil
+	return f()
 }
 
-// post hands f to the EAL thread without waiting for it to finish (a loop
-// on the main lcore), unless the EAL is closed.
-func (e *EAL) post(f func()) error {
-	e.callMu.RLock()
-	defer e.callMu.RUnlock()
-	if e.closed {
-		return fmt.Errorf("EAL: %w", ErrClosed)
-	}
-	e.calls <- f
-	return nil
+// do runs f on the EAL thread unless the EAL is closed.
+func (e *EAL) do(f func()) error {
+	return e.calling(func() error { e.run(f); return nil })
 }
 
 func (e *EAL) isClosed() bool {
@@ -188,9 +184,15 @@ func (e *EAL) WorkerLcores() []int { return append([]int(nil), e.workers...) }
 // Ports lists the names of the ethdev ports EAL probed ("0000:04:10.1",
 // "net_null0").
 func (e *EAL) Ports() []string {
-	if e.isClosed() {
+	var names []string
+	if e.calling(func() error { names = e.portNames(); return nil }) != nil {
 		return nil
 	}
+	return names
+}
+
+// portNames is Ports under callMu.
+func (e *EAL) portNames() []string {
 	var names []string
 	var id C.uint16_t
 	for id = 0; id < C.RTE_MAX_ETHPORTS; id++ {
@@ -210,9 +212,6 @@ var shortBDF = regexp.MustCompile(`^[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$`)
 // PortID finds the port EAL made for name: a PCI address (with or without
 // the 0000: domain) or a vdev name ("net_null0").
 func (e *EAL) PortID(name string) (uint16, error) {
-	if e.isClosed() {
-		return 0, fmt.Errorf("port %s: EAL: %w", name, ErrClosed)
-	}
 	if shortBDF.MatchString(name) {
 		name = "0000:" + name
 	}
@@ -220,8 +219,17 @@ func (e *EAL) PortID(name string) (uint16, error) {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	var id C.uint16_t
-	if r := C.vfb_port_by_name(cname, &id); r != 0 {
-		have := e.Ports()
+	var r C.int
+	var have []string
+	if err := e.calling(func() error {
+		if r = C.vfb_port_by_name(cname, &id); r != 0 {
+			have = e.portNames()
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("port %s: %w", name, err)
+	}
+	if r != 0 {
 		sort.Strings(have)
 		return 0, fmt.Errorf("port %s: EAL probed no such device (ports: %s): %w", name, orNone(have),
 			&Error{Op: "rte_eth_dev_get_port_by_name", Errno: int(-r), Msg: "rte_eth_dev_get_port_by_name: " + strerror(int(-r))})

@@ -91,6 +91,72 @@ func TestCallsRacingClose(t *testing.T) {
 	}
 }
 
+// TestStatsRacingClose reads a running port's statistics, counters and
+// the EAL's ports from several goroutines while Close stops and closes the
+// port and cleans EAL up: every read either succeeds or says ErrClosed
+// (never a DPDK error from a port half closed). Run it with -race (make
+// test does, in test-rx-race).
+func TestStatsRacingClose(t *testing.T) {
+	prefix, child := inChild(t, "TestStatsRacingClose")
+	if !child {
+		return
+	}
+	e := childEAL(t, prefix, "-l", "0,1", "--vdev", "net_null0")
+	p, err := e.OpenPort("net_null0", PortConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Start(LoopConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	reads := make(chan int, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := 0
+			for ; ; n++ {
+				p.Counters()
+				if i%2 == 0 {
+					e.Ports()
+				}
+				if _, err := p.Stats(); err != nil {
+					errs <- err
+					reads <- n
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	close(reads)
+	for err := range errs {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Stats racing Close: %v, want ErrClosed", err)
+		}
+	}
+	total := 0
+	for n := range reads {
+		total += n
+	}
+	if total == 0 {
+		t.Error("no Stats call succeeded before Close: the race was not run")
+	}
+	if names := e.Ports(); names != nil {
+		t.Errorf("Ports after Close: %q, want none", names)
+	}
+	if _, err := e.PortID("net_null0"); !errors.Is(err, ErrClosed) {
+		t.Errorf("PortID after Close: %v, want ErrClosed", err)
+	}
+}
+
 // TestCounterAllocationFailureLeavesPortAlone makes the allocation of a
 // port's counters fail: OpenPort says ENOMEM and has not touched the port,
 // so a second OpenPort configures and starts it (a port left started by

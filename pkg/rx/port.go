@@ -131,7 +131,8 @@ func (p *Port) Counters() []QueueCounters {
 }
 
 // Stats reads the port's ethdev counters (rte_eth_stats_get) without
-// stopping the loop.
+// stopping the loop. It holds the port's lock, as Close does, so it never
+// reads a port being stopped or closed.
 func (p *Port) Stats() (PortStats, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -139,7 +140,11 @@ func (p *Port) Stats() (PortStats, error) {
 		return PortStats{}, fmt.Errorf("port %s: %w", p.Name, ErrClosed)
 	}
 	var s C.struct_vfb_port_stats
-	if r := C.vfb_port_stats(C.uint16_t(p.ID), &s); r != 0 {
+	var r C.int
+	if err := p.eal.calling(func() error { r = C.vfb_port_stats(C.uint16_t(p.ID), &s); return nil }); err != nil {
+		return PortStats{}, fmt.Errorf("port %s: %w", p.Name, err)
+	}
+	if r != 0 {
 		return PortStats{}, fmt.Errorf("port %s: %w", p.Name, &Error{Op: "rte_eth_stats_get", Errno: int(-r), Msg: "rte_eth_stats_get: " + strerror(int(-r))})
 	}
 	return PortStats{IPackets: uint64(s.ipackets), IBytes: uint64(s.ibytes), IMissed: uint64(s.imissed),
@@ -147,7 +152,8 @@ func (p *Port) Stats() (PortStats, error) {
 }
 
 // Close stops the port's loop if it runs, then stops and closes the port and
-// frees its mempool. Counters read as zero afterwards.
+// frees its mempool, holding the port's lock (Stats waits). Counters read
+// as zero afterwards.
 func (p *Port) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -158,18 +164,21 @@ func (p *Port) Close() error {
 	p.mu.Unlock()
 	var first error
 	if l != nil {
-		first = l.Stop()
+		first = l.Stop() // takes p.mu itself
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed { // a concurrent Close got here first
+		return first
 	}
 	var rc C.int
 	var msg [256]C.char
 	if err := p.eal.do(func() { rc = C.vfb_port_stop_close(C.uint16_t(p.ID), p.pool, &msg[0], C.int(len(msg))) }); err != nil {
 		return err
 	}
-	p.mu.Lock()
 	p.closed = true
 	C.vfb_free(unsafe.Pointer(p.stats))
 	p.stats = nil
-	p.mu.Unlock()
 	if rc != 0 && first == nil {
 		first = fmt.Errorf("close port %s: %w", p.Name, &Error{Op: "close", Errno: int(-rc), Msg: C.GoString(&msg[0])})
 	}
@@ -211,8 +220,51 @@ func (p *Port) Start(lc LoopConfig) (*Loop, error) {
 	if burst > C.VFB_MAX_BURST {
 		return nil, fmt.Errorf("port %s: burst %d: at most %d", p.Name, burst, C.VFB_MAX_BURST)
 	}
+	var l *Loop
+	err := p.eal.calling(func() error {
+		var err error
+		l, err = p.start(lc, burst)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			return nil, fmt.Errorf("port %s: %w", p.Name, err)
+		}
+		return nil, err
+	}
+	p.loop = l
+	p.lcores = l.queueLcore
+	return l, nil
+}
+
+// start is Start under p.mu and the EAL's callMu: it checks the lcores,
+// makes one job per lcore and launches them.
+func (p *Port) start(lc LoopConfig, burst int) (*Loop, error) {
+	lcores, err := p.loopLcores(lc.Lcores)
+	if err != nil {
+		return nil, err
+	}
+	l := &Loop{port: p, queueLcore: make([]int, p.RxQueues)}
+	if len(lcores) > p.RxQueues {
+		l.Warnings = append(l.Warnings, fmt.Sprintf("%d lcores for %d RX queues: lcores %v stay idle", len(lcores), p.RxQueues, lcores[p.RxQueues:]))
+		lcores = lcores[:p.RxQueues]
+	} else if len(lcores) < p.RxQueues {
+		l.Warnings = append(l.Warnings, fmt.Sprintf("%d RX queues on %d lcores: each lcore polls several queues; give %d lcores for one each", p.RxQueues, len(lcores), p.RxQueues))
+	}
+	if err := l.makeJobs(lcores, burst, cMatch(lc.Match)); err != nil {
+		return nil, err
+	}
+	if err := l.launch(lcores); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// loopLcores are the lcores asked for (default: the workers, else the main
+// lcore), each one EAL was given, none twice.
+func (p *Port) loopLcores(asked []int) ([]int, error) {
 	e := p.eal
-	lcores := lc.Lcores
+	lcores := asked
 	if len(lcores) == 0 {
 		lcores = e.WorkerLcores()
 		if len(lcores) == 0 {
@@ -229,37 +281,44 @@ func (p *Port) Start(lc LoopConfig) (*Loop, error) {
 		}
 		seen[l] = true
 	}
-	l := &Loop{port: p, queueLcore: make([]int, p.RxQueues)}
-	if len(lcores) > p.RxQueues {
-		l.Warnings = append(l.Warnings, fmt.Sprintf("%d lcores for %d RX queues: lcores %v stay idle", len(lcores), p.RxQueues, lcores[p.RxQueues:]))
-		lcores = lcores[:p.RxQueues]
-	} else if len(lcores) < p.RxQueues {
-		l.Warnings = append(l.Warnings, fmt.Sprintf("%d RX queues on %d lcores: each lcore polls several queues; give %d lcores for one each", p.RxQueues, len(lcores), p.RxQueues))
+	return lcores, nil
+}
+
+// cMatch is the loop's packet filter in C's form (IPv4 addresses in host
+// byte order); disabled for nil.
+func cMatch(f *Flow) C.struct_vfb_match {
+	var match C.struct_vfb_match
+	if f == nil {
+		return match
 	}
+	match.enabled = 1
+	match.proto = C.uint8_t(f.Proto)
+	if f.Dst.IsValid() {
+		b := f.Dst.As4()
+		match.dst_ip = C.uint32_t(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+	}
+	if f.Src.IsValid() {
+		b := f.Src.As4()
+		match.src_ip = C.uint32_t(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+	}
+	match.dst_port = C.uint16_t(f.DstPort)
+	match.src_port = C.uint16_t(f.SrcPort)
+	return match
+}
+
+// makeJobs allocates the stop flag and one job per lcore, dealing the
+// port's queues to them round-robin.
+func (l *Loop) makeJobs(lcores []int, burst int, match C.struct_vfb_match) error {
+	p, e := l.port, l.port.eal
 	l.stop = (*C.uint32_t)(e.alloc(C.VFB_CACHE_LINE))
 	if l.stop == nil {
-		return nil, fmt.Errorf("port %s: allocate stop flag: %w", p.Name, syscall.ENOMEM)
-	}
-	var match C.struct_vfb_match
-	if f := lc.Match; f != nil {
-		match.enabled = 1
-		match.proto = C.uint8_t(f.Proto)
-		if f.Dst.IsValid() {
-			b := f.Dst.As4()
-			match.dst_ip = C.uint32_t(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
-		}
-		if f.Src.IsValid() {
-			b := f.Src.As4()
-			match.src_ip = C.uint32_t(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
-		}
-		match.dst_port = C.uint16_t(f.DstPort)
-		match.src_port = C.uint16_t(f.SrcPort)
+		return fmt.Errorf("port %s: allocate stop flag: %w", p.Name, syscall.ENOMEM)
 	}
 	for i, lcore := range lcores {
 		j := (*C.struct_vfb_job)(e.alloc(unsafe.Sizeof(C.struct_vfb_job{})))
 		if j == nil {
 			l.free()
-			return nil, fmt.Errorf("port %s: allocate loop: %w", p.Name, syscall.ENOMEM)
+			return fmt.Errorf("port %s: allocate loop: %w", p.Name, syscall.ENOMEM)
 		}
 		j.port = C.uint16_t(p.ID)
 		j.burst = C.uint16_t(burst)
@@ -273,30 +332,36 @@ func (p *Port) Start(lc LoopConfig) (*Loop, error) {
 		}
 		l.jobs = append(l.jobs, j)
 	}
+	return nil
+}
+
+// launch starts each job on its lcore; on a failure it stops those started
+// and frees the jobs.
+func (l *Loop) launch(lcores []int) error {
+	p, e := l.port, l.port.eal
 	for i, lcore := range lcores {
 		j := l.jobs[i]
 		if lcore == e.main {
 			if err := l.launchOnMain(j); err != nil {
 				l.halt()
 				l.free()
-				return nil, fmt.Errorf("port %s: %w", p.Name, err)
+				return fmt.Errorf("port %s: %w", p.Name, err)
 			}
 			continue
 		}
 		if r := C.vfb_launch(j, C.uint(lcore)); r != 0 {
 			l.halt()
 			l.free()
-			return nil, fmt.Errorf("port %s: launch on lcore %d: %w", p.Name, lcore, &Error{Op: "rte_eal_remote_launch", Errno: int(-r), Msg: "rte_eal_remote_launch: " + strerror(int(-r))})
+			return fmt.Errorf("port %s: launch on lcore %d: %w", p.Name, lcore, &Error{Op: "rte_eal_remote_launch", Errno: int(-r), Msg: "rte_eal_remote_launch: " + strerror(int(-r))})
 		}
 		l.workers = append(l.workers, lcore)
 	}
-	p.loop = l
-	p.lcores = l.queueLcore
-	return l, nil
+	return nil
 }
 
 // launchOnMain hands job j to the EAL thread (the main lcore), which runs
-// the loop until the stop flag is set; one loop at a time.
+// the loop until the stop flag is set; one loop at a time. It runs under
+// the EAL's callMu (from start), so the call channel is open.
 func (l *Loop) launchOnMain(j *C.struct_vfb_job) error {
 	e := l.port.eal
 	e.mu.Lock()
@@ -307,18 +372,12 @@ func (l *Loop) launchOnMain(j *C.struct_vfb_job) error {
 		return fmt.Errorf("the main lcore %d polls another port already", e.main)
 	}
 	done := make(chan struct{})
-	err := e.post(func() {
+	e.calls <- func() {
 		C.vfb_rx_loop(unsafe.Pointer(j))
 		e.mu.Lock()
 		e.mainBusy = false
 		e.mu.Unlock()
 		close(done)
-	})
-	if err != nil {
-		e.mu.Lock()
-		e.mainBusy = false
-		e.mu.Unlock()
-		return err
 	}
 	l.onMain, l.mainDone = true, done
 	return nil
