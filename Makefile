@@ -87,8 +87,12 @@ $(GOBIN)/deadcode:
 
 # lint: gofmt, vet, staticcheck; go.mod and go.sum as 'go mod tidy' leaves
 # them (direct dependencies not marked indirect); no function that neither
-# a program nor a test reaches (deadcode -test).
+# a program nor a test reaches (deadcode -test); no tracked file over
+# MAX_TRACKED_BYTES (build outputs and data stay out of git).
+MAX_TRACKED_BYTES := 1048576
 lint: deps $(GOBIN)/staticcheck $(GOBIN)/deadcode
+	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk -v max=$(MAX_TRACKED_BYTES) '$$1 > max {print $$2 " (" $$1 " bytes)"}'); \
+	if [ -n "$$big" ]; then echo "lint: tracked files over $(MAX_TRACKED_BYTES) bytes: $$big; git rm --cached them"; exit 1; fi
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "lint: go.mod/go.sum are not tidy: run 'go mod tidy'"; exit 1; }
 	$(GO) vet ./...
