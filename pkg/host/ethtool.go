@@ -108,3 +108,7 @@ func (EthtoolClient) SetIndir(ifname string, table []uint32) error {
 	}
 	return rss(ifname, "write the RSS indirection table", func(d flows.RSS) error { return d.SetIndir(table) })
 }
+
+// XDPChanged implements Ethtool: the kernel saw the receiver's change
+// itself, there is nothing to tell it.
+func (EthtoolClient) XDPChanged(string, int, bool) error { return nil }

@@ -86,6 +86,15 @@ type Ethtool interface {
 	// zero-size ETHTOOL_SRXFHINDIR, which clears that mark (the kernel
 	// then lets `ethtool -L` drop queues again).
 	SetIndir(ifname string, table []uint32) error
+	// XDPChanged tells the host that the receiver attached (true) or
+	// detached its XDP program with an AF_XDP socket on RX queue queue of
+	// ifname. On a real host the receiver's af_xdp PMD made that change
+	// itself and the kernel has seen it: EthtoolClient does nothing. The
+	// simulator cannot see another process's program, so this is where it
+	// does what the kernel does on that change (the driver's refusals, its
+	// reset, the events). The control plane calls it right after the
+	// receiver attached and right after it detached (or was killed).
+	XDPChanged(ifname string, queue int, attached bool) error
 }
 
 // NtupleFeature is the ethtool feature that switches ntuple filters

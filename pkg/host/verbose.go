@@ -163,6 +163,16 @@ func (e verboseEthtool) SetIndir(ifname string, table []uint32) error {
 	return err
 }
 
+func (e verboseEthtool) XDPChanged(ifname string, queue int, attached bool) error {
+	err := e.Ethtool.XDPChanged(ifname, queue, attached)
+	what := "detached"
+	if attached {
+		what = "attached"
+	}
+	e.l.log(err, "xdp %s: the receiver's program %s (AF_XDP socket on queue %d)", ifname, what, queue)
+	return err
+}
+
 type verboseModules struct {
 	Modules
 	l *callLog

@@ -131,7 +131,7 @@ func (e *simEthtool) Feature(ifname, name string) (bool, bool, error) {
 		}
 		switch {
 		case name == host.LROFeature && ifname == st.PF && st.ixgbe():
-			on = !st.RSS.LROOff // RSC, on by default (ixgbe_sw_init)
+			on = st.lroOn() // RSC, on by default (ixgbe_sw_init)
 			return nil
 		case name == host.LROFeature:
 			fixed = true // igb and virtio-net here: no NETIF_F_LRO
@@ -148,7 +148,12 @@ func (e *simEthtool) Feature(ifname, name string) (bool, bool, error) {
 	return on, fixed, err
 }
 
-// SetFeature implements host.Ethtool.
+// SetFeature implements host.Ethtool. On ixgbe an ntuple or LRO change
+// resets a running port (ixgbe_set_features → ixgbe_do_reset →
+// ixgbe_reinit_locked: rules kept, table refilled); ixgbe_fix_features keeps
+// LRO off while an XDP program is attached ("LRO is not supported with
+// XDP") or after SR-IOV cleared RSC (no IXGBE_FLAG2_RSC_CAPABLE until the
+// driver reloads): the request then changes nothing.
 func (e *simEthtool) SetFeature(ifname, name string, on bool) error {
 	if err := e.s.fault("ethtool", ifname+"/"+name); err != nil {
 		return err
@@ -160,12 +165,12 @@ func (e *simEthtool) SetFeature(ifname, name string, on bool) error {
 		if err := e.s.netdev(ifname, fmt.Errorf("ethtool: set %s on %s: %w", name, ifname, unix.ENODEV)); err != nil {
 			return err
 		}
-		// ixgbe_set_features resets the PF (ixgbe_do_reset) when ntuple
-		// or RSC changes, which fills the RSS table in again (rss.go).
 		switch {
+		case name == host.LROFeature && ifname == st.PF && st.ixgbe() && st.RSS.NoRSC:
+			return nil // nothing to change: ixgbe_fix_features keeps NETIF_F_LRO off
 		case name == host.LROFeature && ifname == st.PF && st.ixgbe():
 			if on && st.RSS.XDP != "" {
-				return nil // ixgbe_fix_features: "LRO is not supported with XDP"
+				return nil
 			}
 			if st.RSS.LROOff == !on {
 				return nil
@@ -178,15 +183,16 @@ func (e *simEthtool) SetFeature(ifname, name string, on bool) error {
 		default:
 			st.Ntuple = on
 		}
-		st.reset(st.rxQueues())
-		return nil
+		if err := e.s.emit(host.Event{Link: ifname, Kind: host.EventFeatures, Detail: fmt.Sprintf("%s %s", name, map[bool]string{true: "on", false: "off"}[on])}); err != nil {
+			return err
+		}
+		return e.s.portReset(st, resetReinit, "ixgbe_set_features → ixgbe_do_reset", st.rxQueues())
 	})
 }
 
-// RxQueues implements host.Ethtool. ixgbe (ixgbe_lib.c,
-// ixgbe_set_sriov_queues): without VFs the PF spreads RSS over 16 queues;
-// with VFs there are numvfs+1 pools of 4 queues (2 beyond 32 pools), and the
-// PF's RSS gets one pool's worth. igb caps the PF at 2 queues with VFs.
+// RxQueues implements host.Ethtool: the PF's num_rx_queues (rxQueues in
+// rss.go: up to 63 on ixgbe without VFs, one pool of 4, 2 or 1 with them;
+// igb's rss_queues, 2 with VFs).
 func (e *simEthtool) RxQueues(ifname string) (int, error) {
 	if err := e.s.fault("ethtool", ifname+"/channels"); err != nil {
 		return 0, err

@@ -154,10 +154,25 @@ func (s *Sim) run(tx bool, f func(st *state) error) error {
 	})
 }
 
+// rscLatch is the file that holds state.RSS.NoRSC: a one-way latch of the
+// driver (see rssState) that no tool can undo and that every SR-IOV round
+// trip on ixgbe sets, so Snapshot leaves it out; tests read it with
+// Ethtool.Feature.
+const rscLatch = "rsc-cleared"
+
 func (s *Sim) save(st *state) error {
 	b, err := json.MarshalIndent(st, "", " ")
 	if err != nil {
 		return err
+	}
+	latch := filepath.Join(s.root, MarkerDir, rscLatch)
+	if st.RSS.NoRSC {
+		err = os.WriteFile(latch, []byte("1\n"), 0o644)
+	} else {
+		err = remove(latch)
+	}
+	if err != nil {
+		return fmt.Errorf("simulator state: %w", err)
 	}
 	if err := replaceFile(s.stateFile(), append(b, '\n')); err != nil {
 		return fmt.Errorf("simulator state: %w", err)

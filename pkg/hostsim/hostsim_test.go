@@ -86,6 +86,14 @@ func TestVFsAppearWithRelativeLinksAndVanish(t *testing.T) {
 	if after := mustSnapshot(t, root); after != before {
 		t.Fatal("tree after 2 VFs and back to 0 differs from the original")
 	}
+	// __ixgbe_enable_sriov cleared RSC: LRO stays off, and asking for it
+	// changes nothing until the driver reloads.
+	if err := h.Ethtool.SetFeature("eth3", host.LROFeature, true); err != nil {
+		t.Fatal(err)
+	}
+	if on, _, err := h.Ethtool.Feature("eth3", host.LROFeature); err != nil || on {
+		t.Errorf("LRO after SR-IOV on and off = %v, %v; want off", on, err)
+	}
 }
 
 func TestAutoprobeOffLeavesVFsUnbound(t *testing.T) {

@@ -1,28 +1,36 @@
 package hostsim
 
-// The simulated RSS indirection table, channels and LRO of the PF.
+// The simulated RSS indirection table, channels, queue layout and LRO of the
+// PF. What resets them is in reset.go.
 //
-// ixgbe (drivers/net/ethernet/intel/ixgbe/ixgbe_ethtool.c, ixgbe_main.c,
-// ixgbe_lib.c) on an 82599:
-//   - ixgbe_get_rxfh_indir_size: ixgbe_rss_indir_tbl_entries, 128 entries
-//     (512 only on X550);
-//   - ixgbe_setup_reta fills entry i with i % rss_i on every reset (SR-IOV
-//     on or off, an ntuple or LRO change through ixgbe_set_features and
-//     ixgbe_do_reset, ethtool -L), whether or not the user configured it
-//     (released kernels; a 2025 patch keeps it while the queue count does
-//     not change);
-//   - ixgbe_get_rxfh/ixgbe_get_reta report the entries masked to the RSS
-//     queues (rss_m) with SR-IOV on;
+// ixgbe (drivers/net/ethernet/intel/ixgbe/, read in Linux 6.1 and 6.12,
+// identical for all of this) on an 82599:
+//   - ixgbe_sw_init: the RSS limit is min(16 = ixgbe_max_rss_indices,
+//     online CPUs), the flow director limit min(63 = IXGBE_MAX_FDIR_INDICES,
+//     online CPUs); RSC (NETIF_F_LRO) is on;
+//   - ixgbe_set_rss_queues (no SR-IOV): with ATR's sample rate set (always,
+//     ntuple on or off) num_rx_queues is the flow director limit, up to 63,
+//     while RSS spreads over the RSS indices, at most 16;
+//   - ixgbe_set_sriov_queues (SR-IOV): the PF keeps one pool; numvfs + 1
+//     pools above 32 select 64-pool mode with min(RSS limit, 2) queues a
+//     pool, else 32-pool mode with 4, 2 or 1 (RSS limit > 3, > 1, else);
+//     the PF's pool is the last, numvfs, so its ring r is hardware queue
+//     numvfs * queues_per_pool + r (VMDQ_P(0));
+//   - ixgbe_get_rxnfc: ETHTOOL_GRXRINGS = min(num_rx_queues,
+//     ixgbe_rss_indir_tbl_max = 16);
+//   - ixgbe_get_channels: combined = the flow director indices without
+//     SR-IOV, the RSS indices with it; ixgbe_max_channels: min(63, CPUs)
+//     without SR-IOV, the RSS mask + 1 (4 or 2) with it; one "other";
+//   - ixgbe_get_rxfh_indir_size: 128 entries (512 only on X550);
+//     ixgbe_setup_reta fills entry i with i % rss_i (at least 2 with
+//     SR-IOV) on every configure, whether or not the user configured it (a
+//     2025 patch keeps it while the queue count does not change: not in
+//     6.1 or 6.12); ixgbe_get_reta reports the entries masked to the RSS
+//     mask with SR-IOV on;
 //   - ixgbe_set_rxfh refuses (EINVAL) an entry at or above
-//     min(num_rx_queues, ixgbe_rss_indir_tbl_max = 16), at least 2 with
-//     SR-IOV;
-//   - ixgbe_get_channels: max_combined = ixgbe_max_channels, 16 RSS queues
-//     (ixgbe_max_rss_indices), or the RSS mask + 1 with SR-IOV (4 or 2);
-//     one "other" vector; combined = the RSS queues in use;
-//   - RSC (NETIF_F_LRO) is on by default on the 82599 (ixgbe_sw_init).
+//     min(num_rx_queues, 16), at least 2 with SR-IOV.
 //
-// igb (drivers/net/ethernet/intel/igb/igb_ethtool.c, igb_main.c) on an
-// 82576:
+// igb (drivers/net/ethernet/intel/igb/, 6.1 and 6.12) on an 82576:
 //   - igb_get_rxfh_indir_size: IGB_RETA_SIZE, 128 entries;
 //   - igb_setup_mrqc fills entry j with (j * rss_queues) / 128 only when
 //     the queue count changed (rss_indir_tbl_init), so a user's table
@@ -32,25 +40,23 @@ package hostsim
 //   - igb_get_channels: max_combined = igb_max_channels =
 //     igb_get_max_rss_queues (8; 2 with VFs on the 82576), combined =
 //     rss_queues = min(that, online CPUs) (a 2-vCPU guest: 2 of 8);
+//     ETHTOOL_GRXRINGS = num_rx_queues;
 //   - no NETIF_F_LRO at all: rx-lro (large-receive-offload) is fixed off.
 //
-// The kernel itself (net/ethtool/ioctl.c):
+// The kernel itself (net/ethtool/ioctl.c, 6.1 and 6.12):
 //   - ethtool_get_rxfh_indir / ethtool_set_rxfh_indir: EOPNOTSUPP without
 //     get_rxfh_indir_size (veth, virtio-net here); a size other than the
 //     driver's is EINVAL; an entry not below ETHTOOL_GRXRINGS' count is
 //     EINVAL (ethtool_copy_validate_indir); size 0 writes
 //     ethtool_rxfh_indir_default (i % rings) and clears
-//     IFF_RXFH_CONFIGURED, any other write sets it;
-//   - ethtool_set_channels refuses (EINVAL) counts above the maxima, and,
-//     while IFF_RXFH_CONFIGURED is set, a receive count at or below the
-//     highest queue the table uses (ethtool_get_max_rxfh_channel).
+//     IFF_RXFH_CONFIGURED, any other write sets it (no driver reset clears
+//     it).
 //
 // The state persists in state.json ("rss"), so a snapshot compares it byte
 // for byte: the table is kept only while it differs from what the driver
 // would fill in itself, the configured flag only while set.
 
 import (
-	"fmt"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -63,30 +69,51 @@ const (
 	// indirEntries is ixgbe_rss_indir_tbl_entries on an 82599 and
 	// IGB_RETA_SIZE.
 	indirEntries = 128
-	// ixgbeRSSIndirTblMax is ixgbe_rss_indir_tbl_max on an 82599.
+	// ixgbeRSSIndirTblMax is ixgbe_rss_indir_tbl_max on an 82599, and
+	// ixgbe_max_rss_indices.
 	ixgbeRSSIndirTblMax = 16
+	// ixgbeMaxFdirIndices is IXGBE_MAX_FDIR_INDICES (ixgbe.h): the most
+	// queues the 82599's PF has without SR-IOV.
+	ixgbeMaxFdirIndices = 63
+	// ixgbeFdirDropQueue is IXGBE_FDIR_DROP_QUEUE (ixgbe_type.h): the
+	// hardware queue a drop rule sends to.
+	ixgbeFdirDropQueue = 127
 	// defaultCPUs is num_online_cpus of a simulated host made without
-	// --cpus: enough for the drivers' full RSS.
+	// --cpus.
 	defaultCPUs = 16
 )
 
-// rssState is the PF's RSS and offload state beyond the queue layout.
+// rssState is the PF's RSS, offload and port state beyond the queue layout.
 type rssState struct {
 	// Indir is adapter->rss_indir_tbl while it differs from what the
 	// driver fills in itself for the current queue count (nil).
 	Indir []uint32 `json:"indir,omitempty"`
 	// Configured is IFF_RXFH_CONFIGURED.
 	Configured bool `json:"configured,omitempty"`
-	// Channels is the combined count set with ethtool -L; 0 is the
-	// driver's default, min(its maximum, online CPUs).
+	// Channels is the combined count set with ethtool -L (the flow
+	// director limit on ixgbe); 0 is the driver's default.
 	Channels int `json:"channels,omitempty"`
 	// LROOff: RSC switched off (ixgbe has it on by default).
 	LROOff bool `json:"lro_off,omitempty"`
-	// XDP is the mode of the attached XDP program ("" none; AttachXDP).
+	// NoRSC: IXGBE_FLAG2_RSC_CAPABLE cleared by __ixgbe_enable_sriov; only
+	// a reload of the driver sets it again, so LRO stays off. It persists
+	// in its own file (rscLatch), which Snapshot leaves out.
+	NoRSC bool `json:"-"`
+	// XDP is the mode of the attached XDP program ("" none).
 	XDP string `json:"xdp,omitempty"`
+	// XSK is the RX queue an AF_XDP socket is bound to, plus one (0 none).
+	XSK int `json:"xsk,omitempty"`
+	// Down: the PF is administratively down (ip link set PF down).
+	Down bool `json:"down,omitempty"`
+	// MTU is the PF's MTU when not 1500.
+	MTU int `json:"mtu,omitempty"`
 }
 
 func (st *state) ixgbe() bool { return st.Model.PFDriver == "ixgbe" }
+
+// lroOn reports RSC on the ixgbe PF: on unless switched off or cleared by
+// SR-IOV.
+func (st *state) lroOn() bool { return st.ixgbe() && !st.RSS.LROOff && !st.RSS.NoRSC }
 
 func (st *state) cpus() int {
 	if st.CPUs > 0 {
@@ -95,36 +122,112 @@ func (st *state) cpus() int {
 	return defaultCPUs
 }
 
-// maxChannels is ixgbe_max_channels (bounded by the online CPUs) or
-// igb_max_channels (igb_get_max_rss_queues, not bounded by them).
-func (st *state) maxChannels() int {
-	switch {
-	case len(st.VFs) > 0:
-		return st.rxQueues()
-	case st.ixgbe():
-		return min(st.Model.RSSQueues, st.cpus())
+// rssLimit is ring_feature[RING_F_RSS].limit: min(16, CPUs) from
+// ixgbe_sw_init, or what ethtool -L set, capped at 16 (ixgbe_set_channels).
+// igb's rss_queues.
+func (st *state) rssLimit() int {
+	if st.RSS.Channels > 0 {
+		return min(st.RSS.Channels, st.Model.RSSQueues)
 	}
-	return st.Model.RSSQueues
+	return min(st.Model.RSSQueues, st.cpus())
 }
 
-// defaultQueues is the RSS queue count a driver starts with:
-// min(its maximum, online CPUs) (ixgbe_set_rss_queues, igb's rss_queues).
-func (st *state) defaultQueues() int { return min(st.Model.RSSQueues, st.cpus()) }
-
-// pfQueues is the PF's RSS queue count without VFs: what ethtool -L set,
-// else the driver's default.
-func (st *state) pfQueues() int {
-	if st.RSS.Channels > 0 {
-		return st.RSS.Channels
+// defaultQueues is the PF's queue count without VFs and without ethtool
+// -L: min(63, CPUs) on ixgbe (the flow director limit), igb's rss_queues.
+func (st *state) defaultQueues() int {
+	if st.ixgbe() {
+		return min(ixgbeMaxFdirIndices, st.cpus())
 	}
-	return st.defaultQueues()
+	return min(st.Model.RSSQueues, st.cpus())
+}
+
+// rxQueues is adapter->num_rx_queues: without VFs what ethtool -L set,
+// else defaultQueues; with VFs one pool of queuesPerPool on ixgbe, 2 on igb
+// (igb_set_sriov_capability / igb_init_queue_configuration on the 82576).
+func (st *state) rxQueues() int {
+	switch {
+	case len(st.VFs) == 0 && st.RSS.Channels > 0:
+		return st.RSS.Channels
+	case len(st.VFs) == 0:
+		return st.defaultQueues()
+	case !st.ixgbe():
+		return 2
+	}
+	return st.queuesPerPool()
+}
+
+// pools64 reports 64-pool mode: more than 32 pools (numvfs + the PF's).
+func (st *state) pools64() bool { return len(st.VFs)+1 > 32 }
+
+// queuesPerPool is adapter->num_rx_queues_per_pool (ixgbe_set_sriov_queues).
+func (st *state) queuesPerPool() int {
+	l := st.rssLimit()
+	switch {
+	case len(st.VFs) == 0:
+		return 1
+	case st.pools64():
+		return min(l, 2)
+	case l > 3:
+		return 4
+	case l > 1:
+		return 2
+	}
+	return 1
+}
+
+// rssIndices is ring_feature[RING_F_RSS].indices, the queues RSS spreads
+// over: at most 16 on ixgbe without VFs, the pool's queues with them.
+func (st *state) rssIndices() int {
+	if st.ixgbe() && len(st.VFs) == 0 {
+		return min(st.rxQueues(), ixgbeRSSIndirTblMax)
+	}
+	return st.rxQueues()
+}
+
+// rxRings is ETHTOOL_GRXRINGS: min(num_rx_queues, 16) on ixgbe
+// (ixgbe_get_rxnfc), num_rx_queues on igb (igb_get_rxnfc).
+func (st *state) rxRings() int {
+	if st.ixgbe() {
+		return min(st.rxQueues(), ixgbeRSSIndirTblMax)
+	}
+	return st.rxQueues()
+}
+
+// maxChannels is ixgbe_max_channels (min(63, CPUs); with SR-IOV the RSS
+// mask + 1, 4 in 32-pool and 2 in 64-pool mode, bounded by the CPUs) or
+// igb_max_channels (igb_get_max_rss_queues, not bounded by the CPUs).
+func (st *state) maxChannels() int {
+	switch {
+	case !st.ixgbe() && len(st.VFs) > 0:
+		return st.rxQueues()
+	case !st.ixgbe():
+		return st.Model.RSSQueues
+	case len(st.VFs) > 0 && st.pools64():
+		return min(2, st.cpus())
+	case len(st.VFs) > 0:
+		return min(4, st.cpus())
+	}
+	return min(ixgbeMaxFdirIndices, st.cpus())
+}
+
+// pfHardwareQueue is the hardware queue of the PF's ring r: with SR-IOV
+// the PF's pool is the last (VMDQ_P(0) = numvfs), so ring r is
+// numvfs * queues_per_pool + r (ixgbe_cache_ring_sriov).
+func (st *state) pfHardwareQueue(r int) int {
+	if len(st.VFs) == 0 {
+		return r
+	}
+	return len(st.VFs)*st.queuesPerPool() + r
 }
 
 // driverIndir is the table the driver fills in itself: ixgbe_setup_reta
-// (i % rss_i, read back masked to the RSS queues) or igb_setup_mrqc
-// ((j * rss_queues) / 128).
+// (i % rss_i, at least 2 with SR-IOV, read back masked to the RSS queues)
+// or igb_setup_mrqc ((j * rss_queues) / 128).
 func (st *state) driverIndir() []uint32 {
-	q := st.rxQueues()
+	q := st.rssIndices()
+	if st.ixgbe() && len(st.VFs) > 0 {
+		q = max(q, 2)
+	}
 	t := make([]uint32, indirEntries)
 	for i := range t {
 		if st.ixgbe() {
@@ -152,9 +255,10 @@ func (st *state) storeIndir(t []uint32) {
 	}
 }
 
-// reset is what a PF reset does to the table: ixgbe_setup_reta fills it
-// in again; igb_setup_mrqc only when the queue count changed (queuesBefore).
-func (st *state) reset(queuesBefore int) {
+// refill is what a configure does to the table: ixgbe_setup_reta fills it
+// in again; igb_setup_mrqc only when the queue count changed
+// (queuesBefore).
+func (st *state) refill(queuesBefore int) {
 	if st.ixgbe() || st.rxQueues() != queuesBefore {
 		st.RSS.Indir = nil
 	}
@@ -185,15 +289,14 @@ func (e *simEthtool) rss(ifname, key, what string, f func(st *state) error) erro
 	return nil
 }
 
-// RxRings implements host.Ethtool (ETHTOOL_GRXRINGS: num_rx_queues in
-// ixgbe_get_rxnfc and igb_get_rxnfc).
+// RxRings implements host.Ethtool (ETHTOOL_GRXRINGS: rxRings).
 func (e *simEthtool) RxRings(ifname string) (int, error) {
 	var n int
 	err := e.rss(ifname, "rings", "read the RX ring count", func(st *state) error {
 		if err := e.rssPF(st, ifname, "ETHTOOL_GRXRINGS"); err != nil {
 			return err
 		}
-		n = st.rxQueues()
+		n = st.rxRings()
 		return nil
 	})
 	return n, err
@@ -247,7 +350,7 @@ func (e *simEthtool) SetIndir(ifname string, table []uint32) error {
 		op := func(errno unix.Errno) error {
 			return &flows.OpError{Op: "ETHTOOL_SRXFHINDIR", Ifname: ifname, Err: errno}
 		}
-		rings := st.rxQueues()
+		rings := st.rxRings()
 		if len(table) == 0 {
 			st.storeIndir(flows.DefaultIndir(indirEntries, rings))
 			st.RSS.Configured = false
@@ -279,112 +382,4 @@ func (st *state) driverIndirLimit() int {
 		return m
 	}
 	return st.rxQueues()
-}
-
-// SetChannels does what `ethtool -L IF combined N` does on the simulated
-// host at root: ethtool_set_channels' checks (EINVAL above the maximum, or
-// at or below the highest queue of a table the user configured), then
-// ixgbe_set_channels / igb_set_channels, which reset the PF with the new
-// queue count (the table is filled in again).
-func SetChannels(root, ifname string, combined int) error {
-	h, err := Open(root)
-	if err != nil {
-		return err
-	}
-	e := h.Ethtool.(*simEthtool)
-	return e.rss(ifname, "channels", "set the channels", func(st *state) error {
-		op := func(errno unix.Errno) error {
-			return &flows.OpError{Op: "ETHTOOL_SCHANNELS", Ifname: ifname, Err: errno}
-		}
-		if err := e.rssPF(st, ifname, "ETHTOOL_SCHANNELS"); err != nil {
-			return err
-		}
-		if combined == st.rxQueues() {
-			return nil
-		}
-		if combined < 1 || combined > st.maxChannels() {
-			return op(unix.EINVAL)
-		}
-		if st.RSS.Configured && combined <= int(slices.Max(st.indir())) {
-			return fmt.Errorf("%w (requested channel counts are too low for existing indirection table settings)", op(unix.EINVAL))
-		}
-		before := st.rxQueues()
-		st.RSS.Channels = combined
-		if combined == st.defaultQueues() {
-			st.RSS.Channels = 0
-		}
-		st.reset(before)
-		return nil
-	})
-}
-
-// XDP program modes for AttachXDP.
-const (
-	XDPNative  = "native"  // XDP_FLAGS_DRV_MODE: the driver's ndo_bpf
-	XDPGeneric = "generic" // XDP_FLAGS_SKB_MODE: the kernel's generic XDP
-)
-
-// AttachXDP does on the simulated host at root what attaching an XDP
-// program to ifname does (as net_af_xdp's libxdp does for `vfbypass rx
-// --queue`), with the refusals and side effects of the kernel:
-//   - native on ixgbe: ixgbe_xdp_setup refuses (EINVAL) while SR-IOV is on
-//     or any ring has RSC (LRO) on; attaching where none was resets the PF
-//     (ixgbe_setup_tc), which refills the indirection table
-//     (ixgbe_setup_reta);
-//   - native on igb: igb_xdp_setup re-opens the device; the table stays
-//     (the queue count does not change);
-//   - generic: generic_xdp_install switches LRO off (dev_disable_lro),
-//     with no reset;
-//   - with a program on, ixgbe_fix_features keeps LRO off ("LRO is not
-//     supported with XDP").
-func AttachXDP(root, ifname, mode string) error {
-	h, err := Open(root)
-	if err != nil {
-		return err
-	}
-	e := h.Ethtool.(*simEthtool)
-	return e.rss(ifname, "xdp", "attach an XDP program", func(st *state) error {
-		op := func(errno unix.Errno) error {
-			return &flows.OpError{Op: "XDP_SETUP_PROG", Ifname: ifname, Err: errno}
-		}
-		if err := e.rssPF(st, ifname, "XDP_SETUP_PROG"); err != nil {
-			return err
-		}
-		if st.RSS.XDP != "" {
-			return op(unix.EBUSY) // dev_xdp_attach: a program is attached already
-		}
-		switch mode {
-		case XDPGeneric:
-			st.RSS.LROOff = st.RSS.LROOff || st.ixgbe()
-		case XDPNative:
-			if st.ixgbe() && (len(st.VFs) > 0 || !st.RSS.LROOff) {
-				return op(unix.EINVAL)
-			}
-			st.reset(st.rxQueues())
-		default:
-			return op(unix.EINVAL)
-		}
-		st.RSS.XDP = mode
-		return nil
-	})
-}
-
-// DetachXDP removes the program AttachXDP attached (a native one on ixgbe
-// resets the PF again).
-func DetachXDP(root, ifname string) error {
-	h, err := Open(root)
-	if err != nil {
-		return err
-	}
-	e := h.Ethtool.(*simEthtool)
-	return e.rss(ifname, "xdp", "detach the XDP program", func(st *state) error {
-		if err := e.rssPF(st, ifname, "XDP_SETUP_PROG"); err != nil {
-			return err
-		}
-		if st.RSS.XDP == XDPNative {
-			st.reset(st.rxQueues())
-		}
-		st.RSS.XDP = ""
-		return nil
-	})
 }

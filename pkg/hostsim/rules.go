@@ -260,33 +260,7 @@ func (s *Sim) fdirSize() uint32 {
 	return (1024 << ixgbeFdirPballoc64K) - 2
 }
 
-// rxQueues is the PF's RX queue count (adapter->num_rx_queues). ixgbe
-// (ixgbe_lib.c, ixgbe_set_sriov_queues): without VFs RSS spreads over 16
-// queues (fewer with fewer CPUs or after ethtool -L, see rss.go); with VFs the PF keeps one pool of rss_i queues, 4 in 32-pool mode
-// and 2 when more than 32 pools are needed (64-pool mode). igb caps the PF
-// at 2 queues with VFs.
-func (st *state) rxQueues() int {
-	n := len(st.VFs)
-	switch {
-	case n == 0:
-		return st.pfQueues()
-	case st.Model.Name == "82576":
-		return 2
-	case n+1 > 32:
-		return 2
-	default:
-		return 4
-	}
-}
-
-// queuesPerPool is adapter->num_rx_queues_per_pool (rss_i with SR-IOV on):
-// the queues each VF pool has.
-func (st *state) queuesPerPool() int {
-	if len(st.VFs) == 0 {
-		return 1
-	}
-	return st.rxQueues()
-}
+// rxQueues, queuesPerPool: see rss.go (the queue layout).
 
 // lockSim runs f with the simulator's lock held.
 func (s *Sim) lockSim(f func() error) error {
@@ -339,6 +313,11 @@ func (s *Sim) readState() (*state, []byte, error) {
 	if st.VFs == nil {
 		st.VFs = map[int]*vfSettings{}
 	}
+	latched, err := present(filepath.Join(s.root, MarkerDir, rscLatch))
+	if err != nil {
+		return nil, nil, err
+	}
+	st.RSS.NoRSC = latched
 	return &st, b, nil
 }
 
@@ -446,12 +425,12 @@ func (r *simRules) Name() string { return r.ifname }
 // Close implements flows.Device.
 func (r *simRules) Close() error { return nil }
 
-// RxRings implements flows.Device: ETHTOOL_GRXRINGS answers
-// adapter->num_rx_queues (ixgbe_get_rxnfc, igb_get_rxnfc).
+// RxRings implements flows.Device: ETHTOOL_GRXRINGS (ixgbe_get_rxnfc,
+// igb_get_rxnfc; see rxRings in rss.go).
 func (r *simRules) RxRings() (uint64, error) {
 	var n uint64
 	err := r.call("rings", "ETHTOOL_GRXRINGS", true, false, func(st *state, _ *fdirTable) error {
-		n = uint64(st.rxQueues())
+		n = uint64(st.rxRings())
 		return nil
 	})
 	return n, err

@@ -12,8 +12,9 @@ import (
 )
 
 // Snapshot lists every path of the simulated host at root with its content
-// or link target, one line each, sorted; the simulator's lock, fault list
-// and event feed and vfbypass's own per-PF locks (run/lock/vfbypass, which
+// or link target, one line each, sorted; the simulator's lock, fault list,
+// event feed and RSC latch (see rscLatch: set by every SR-IOV round trip on
+// ixgbe, undone only by a driver reload) and vfbypass's own per-PF locks (run/lock/vfbypass, which
 // outlive every run as on a real host) are left out. Two equal snapshots are
 // byte-identical hosts.
 func Snapshot(root string) (string, error) {
@@ -25,7 +26,7 @@ func Snapshot(root string) (string, error) {
 		}
 		rel, _ := filepath.Rel(root, p)
 		if rel == filepath.Join(MarkerDir, "lock") || rel == filepath.Join(MarkerDir, "faults.json") ||
-			rel == filepath.Join(MarkerDir, eventsFile) {
+			rel == filepath.Join(MarkerDir, eventsFile) || rel == filepath.Join(MarkerDir, rscLatch) {
 			return nil
 		}
 		if rel == vfbypassLocks || strings.HasPrefix(rel, vfbypassLocks+"/") {

@@ -117,10 +117,7 @@ func (s *Sim) setNumVFs(st *state, p, real, v string) error {
 	if ok, err := present(s.p(devDir + "/driver")); err != nil || !ok {
 		return orErrno(err, "write", p, unix.ENOENT) // no driver bound
 	}
-	// Enabling or disabling SR-IOV resets the PF with a new queue layout
-	// (ixgbe_sriov_reinit, igb_sriov_reinit): the RSS table is filled in
-	// again (rss.go).
-	defer st.reset(st.rxQueues())
+	queuesBefore := st.rxQueues()
 	if n == 0 {
 		for k := cur - 1; k >= 0; k-- {
 			if err := s.removeVF(st, devDir, k); err != nil {
@@ -128,10 +125,17 @@ func (s *Sim) setNumVFs(st *state, p, real, v string) error {
 			}
 		}
 		st.VFs = map[int]*vfSettings{}
-		return os.WriteFile(real, []byte("0\n"), 0o644)
+		if err := os.WriteFile(real, []byte("0\n"), 0o644); err != nil {
+			return err
+		}
+		return s.sriovReset(st, cur, queuesBefore)
 	}
 	if cur != 0 {
 		return errno("write", p, unix.EBUSY) // "VFs already enabled. Disable before enabling"
+	}
+	if st.ixgbe() && st.RSS.XDP == XDPNative {
+		// __ixgbe_enable_sriov: "SRIOV is not supported with XDP".
+		return errno("write", p, unix.EINVAL)
 	}
 	ap, err := readAttr(s.p(devDir + "/sriov_drivers_autoprobe"))
 	if err != nil {
@@ -171,7 +175,35 @@ func (s *Sim) setNumVFs(st *state, p, real, v string) error {
 			}
 		}
 	}
-	return os.WriteFile(real, []byte(strconv.Itoa(int(n))+"\n"), 0o644)
+	if err := os.WriteFile(real, []byte(strconv.Itoa(int(n))+"\n"), 0o644); err != nil {
+		return err
+	}
+	return s.sriovReset(st, 0, queuesBefore)
+}
+
+// sriovReset is the reset of a sriov_numvfs change, from vfsBefore VFs to
+// len(st.VFs) (queuesBefore the PF's queues then):
+// ixgbe_pci_sriov_enable / ixgbe_pci_sriov_disable →
+// ixgbe_sriov_reinit → ixgbe_setup_tc, a close on a running port (every
+// rule deleted, the table refilled for the new queue layout), and on
+// enabling __ixgbe_enable_sriov clears RSC (IXGBE_FLAG2_RSC_CAPABLE and
+// _ENABLED), which nothing but a driver reload sets again; igb_sriov_reinit
+// closes and opens the port (rules kept, the table refilled because the
+// queue count changes).
+func (s *Sim) sriovReset(st *state, vfsBefore, queuesBefore int) error {
+	vfs := st.VFs
+	if len(vfs) > 0 && st.ixgbe() {
+		st.RSS.NoRSC = true
+	}
+	cause := fmt.Sprintf("sriov_numvfs %d → %d: ", vfsBefore, len(vfs))
+	if st.ixgbe() && len(vfs) > 0 {
+		cause += "ixgbe_pci_sriov_enable → ixgbe_sriov_reinit → ixgbe_setup_tc"
+	} else if st.ixgbe() {
+		cause += "ixgbe_pci_sriov_disable → ixgbe_sriov_reinit → ixgbe_setup_tc"
+	} else {
+		cause += "igb_sriov_reinit"
+	}
+	return s.portReset(st, resetClose, cause, queuesBefore)
 }
 
 // vfAddress is VF k's routing ID: PF RID + offset (128) + stride (2) * k.
