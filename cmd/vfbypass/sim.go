@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -90,6 +92,113 @@ func newSimCmd(g *globals) *cobra.Command {
 	ff.StringVar(&errnoName, "errno", "EIO", "error to return")
 	ff.IntVar(&fl.After, "after", 0, "let this many matching calls succeed first")
 	ff.IntVar(&fl.Times, "times", 1, "fail this many calls")
-	sim.AddCommand(initCmd, faultCmd)
+	sim.AddCommand(initCmd, faultCmd, newSimLinkCmd(g), newSimChannelsCmd(g), newSimXDPCmd(g), newSimMTUCmd(g))
 	return sim
+}
+
+// simEvent runs one kernel event on the simulated host --host-root names,
+// for the PF args[0]; bad input is refused before anything changes, a
+// refusal of the simulated kernel fails (exit 1) with its errno.
+func simEvent(g *globals, pf, done string, f func(root string) error) error {
+	res := &simResult{Dir: g.HostRoot}
+	res.PF = pf
+	if !hostsim.Is(g.HostRoot) {
+		return g.emit(res, outcome.Invalid("give the simulated host with --host-root DIR (make one with 'vfbypass sim init DIR')", "--host-root %s is not a simulated host", g.HostRoot))
+	}
+	if err := f(g.HostRoot); err != nil {
+		return g.emit(res, fmt.Errorf("sim: %s: %w", pf, err))
+	}
+	res.Changed = true
+	res.Message = done
+	return g.emit(res, nil)
+}
+
+func newSimLinkCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "link PF down|up",
+		Short: "Take the simulated PF down or up, as 'ip link set PF down|up' (ixgbe deletes every ntuple rule on down)",
+		Args:  exactArgs(2, "the PF interface name and down or up"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[1] != "down" && args[1] != "up" {
+				return g.emit(&simResult{Dir: g.HostRoot}, outcome.Invalid("say down or up: vfbypass sim link "+args[0]+" down", "sim link %s %q: not down or up", args[0], args[1]))
+			}
+			return simEvent(g, args[0], args[0]+" is "+args[1], func(root string) error {
+				return hostsim.SetLink(root, args[0], args[1] == "up")
+			})
+		},
+	}
+}
+
+func newSimChannelsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "channels PF N",
+		Short: "Set the simulated PF's combined channels, as 'ethtool -L PF combined N' (ixgbe resets the port: rules deleted, RSS table refilled)",
+		Args:  exactArgs(2, "the PF interface name and the channel count"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 1 {
+				return g.emit(&simResult{Dir: g.HostRoot}, outcome.Invalid("give a count of 1 or more: vfbypass sim channels "+args[0]+" 4", "sim channels %s %q: not a channel count", args[0], args[1]))
+			}
+			return simEvent(g, args[0], fmt.Sprintf("%s has %d combined channels", args[0], n), func(root string) error {
+				return hostsim.SetChannels(root, args[0], n)
+			})
+		},
+	}
+}
+
+func newSimMTUCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "mtu PF N",
+		Short: "Set the simulated PF's MTU, as 'ip link set PF mtu N' (ixgbe re-initialises the port: rules kept, RSS table refilled)",
+		Args:  exactArgs(2, "the PF interface name and the MTU"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 1 {
+				return g.emit(&simResult{Dir: g.HostRoot}, outcome.Invalid("give an MTU in bytes: vfbypass sim mtu "+args[0]+" 9000", "sim mtu %s %q: not an MTU", args[0], args[1]))
+			}
+			return simEvent(g, args[0], fmt.Sprintf("%s has MTU %d", args[0], n), func(root string) error {
+				return hostsim.SetMTU(root, args[0], n)
+			})
+		},
+	}
+}
+
+func newSimXDPCmd(g *globals) *cobra.Command {
+	queue := -1
+	cmd := &cobra.Command{
+		Use:   "xdp PF attach|detach|replace [native|generic]",
+		Short: "Attach, replace or detach an XDP program on the simulated PF (a native one coming or going resets ixgbe: rules deleted)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 3 {
+				return nil
+			}
+			return exactArgs(2, "the PF interface name, attach, detach or replace, and optionally the mode")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pf, action, mode := args[0], args[1], hostsim.XDPNative
+			if len(args) == 3 {
+				mode = args[2]
+			}
+			bad := func(format string, a ...any) error {
+				return g.emit(&simResult{Dir: g.HostRoot}, outcome.Invalid("vfbypass sim xdp "+pf+" attach native [--queue Q]", format, a...))
+			}
+			if mode != hostsim.XDPNative && mode != hostsim.XDPGeneric {
+				return bad("sim xdp %s: mode %q is not native or generic", pf, mode)
+			}
+			var f func(root string) error
+			switch action {
+			case "attach":
+				f = func(root string) error { return hostsim.AttachXSK(root, pf, mode, queue) }
+			case "replace":
+				f = func(root string) error { return hostsim.ReplaceXDP(root, pf, mode) }
+			case "detach":
+				f = func(root string) error { return hostsim.DetachXDP(root, pf) }
+			default:
+				return bad("sim xdp %s %q: say attach, detach or replace", pf, action)
+			}
+			return simEvent(g, pf, fmt.Sprintf("%s: XDP program %sed", pf, strings.TrimSuffix(action, "e")), f)
+		},
+	}
+	cmd.Flags().IntVar(&queue, "queue", -1, "with attach: bind an AF_XDP socket to this RX queue")
+	return cmd
 }
