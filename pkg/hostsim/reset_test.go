@@ -226,3 +226,22 @@ func TestQueuesPerPool(t *testing.T) {
 		}
 	}
 }
+
+// IXGBE_FDIR_DROP_QUEUE is hardware queue 127: PF ring 1 with 63 VFs, ring
+// 3 with 31, none without VFs.
+func TestDropQueueRing(t *testing.T) {
+	for _, c := range []struct{ vfs, ring int }{{63, 1}, {31, 3}, {0, -1}} {
+		root, h := open(t, hostsim.Options{})
+		if c.vfs > 0 {
+			if err := h.FS.WriteAttr(pf+"/sriov_numvfs", itoa(c.vfs)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for r := 0; r < 4; r++ {
+			drops, err := hostsim.PFRingDrops(root, r)
+			if err != nil || drops != (r == c.ring) {
+				t.Errorf("%d VFs, ring %d: drops %v, %v", c.vfs, r, drops, err)
+			}
+		}
+	}
+}

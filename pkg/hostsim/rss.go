@@ -220,6 +220,25 @@ func (st *state) pfHardwareQueue(r int) int {
 	return len(st.VFs)*st.queuesPerPool() + r
 }
 
+// PFRingDrops reports what no ioctl shows: whether PF ring r of the
+// simulated ixgbe at root is hardware queue IXGBE_FDIR_DROP_QUEUE (127),
+// where ixgbe_add_ethtool_fdir_entry sends drop rules (action -1). The
+// driver takes a rule to that ring, and the rule drops; the drop rules
+// deliver to that ring. With 63 VFs (2 queues a pool) it is ring 1, with
+// 31 VFs (4 a pool) ring 3.
+func PFRingDrops(root string, r int) (bool, error) {
+	e, err := openSim(root)
+	if err != nil {
+		return false, err
+	}
+	var drops bool
+	err = e.s.locked(func(st *state) error {
+		drops = st.ixgbe() && st.pfHardwareQueue(r) == ixgbeFdirDropQueue
+		return nil
+	})
+	return drops, err
+}
+
 // driverIndir is the table the driver fills in itself: ixgbe_setup_reta
 // (i % rss_i, at least 2 with SR-IOV, read back masked to the RSS queues)
 // or igb_setup_mrqc ((j * rss_queues) / 128).
