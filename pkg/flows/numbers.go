@@ -30,39 +30,10 @@ func parseCUint(s string, bits uint) (uint64, bool) {
 	if s == "" {
 		return 0, true
 	}
-	i := 0
-	for i < len(s) && isCSpace(s[i]) {
-		i++
-	}
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	base := uint64(10)
-	if i < len(s) && s[i] == '0' {
-		base = 8
-		if i+2 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X') {
-			if _, ok := hexDigit(s[i+2]); ok {
-				base = 16
-				i += 2
-			}
-		}
-	}
-	start := i
-	var v uint64
-	overflow := false
-	for ; i < len(s); i++ {
-		d, ok := hexDigit(s[i])
-		if !ok || d >= base {
-			break
-		}
-		if v > (^uint64(0)-d)/base {
-			overflow = true
-		}
-		v = v*base + d
-	}
-	if i == start || i != len(s) || overflow {
+	i, neg := cSign(s)
+	base, i := cBase(s, i)
+	v, ok := cDigits(s[i:], base)
+	if !ok {
 		return 0, false
 	}
 	if neg {
@@ -70,6 +41,54 @@ func parseCUint(s string, bits uint) (uint64, bool) {
 	}
 	if bits < 64 && v > (uint64(1)<<bits)-1 {
 		return 0, false
+	}
+	return v, true
+}
+
+// cSign skips strtoull's leading C white space and sign: it returns the
+// index after them and whether the sign was a minus.
+func cSign(s string) (i int, neg bool) {
+	for i < len(s) && isCSpace(s[i]) {
+		i++
+	}
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	return i, neg
+}
+
+// cBase is strtoull's base 0 for the number at s[i:]: 16 after 0x or 0X
+// followed by a hex digit (returning the index after the prefix), 8 after
+// a leading 0, else 10.
+func cBase(s string, i int) (uint64, int) {
+	if i >= len(s) || s[i] != '0' {
+		return 10, i
+	}
+	if i+2 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X') {
+		if _, ok := hexDigit(s[i+2]); ok {
+			return 16, i + 2
+		}
+	}
+	return 8, i
+}
+
+// cDigits reads all of s as digits in base: false for no digit, a
+// character that is not one, or a value over 64 bits.
+func cDigits(s string, base uint64) (uint64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		d, ok := hexDigit(s[i])
+		if !ok || d >= base {
+			return 0, false
+		}
+		if v > (^uint64(0)-d)/base {
+			return 0, false
+		}
+		v = v*base + d
 	}
 	return v, true
 }

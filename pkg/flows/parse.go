@@ -64,18 +64,45 @@ const flowTypeList = "tcp4, udp4, sctp4, ah4, esp4, ip4, tcp6, udp6, sctp6, ah6,
 // 8-bit VF field, which leaves 0, the PF). Errors are *SyntaxError.
 func Parse(words []string) (Rule, error) {
 	r := Rule{Words: slices.Clone(words)}
+	ft, err := parseFlowType(words)
+	if err != nil {
+		return r, err
+	}
+	p := &ruleParser{words: words, ft: ft, r: &r, flowTyp: ft.typ, firstAt: map[uint32]int{}, vfPos: -1, queuePos: -1}
+	for i := 2; i < len(words); {
+		w := words[i]
+		if w == "context" {
+			i, err = p.context(i)
+		} else if act, ok := actionWords[w]; ok {
+			i, err = p.action(i, act)
+		} else {
+			i, err = p.field(i)
+		}
+		if err != nil {
+			return r, err
+		}
+	}
+	if err := p.checkRing(); err != nil {
+		return r, err
+	}
+	p.finish()
+	return r, nil
+}
+
+// parseFlowType reads `flow-type TYPE`, the first two words of a rule.
+func parseFlowType(words []string) (*flowType, error) {
 	if len(words) == 0 {
-		return r, &SyntaxError{Pos: 0, Reason: "empty rule", Fix: "start with flow-type TYPE (" + flowTypeList + ")"}
+		return nil, &SyntaxError{Pos: 0, Reason: "empty rule", Fix: "start with flow-type TYPE (" + flowTypeList + ")"}
 	}
 	if words[0] != "flow-type" {
 		reason := "a rule starts with flow-type"
 		if words[0] == "delete" {
 			reason = "delete removes a rule by location; it is not a rule"
 		}
-		return r, syntaxErr(words, 0, reason, "write flow-type TYPE FIELD VALUE ... action N, e.g. flow-type tcp4 dst-port 80 vf 0 queue 0")
+		return nil, syntaxErr(words, 0, reason, "write flow-type TYPE FIELD VALUE ... action N, e.g. flow-type tcp4 dst-port 80 vf 0 queue 0")
 	}
 	if len(words) < 2 {
-		return r, syntaxErr(words, 0, "missing flow type", "add one of "+flowTypeList)
+		return nil, syntaxErr(words, 0, "missing flow type", "add one of "+flowTypeList)
 	}
 	ft, ok := flowTypeByName(words[1])
 	if !ok {
@@ -83,146 +110,180 @@ func Parse(words []string) (Rule, error) {
 		if _, lower := flowTypeByName(strings.ToLower(words[1])); lower {
 			fix = "flow types are lower case: " + strings.ToLower(words[1])
 		}
-		return r, syntaxErr(words, 1, "unknown flow type", fix)
+		return nil, syntaxErr(words, 1, "unknown flow type", fix)
 	}
-
-	var b [FlowSpecSize]byte
-	flowTyp := ft.typ
-	var given uint32
-	firstAt := map[uint32]int{}
-	var cookie uint64
-	var vfPos, queuePos = -1, -1
-
-	for i := 2; i < len(words); {
-		w := words[i]
-		if w == "context" {
-			if i+1 >= len(words) {
-				return r, syntaxErr(words, i, "context needs a value", "write context N with the RSS context id")
-			}
-			v, ok := parseCUint(words[i+1], 32)
-			if !ok {
-				return r, syntaxErr(words, i+1, "invalid context value: not a 32-bit number", "write context N with N a number, e.g. context 1")
-			}
-			if uint32(v) == EthRxfhContextAlloc {
-				return r, syntaxErr(words, i+1, "context 0xffffffff is ETH_RXFH_CONTEXT_ALLOC, not a context a rule can use", "create the context first (ethtool -X DEV context new) and give its id")
-			}
-			// ethtool keeps no flag for context: the last one wins.
-			r.RSSContext = uint32(v)
-			flowTyp |= FlowRSS
-			i += 2
-			continue
-		}
-		if act, ok := actionWords[w]; ok {
-			if given&act.flag != 0 {
-				return r, syntaxErr(words, i, w+" given twice (first as word "+fmt.Sprint(firstAt[act.flag]+1)+")", "give "+w+" once")
-			}
-			if i+1 >= len(words) {
-				return r, syntaxErr(words, i, w+" needs a value", act.fix)
-			}
-			v, ok := parseCUint(words[i+1], act.bits)
-			if !ok {
-				return r, syntaxErr(words, i+1, "invalid "+w+" value: "+act.what, act.fix)
-			}
-			given |= act.flag
-			firstAt[act.flag] = i
-			switch w {
-			case "action":
-				cookie = v
-			case "vf":
-				if v == 255 {
-					return r, syntaxErr(words, i+1, "vf 255 does not fit: ethtool stores N+1 in the 8-bit VF field of ring_cookie, so 256 overflows into bit 40 and the kernel reads VF field 0, the PF", "use a VF index 0-254 (the N of virtfnN)")
-				}
-				cookie = cookie&^RingVFMask | (v+1)<<RingVFShift
-				vfPos = i
-			case "queue":
-				cookie = cookie&^RingQueueMask | v
-				queuePos = i
-			case "loc":
-				binary.NativeEndian.PutUint32(b[offLocation:], uint32(v))
-				r.HasLoc = true
-			}
-			i += 2
-			if i < len(words) && (words[i] == "m" || words[i] == w+"-mask") {
-				return r, syntaxErr(words, i, w+" takes no mask", "remove "+words[i]+" and its value")
-			}
-			continue
-		}
-		f, ok := ft.field(w)
-		if !ok {
-			return r, unknownField(words, i, ft)
-		}
-		if i+1 >= len(words) {
-			return r, syntaxErr(words, i, w+" needs a value (ethtool 6.1 silently ignores a field without value at the end; vfbypass refuses it)", "write "+w+" "+exampleValue(f.kind)+" or remove "+w)
-		}
-		if given&f.flag != 0 {
-			return r, syntaxErr(words, i, dupReason(ft, f, given, firstAt, words), "give each field once; on ip4/ip6 use either l4data/spi or src-port/dst-port")
-		}
-		val, ok := parseValue(f.kind, words[i+1])
-		if !ok {
-			return r, syntaxErr(words, i+1, "invalid "+w+" value: "+badValueReason(f.kind, words[i+1]), valueFix(f, words[i+1], false))
-		}
-		given |= f.flag
-		for bit := uint32(1); bit != 0 && bit <= f.flag; bit <<= 1 {
-			if f.flag&bit != 0 {
-				if _, seen := firstAt[bit]; !seen {
-					firstAt[bit] = i
-				}
-			}
-		}
-		n := f.kind.size()
-		copy(b[f.off:f.off+n], val)
-		for j := 0; j < n; j++ {
-			b[f.moff+j] = 0xff
-		}
-		flowTyp |= f.ext
-		i += 2
-		if i < len(words) && (words[i] == "m" || words[i] == w+"-mask") {
-			if i+1 >= len(words) {
-				return r, syntaxErr(words, i, words[i]+" needs a mask value", "write "+words[i]+" MASK with the bits to ignore set, e.g. "+exampleMask(f.kind))
-			}
-			mask, ok := parseValue(f.kind, words[i+1])
-			if !ok {
-				return r, syntaxErr(words, i+1, "invalid "+w+" mask: "+badValueReason(f.kind, words[i+1]), valueFix(f, words[i+1], true))
-			}
-			for j := 0; j < n; j++ {
-				b[f.moff+j] = ^mask[j]
-			}
-			i += 2
-		}
-	}
-	if given&optRing != 0 && given&optRingQueue != 0 {
-		return r, syntaxErr(words, queuePos, "action and queue are not compatible", "use either action N, or vf N queue M")
-	}
-	if given&optRing != 0 && given&optRingVF != 0 {
-		return r, syntaxErr(words, vfPos, "action and vf are not compatible", "use either action N, or vf N queue M")
-	}
-	if given&optRingQueue != 0 && given&optRingVF == 0 {
-		q := "M"
-		if queuePos+1 < len(words) {
-			q = words[queuePos+1]
-		}
-		return r, syntaxErr(words, queuePos, "queue without vf (ethtool 6.1 would steer to the PF's queue; vfbypass wants it said)", "add vf N (the VF index of virtfnN), or write action "+q+" for the PF's queue "+q)
-	}
-	if ft.typ == FlowIPv4User {
-		b[ipVerOffset] = EthRxNfcIP4
-	}
-	binary.NativeEndian.PutUint32(b[offFlowType:], flowTyp)
-	binary.NativeEndian.PutUint64(b[offRingCookie:], cookie)
-	r.HasAction = given&(optRing|optRingVF|optRingQueue) != 0
-	r.Spec = fromBytes(&b)
-	if flowTyp&FlowRSS == 0 {
-		r.RSSContext = 0
-	}
-	return r, nil
+	return ft, nil
 }
 
-// actionWords are the words that set ring_cookie or location.
-var actionWords = map[string]struct {
+// ruleParser is Parse's state while it reads the words after the flow
+// type: the spec's bytes, the fields and actions given (with the word each
+// was first given at) and the ring cookie being built.
+type ruleParser struct {
+	words   []string
+	ft      *flowType
+	r       *Rule
+	b       [FlowSpecSize]byte
+	flowTyp uint32
+	given   uint32
+	firstAt map[uint32]int
+	cookie  uint64
+	// vfPos and queuePos are where vf and queue were given, or -1.
+	vfPos, queuePos int
+}
+
+// context reads `context N` at word i and returns the index after it.
+func (p *ruleParser) context(i int) (int, error) {
+	words := p.words
+	if i+1 >= len(words) {
+		return i, syntaxErr(words, i, "context needs a value", "write context N with the RSS context id")
+	}
+	v, ok := parseCUint(words[i+1], 32)
+	if !ok {
+		return i, syntaxErr(words, i+1, "invalid context value: not a 32-bit number", "write context N with N a number, e.g. context 1")
+	}
+	if uint32(v) == EthRxfhContextAlloc {
+		return i, syntaxErr(words, i+1, "context 0xffffffff is ETH_RXFH_CONTEXT_ALLOC, not a context a rule can use", "create the context first (ethtool -X DEV context new) and give its id")
+	}
+	// ethtool keeps no flag for context: the last one wins.
+	p.r.RSSContext = uint32(v)
+	p.flowTyp |= FlowRSS
+	return i + 2, nil
+}
+
+// action reads one of actionWords (action, vf, queue, loc) and its value
+// at word i and returns the index after it.
+func (p *ruleParser) action(i int, act actionWord) (int, error) {
+	words, w := p.words, p.words[i]
+	if p.given&act.flag != 0 {
+		return i, syntaxErr(words, i, w+" given twice (first as word "+fmt.Sprint(p.firstAt[act.flag]+1)+")", "give "+w+" once")
+	}
+	if i+1 >= len(words) {
+		return i, syntaxErr(words, i, w+" needs a value", act.fix)
+	}
+	v, ok := parseCUint(words[i+1], act.bits)
+	if !ok {
+		return i, syntaxErr(words, i+1, "invalid "+w+" value: "+act.what, act.fix)
+	}
+	p.given |= act.flag
+	p.firstAt[act.flag] = i
+	switch w {
+	case "action":
+		p.cookie = v
+	case "vf":
+		if v == 255 {
+			return i, syntaxErr(words, i+1, "vf 255 does not fit: ethtool stores N+1 in the 8-bit VF field of ring_cookie, so 256 overflows into bit 40 and the kernel reads VF field 0, the PF", "use a VF index 0-254 (the N of virtfnN)")
+		}
+		p.cookie = p.cookie&^RingVFMask | (v+1)<<RingVFShift
+		p.vfPos = i
+	case "queue":
+		p.cookie = p.cookie&^RingQueueMask | v
+		p.queuePos = i
+	case "loc":
+		binary.NativeEndian.PutUint32(p.b[offLocation:], uint32(v))
+		p.r.HasLoc = true
+	}
+	i += 2
+	if i < len(words) && (words[i] == "m" || words[i] == w+"-mask") {
+		return i, syntaxErr(words, i, w+" takes no mask", "remove "+words[i]+" and its value")
+	}
+	return i, nil
+}
+
+// field reads a field of the flow type, its value and an optional mask at
+// word i and returns the index after them.
+func (p *ruleParser) field(i int) (int, error) {
+	words, w := p.words, p.words[i]
+	f, ok := p.ft.field(w)
+	if !ok {
+		return i, unknownField(words, i, p.ft)
+	}
+	if i+1 >= len(words) {
+		return i, syntaxErr(words, i, w+" needs a value (ethtool 6.1 silently ignores a field without value at the end; vfbypass refuses it)", "write "+w+" "+exampleValue(f.kind)+" or remove "+w)
+	}
+	if p.given&f.flag != 0 {
+		return i, syntaxErr(words, i, dupReason(p.ft, f, p.given, p.firstAt, words), "give each field once; on ip4/ip6 use either l4data/spi or src-port/dst-port")
+	}
+	val, ok := parseValue(f.kind, words[i+1])
+	if !ok {
+		return i, syntaxErr(words, i+1, "invalid "+w+" value: "+badValueReason(f.kind, words[i+1]), valueFix(f, words[i+1], false))
+	}
+	p.given |= f.flag
+	for bit := uint32(1); bit != 0 && bit <= f.flag; bit <<= 1 {
+		if f.flag&bit != 0 {
+			if _, seen := p.firstAt[bit]; !seen {
+				p.firstAt[bit] = i
+			}
+		}
+	}
+	n := f.kind.size()
+	copy(p.b[f.off:f.off+n], val)
+	for j := 0; j < n; j++ {
+		p.b[f.moff+j] = 0xff
+	}
+	p.flowTyp |= f.ext
+	i += 2
+	if i < len(words) && (words[i] == "m" || words[i] == w+"-mask") {
+		if i+1 >= len(words) {
+			return i, syntaxErr(words, i, words[i]+" needs a mask value", "write "+words[i]+" MASK with the bits to ignore set, e.g. "+exampleMask(f.kind))
+		}
+		mask, ok := parseValue(f.kind, words[i+1])
+		if !ok {
+			return i, syntaxErr(words, i+1, "invalid "+w+" mask: "+badValueReason(f.kind, words[i+1]), valueFix(f, words[i+1], true))
+		}
+		for j := 0; j < n; j++ {
+			p.b[f.moff+j] = ^mask[j]
+		}
+		i += 2
+	}
+	return i, nil
+}
+
+// checkRing refuses the combinations of action, vf and queue ethtool
+// would take in a way the user did not mean.
+func (p *ruleParser) checkRing() error {
+	words := p.words
+	if p.given&optRing != 0 && p.given&optRingQueue != 0 {
+		return syntaxErr(words, p.queuePos, "action and queue are not compatible", "use either action N, or vf N queue M")
+	}
+	if p.given&optRing != 0 && p.given&optRingVF != 0 {
+		return syntaxErr(words, p.vfPos, "action and vf are not compatible", "use either action N, or vf N queue M")
+	}
+	if p.given&optRingQueue != 0 && p.given&optRingVF == 0 {
+		q := "M"
+		if p.queuePos+1 < len(words) {
+			q = words[p.queuePos+1]
+		}
+		return syntaxErr(words, p.queuePos, "queue without vf (ethtool 6.1 would steer to the PF's queue; vfbypass wants it said)", "add vf N (the VF index of virtfnN), or write action "+q+" for the PF's queue "+q)
+	}
+	return nil
+}
+
+// finish writes the flow type and the ring cookie into the spec and the
+// spec into the rule.
+func (p *ruleParser) finish() {
+	if p.ft.typ == FlowIPv4User {
+		p.b[ipVerOffset] = EthRxNfcIP4
+	}
+	binary.NativeEndian.PutUint32(p.b[offFlowType:], p.flowTyp)
+	binary.NativeEndian.PutUint64(p.b[offRingCookie:], p.cookie)
+	p.r.HasAction = p.given&(optRing|optRingVF|optRingQueue) != 0
+	p.r.Spec = fromBytes(&p.b)
+	if p.flowTyp&FlowRSS == 0 {
+		p.r.RSSContext = 0
+	}
+}
+
+// actionWord is what Parse knows of a word that sets ring_cookie or
+// location: its flag, its value's width, and what to say of a bad value.
+type actionWord struct {
 	flag uint32
 	bits uint
 	what string
 	fix  string
-}{
+}
+
+// actionWords are the words that set ring_cookie or location.
+var actionWords = map[string]actionWord{
 	"action": {optRing, 64, "not a 64-bit number", "write action N: a PF queue, -1 to drop, or (K+1)<<32|Q for VF K queue Q; or use vf K queue Q"},
 	"vf":     {optRingVF, 8, "not a VF index 0-255", "write vf K with K the VF index of virtfnK (0-based)"},
 	"queue":  {optRingQueue, 32, "not a 32-bit queue number", "write queue M with M the VF's RX queue, e.g. queue 0"},
