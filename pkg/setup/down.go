@@ -93,10 +93,14 @@ func Down(ctx context.Context, h *host.Host, pfName string, opts Options) (*Down
 		return res, err
 	}
 	res.Diff = downDiff(e, j)
-	if err := undoAll(ctx, e, store, j, opts, &res.Steps, &res.Changed); err != nil || opts.DryRun {
+	orig, _ := originalOf(j) // loadForUndo checked it
+	if err := undoAll(ctx, e, store, j, opts, &res.Steps, &res.Changed, res.Warn); err != nil || opts.DryRun {
 		// A dry run's changed says whether the real run would change anything.
 		res.Changed = res.Changed || (opts.DryRun && (len(res.Diff) > 0 || j.Active()))
 		return res, err
+	}
+	if w := lroLeftOff(h, pfName, pf.Driver, pf.Address, orig); w != "" {
+		res.Warn("%s", w)
 	}
 	res.VFs = vfReports(h, pfName)
 	return res, nil
@@ -185,7 +189,7 @@ func checkPFForUndo(h *host.Host, pf sriov.PF, pfErr error, unlocked bool, j *jo
 // undoAll undoes j in reverse: first the rules vfbypass added, then up's
 // steps, saving the journal after each, and removes it once nothing is
 // left. It appends what it did to steps.
-func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journal, opts Options, steps *[]StepResult, anyChanged *bool) error {
+func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journal, opts Options, steps *[]StepResult, anyChanged *bool, warn func(string, ...any)) error {
 	var left []string
 
 	// Rules first: they were added last.
@@ -239,6 +243,7 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 		*anyChanged = *anyChanged || changed
 		*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: statusOf(changed)})
 	}
+	left = append(left, restoreOriginal(e, j, opts.DryRun, steps, anyChanged, warn)...)
 	if opts.DryRun {
 		return nil
 	}
@@ -273,6 +278,51 @@ func downDiff(e *env, j *journal.Journal) []report.Change {
 	return c
 }
 
+// restoreOriginal is down's last phase, after its last reset: the PF's
+// rules that vfbypass did not install come back at their locations, and a
+// table someone had configured is written back. A rule the driver refuses
+// now is a warning (it is the operator's, not vfbypass's state); a table
+// that cannot be written is left for the next down.
+func restoreOriginal(e *env, j *journal.Journal, dry bool, steps *[]StepResult, anyChanged *bool, warn func(string, ...any)) (left []string) {
+	orig, _ := originalOf(j) // loadForUndo checked it
+	if len(orig.Rules) == 0 && orig.RSSIndir == nil {
+		return nil
+	}
+	pf := e.pf.Name
+	desc := fmt.Sprintf("put back what was on %s before up (%s, %s) once the last reset is done", pf, report.Count(len(orig.Rules), "ntuple rule"), tableWord(orig.RSSIndir))
+	if dry {
+		*steps = append(*steps, StepResult{ID: "original", Action: desc, Status: "would-apply"})
+		return nil
+	}
+	changed, err := restoreTable(e.h, pf, orig.RSSIndir)
+	if err != nil {
+		left = append(left, err.Error())
+	}
+	done, refused, err := putBackRules(e.h, pf, orig.Rules)
+	if err != nil && !isNoTable(err) {
+		left = append(left, err.Error())
+	}
+	for _, r := range refused {
+		warn("%s: it was on %s before up, but the driver refuses it now, so it is not installed again", r, pf)
+	}
+	changed = changed || len(done) > 0
+	*anyChanged = *anyChanged || changed
+	st := StepResult{ID: "original", Action: desc, Status: statusOf(changed)}
+	if len(left) > 0 {
+		st.Status, st.Error = "failed", strings.Join(left, "; ")
+	}
+	*steps = append(*steps, st)
+	return left
+}
+
+// tableWord names a configured table for descriptions.
+func tableWord(t []uint32) string {
+	if t == nil {
+		return "the driver's own RSS table"
+	}
+	return "the configured RSS table"
+}
+
 func statusOf(changed bool) string {
 	if changed {
 		return "undone"
@@ -287,6 +337,9 @@ func loadForUndo(store journal.Store, pf string, totalVFs int) (*journal.Journal
 	j, err := store.Load(pf)
 	if err != nil || j == nil {
 		return j, err
+	}
+	if _, err := originalOf(j); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", journal.ErrCorrupt, store.Path(pf), err)
 	}
 	for _, ent := range j.Steps {
 		if ent.State == journal.Undone {

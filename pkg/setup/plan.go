@@ -100,6 +100,9 @@ func (u *upRun) plan(context.Context) error {
 		}
 		u.res.Diff = append(u.res.Diff, c...)
 	}
+	if err := u.planFlush(); err != nil {
+		return err
+	}
 	if u.rulePlan, err = u.planRules(); err != nil {
 		return err
 	}
@@ -119,7 +122,7 @@ func (u *upRun) desired(req Request, j *journal.Journal) (desired, error) {
 	if req.queueMode() {
 		var err error
 		d.probe = probeQueue(u.h, u.pf)
-		if d.queue, err = queueSteps(d.probe, req, j); err != nil {
+		if d.queue, err = queueSteps(d.probe, req, j, d.orig); err != nil {
 			return d, err
 		}
 	}

@@ -177,7 +177,7 @@ func checkQueueHost(pf sriov.PF, p queueProbe, req Request) error {
 // queue q. The table to write comes from the journal's record when it is
 // for the same queue (so the plan does not depend on how far an earlier
 // run got), else from the PF's table size and queue count.
-func queueSteps(p queueProbe, req Request, j *journal.Journal) ([]step, error) {
+func queueSteps(p queueProbe, req Request, j *journal.Journal, orig Original) ([]step, error) {
 	if err := p.readErr(); err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func queueSteps(p queueProbe, req Request, j *journal.Journal) ([]step, error) {
 	}
 	q := uint32(req.Queue)
 	if old := journaledIndir(j); old != nil && old.Queue == q && len(old.Want) == len(p.table) {
-		return append(steps, &rssIndirStep{Queue: q, Want: old.Want}), nil
+		return append(steps, &rssIndirStep{Queue: q, Want: old.Want, orig: orig.RSSIndir}), nil
 	}
 	weights := make([]uint32, p.queues)
 	for i := range weights {
@@ -204,7 +204,7 @@ func queueSteps(p queueProbe, req Request, j *journal.Journal) ([]step, error) {
 	if err != nil {
 		return nil, fmt.Errorf("table without queue %d: %w", q, err)
 	}
-	return append(steps, &rssIndirStep{Queue: q, Want: want}), nil
+	return append(steps, &rssIndirStep{Queue: q, Want: want, orig: orig.RSSIndir}), nil
 }
 
 // activeEntry reports whether the journal has the step id in effect.
@@ -277,6 +277,11 @@ type rssIndirStep struct {
 	// zero-size ETHTOOL_SRXFHINDIR, which also clears the kernel's
 	// configured-by-user flag (the flag itself cannot be read).
 	Configured bool `json:"configured"`
+	// orig is the table someone had configured before the first up, as
+	// up read it before its first step (the ntuple and lro steps reset
+	// the PF and ixgbe_setup_reta fills the table in again before this
+	// step runs); nil when the table was the driver's own.
+	orig []uint32
 }
 
 func (s *rssIndirStep) id() string   { return "rss-indir" }
@@ -292,6 +297,10 @@ func (s *rssIndirStep) changes(e *env) ([]report.Change, error) {
 	return change("rss.indir", indirWords(cur), indirWords(s.Want)), nil
 }
 func (s *rssIndirStep) record(e *env) error {
+	if s.orig != nil {
+		s.Old, s.Configured = s.orig, true
+		return nil
+	}
 	cur, err := e.h.Ethtool.Indir(e.pf.Name)
 	if err != nil {
 		return err

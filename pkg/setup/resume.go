@@ -78,7 +78,7 @@ func (u *upRun) recreateFirst(ctx context.Context) error {
 	}
 	u.opts.Progress(fmt.Sprintf("remove every VF of %s (--recreate)", u.pf.Name))
 	var changed bool
-	if err := undoAll(ctx, u.e, u.store, u.j, u.opts, &u.res.Steps, &changed); err != nil {
+	if err := undoAll(ctx, u.e, u.store, u.j, u.opts, &u.res.Steps, &changed, u.res.Warn); err != nil {
 		return err
 	}
 	u.res.Changed = changed

@@ -303,7 +303,7 @@ func stepDrift(h *host.Host, pf sriov.PF, req Request, j *journal.Journal) ([]Dr
 	d := desired{req: req, orig: orig, j: j, iommu: iommu, ntuple: ntuple}
 	if req.queueMode() {
 		var err error
-		if d.queue, err = queueSteps(probeQueue(h, pf), req, j); err != nil {
+		if d.queue, err = queueSteps(probeQueue(h, pf), req, j, orig); err != nil {
 			return []Drift{{Field: "rss.indir", Want: fmt.Sprintf("queue %d out of RSS", req.Queue), Have: err.Error()}}, nil
 		}
 	}

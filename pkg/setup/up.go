@@ -64,6 +64,16 @@ type Original struct {
 	Driver    string `json:"driver"`
 	Ntuple    *bool  `json:"ntuple,omitempty"`
 	RxQueues  int    `json:"rx_queues,omitempty"`
+	// RSSIndir is the RSS indirection table when someone had configured
+	// it (nil: it was the driver's own), read before any step resets the
+	// PF; down writes it back after its last reset (original.go).
+	RSSIndir []uint32 `json:"rss_indir,omitempty"`
+	// Rules are the PF's ntuple rules that vfbypass did not install: a
+	// reset vfbypass causes flushes them on ixgbe, and up and down
+	// install them again.
+	Rules []OriginalRule `json:"rules,omitempty"`
+	// LRO is large receive offload (nil: the PF has none).
+	LRO *bool `json:"lro,omitempty"`
 }
 
 // UpResult is the report of Up.
@@ -133,6 +143,8 @@ type upRun struct {
 	rulePlan rulePlan
 	// readd: rules added with steer that --recreate removed, to install again.
 	readd []journal.Rule
+	// flush: the operator's rules the numvfs step flushes (original.go).
+	flush flushPlan
 	steps []step
 	// applied: the entries this run changed, for a rollback.
 	applied []*applied
@@ -167,6 +179,7 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 	if err := u.apply(ctx); err != nil {
 		return u.res, err
 	}
+	u.putBackFlushed()
 	if err := u.applyRules(ctx); err != nil {
 		return u.res, err
 	}
@@ -287,6 +300,9 @@ func (u *upRun) loadJournal(context.Context) error {
 	if on, ok, _ := ntupleSupport(u.h, u.pf.Name); ok {
 		u.orig.Ntuple = &on
 	}
+	// Before any step: an ntuple or LRO switch or sriov_numvfs resets the
+	// PF, which takes the table and the rules away.
+	readOriginalExtras(u.h, u.pf.Name, j, &u.orig)
 	return nil
 }
 

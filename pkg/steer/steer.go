@@ -316,17 +316,17 @@ func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
 	e.qpp = e.pfQueues
 	if as != nil && as.numVFs != e.numVFs {
 		e.numVFs = as.numVFs
-		e.qpp = poolQueues(e.pfQueues, as.numVFs)
+		e.qpp = PoolQueues(e.pfQueues, as.numVFs)
 	}
 	return e, nil
 }
 
-// poolQueues predicts ixgbe's queues per pool with n VFs from the PF's RX
+// PoolQueues predicts ixgbe's queues per pool with n VFs from the PF's RX
 // ring count without VFs (the RSS limit), as ixgbe_set_sriov_queues
 // (ixgbe_lib.c) computes rss_i: 2 at most in 64-pool mode (more than 32
 // pools), else 4, 2 or 1. With SR-IOV on, the PF keeps one pool, so its
 // ring count is that pool size, which every VF pool shares.
-func poolQueues(rings uint32, n int) uint32 {
+func PoolQueues(rings uint32, n int) uint32 {
 	if n == 0 {
 		return rings
 	}
