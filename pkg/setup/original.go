@@ -277,55 +277,62 @@ func isNoTable(err error) bool {
 	return errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, flows.ErrNotSupported)
 }
 
-// flushPlan is what up's numvfs step does to the rules on an ixgbe PF:
-// the reset flushes every rule; the operator's come back after the VFs
-// appear (again), unless the new queue layout refuses them (refused, with
-// the reason: down installs those after numvfs returns to 0).
+// flushPlan is what up does for the operator's rules: on an ixgbe PF the
+// numvfs step's reset flushes every rule; the operator's come back after
+// the steps (again), and so does one a reset took away earlier (status
+// shows it as drift), unless the VFs' queue layout refuses it (refused,
+// with the reason: down installs those after numvfs returns to 0).
 type flushPlan struct {
 	again   []OriginalRule
 	refused map[uint32]string
 }
 
-// planFlush names the rules the numvfs step flushes, in up's diff, before
-// anything changes; vfbypass's own rules come back through applyRules.
+// planFlush names, in up's diff and before anything changes, the rules the
+// numvfs step flushes and the operator's rules up installs again;
+// vfbypass's own rules come back through applyRules.
 func (u *upRun) planFlush() error {
-	var nv step
+	flushes := false
 	for _, s := range u.steps {
-		if s.id() == "numvfs" {
-			nv = s
+		if s.id() == "numvfs" && u.pf.Driver == "ixgbe" {
+			c, err := s.changes(u.e)
+			if err != nil {
+				return err
+			}
+			flushes = len(c) > 0
 		}
 	}
-	if nv == nil || u.pf.Driver != "ixgbe" {
-		return nil
-	}
-	if c, err := nv.changes(u.e); err != nil || len(c) == 0 {
+	missing, err := missingOriginal(u.h, u.pf.Name, u.orig.Rules)
+	if err != nil && !isNoTable(err) {
 		return err
-	}
-	present, err := u.presentOriginal()
-	if err != nil {
-		return err
-	}
-	rings := uint32(0)
-	if u.pf.NumVFs == 0 {
-		rings = uint32(u.res.RxQueuesPrev)
 	}
 	u.flush = flushPlan{refused: map[uint32]string{}}
-	for _, r := range present {
-		why := ""
-		if rings > 0 {
-			why = refusedAfter(r, rings, u.req.NumVFs)
+	for _, r := range u.orig.Rules {
+		gone := slices.ContainsFunc(missing, func(m OriginalRule) bool { return m.Location == r.Location })
+		if !gone && !flushes {
+			continue
 		}
-		after := "installed again after sriov_numvfs flushes it"
+		why := ""
+		if u.orig.NumVFs == 0 && u.orig.RxQueues > 0 {
+			why = refusedAfter(r, uint32(u.orig.RxQueues), u.req.NumVFs)
+		}
+		c := report.Change{Field: ruleField(r.Location), After: "installed again after sriov_numvfs flushes it"}
+		if gone {
+			c.After = ruleValue(strings.Fields(r.Words))
+		} else {
+			c.Before = ruleValue(strings.Fields(r.Words))
+		}
 		if why != "" {
 			u.flush.refused[r.Location] = why
-			after = ""
-			u.res.Warn("ntuple rule %d (%s) on %s is flushed by sriov_numvfs and cannot be installed again while the VFs exist: %s; 'vfbypass down %s' installs it again", r.Location, r.Words, u.pf.Name, why, u.pf.Name)
+			c.After = ""
+			u.res.Warn("ntuple rule %d (%s) that was on %s before up cannot be installed while the VFs exist: %s; 'vfbypass down %s' installs it again", r.Location, r.Words, u.pf.Name, why, u.pf.Name)
 		} else {
 			u.flush.again = append(u.flush.again, r)
 		}
-		u.res.Diff = append(u.res.Diff, report.Change{Field: ruleField(r.Location), Before: ruleValue(strings.Fields(r.Words)), After: after})
+		if !gone || why == "" {
+			u.res.Diff = append(u.res.Diff, c)
+		}
 	}
-	if u.j != nil {
+	if flushes && u.j != nil {
 		for _, r := range u.j.Rules {
 			u.res.Diff = append(u.res.Diff, report.Change{Field: ruleField(r.Location), Before: ruleValue(strings.Fields(r.Words)), After: "installed again after sriov_numvfs flushes it"})
 		}
@@ -333,40 +340,22 @@ func (u *upRun) planFlush() error {
 	return nil
 }
 
-// presentOriginal lists the original rules that are in the table now (a
-// rule the operator deleted since is not brought back).
-func (u *upRun) presentOriginal() ([]OriginalRule, error) {
-	missing, err := missingOriginal(u.h, u.pf.Name, u.orig.Rules)
-	if err != nil {
-		if isNoTable(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var out []OriginalRule
-	for _, r := range u.orig.Rules {
-		if !slices.ContainsFunc(missing, func(m OriginalRule) bool { return m.Location == r.Location }) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
-// putBackFlushed installs the operator's rules the numvfs step flushed,
-// before the config's rules go in.
+// putBackFlushed installs the operator's rules that the numvfs step
+// flushed or an earlier reset took away, before the config's rules go in.
 func (u *upRun) putBackFlushed() {
 	if len(u.flush.again) == 0 {
 		return
 	}
 	done, left, err := putBackRules(u.h, u.pf.Name, u.flush.again)
 	if err != nil {
-		u.res.Warn("the ntuple rules sriov_numvfs flushed on %s are not installed again: %v", u.pf.Name, err)
+		u.res.Warn("the ntuple rules that were on %s before up are not installed again: %v", u.pf.Name, err)
 		return
 	}
 	for _, r := range done {
-		u.res.Steps = append(u.res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("install ntuple rule %d (%s) again: it was on %s before up and sriov_numvfs flushed it", r.Location, r.Words, u.pf.Name), Status: "applied"})
+		u.res.Steps = append(u.res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("install ntuple rule %d (%s) again: it was on %s before up and a reset flushed it", r.Location, r.Words, u.pf.Name), Status: "applied"})
+		u.res.Changed = true
 	}
 	for _, l := range left {
-		u.res.Warn("%s: sriov_numvfs flushed it and the driver refuses it now; 'vfbypass down %s' installs it again", l, u.pf.Name)
+		u.res.Warn("%s: it was on %s before up, but the driver refuses it now; 'vfbypass down %s' installs it again", l, u.pf.Name, u.pf.Name)
 	}
 }
