@@ -35,6 +35,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(fakeRxEnv) != "" {
+		os.Exit(fakeRx(os.Args[1:]))
+	}
 	dir, err := os.MkdirTemp("", "vfbypass-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

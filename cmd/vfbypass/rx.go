@@ -52,6 +52,9 @@ it is installed, "vfbypass rx --help" shows its flags. To get it:
 				g.Output = outputOf(args)
 				return g.emit(&report.Plain{}, err)
 			}
+			if queueRx(args) {
+				return runQueueRx(g, path, args)
+			}
 			// exec, not a child: signals, the terminal and the exit code
 			// are the receive loop's own. args are the global flags
 			// given before "rx" and the words after it: -q, -v and -o

@@ -52,6 +52,42 @@ type rxOptions struct {
 	ealArgs []string
 	flow    *rx.Flow
 	jsonl   bool
+	// repair: the handshake with the control plane that repairs the PF
+	// after this loop's XDP attach (queue mode under 'vfbypass rx').
+	repair *cli.RepairLink
+}
+
+// joinRepair, in queue mode under 'vfbypass rx', tells the control plane
+// which PF this loop is about to attach to; the loop then waits for its
+// repair after the attach (afterAttach) and never writes the table or the
+// rules itself.
+func (o *rxOptions) joinRepair(g *cli.Globals) error {
+	if !o.queueMode() {
+		return nil
+	}
+	link, err := cli.ReceiverLink()
+	if err != nil || link == nil {
+		return err
+	}
+	o.repair = link
+	return link.Send(cli.RepairMsg{Event: cli.RepairStarting, PF: o.pf, Queue: o.queue, HostRoot: g.HostRoot, StateDir: g.StateDir})
+}
+
+// afterAttach waits, once the port is up (and its XDP program attached),
+// until the control plane has put the PF's table and rules back, so that
+// nothing is counted while the reset left the queue in RSS.
+func (o *rxOptions) afterAttach(res *rxResult) error {
+	if o.repair == nil {
+		return nil
+	}
+	m, err := o.repair.Attached()
+	if err != nil {
+		return outcome.WithCode(outcome.Failed, fmt.Errorf("wait for 'vfbypass rx' to put the table and the rules of %s back: %w", o.pf, err))
+	}
+	if m.Error != "" {
+		res.Warn("the table and the rules of %s were not all put back after the XDP attach (%s): the queue may receive the kernel's flows, or miss the steered ones", o.pf, m.Error)
+	}
+	return nil
 }
 
 // rxResult is what `vfbypass rx` reports when the loop ends.
@@ -194,6 +230,9 @@ PMDs are loaded from DPDK's plugin directory
 				o.pf = pos[0]
 			}
 			if err := o.resolve(g, cmd, res); err != nil {
+				return emit(g, res, err)
+			}
+			if err := o.joinRepair(g); err != nil {
 				return emit(g, res, err)
 			}
 			return emit(g, res, runRx(g, o, res))

@@ -54,6 +54,9 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 	}
 	res.Driver = p.Driver
 	res.Warnings = append(res.Warnings, p.Warnings...)
+	if err := o.afterAttach(res); err != nil {
+		return err
+	}
 	mode := receiveMode(o, res)
 
 	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
