@@ -97,7 +97,6 @@ func (s *Sim) setNumVFs(st *state, p, real, v string) error {
 		return errno("write", p, unix.EINVAL)
 	}
 	devDir := strings.TrimPrefix(filepath.Dir(real), s.root)
-	addr := path.Base(devDir)
 	totalS, err := readAttr(s.p(devDir + "/sriov_totalvfs"))
 	if err != nil {
 		return err
@@ -119,16 +118,7 @@ func (s *Sim) setNumVFs(st *state, p, real, v string) error {
 	}
 	queuesBefore := st.rxQueues()
 	if n == 0 {
-		for k := cur - 1; k >= 0; k-- {
-			if err := s.removeVF(st, devDir, k); err != nil {
-				return err
-			}
-		}
-		st.VFs = map[int]*vfSettings{}
-		if err := os.WriteFile(real, []byte("0\n"), 0o644); err != nil {
-			return err
-		}
-		return s.sriovReset(st, cur, queuesBefore)
+		return s.disableVFs(st, devDir, real, cur, queuesBefore)
 	}
 	if cur != 0 {
 		return errno("write", p, unix.EBUSY) // "VFs already enabled. Disable before enabling"
@@ -151,34 +141,59 @@ func (s *Sim) setNumVFs(st *state, p, real, v string) error {
 		return err
 	}
 	for k := 0; k < int(n); k++ {
-		vaddr := vfAddress(addr, k)
-		vdir := path.Dir(devDir) + "/" + vaddr
-		iommu := pfGroup != ""
-		if err := s.addDevice(vaddr, vdir, "0x8086", st.Model.VFDevice, "", iommu && !shared); err != nil {
+		if err := s.addVF(st, devDir, k, pfGroup, shared, autoprobe); err != nil {
 			return err
-		}
-		if iommu && shared {
-			if err := s.joinGroup(vaddr, vdir, path.Base(pfGroup)); err != nil {
-				return err
-			}
-		}
-		if err := s.relLink(devDir, vdir+"/physfn"); err != nil {
-			return err
-		}
-		if err := s.relLink(vdir, devDir+"/virtfn"+strconv.Itoa(k)); err != nil {
-			return err
-		}
-		st.VFs[k] = &vfSettings{MAC: "00:00:00:00:00:00", Spoofchk: true}
-		if autoprobe {
-			if err := s.attach(st, vaddr, st.Model.VFDriver); err != nil {
-				return err
-			}
 		}
 	}
 	if err := os.WriteFile(real, []byte(strconv.Itoa(int(n))+"\n"), 0o644); err != nil {
 		return err
 	}
 	return s.sriovReset(st, 0, queuesBefore)
+}
+
+// disableVFs removes the cur VFs of the PF at devDir (sriov_numvfs 0).
+func (s *Sim) disableVFs(st *state, devDir, real string, cur, queuesBefore int) error {
+	for k := cur - 1; k >= 0; k-- {
+		if err := s.removeVF(st, devDir, k); err != nil {
+			return err
+		}
+	}
+	st.VFs = map[int]*vfSettings{}
+	if err := os.WriteFile(real, []byte("0\n"), 0o644); err != nil {
+		return err
+	}
+	return s.sriovReset(st, cur, queuesBefore)
+}
+
+// addVF makes VF k of the PF at devDir: its PCI device (in its own IOMMU
+// group, or the PF's when shared), the physfn and virtfnK links, its
+// rtnetlink settings, and its driver when autoprobe is on.
+func (s *Sim) addVF(st *state, devDir string, k int, pfGroup string, shared, autoprobe bool) error {
+	addr := path.Base(devDir)
+	vaddr := vfAddress(addr, k)
+	vdir := path.Dir(devDir) + "/" + vaddr
+	iommu := pfGroup != ""
+	if err := s.addDevice(vaddr, vdir, "0x8086", st.Model.VFDevice, "", iommu && !shared); err != nil {
+		return err
+	}
+	if iommu && shared {
+		if err := s.joinGroup(vaddr, vdir, path.Base(pfGroup)); err != nil {
+			return err
+		}
+	}
+	if err := s.relLink(devDir, vdir+"/physfn"); err != nil {
+		return err
+	}
+	if err := s.relLink(vdir, devDir+"/virtfn"+strconv.Itoa(k)); err != nil {
+		return err
+	}
+	st.VFs[k] = &vfSettings{MAC: "00:00:00:00:00:00", Spoofchk: true}
+	if autoprobe {
+		if err := s.attach(st, vaddr, st.Model.VFDriver); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sriovReset is the reset of a sriov_numvfs change, from vfsBefore VFs to

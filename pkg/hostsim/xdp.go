@@ -113,13 +113,8 @@ func (s *Sim) attachXDP(st *state, ifname string, a xdpAttach) error {
 			}
 		}
 	case st.ixgbe():
-		switch {
-		case len(st.VFs) > 0:
-			return op(unix.EINVAL, "ixgbe_xdp_setup: SR-IOV is on")
-		case st.lroOn():
-			return op(unix.EINVAL, "ixgbe_xdp_setup: a ring has RSC (LRO) on")
-		case st.mtu()+ixgbePktHdrPad > ixgbeRxBuf3K:
-			return op(unix.EINVAL, "ixgbe_xdp_setup: the frame does not fit the RX buffer")
+		if why := st.ixgbeXDPRefusal(); why != "" {
+			return op(unix.EINVAL, why)
 		}
 		if err := s.portReset(st, resetClose, "ixgbe_xdp_setup → ixgbe_setup_tc", q); err != nil {
 			return err
@@ -134,6 +129,20 @@ func (s *Sim) attachXDP(st *state, ifname string, a xdpAttach) error {
 		st.RSS.XSK = a.queue + 1
 	}
 	return s.emit(host.Event{Link: ifname, Kind: host.EventXDP, Detail: "attached " + a.mode})
+}
+
+// ixgbeXDPRefusal is why ixgbe_xdp_setup refuses a native program (EINVAL),
+// or "".
+func (st *state) ixgbeXDPRefusal() string {
+	switch {
+	case len(st.VFs) > 0:
+		return "ixgbe_xdp_setup: SR-IOV is on"
+	case st.lroOn():
+		return "ixgbe_xdp_setup: a ring has RSC (LRO) on"
+	case st.mtu()+ixgbePktHdrPad > ixgbeRxBuf3K:
+		return "ixgbe_xdp_setup: the frame does not fit the RX buffer"
+	}
+	return ""
 }
 
 // DetachXDP removes the attached program and the AF_XDP socket (as the
