@@ -137,9 +137,12 @@ var ErrCorrupt = errors.New("journal is corrupt")
 // Store is the state directory.
 type Store struct {
 	Dir string
-	// Waiting, when set, is told once when Lock has waited a second for
+	// Waiting, when set, is told once when Lock has waited WaitNotice for
 	// another run on the same PF (for a line on stderr).
 	Waiting func(string)
+	// WaitNotice is how long Lock waits before it tells Waiting; zero
+	// means a second.
+	WaitNotice time.Duration
 }
 
 func (s Store) path(pf, ext string) (string, error) {
@@ -498,12 +501,19 @@ func (s Store) Lock(f host.FS, pf string, timeout time.Duration) (*Lock, error) 
 			fh.Close()
 			return nil, fmt.Errorf("lock %s: another vfbypass run on %s still holds it after %s", p, pf, timeout)
 		}
-		if !told && s.Waiting != nil && time.Since(start) >= time.Second {
+		if !told && s.Waiting != nil && time.Since(start) >= s.waitNotice() {
 			told = true
 			s.Waiting(fmt.Sprintf("waiting for another vfbypass run on %s to finish (it holds %s; at most %s)", pf, p, timeout))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func (s Store) waitNotice() time.Duration {
+	if s.WaitNotice > 0 {
+		return s.WaitNotice
+	}
+	return time.Second
 }
 
 // tempName matches the suffix of Save's temporary files after ".PF.json.":
