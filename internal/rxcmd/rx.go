@@ -1,7 +1,6 @@
 package rxcmd
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,9 +89,16 @@ func (o *rxOptions) afterAttach(res *rxResult) error {
 	return nil
 }
 
-// rxResult is what `vfbypass rx` reports when the loop ends.
+// rxResult is what `vfbypass rx` reports when the loop ends: the output
+// contract's common keys and the loop's own.
 type rxResult struct {
 	report.Common
+	rxLoop
+}
+
+// rxLoop is what the loop reports of itself, also as the last line of -o
+// jsonl (rxSummary).
+type rxLoop struct {
 	Device    string             `json:"device"`
 	Driver    string             `json:"driver"`
 	EALArgs   []string           `json:"eal_args"`
@@ -108,8 +114,18 @@ type rxResult struct {
 	// AFXDP is set in queue mode (--pf PF --queue Q): the kernel's
 	// queue, and whether its AF_XDP socket runs in zero-copy mode.
 	AFXDP *rxAFXDP `json:"af_xdp,omitempty"`
-	// Type is "summary" on the last line of -o jsonl.
-	Type string `json:"type,omitempty"`
+}
+
+// rxSummary is the last line of -o jsonl: like the interval lines, a
+// type and a time, then the loop's report, its warnings and error;
+// nothing of the control plane's (changed, diff, vfs).
+type rxSummary struct {
+	Type string `json:"type"`
+	Time string `json:"time"`
+	PF   string `json:"pf,omitempty"`
+	rxLoop
+	Warnings []string          `json:"warnings"`
+	Error    *report.ErrorInfo `json:"error,omitempty"`
 }
 
 // rxAFXDP is the queue-mode part of the result.
@@ -151,19 +167,13 @@ func emit(g *cli.Globals, res *rxResult, err error) error {
 	if g.Output != "jsonl" {
 		return g.Emit(res, err)
 	}
-	res.Type = "summary"
 	report.SetError(res, err)
-	var b bytes.Buffer
-	if jerr := report.JSON(&b, res); jerr != nil && err == nil {
-		return jerr
+	sum := rxSummary{Type: "summary", Time: time.Now().UTC().Format(time.RFC3339Nano), PF: res.PF, rxLoop: res.rxLoop, Warnings: res.Warnings, Error: res.Error}
+	if sum.Warnings == nil {
+		sum.Warnings = []string{}
 	}
-	var line bytes.Buffer
-	if jerr := json.Compact(&line, b.Bytes()); jerr != nil && err == nil {
+	if jerr := json.NewEncoder(g.Stdout).Encode(sum); jerr != nil && err == nil {
 		return jerr
-	}
-	line.WriteByte('\n')
-	if _, werr := g.Stdout.Write(line.Bytes()); werr != nil && err == nil {
-		return werr
 	}
 	if err != nil {
 		return cli.Printed{Err: err}
@@ -212,7 +222,7 @@ PMDs are loaded from DPDK's plugin directory
   vfbypass rx --vdev net_null0 --no-huge --duration 5s -o json
   vfbypass rx --vdev net_af_packet0,iface=veth1 --no-huge --match "udp dst-port 4789"`, "vfbypass rx", name),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res := &rxResult{EALArgs: []string{}, Queues: []rx.QueueCounters{}}
+			res := &rxResult{rxLoop: rxLoop{EALArgs: []string{}, Queues: []rx.QueueCounters{}}}
 			o.jsonl = g.Output == "jsonl"
 			if !rx.Available {
 				return g.Emit(res, outcome.Invalid("install libdpdk-dev (apt-get install libdpdk-dev dpdk pkg-config) and build without -tags nodpdk: make build (or go build -o bin/vfbypass-rx ./cmd/vfbypass-rx)",

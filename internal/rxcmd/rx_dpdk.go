@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/vfbypass/vfbypass/internal/buildinfo"
 	"github.com/vfbypass/vfbypass/internal/cli"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/rx"
@@ -73,7 +75,7 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 	}
 	var exp *metrics.Exporter
 	if ln != nil {
-		exp = metrics.NewExporter(o.device, p.Driver, mode, read)
+		exp = metrics.NewExporter(o.metricLabels(p.Driver, mode), read)
 		stop, err := serveMetrics(ln, exp)
 		if err != nil {
 			return outcome.WithCode(outcome.Failed, err)
@@ -111,6 +113,18 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 		res.Warn("%v", err)
 	}
 	return nil
+}
+
+// metricLabels are the exporter's labels for this run: the device, the PF
+// and VF it was named by, the driver and mode, and the build.
+func (o *rxOptions) metricLabels(driver, mode string) metrics.Labels {
+	l := metrics.Labels{Device: o.device, PF: o.pf, Driver: driver, Mode: mode}
+	if o.pf != "" && !o.queueMode() {
+		l.VF = strconv.Itoa(o.vf)
+	}
+	in := buildinfo.Read("vfbypass-rx")
+	l.Build = metrics.Build{Version: in.Version, Commit: in.Commit, GoVersion: in.Go, DPDK: rx.DPDKVersion()}
+	return l
 }
 
 // receiveMode says how the port receives, for the start line and the

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -94,7 +95,7 @@ func TestRxCLIMetricsAndJSONLOnNullVdev(t *testing.T) {
 		lines <- ls
 	}()
 	time.Sleep(1200 * time.Millisecond)
-	q := `{device="net_null0",queue="0"}`
+	q := `{device="net_null0",pf="",queue="0",vf=""}`
 	first := scrapeMetrics(t, m[1])
 	var second map[string]float64
 	for deadline := time.Now().Add(2 * time.Second); ; {
@@ -107,11 +108,12 @@ func TestRxCLIMetricsAndJSONLOnNullVdev(t *testing.T) {
 			t.Fatalf("packets_total did not grow (with a rate) in 2 s of scrapes: %v, last %v", first, second)
 		}
 	}
-	if second["vfbypass_rx_interval_seconds{device=\"net_null0\"}"] <= 0 ||
-		second[`vfbypass_rx_info{device="net_null0",driver="net_null",mode="vdev"}`] != 1 {
+	if math.Abs(second["vfbypass_rx_bytes_per_second"+q]-64*second["vfbypass_rx_packets_per_second"+q]) > 1e-6*second["vfbypass_rx_bytes_per_second"+q] ||
+		second[`vfbypass_rx_interval_seconds{device="net_null0",pf="",vf=""}`] <= 0 ||
+		second[`vfbypass_rx_info{device="net_null0",driver="net_null",mode="vdev",pf="",vf=""}`] != 1 {
 		t.Fatalf("second scrape: %v", second)
 	}
-	for _, k := range []string{"vfbypass_rx_bytes_total" + q, `vfbypass_rx_missed_total{device="net_null0"}`, `vfbypass_rx_errors_total{device="net_null0"}`} {
+	for _, k := range []string{"vfbypass_rx_bytes_total" + q, `vfbypass_rx_missed_total{device="net_null0",pf="",vf=""}`, `vfbypass_rx_errors_total{device="net_null0",pf="",vf=""}`} {
 		if _, ok := second[k]; !ok {
 			t.Errorf("scrape lacks %s", k)
 		}
@@ -127,12 +129,22 @@ func TestRxCLIMetricsAndJSONLOnNullVdev(t *testing.T) {
 	for i, l := range ls {
 		var v struct {
 			Type    string  `json:"type"`
+			Time    string  `json:"time"`
 			Packets uint64  `json:"packets"`
 			PPS     float64 `json:"pps"`
 			IntS    float64 `json:"interval_s"`
 		}
-		if err := json.Unmarshal([]byte(l), &v); err != nil {
+		var keys map[string]any
+		if err := json.Unmarshal([]byte(l), &v); err != nil || json.Unmarshal([]byte(l), &keys) != nil {
 			t.Fatalf("line %d is not a JSON object: %v\n%s", i+1, err, l)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, v.Time); err != nil {
+			t.Fatalf("line %d: time %q: %v", i+1, v.Time, err)
+		}
+		for _, k := range []string{"changed", "diff", "vfs"} {
+			if _, ok := keys[k]; ok {
+				t.Fatalf("line %d carries the control plane's %q: %s", i+1, k, l)
+			}
 		}
 		want := "interval"
 		if i == len(ls)-1 {

@@ -81,8 +81,8 @@ func rates(packets, bytes uint64, secs float64) (pps, mbps float64) {
 // read fresh at each scrape (read); the rates are those of the last
 // interval the command reported with Observe.
 type Exporter struct {
-	driver, mode string
-	read         func() (Sample, error)
+	l    Labels
+	read func() (Sample, error)
 
 	mu   sync.Mutex
 	last Interval
@@ -90,32 +90,46 @@ type Exporter struct {
 
 	packets, bytes, match, pps, bps     *prometheus.Desc
 	missed, errors, nombuf, info, ratep *prometheus.Desc
+	build                               *prometheus.Desc
 }
 
-// NewExporter exports the counters read returns, labelled with the device
-// and its driver; mode (e.g. "af_xdp copy", "vfio") goes into
-// vfbypass_rx_info.
-func NewExporter(device, driver, mode string, read func() (Sample, error)) *Exporter {
+// Labels say what an exporter's metrics describe: every metric carries
+// device, pf and vf (pf and vf empty when the device was not named by
+// them); vfbypass_rx_info has the driver and the receive mode (e.g.
+// "AF_XDP copy", "vfio-pci"), vfbypass_rx_build_info the build.
+type Labels struct {
+	Device, PF, VF string
+	Driver, Mode   string
+	Build          Build
+}
+
+// Build is the receive loop's build, for vfbypass_rx_build_info.
+type Build struct {
+	Version, Commit, GoVersion, DPDK string
+}
+
+// NewExporter exports the counters read returns, labelled by l.
+func NewExporter(l Labels, read func() (Sample, error)) *Exporter {
 	q := []string{"queue"}
-	c := prometheus.Labels{"device": device}
+	c := prometheus.Labels{"device": l.Device, "pf": l.PF, "vf": l.VF}
 	d := func(name, help string, v []string) *prometheus.Desc {
 		return prometheus.NewDesc("vfbypass_rx_"+name, help, v, c)
 	}
 	return &Exporter{
-		driver:  driver,
-		mode:    mode,
+		l:       l,
 		read:    read,
 		packets: d("packets_total", "Packets the receive loop took from the RX queue.", q),
 		bytes:   d("bytes_total", "Bytes (mbuf packet lengths, without CRC) the loop took from the RX queue.", q),
 		match:   d("match_packets_total", "Packets of the --match flow.", q),
 		pps:     d("packets_per_second", "Packets per second over the last interval.", q),
-		bps:     d("bits_per_second", "Bits per second over the last interval.", q),
+		bps:     d("bytes_per_second", "Bytes (without CRC) per second over the last interval.", q),
 		missed:  d("missed_total", "Packets the NIC dropped for lack of a free descriptor (ethdev imissed, per port).", nil),
 		errors:  d("errors_total", "Erroneous received packets (ethdev ierrors, per port).", nil),
 		nombuf:  d("nombuf_total", "RX mbuf allocation failures (ethdev rx_nombuf, per port).", nil),
 		ratep:   d("interval_seconds", "Length of the interval the rates cover.", nil),
-		info: prometheus.NewDesc("vfbypass_rx_info", "The device received on: its PMD and receive mode.",
-			[]string{"driver", "mode"}, c),
+		info:    d("info", "The device received on: its PMD and receive mode.", []string{"driver", "mode"}),
+		build: prometheus.NewDesc("vfbypass_rx_build_info", "The build of vfbypass-rx and the DPDK it runs with.",
+			[]string{"version", "commit", "goversion", "dpdk"}, nil),
 	}
 }
 
@@ -128,7 +142,7 @@ func (x *Exporter) Observe(iv Interval) {
 
 // Describe sends the metrics' descriptions.
 func (x *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{x.packets, x.bytes, x.match, x.pps, x.bps, x.missed, x.errors, x.nombuf, x.ratep, x.info} {
+	for _, d := range []*prometheus.Desc{x.packets, x.bytes, x.match, x.pps, x.bps, x.missed, x.errors, x.nombuf, x.ratep, x.info, x.build} {
 		ch <- d
 	}
 }
@@ -148,18 +162,20 @@ func (x *Exporter) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(x.packets, prometheus.CounterValue, float64(q.Packets), l)
 		ch <- prometheus.MustNewConstMetric(x.bytes, prometheus.CounterValue, float64(q.Bytes), l)
 		ch <- prometheus.MustNewConstMetric(x.match, prometheus.CounterValue, float64(q.MatchPackets), l)
-		var pps, mbps float64
-		if seen && i < len(last.Queues) {
-			pps, mbps = last.Queues[i].PPS, last.Queues[i].Mbps
+		var pps, bps float64
+		if seen && i < len(last.Queues) && last.Seconds > 0 {
+			pps, bps = last.Queues[i].PPS, float64(last.Queues[i].Bytes)/last.Seconds
 		}
 		ch <- prometheus.MustNewConstMetric(x.pps, prometheus.GaugeValue, pps, l)
-		ch <- prometheus.MustNewConstMetric(x.bps, prometheus.GaugeValue, mbps*1e6, l)
+		ch <- prometheus.MustNewConstMetric(x.bps, prometheus.GaugeValue, bps, l)
 	}
 	ch <- prometheus.MustNewConstMetric(x.missed, prometheus.CounterValue, float64(s.Port.IMissed))
 	ch <- prometheus.MustNewConstMetric(x.errors, prometheus.CounterValue, float64(s.Port.IErrors))
 	ch <- prometheus.MustNewConstMetric(x.nombuf, prometheus.CounterValue, float64(s.Port.RxNoMbuf))
 	ch <- prometheus.MustNewConstMetric(x.ratep, prometheus.GaugeValue, last.Seconds)
-	ch <- prometheus.MustNewConstMetric(x.info, prometheus.GaugeValue, 1, x.driver, x.mode)
+	ch <- prometheus.MustNewConstMetric(x.info, prometheus.GaugeValue, 1, x.l.Driver, x.l.Mode)
+	b := x.l.Build
+	ch <- prometheus.MustNewConstMetric(x.build, prometheus.GaugeValue, 1, b.Version, b.Commit, b.GoVersion, b.DPDK)
 }
 
 // Handler serves the exporter's metrics (and nothing else: no Go runtime

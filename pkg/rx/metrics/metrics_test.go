@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
 	"github.com/vfbypass/vfbypass/pkg/rx"
 )
 
@@ -37,7 +39,7 @@ func TestBetween(t *testing.T) {
 func TestExporterScrape(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	cur := sample(t0, 1, 3000, 7, 2)
-	x := NewExporter("net_null0", "net_null", "vdev", func() (Sample, error) { return cur, nil })
+	x := NewExporter(Labels{Device: "net_null0", Driver: "net_null", Mode: "vdev", Build: Build{Version: "1.0.0", Commit: "abc", GoVersion: "go1.26", DPDK: "22.11.11"}}, func() (Sample, error) { return cur, nil })
 	x.Observe(Between(sample(t0, 0, 1000, 7, 2), cur))
 	h, err := x.Handler()
 	if err != nil {
@@ -47,18 +49,19 @@ func TestExporterScrape(t *testing.T) {
 	defer srv.Close()
 	body := scrape(t, srv.URL)
 	for _, want := range []string{
-		`vfbypass_rx_packets_total{device="net_null0",queue="0"} 3000`,
-		`vfbypass_rx_packets_total{device="net_null0",queue="1"} 7`,
-		`vfbypass_rx_bytes_total{device="net_null0",queue="0"} 192000`,
-		`vfbypass_rx_match_packets_total{device="net_null0",queue="0"} 1500`,
-		`vfbypass_rx_packets_per_second{device="net_null0",queue="0"} 2000`,
-		`vfbypass_rx_packets_per_second{device="net_null0",queue="1"} 0`,
-		`vfbypass_rx_bits_per_second{device="net_null0",queue="0"} 1.024e+06`,
-		`vfbypass_rx_missed_total{device="net_null0"} 2`,
-		`vfbypass_rx_errors_total{device="net_null0"} 1`,
-		`vfbypass_rx_nombuf_total{device="net_null0"} 0`,
-		`vfbypass_rx_interval_seconds{device="net_null0"} 1`,
-		`vfbypass_rx_info{device="net_null0",driver="net_null",mode="vdev"} 1`,
+		`vfbypass_rx_packets_total{device="net_null0",pf="",queue="0",vf=""} 3000`,
+		`vfbypass_rx_packets_total{device="net_null0",pf="",queue="1",vf=""} 7`,
+		`vfbypass_rx_bytes_total{device="net_null0",pf="",queue="0",vf=""} 192000`,
+		`vfbypass_rx_match_packets_total{device="net_null0",pf="",queue="0",vf=""} 1500`,
+		`vfbypass_rx_packets_per_second{device="net_null0",pf="",queue="0",vf=""} 2000`,
+		`vfbypass_rx_packets_per_second{device="net_null0",pf="",queue="1",vf=""} 0`,
+		`vfbypass_rx_bytes_per_second{device="net_null0",pf="",queue="0",vf=""} 128000`,
+		`vfbypass_rx_build_info{commit="abc",dpdk="22.11.11",goversion="go1.26",version="1.0.0"} 1`,
+		`vfbypass_rx_missed_total{device="net_null0",pf="",vf=""} 2`,
+		`vfbypass_rx_errors_total{device="net_null0",pf="",vf=""} 1`,
+		`vfbypass_rx_nombuf_total{device="net_null0",pf="",vf=""} 0`,
+		`vfbypass_rx_interval_seconds{device="net_null0",pf="",vf=""} 1`,
+		`vfbypass_rx_info{device="net_null0",driver="net_null",mode="vdev",pf="",vf=""} 1`,
 		"# TYPE vfbypass_rx_packets_total counter",
 		"# TYPE vfbypass_rx_packets_per_second gauge",
 	} {
@@ -69,10 +72,35 @@ func TestExporterScrape(t *testing.T) {
 	if strings.Contains(body, "go_goroutines") {
 		t.Errorf("scrape carries Go runtime metrics")
 	}
+	// What 'promtool check metrics' checks: promtool runs this linter
+	// (promlint) on the scrape.
+	problems, err := promlint.New(strings.NewReader(body)).Lint()
+	if err != nil || len(problems) != 0 {
+		t.Errorf("promlint (promtool check metrics): %v %+v", err, problems)
+	}
+}
+
+// TestExporterLabelsPFAndVF: a run on VF 0 of eth3 labels every metric
+// with the PF and the VF.
+func TestExporterLabelsPFAndVF(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	x := NewExporter(Labels{Device: "0000:04:10.1", PF: "eth3", VF: "0", Driver: "net_ixgbe_vf", Mode: "vfio-pci"}, func() (Sample, error) { return sample(t0, 1, 1, 1, 0), nil })
+	h, err := x.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	body := scrape(t, srv.URL)
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "vfbypass_rx_") && !strings.HasPrefix(line, "vfbypass_rx_build_info") && (!strings.Contains(line, `pf="eth3"`) || !strings.Contains(line, `vf="0"`)) {
+			t.Errorf("%q lacks the pf and vf labels", line)
+		}
+	}
 }
 
 func TestExporterReadFailure(t *testing.T) {
-	x := NewExporter("p", "d", "m", func() (Sample, error) { return Sample{}, errors.New("port p: closed") })
+	x := NewExporter(Labels{Device: "p", Driver: "d", Mode: "m"}, func() (Sample, error) { return Sample{}, errors.New("port p: closed") })
 	h, err := x.Handler()
 	if err != nil {
 		t.Fatal(err)
