@@ -1,6 +1,10 @@
 package flows
 
-import "fmt"
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
 
 // Flow types of struct ethtool_rx_flow_spec's flow_type, with their C names
 // from <linux/ethtool.h>. The hash-only types (AH_ESP_V4_FLOW, IPV4_FLOW...)
@@ -48,26 +52,28 @@ const (
 	// RingWake is the ring_cookie that wakes the system (RX_CLS_FLOW_WAKE).
 	RingWake uint64 = 0xfffffffffffffffe // RX_CLS_FLOW_WAKE
 
-	RingQueueMask uint64 = 0x00000000ffffffff // ETHTOOL_RX_FLOW_SPEC_RING
-	RingVFMask    uint64 = 0x000000ff00000000 // ETHTOOL_RX_FLOW_SPEC_RING_VF
-	RingVFShift          = 32                 // ETHTOOL_RX_FLOW_SPEC_RING_VF_OFF
+	RingQueueMask uint64 = unix.ETHTOOL_RX_FLOW_SPEC_RING
+	RingVFMask    uint64 = unix.ETHTOOL_RX_FLOW_SPEC_RING_VF
+	RingVFShift          = unix.ETHTOOL_RX_FLOW_SPEC_RING_VF_OFF
 
 	// EthRxfhContextAlloc is the rss_context value that asks for a new RSS
 	// context (ETH_RXFH_CONTEXT_ALLOC); a rule cannot use it.
 	EthRxfhContextAlloc uint32 = 0xffffffff // ETH_RXFH_CONTEXT_ALLOC
 )
 
-// SIOCETHTOOL commands for ntuple rules (ETHTOOL_* in <linux/ethtool.h>).
+// SIOCETHTOOL commands for ntuple rules (ETHTOOL_* in <linux/ethtool.h>),
+// from golang.org/x/sys/unix; abi_test.go checks them against the header.
+// The flow types, flags and RX_CLS_* values above are not in x/sys/unix.
 const (
-	CmdGRXRings    uint32 = 0x0000002d // ETHTOOL_GRXRINGS
-	CmdGRXClsRlCnt uint32 = 0x0000002e // ETHTOOL_GRXCLSRLCNT
-	CmdGRXClsRule  uint32 = 0x0000002f // ETHTOOL_GRXCLSRULE
-	CmdGRXClsRlAll uint32 = 0x00000030 // ETHTOOL_GRXCLSRLALL
-	CmdSRXClsRlDel uint32 = 0x00000031 // ETHTOOL_SRXCLSRLDEL
-	CmdSRXClsRlIns uint32 = 0x00000032 // ETHTOOL_SRXCLSRLINS
+	CmdGRXRings    uint32 = unix.ETHTOOL_GRXRINGS
+	CmdGRXClsRlCnt uint32 = unix.ETHTOOL_GRXCLSRLCNT
+	CmdGRXClsRule  uint32 = unix.ETHTOOL_GRXCLSRULE
+	CmdGRXClsRlAll uint32 = unix.ETHTOOL_GRXCLSRLALL
+	CmdSRXClsRlDel uint32 = unix.ETHTOOL_SRXCLSRLDEL
+	CmdSRXClsRlIns uint32 = unix.ETHTOOL_SRXCLSRLINS
 
 	// SIOCEthtool is the ioctl request number (SIOCETHTOOL, <linux/sockios.h>).
-	SIOCEthtool = 0x8946 // SIOCETHTOOL
+	SIOCEthtool = unix.SIOCETHTOOL
 )
 
 // cmdName is the C name of a SIOCETHTOOL command, for error messages.

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
-// SIOCETHTOOL commands for RSS and channels (ETHTOOL_* in <linux/ethtool.h>).
+// SIOCETHTOOL commands for RSS and channels (ETHTOOL_* in <linux/ethtool.h>),
+// from golang.org/x/sys/unix.
 const (
-	CmdGRXFHIndir uint32 = 0x00000038 // ETHTOOL_GRXFHINDIR
-	CmdSRXFHIndir uint32 = 0x00000039 // ETHTOOL_SRXFHINDIR
-	CmdGChannels  uint32 = 0x0000003c // ETHTOOL_GCHANNELS
+	CmdGRXFHIndir uint32 = unix.ETHTOOL_GRXFHINDIR
+	CmdSRXFHIndir uint32 = unix.ETHTOOL_SRXFHINDIR
+	CmdGChannels  uint32 = unix.ETHTOOL_GCHANNELS
 )
 
 // Byte layout of struct ethtool_rxfh_indir and struct ethtool_channels;

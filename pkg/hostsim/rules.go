@@ -583,8 +583,9 @@ func (r *simRules) Insert(fs flows.FlowSpec, _ uint32) (uint32, error) {
 			return fmt.Errorf("%w (ntuple filters are off: ethtool -K %s ntuple on)", unix.EOPNOTSUPP, r.ifname)
 		}
 		if fs.RingCookie != flows.RingDrop {
-			ring := fs.RingCookie & 0xffffffff
-			vf := (fs.RingCookie >> 32) & 0xff
+			// ethtool_get_flow_spec_ring and _ring_vf (the VF field is N+1).
+			ring := fs.RingCookie & flows.RingQueueMask
+			vf := (fs.RingCookie & flows.RingVFMask) >> flows.RingVFShift
 			if vf == 0 && ring >= uint64(st.rxQueues()) {
 				return unix.EINVAL
 			}

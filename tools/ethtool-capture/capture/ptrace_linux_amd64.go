@@ -13,18 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// From <linux/sockios.h> and <linux/ethtool.h>. They are written here
-// rather than taken from pkg/flows because pkg/flows' own tests import this
-// package (an import of pkg/flows would be a cycle); the comparison with
-// Parse in those tests checks them.
+// The ioctl and command numbers are golang.org/x/sys/unix's. The struct
+// offsets are written here rather than taken from pkg/flows because
+// pkg/flows' own tests import this package (an import of pkg/flows would be
+// a cycle); the comparison with Parse in those tests checks them.
 const (
-	siocEthtool    = 0x8946 // SIOCETHTOOL
-	cmdGRXRings    = 0x2d   // ETHTOOL_GRXRINGS
-	cmdGRXClsRlCnt = 0x2e   // ETHTOOL_GRXCLSRLCNT
-	cmdGRXClsRlAll = 0x30   // ETHTOOL_GRXCLSRLALL
-	cmdSRXClsRlDel = 0x31   // ETHTOOL_SRXCLSRLDEL
-	cmdSRXClsRlIns = 0x32   // ETHTOOL_SRXCLSRLINS
-
 	ifrDataOff   = 16  // struct ifreq: ifr_data after the IFNAMSIZ name
 	rxnfcData    = 8   // struct ethtool_rxnfc.data (__u64)
 	rxnfcRuleCnt = 184 // struct ethtool_rxnfc.rule_cnt
@@ -128,7 +121,7 @@ func (t *tracer) syscallStop() error {
 		return nil
 	}
 	nr, a1, a2 := syscallArgs(&regs)
-	if nr != unix.SYS_IOCTL || a1 != siocEthtool {
+	if nr != unix.SYS_IOCTL || a1 != unix.SIOCETHTOOL {
 		return nil
 	}
 	handled, err := t.ethtool(uintptr(a2))
@@ -160,15 +153,15 @@ func (t *tracer) ethtool(ifr uintptr) (bool, error) {
 		return false, fmt.Errorf("read struct ethtool_rxnfc: %w", err)
 	}
 	switch binary.NativeEndian.Uint32(buf) {
-	case cmdGRXRings:
+	case unix.ETHTOOL_GRXRINGS:
 		binary.NativeEndian.PutUint64(buf[rxnfcData:], RxRings)
-	case cmdGRXClsRlCnt, cmdGRXClsRlAll:
+	case unix.ETHTOOL_GRXCLSRLCNT, unix.ETHTOOL_GRXCLSRLALL:
 		binary.NativeEndian.PutUint64(buf[rxnfcData:], TableSize)
 		binary.NativeEndian.PutUint32(buf[rxnfcRuleCnt:], 0)
-	case cmdSRXClsRlIns:
+	case unix.ETHTOOL_SRXCLSRLINS:
 		t.inserted = buf
 		return true, nil
-	case cmdSRXClsRlDel:
+	case unix.ETHTOOL_SRXCLSRLDEL:
 		return true, nil
 	default:
 		return false, nil
