@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,10 +18,15 @@ type applied struct {
 	ent *journal.Entry
 	s   step
 	// prev is the entry's step before this run (nil: this run made it);
-	// prevUndo and prevState are its record and state.
+	// prevUndo, prevState and prevDesc are its record, state and text.
 	prev      step
 	prevUndo  json.RawMessage
 	prevState string
+	prevDesc  string
+	// before, for a VF's settings, holds their values before this run in
+	// its Old: a rollback sets them again, whether or not an earlier run
+	// created the VF (Created only tells down that the VF goes with it).
+	before *vfConfigStep
 }
 
 // apply carries out the plan: each step whose fields differ from the
@@ -110,6 +116,13 @@ func (u *upRun) entryFor(s step) (*applied, error) {
 	if r, ok := s.(*releaseStep); ok {
 		return &applied{ent: r.ent, s: s, prev: r.bind, prevUndo: r.ent.Undo, prevState: r.ent.State}, nil
 	}
+	var before *vfConfigStep
+	if v, ok := s.(*vfConfigStep); ok {
+		before = &vfConfigStep{Index: v.Index, Want: v.Want}
+		if before.record(u.e) != nil {
+			before = nil // no VF yet: this run's numvfs rollback removes it
+		}
+	}
 	ent := u.j.Entry(s.id())
 	if ent == nil {
 		if err := s.record(u.e); err != nil {
@@ -118,7 +131,7 @@ func (u *upRun) entryFor(s step) (*applied, error) {
 		rec, _ := json.Marshal(s)
 		ent = &journal.Entry{ID: s.id(), Kind: s.kind(), Desc: s.describe(u.e), Undo: rec}
 		u.j.Steps = append(u.j.Steps, ent)
-		return &applied{ent: ent, s: s}, nil
+		return &applied{ent: ent, s: s, before: before}, nil
 	}
 	old, err := decodeStep(ent.Kind, ent.Undo, u.pf.TotalVFs)
 	if err != nil {
@@ -127,7 +140,7 @@ func (u *upRun) entryFor(s step) (*applied, error) {
 	if err := s.keep(old, u.e); err != nil {
 		return nil, err
 	}
-	a := &applied{ent: ent, s: s, prev: old, prevUndo: ent.Undo, prevState: ent.State}
+	a := &applied{ent: ent, s: s, prev: old, prevUndo: ent.Undo, prevState: ent.State, prevDesc: ent.Desc, before: before}
 	ent.Undo, _ = json.Marshal(s)
 	ent.Desc = s.describe(u.e)
 	return a, nil
@@ -145,6 +158,11 @@ func (u *upRun) rollback(done []*applied, cause error) error {
 		if err := a.putBack(ctx, u.e); err != nil {
 			left = append(left, fmt.Sprintf("%s (%s): %v", a.ent.ID, a.ent.Desc, err))
 			continue
+		}
+		if a.prev == nil {
+			// This run made the entry: it goes, so that the journal is
+			// as it was too.
+			u.j.Steps = slices.DeleteFunc(u.j.Steps, func(e *journal.Entry) bool { return e == a.ent })
 		}
 		markRolledBack(u.res, a.ent.ID)
 		if serr := u.store.Save(u.j); serr != nil {
@@ -170,6 +188,17 @@ func (u *upRun) rollback(done []*applied, cause error) error {
 
 // putBack undoes a's change in the kernel and in its entry.
 func (a *applied) putBack(ctx context.Context, e *env) error {
+	if a.before != nil {
+		if _, err := a.before.undo(ctx, e); err != nil {
+			return err
+		}
+		if a.prev == nil {
+			a.ent.State = journal.Undone
+		} else {
+			a.ent.Undo, a.ent.State, a.ent.Desc = a.prevUndo, a.prevState, a.prevDesc
+		}
+		return nil
+	}
 	if a.prev == nil {
 		if a.ent.State != journal.Undone {
 			if _, err := a.s.undo(ctx, e); err != nil {
@@ -192,6 +221,9 @@ func (a *applied) putBack(ctx context.Context, e *env) error {
 		return err
 	}
 	a.ent.Undo, a.ent.State = a.prevUndo, a.prevState
+	if a.prevDesc != "" {
+		a.ent.Desc = a.prevDesc
+	}
 	return nil
 }
 
