@@ -34,7 +34,7 @@ type applied struct {
 // marked applied; a step that fails rolls back this run's steps.
 func (u *upRun) apply(ctx context.Context) error {
 	u.openJournal()
-	prevReq := u.j.Request
+	u.prevReq = u.j.Request
 	u.j.Request, _ = json.Marshal(u.req)
 	for _, s := range u.steps {
 		a, err := u.applyStep(ctx, s)
@@ -42,16 +42,28 @@ func (u *upRun) apply(ctx context.Context) error {
 			u.applied = append(u.applied, a)
 		}
 		if err != nil {
-			u.j.Request = prevReq
 			return u.rollback(u.applied, err)
 		}
 	}
-	if !u.res.Changed && string(prevReq) != string(u.j.Request) {
-		// Nothing to change in the kernel, but the request (the desired
-		// state status compares against) is new.
-		if err := u.store.Save(u.j); err != nil {
-			return outcome.WithCode(outcome.Failed, err)
+	return nil
+}
+
+// saveRequest, after the steps and the rules, saves a request that is new
+// when no step journaled it: nothing changed but the rules, or nothing at
+// all, while the request (the desired state status compares against) is
+// new. A failure rolls back the rules.
+func (u *upRun) saveRequest() error {
+	if string(u.prevReq) == string(u.j.Request) {
+		return nil
+	}
+	if cur, err := u.store.Load(u.pf.Name); err == nil && cur != nil {
+		if string(cur.Request) == string(u.j.Request) {
+			return nil // saved with the steps
 		}
+		u.j.Rules = cur.Rules // as steer left them
+	}
+	if err := u.store.Save(u.j); err != nil {
+		return u.rollback(u.applied, err)
 	}
 	return nil
 }
@@ -152,7 +164,10 @@ func (u *upRun) entryFor(s step) (*applied, error) {
 // RollbackIncomplete naming what is left.
 func (u *upRun) rollback(done []*applied, cause error) error {
 	ctx := context.Background()
-	var left []string
+	left := u.putRulesBack()
+	if u.j != nil {
+		u.j.Request = u.prevReq
+	}
 	for i := len(done) - 1; i >= 0; i-- {
 		a := done[i]
 		if err := a.putBack(ctx, u.e); err != nil {

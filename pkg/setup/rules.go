@@ -180,15 +180,20 @@ func (u *upRun) ruleSteps(p rulePlan) []StepResult {
 func (u *upRun) applyRules(ctx context.Context) error {
 	p, err := u.planRules()
 	if err != nil {
-		return err
+		// The steps before may have changed the host (the RSS table, the
+		// VFs): they are rolled back.
+		return u.rollback(u.applied, fmt.Errorf("rules: %w", err))
 	}
-	opts := steer.Options{StateDir: u.opts.StateDir, LockHeld: true, LockTimeout: u.opts.LockTimeout}
+	opts := u.steerOptions()
+	if u.j != nil {
+		u.ruleUndo = &ruleUndo{records: slices.Clone(u.j.Rules)}
+	}
 	if len(p.forget) > 0 {
 		for _, r := range p.forget {
 			u.j.DropRule(r.Location)
 		}
 		if err := u.store.Save(u.j); err != nil {
-			return err
+			return u.rollback(u.applied, fmt.Errorf("rules: %w", err))
 		}
 	}
 	if len(p.remove) > 0 {
@@ -201,6 +206,7 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		if err := u.took(sr, err, "undone", "delete the rules the config no longer has"); err != nil {
 			return err
 		}
+		u.ruleUndo.removed = p.remove
 	}
 	keep, drop := readdable(append(u.readd, p.reinstall...), u.req.NumVFs)
 	for _, r := range drop {
@@ -211,6 +217,11 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		sr, err := steer.Reinstall(u.h, u.store, u.pf.Name, keep, opts)
 		if err := u.took(sr, err, "repaired", "install the missing rules again"); err != nil {
 			return err
+		}
+		if u.ruleUndo != nil {
+			for _, r := range keep {
+				u.ruleUndo.installed = append(u.ruleUndo.installed, r.Location)
+			}
 		}
 	}
 	if len(u.req.Rules) > 0 {
@@ -224,6 +235,52 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func (u *upRun) steerOptions() steer.Options {
+	return steer.Options{StateDir: u.opts.StateDir, LockHeld: true, LockTimeout: u.opts.LockTimeout}
+}
+
+// ruleUndo is what applyRules changed in the rule table and the journal's
+// rule records, for a rollback: the records as they were, the rules it
+// deleted and the locations it installed again.
+type ruleUndo struct {
+	records   []journal.Rule
+	removed   []journal.Rule
+	installed []uint32
+}
+
+// putRulesBack undoes applyRules's changes (steer's own batch is all or
+// nothing already): the rules it installed again go, the rules it deleted
+// come back, and the journal's rule records are as they were. It returns
+// what it could not put back.
+func (u *upRun) putRulesBack() []string {
+	r := u.ruleUndo
+	if r == nil {
+		return nil
+	}
+	u.ruleUndo = nil
+	var left []string
+	if len(r.installed) > 0 {
+		if _, err := steer.Del(u.h, u.store, u.pf.Name, r.installed, u.steerOptions()); err != nil {
+			left = append(left, fmt.Sprintf("ntuple rules at %v installed again: %v", r.installed, err))
+		}
+	}
+	if len(r.removed) > 0 {
+		if _, err := steer.Reinstall(u.h, u.store, u.pf.Name, r.removed, u.steerOptions()); err != nil {
+			var locs []uint32
+			for _, x := range r.removed {
+				locs = append(locs, x.Location)
+			}
+			left = append(left, fmt.Sprintf("ntuple rules at %v deleted: %v", locs, err))
+		}
+	}
+	if len(left) == 0 {
+		u.j.Rules = r.records
+	} else if cur, err := u.store.Load(u.pf.Name); err == nil && cur != nil {
+		u.j.Rules = cur.Rules // what steer journaled of the rules left
+	}
+	return left
 }
 
 // took reports one steer operation of up's and keeps the journal steer

@@ -148,6 +148,10 @@ type upRun struct {
 	steps []step
 	// applied: the entries this run changed, for a rollback.
 	applied []*applied
+	// prevReq: the journal's request before this run, which a rollback
+	// puts back; ruleUndo: what the rules phase changed.
+	prevReq  json.RawMessage
+	ruleUndo *ruleUndo
 }
 
 // Up brings the PF to the requested state: it observes the PF, finishes
@@ -181,6 +185,9 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 	}
 	u.putBackFlushed()
 	if err := u.applyRules(ctx); err != nil {
+		return u.res, err
+	}
+	if err := u.saveRequest(); err != nil {
 		return u.res, err
 	}
 	u.finish()
