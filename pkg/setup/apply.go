@@ -27,6 +27,9 @@ type applied struct {
 	// its Old: a rollback sets them again, whether or not an earlier run
 	// created the VF (Created only tells down that the VF goes with it).
 	before *vfConfigStep
+	// tornDown: --recreate undid the entry in this run; a rollback
+	// applies prev (the entry's step) again.
+	tornDown bool
 }
 
 // apply carries out the plan: each step whose fields differ from the
@@ -174,7 +177,7 @@ func (u *upRun) rollback(done []*applied, cause error) error {
 			left = append(left, fmt.Sprintf("%s (%s): %v", a.ent.ID, a.ent.Desc, err))
 			continue
 		}
-		if a.prev == nil {
+		if a.prev == nil && !a.tornDown {
 			// This run made the entry: it goes, so that the journal is
 			// as it was too.
 			u.j.Steps = slices.DeleteFunc(u.j.Steps, func(e *journal.Entry) bool { return e == a.ent })
@@ -184,6 +187,7 @@ func (u *upRun) rollback(done []*applied, cause error) error {
 			left = append(left, fmt.Sprintf("journal: %v", serr))
 		}
 	}
+	left = append(left, u.reinstallOld()...)
 	pf := u.pf.Name
 	if len(left) > 0 {
 		return &outcome.Error{Code: outcome.RollbackIncomplete,
@@ -203,6 +207,13 @@ func (u *upRun) rollback(done []*applied, cause error) error {
 
 // putBack undoes a's change in the kernel and in its entry.
 func (a *applied) putBack(ctx context.Context, e *env) error {
+	if a.tornDown {
+		if err := a.prev.apply(ctx, e); err != nil {
+			return err
+		}
+		a.ent.Undo, a.ent.State, a.ent.Desc = a.prevUndo, a.prevState, a.prevDesc
+		return nil
+	}
 	if a.before != nil {
 		if _, err := a.before.undo(ctx, e); err != nil {
 			return err

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"slices"
 
 	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/pkg/steer"
 )
 
 // resume rolls back what a run killed half-way left pending, so the plan
@@ -52,10 +55,12 @@ func (u *upRun) resume(ctx context.Context) error {
 
 // recreateFirst, for a VF-count change accepted with --recreate, runs
 // after plan (whose diff compares the request with the VFs as they are
-// now) and undoes
-// everything vfbypass did on the PF, as down would, and keeps the rules
-// added with steer so that applyRules installs them again where their VF
-// still exists. The original state stays the journal's.
+// now) and takes down everything vfbypass did on the PF, as down would,
+// inside this run's rollback: each step undone stays in the journal
+// (undone) and in u.applied, so a failure later applies it again, and the
+// rule records stay too, so that the rules phase (or, after a kill, the
+// next up) installs the rules added with steer again where their VF still
+// exists. The original state stays the journal's.
 func (u *upRun) recreateFirst(ctx context.Context) error {
 	if !u.recreate {
 		return nil
@@ -71,29 +76,100 @@ func (u *upRun) recreateFirst(ctx context.Context) error {
 	if err := checkNotInUse(u.h, u.pf.Name, u.j, u.pf.TotalVFs); err != nil {
 		return err
 	}
-	for _, r := range u.j.Rules {
-		if r.Source != "up" {
-			u.readd = append(u.readd, r)
-		}
-	}
 	u.opts.Progress(fmt.Sprintf("remove every VF of %s (--recreate)", u.pf.Name))
-	var changed bool
-	if err := undoAll(ctx, u.e, u.store, u.j, u.opts, &u.res.Steps, &changed, u.res.Warn); err != nil {
-		return err
+	u.openJournal()
+	u.prevReq = u.j.Request
+	u.oldRules = slices.Clone(u.j.Rules)
+	u.tornDown = true
+	if err := u.tearDown(ctx); err != nil {
+		return u.rollback(u.applied, err)
 	}
-	u.res.Changed = changed
-	u.j = nil
 	if err := u.e.refresh(); err != nil {
-		return err
+		return u.rollback(u.applied, err)
 	}
 	u.pf = u.e.pf
-	// The steps are planned again for a PF without a journal; the diff
-	// stays the one plan took before the VFs went.
+	// The steps are planned again for a PF without VFs; the diff stays
+	// the one plan took before the VFs went.
 	d, err := u.desired(u.req, nil)
 	if err != nil {
-		return err
+		return u.rollback(u.applied, err)
 	}
 	u.steps = planSteps(d)
+	return nil
+}
+
+// tearDown deletes the journaled rules from the table (keeping their
+// records) and undoes the journal's steps in reverse, each marked undone
+// and kept for the rollback.
+func (u *upRun) tearDown(ctx context.Context) error {
+	for i := len(u.j.Rules) - 1; i >= 0; i-- {
+		r := u.j.Rules[i]
+		changed, err := steer.RemoveRecorded(u.h, u.pf.Name, r)
+		if err != nil {
+			return fmt.Errorf("--recreate: delete ntuple rule %d (%s): %w", r.Location, r.Words, err)
+		}
+		u.res.Changed = u.res.Changed || changed
+		u.res.Steps = append(u.res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("delete ntuple rule %d (%s)", r.Location, r.Words), Status: statusOf(changed)})
+	}
+	for i := len(u.j.Steps) - 1; i >= 0; i-- {
+		ent := u.j.Steps[i]
+		if ent.State == journal.Undone {
+			continue
+		}
+		s, err := decodeStep(ent.Kind, ent.Undo, u.pf.TotalVFs)
+		if err != nil {
+			return fmt.Errorf("--recreate: %s: %w", ent.ID, err)
+		}
+		desc := undoDesc(s, u.e, ent)
+		u.opts.Progress(desc)
+		a := &applied{ent: ent, s: s, prev: s, prevUndo: ent.Undo, prevState: ent.State, prevDesc: ent.Desc, tornDown: true}
+		changed, err := s.undo(ctx, u.e)
+		if err != nil {
+			u.res.Steps = append(u.res.Steps, StepResult{ID: ent.ID, Action: desc, Status: "failed", Error: err.Error()})
+			u.applied = append(u.applied, a) // half undone: applied again
+			return fmt.Errorf("--recreate: %s: %w", ent.ID, err)
+		}
+		ent.State = journal.Undone
+		u.applied = append(u.applied, a)
+		if err := u.store.Save(u.j); err != nil {
+			return err
+		}
+		u.res.Changed = u.res.Changed || changed
+		u.res.Steps = append(u.res.Steps, StepResult{ID: ent.ID, Action: desc, Status: statusOf(changed)})
+	}
+	return nil
+}
+
+// reinstallOld, in the rollback of a --recreate, puts the journal's rule
+// records back as they were before the teardown and installs again those
+// whose rule is missing. It returns what it could not install.
+func (u *upRun) reinstallOld() []string {
+	if !u.tornDown {
+		return nil
+	}
+	u.j.Rules = u.oldRules
+	if err := u.store.Save(u.j); err != nil {
+		return []string{fmt.Sprintf("journal: %v", err)}
+	}
+	states, err := steer.Inspect(u.h, u.store, u.pf.Name)
+	if err != nil {
+		return []string{fmt.Sprintf("ntuple rules of %s: %v", u.pf.Name, err)}
+	}
+	var missing []journal.Rule
+	for _, st := range states {
+		if st.State == steer.RecordMissing {
+			missing = append(missing, st.Rule)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := steer.Reinstall(u.h, u.store, u.pf.Name, missing, u.steerOptions()); err != nil {
+		return []string{fmt.Sprintf("%s not installed again: %v", report.Count(len(missing), "ntuple rule"), err)}
+	}
+	if cur, err := u.store.Load(u.pf.Name); err == nil && cur != nil {
+		u.j.Rules = cur.Rules
+	}
 	return nil
 }
 

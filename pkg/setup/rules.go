@@ -70,8 +70,9 @@ func (u *upRun) planRules() (rulePlan, error) {
 			}
 		}
 	}
-	if u.recreate {
-		// Rules added with steer come back where their VF still exists.
+	if u.recreate && !u.tornDown {
+		// The diff: rules added with steer come back where their VF
+		// still exists.
 		var steerRules []journal.Rule
 		for _, r := range u.j.Rules {
 			if r.Source != "up" {
@@ -185,7 +186,9 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		return u.rollback(u.applied, fmt.Errorf("rules: %w", err))
 	}
 	opts := u.steerOptions()
-	if u.j != nil {
+	if u.j != nil && !u.tornDown {
+		// (after a --recreate teardown, the rollback installs the
+		// records as they were before it: reinstallOld)
 		u.ruleUndo = &ruleUndo{records: slices.Clone(u.j.Rules)}
 	}
 	if len(p.forget) > 0 {
@@ -206,11 +209,19 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		if err := u.took(sr, err, "undone", "delete the rules the config no longer has"); err != nil {
 			return err
 		}
-		u.ruleUndo.removed = p.remove
+		if u.ruleUndo != nil {
+			u.ruleUndo.removed = p.remove
+		}
 	}
-	keep, drop := readdable(append(u.readd, p.reinstall...), u.req.NumVFs)
+	keep, drop := readdable(p.reinstall, u.req.NumVFs)
 	for _, r := range drop {
 		u.res.Warn("ntuple rule %d (%s) is not installed again: its VF does not exist with --vfs %d", r.Location, r.Words, u.req.NumVFs)
+		u.j.DropRule(r.Location)
+	}
+	if len(drop) > 0 {
+		if err := u.store.Save(u.j); err != nil {
+			return u.rollback(u.applied, fmt.Errorf("rules: %w", err))
+		}
 	}
 	if len(keep) > 0 {
 		u.opts.Progress(fmt.Sprintf("install %s again", report.Count(len(keep), "ntuple rule")))

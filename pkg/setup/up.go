@@ -141,8 +141,10 @@ type upRun struct {
 	recreate bool
 	// rulePlan: the rules' plan as plan found it (the diff, a dry run).
 	rulePlan rulePlan
-	// readd: rules added with steer that --recreate removed, to install again.
-	readd []journal.Rule
+	// tornDown: --recreate took the PF down in this run; oldRules are the
+	// journal's rule records before that, which a rollback installs again.
+	tornDown bool
+	oldRules []journal.Rule
 	// flush: the operator's rules the numvfs step flushes (original.go).
 	flush flushPlan
 	steps []step
