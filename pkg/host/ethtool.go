@@ -25,7 +25,7 @@ func (EthtoolClient) Feature(ifname, name string) (bool, bool, error) {
 	}
 	st, ok := feats[name]
 	if !ok {
-		return false, true, fmt.Errorf("ethtool: %s has no feature %q", ifname, name)
+		return false, true, fmt.Errorf("ethtool: %s has %w %q", ifname, ErrNoFeature, name)
 	}
 	return st.Active, !st.Available || st.NeverChanged, nil
 }

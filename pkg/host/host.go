@@ -62,6 +62,11 @@ type Links interface {
 	SetVFSpoofchk(pf string, vf int, on bool) error
 }
 
+// ErrNoFeature is Ethtool.Feature's error for an interface whose driver
+// has no such feature (it is not in ETHTOOL_GFEATURES' names): the one
+// error that means "not supported" rather than "could not read".
+var ErrNoFeature = errors.New("no feature")
+
 // Ethtool reads and changes a network interface's ethtool state other than
 // ntuple rules.
 type Ethtool interface {

@@ -137,7 +137,7 @@ func (e *simEthtool) Feature(ifname, name string) (bool, bool, error) {
 			fixed = true // igb and virtio-net here: no NETIF_F_LRO
 			return nil
 		case name != host.NtupleFeature:
-			return fmt.Errorf("ethtool: %s has no feature %q", ifname, name)
+			return fmt.Errorf("ethtool: %s has %w %q", ifname, host.ErrNoFeature, name)
 		case ifname == st.PF && st.Model.Ntuple:
 			on = st.Ntuple
 			return nil

@@ -66,16 +66,21 @@ func checkRoot(h *host.Host) error {
 	return nil
 }
 
-// ntupleSupport reports whether the PF's ntuple feature can be switched on.
-func ntupleSupport(h *host.Host, pf string) (on, ok bool, why string) {
+// ntupleSupport reports whether the PF's ntuple feature can be switched on
+// (why not, when it cannot); err is a read that failed, which says neither.
+func ntupleSupport(h *host.Host, pf string) (on, ok bool, why string, err error) {
 	on, fixed, err := h.Ethtool.Feature(pf, host.NtupleFeature)
+	if errors.Is(err, host.ErrNoFeature) {
+		return false, false, err.Error(), nil
+	}
 	if err != nil {
-		return false, false, err.Error()
+		// A failed read is not "unsupported": the plan would drop ntuple.
+		return false, false, err.Error(), fmt.Errorf("read %s of %s: %w", host.NtupleFeature, pf, err)
 	}
 	if fixed && !on {
-		return false, false, "the driver has no ntuple filters (feature fixed off)"
+		return false, false, "the driver has no ntuple filters (feature fixed off)", nil
 	}
-	return on, true, ""
+	return on, true, "", nil
 }
 
 func hostName(h *host.Host) string {

@@ -114,7 +114,7 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 			}
 			add(drv)
 			c := Check{Name: "ntuple", Required: false}
-			if on, ok, why := ntupleSupport(h, pf); ok {
+			if on, ok, why, _ := ntupleSupport(h, pf); ok {
 				c.Pass, c.Detail = true, "ntuple filters supported (now "+onOff(on)+"; vfbypass up switches them on)"
 			} else {
 				c.Detail, c.Fix = "no ntuple support: "+why, "flows cannot be steered to a VF on this PF; only MAC/VLAN switching reaches it"

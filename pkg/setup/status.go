@@ -225,7 +225,7 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 	if err == nil || errors.Is(err, sriov.ErrNoSRIOV) {
 		st.Address, st.Driver, st.TotalVFs, st.NumVFs, st.Autoprobe = pf.Address, pf.Driver, pf.TotalVFs, pf.NumVFs, pf.Autoprobe
 		st.Model = sriov.Describe(h.FS.Root(), pf.Address)
-		if on, ok, _ := ntupleSupport(h, name); ok {
+		if on, ok, _, _ := ntupleSupport(h, name); ok {
 			st.Ntuple = &on
 		}
 		if q, err := h.Ethtool.RxQueues(name); err == nil {
@@ -323,7 +323,10 @@ func stepDrift(h *host.Host, pf sriov.PF, req Request, j *journal.Journal) ([]Dr
 		return []Drift{{Field: "journal", Want: "readable", Have: "original state: " + err.Error()}}, nil
 	}
 	iommu, _ := vfio.IOMMUPresent(h.FS)
-	_, ntuple, _ := ntupleSupport(h, pf.Name)
+	_, ntuple, _, err := ntupleSupport(h, pf.Name)
+	if err != nil {
+		return nil, err
+	}
 	e := &env{h: h, pf: pf}
 	d := desired{req: req, orig: orig, j: j, iommu: iommu, ntuple: ntuple}
 	if req.queueMode() {

@@ -306,7 +306,11 @@ func (u *upRun) loadJournal(context.Context) error {
 		}
 	}
 	u.orig = Original{NumVFs: u.pf.NumVFs, Autoprobe: u.pf.Autoprobe, Driver: u.pf.Driver, RxQueues: u.res.RxQueuesPrev}
-	if on, ok, _ := ntupleSupport(u.h, u.pf.Name); ok {
+	on, ok, _, err := ntupleSupport(u.h, u.pf.Name)
+	if err != nil {
+		return outcome.WithCode(outcome.Failed, err)
+	}
+	if ok {
 		u.orig.Ntuple = &on
 	}
 	// Before any step: an ntuple or LRO switch or sriov_numvfs resets the
