@@ -45,18 +45,8 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 			res.Warn("shut down DPDK: %v", cerr)
 		}
 	}()
-	var promisc *bool
-	if o.promisc {
-		on := true
-		promisc = &on
-	}
-	p, err := e.OpenPort(o.device, rx.PortConfig{RxQueues: o.queues, Mbufs: o.mbufs, Promisc: promisc})
+	p, err := openPort(e, o, res)
 	if err != nil {
-		return outcome.WithCode(outcome.Failed, err)
-	}
-	res.Driver = p.Driver
-	res.Warnings = append(res.Warnings, p.Warnings...)
-	if err := o.afterAttach(res); err != nil {
 		return err
 	}
 	mode := receiveMode(o, res)
@@ -125,6 +115,23 @@ func (o *rxOptions) metricLabels(driver, mode string) metrics.Labels {
 	in := buildinfo.Read("vfbypass-rx")
 	l.Build = metrics.Build{Version: in.Version, Commit: in.Commit, GoVersion: in.Go, DPDK: rx.DPDKVersion()}
 	return l
+}
+
+// openPort sets the port up and starts it; in queue mode under 'vfbypass
+// rx' it then waits for the control plane's repair (afterAttach).
+func openPort(e *rx.EAL, o *rxOptions, res *rxResult) (*rx.Port, error) {
+	var promisc *bool
+	if o.promisc {
+		on := true
+		promisc = &on
+	}
+	p, err := e.OpenPort(o.device, rx.PortConfig{RxQueues: o.queues, Mbufs: o.mbufs, Promisc: promisc})
+	if err != nil {
+		return nil, outcome.WithCode(outcome.Failed, err)
+	}
+	res.Driver = p.Driver
+	res.Warnings = append(res.Warnings, p.Warnings...)
+	return p, o.afterAttach(res)
 }
 
 // receiveMode says how the port receives, for the start line and the

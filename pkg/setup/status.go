@@ -287,27 +287,28 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 		return st, err
 	}
 	st.Drift = append(st.Drift, rd...)
-	if pfErr == nil || errors.Is(pfErr, sriov.ErrNoSRIOV) {
-		st.Drift = append(st.Drift, originalDrift(h, name, pf.NumVFs, j)...)
-	}
+	st.Drift = append(st.Drift, originalDrift(h, name, pf, pfErr, j)...)
 	return st, nil
 }
 
 // originalDrift lists the rules that were on the PF before the first up,
 // that a reset took away and that nothing put back, where the PF's layout
 // would take them now ('vfbypass rx --queue' and down put them back).
-func originalDrift(h *host.Host, pf string, numVFs int, j *journal.Journal) []Drift {
+func originalDrift(h *host.Host, name string, pf sriov.PF, pfErr error, j *journal.Journal) []Drift {
+	if pfErr != nil && !errors.Is(pfErr, sriov.ErrNoSRIOV) {
+		return nil
+	}
 	orig, err := originalOf(j)
 	if err != nil {
 		return []Drift{{Field: "journal", Want: "readable", Have: err.Error()}}
 	}
-	missing, err := missingOriginal(h, pf, orig.Rules)
+	missing, err := missingOriginal(h, name, orig.Rules)
 	if err != nil {
 		return nil // ruleDrift says why the table cannot be read
 	}
 	var out []Drift
 	for _, r := range missing {
-		if orig.NumVFs == 0 && orig.RxQueues > 0 && refusedAfter(r, uint32(orig.RxQueues), numVFs) != "" {
+		if orig.NumVFs == 0 && orig.RxQueues > 0 && refusedAfter(r, uint32(orig.RxQueues), pf.NumVFs) != "" {
 			continue // the VFs' queue layout refuses it; down installs it
 		}
 		out = append(out, Drift{Field: ruleField(r.Location), Want: ruleValue(strings.Fields(r.Words)), Have: ""})
