@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/vfbypass/vfbypass/pkg/host"
 )
 
 // changeSignals are the signals a command that changes the host catches
@@ -28,4 +30,12 @@ func whileChanging() (ctx context.Context, stop context.CancelFunc) {
 // (vfbypass-rx) starts with SIGPIPE at its default again.
 func survivePipes() {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+}
+
+// changing is withHost for a steer batch, which is finished, or taken out
+// again, as a whole: changeSignals are caught while it runs.
+func (g *globals) changing(f func(h *host.Host) error) error {
+	_, stop := whileChanging()
+	defer stop()
+	return g.withHost(f)
 }

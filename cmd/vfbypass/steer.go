@@ -139,10 +139,7 @@ installs them as one batch in this process: all of them, or none; there
 				reqs = []steer.Request{{Words: flow, VF: target, Queue: queue, PFQueue: pfQueue}}
 			}
 			opts.StateDir = g.StateDir
-			return g.withHost(func(h *host.Host) error {
-				// A batch is finished, or taken out again, as a whole.
-				_, stop := whileChanging()
-				defer stop()
+			return g.changing(func(h *host.Host) error {
 				r, err := steer.AddMany(h, g.store(), pf, reqs, opts)
 				return g.emit(r, err)
 			})
@@ -272,10 +269,7 @@ func newSteerDelCmd(g *globals) *cobra.Command {
 				return g.emit(res, err)
 			}
 			opts.StateDir = g.StateDir
-			return g.withHost(func(h *host.Host) error {
-				// A batch is finished, or taken out again, as a whole.
-				_, stop := whileChanging()
-				defer stop()
+			return g.changing(func(h *host.Host) error {
 				r, err := steer.Del(h, g.store(), args[0], locs, opts)
 				return g.emit(r, err)
 			})
@@ -297,10 +291,7 @@ func newSteerClearCmd(g *globals) *cobra.Command {
 		Args:    exactArgs(1, "the PF interface name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.StateDir = g.StateDir
-			return g.withHost(func(h *host.Host) error {
-				// A batch is finished, or taken out again, as a whole.
-				_, stop := whileChanging()
-				defer stop()
+			return g.changing(func(h *host.Host) error {
 				r, err := steer.Clear(h, g.store(), args[0], all, opts)
 				return g.emit(r, err)
 			})

@@ -71,15 +71,7 @@ func (u *upRun) planRules() (rulePlan, error) {
 		}
 	}
 	if u.recreate && !u.tornDown {
-		// The diff: rules added with steer come back where their VF
-		// still exists.
-		var steerRules []journal.Rule
-		for _, r := range u.j.Rules {
-			if r.Source != "up" {
-				steerRules = append(steerRules, r)
-			}
-		}
-		_, p.remove = readdable(steerRules, u.req.NumVFs)
+		p.remove = u.recreateDrops()
 		return p, nil
 	}
 	if u.j == nil {
@@ -174,6 +166,19 @@ func (u *upRun) ruleSteps(p rulePlan) []StepResult {
 	return out
 }
 
+// recreateDrops is the diff's part of a --recreate's rules: the rules
+// added with steer come back where their VF still exists; the others go.
+func (u *upRun) recreateDrops() []journal.Rule {
+	var steerRules []journal.Rule
+	for _, r := range u.j.Rules {
+		if r.Source != "up" {
+			steerRules = append(steerRules, r)
+		}
+	}
+	_, drop := readdable(steerRules, u.req.NumVFs)
+	return drop
+}
+
 // applyRules brings the rules to the plan, each change journaled by steer
 // (write ahead, all or nothing) under the lock this run holds. The table
 // is read again rather than taken from plan: the steps applied since (an
@@ -185,35 +190,74 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		// VFs): they are rolled back.
 		return u.rollback(u.applied, fmt.Errorf("rules: %w", err))
 	}
-	opts := u.steerOptions()
 	if u.j != nil && !u.tornDown {
 		// (after a --recreate teardown, the rollback installs the
 		// records as they were before it: reinstallOld)
 		u.ruleUndo = &ruleUndo{records: slices.Clone(u.j.Rules)}
 	}
-	if len(p.forget) > 0 {
-		for _, r := range p.forget {
-			u.j.DropRule(r.Location)
-		}
-		if err := u.store.Save(u.j); err != nil {
-			return u.rollback(u.applied, fmt.Errorf("rules: %w", err))
-		}
+	if err := u.forgetRules(p); err != nil {
+		return err
 	}
-	if len(p.remove) > 0 {
-		locs := make([]uint32, 0, len(p.remove))
-		for _, r := range p.remove {
-			locs = append(locs, r.Location)
+	if err := u.removeRules(p.remove); err != nil {
+		return err
+	}
+	if err := u.reinstallRules(p.reinstall); err != nil {
+		return err
+	}
+	opts := u.steerOptions()
+	if len(u.req.Rules) > 0 {
+		if len(p.add) > 0 {
+			u.opts.Progress(fmt.Sprintf("install %s", report.Count(len(p.add), "ntuple rule")))
 		}
-		u.opts.Progress(fmt.Sprintf("delete %s the config no longer has", report.Count(len(locs), "ntuple rule")))
-		sr, err := steer.Del(u.h, u.store, u.pf.Name, locs, opts)
-		if err := u.took(sr, err, "undone", "delete the rules the config no longer has"); err != nil {
+		opts.Source = "up"
+		sr, err := steer.AddMany(u.h, u.store, u.pf.Name, u.req.steerRequests(), opts)
+		if err := u.took(sr, err, "applied", fmt.Sprintf("install %s", report.Count(len(u.req.Rules), "ntuple rule"))); err != nil {
 			return err
 		}
-		if u.ruleUndo != nil {
-			u.ruleUndo.removed = p.remove
-		}
 	}
-	keep, drop := readdable(p.reinstall, u.req.NumVFs)
+	return nil
+}
+
+// forgetRules drops the records of the config's rules that went missing.
+func (u *upRun) forgetRules(p rulePlan) error {
+	if len(p.forget) == 0 {
+		return nil
+	}
+	for _, r := range p.forget {
+		u.j.DropRule(r.Location)
+	}
+	if err := u.store.Save(u.j); err != nil {
+		return u.rollback(u.applied, fmt.Errorf("rules: %w", err))
+	}
+	return nil
+}
+
+// removeRules deletes the rules an earlier config installed and this one
+// lacks.
+func (u *upRun) removeRules(remove []journal.Rule) error {
+	if len(remove) == 0 {
+		return nil
+	}
+	locs := make([]uint32, 0, len(remove))
+	for _, r := range remove {
+		locs = append(locs, r.Location)
+	}
+	u.opts.Progress(fmt.Sprintf("delete %s the config no longer has", report.Count(len(locs), "ntuple rule")))
+	sr, err := steer.Del(u.h, u.store, u.pf.Name, locs, u.steerOptions())
+	if err := u.took(sr, err, "undone", "delete the rules the config no longer has"); err != nil {
+		return err
+	}
+	if u.ruleUndo != nil {
+		u.ruleUndo.removed = remove
+	}
+	return nil
+}
+
+// reinstallRules installs again the rules added with steer that went
+// missing (or that a --recreate took out) where their VF exists; the
+// records of the others go, with a warning.
+func (u *upRun) reinstallRules(missing []journal.Rule) error {
+	keep, drop := readdable(missing, u.req.NumVFs)
 	for _, r := range drop {
 		u.res.Warn("ntuple rule %d (%s) is not installed again: its VF does not exist with --vfs %d", r.Location, r.Words, u.req.NumVFs)
 		u.j.DropRule(r.Location)
@@ -223,26 +267,17 @@ func (u *upRun) applyRules(ctx context.Context) error {
 			return u.rollback(u.applied, fmt.Errorf("rules: %w", err))
 		}
 	}
-	if len(keep) > 0 {
-		u.opts.Progress(fmt.Sprintf("install %s again", report.Count(len(keep), "ntuple rule")))
-		sr, err := steer.Reinstall(u.h, u.store, u.pf.Name, keep, opts)
-		if err := u.took(sr, err, "repaired", "install the missing rules again"); err != nil {
-			return err
-		}
-		if u.ruleUndo != nil {
-			for _, r := range keep {
-				u.ruleUndo.installed = append(u.ruleUndo.installed, r.Location)
-			}
-		}
+	if len(keep) == 0 {
+		return nil
 	}
-	if len(u.req.Rules) > 0 {
-		if len(p.add) > 0 {
-			u.opts.Progress(fmt.Sprintf("install %s", report.Count(len(p.add), "ntuple rule")))
-		}
-		opts.Source = "up"
-		sr, err := steer.AddMany(u.h, u.store, u.pf.Name, u.req.steerRequests(), opts)
-		if err := u.took(sr, err, "applied", fmt.Sprintf("install %s", report.Count(len(u.req.Rules), "ntuple rule"))); err != nil {
-			return err
+	u.opts.Progress(fmt.Sprintf("install %s again", report.Count(len(keep), "ntuple rule")))
+	sr, err := steer.Reinstall(u.h, u.store, u.pf.Name, keep, u.steerOptions())
+	if err := u.took(sr, err, "repaired", "install the missing rules again"); err != nil {
+		return err
+	}
+	if u.ruleUndo != nil {
+		for _, r := range keep {
+			u.ruleUndo.installed = append(u.ruleUndo.installed, r.Location)
 		}
 	}
 	return nil
