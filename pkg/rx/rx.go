@@ -142,66 +142,63 @@ func ParseFlow(s string) (Flow, error) {
 	var f Flow
 	w := strings.Fields(s)
 	for i := 0; i < len(w); i++ {
-		arg := func() (string, error) {
-			if i+1 >= len(w) {
-				return "", fmt.Errorf("flow %q: %s needs a value", s, w[i])
-			}
-			i++
-			return w[i], nil
-		}
 		switch w[i] {
 		case "tcp", "tcp4":
 			f.Proto = 6
+			continue
 		case "udp", "udp4":
 			f.Proto = 17
-		case "proto":
-			v, err := arg()
-			if err != nil {
-				return f, err
-			}
-			n, err := strconv.ParseUint(v, 10, 8)
-			if err != nil {
-				return f, fmt.Errorf("flow %q: proto %q: %w", s, v, err)
-			}
-			f.Proto = uint8(n)
-		case "src-ip", "dst-ip":
-			k := w[i]
-			v, err := arg()
-			if err != nil {
-				return f, err
-			}
-			a, err := netip.ParseAddr(v)
-			if err != nil || !a.Is4() {
-				return f, fmt.Errorf("flow %q: %s %q is not an IPv4 address", s, k, v)
-			}
-			if k == "src-ip" {
-				f.Src = a
-			} else {
-				f.Dst = a
-			}
-		case "src-port", "dst-port":
-			k := w[i]
-			v, err := arg()
-			if err != nil {
-				return f, err
-			}
-			n, err := strconv.ParseUint(v, 10, 16)
-			if err != nil || n == 0 {
-				return f, fmt.Errorf("flow %q: %s %q is not a port (1-65535)", s, k, v)
-			}
-			if k == "src-port" {
-				f.SrcPort = uint16(n)
-			} else {
-				f.DstPort = uint16(n)
-			}
+			continue
+		case "proto", "src-ip", "dst-ip", "src-port", "dst-port":
 		default:
 			return f, fmt.Errorf("flow %q: unknown word %q (use tcp|udp|proto N, src-ip, dst-ip, src-port, dst-port)", s, w[i])
 		}
+		if i+1 >= len(w) {
+			return f, fmt.Errorf("flow %q: %s needs a value", s, w[i])
+		}
+		if err := f.set(w[i], w[i+1]); err != nil {
+			return f, fmt.Errorf("flow %q: %w", s, err)
+		}
+		i++
 	}
 	if (f.SrcPort != 0 || f.DstPort != 0) && f.Proto != 0 && f.Proto != 6 && f.Proto != 17 {
 		return f, fmt.Errorf("flow %q: ports need tcp or udp", s)
 	}
 	return f, nil
+}
+
+// set reads the value v of the flow's word k (proto, src-ip, dst-ip,
+// src-port or dst-port).
+func (f *Flow) set(k, v string) error {
+	switch k {
+	case "proto":
+		n, err := strconv.ParseUint(v, 10, 8)
+		if err != nil {
+			return fmt.Errorf("proto %q: %w", v, err)
+		}
+		f.Proto = uint8(n)
+	case "src-ip", "dst-ip":
+		a, err := netip.ParseAddr(v)
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("%s %q is not an IPv4 address", k, v)
+		}
+		if k == "src-ip" {
+			f.Src = a
+		} else {
+			f.Dst = a
+		}
+	default: // src-port, dst-port
+		n, err := strconv.ParseUint(v, 10, 16)
+		if err != nil || n == 0 {
+			return fmt.Errorf("%s %q is not a port (1-65535)", k, v)
+		}
+		if k == "src-port" {
+			f.SrcPort = uint16(n)
+		} else {
+			f.DstPort = uint16(n)
+		}
+	}
+	return nil
 }
 
 // QueueCounters are one RX queue's counts as the loop keeps them.
