@@ -291,6 +291,30 @@ func (o *rxOptions) queueMode() bool { return o.queue >= 0 }
 
 // checkFlags refuses flags that contradict each other or are out of range.
 func (o *rxOptions) checkFlags(cmd *cobra.Command) error {
+	if err := o.checkDevice(cmd); err != nil {
+		return err
+	}
+	if err := o.checkRanges(); err != nil {
+		return err
+	}
+	if o.match != "" {
+		fl, err := rx.ParseFlow(o.match)
+		if err != nil {
+			return outcome.Invalid(`write the flow as "udp dst-ip 10.0.0.2 dst-port 4789"`, "--match: %v", err)
+		}
+		o.flow = &fl
+	}
+	if o.metrics != "" {
+		if _, _, err := net.SplitHostPort(o.metrics); err != nil {
+			return outcome.Invalid("give --metrics-addr as HOST:PORT, e.g. 127.0.0.1:9101 (or :9101 for every address)", "--metrics-addr %q: %v", o.metrics, err)
+		}
+	}
+	return nil
+}
+
+// checkDevice wants exactly one device selector, and --pf with one of --vf
+// and --queue.
+func (o *rxOptions) checkDevice(cmd *cobra.Command) error {
 	usePF := o.pf != "" || cmd.Flags().Changed("vf") || cmd.Flags().Changed("queue")
 	n := 0
 	for _, set := range []bool{usePF, o.allow != "", len(o.vdevs) > 0} {
@@ -313,6 +337,11 @@ func (o *rxOptions) checkFlags(cmd *cobra.Command) error {
 	if usePF && (o.pf == "" || (o.vf < 0 && !o.queueMode())) {
 		return outcome.Invalid("give both: --pf PF --vf K (or --pf PF --queue Q)", "--pf and --vf go together (pf %q, vf %d)", o.pf, o.vf)
 	}
+	return nil
+}
+
+// checkRanges refuses numbers and durations out of their range.
+func (o *rxOptions) checkRanges() error {
 	if o.queueMode() && o.queues != 1 {
 		return outcome.Invalid("leave out --queues: queue mode receives from the one queue --queue names", "--queues %d with --queue %d", o.queues, o.queue)
 	}
@@ -332,18 +361,6 @@ func (o *rxOptions) checkFlags(cmd *cobra.Command) error {
 	}
 	if o.burst < 1 || o.burst > 512 {
 		return outcome.Invalid("use --burst 1 to 512", "--burst %d is out of range", o.burst)
-	}
-	if o.match != "" {
-		fl, err := rx.ParseFlow(o.match)
-		if err != nil {
-			return outcome.Invalid(`write the flow as "udp dst-ip 10.0.0.2 dst-port 4789"`, "--match: %v", err)
-		}
-		o.flow = &fl
-	}
-	if o.metrics != "" {
-		if _, _, err := net.SplitHostPort(o.metrics); err != nil {
-			return outcome.Invalid("give --metrics-addr as HOST:PORT, e.g. 127.0.0.1:9101 (or :9101 for every address)", "--metrics-addr %q: %v", o.metrics, err)
-		}
 	}
 	return nil
 }
@@ -435,6 +452,42 @@ func warnIfInRSS(h *host.Host, pf string, q int, res *rxResult) {
 // command line.
 func (o *rxOptions) buildEALArgs(h *host.Host, res *rxResult, quiet bool) error {
 	pciDev := (o.pf != "" && !o.queueMode()) || o.allow != ""
+	if err := o.checkMemoryAndRoot(h, res, pciDev); err != nil {
+		return err
+	}
+	lcores, err := o.lcoreList(res)
+	if err != nil {
+		return err
+	}
+	// Fewer polling lcores than queues: pkg/rx says so when the loop starts.
+	a := append([]string{"-l", lcores}, o.memoryArgs()...)
+	if o.filePrefix != "" {
+		a = append(a, "--file-prefix", o.filePrefix)
+	}
+	if err := o.checkPrefixFree(); err != nil {
+		return err
+	}
+	if quiet {
+		// Before the user's EAL arguments, which may set their own level.
+		a = append(a, "--log-level", "*:error")
+	}
+	if pciDev {
+		a = append(a, "-a", o.device)
+	} else {
+		a = append(a, "--no-pci")
+		for _, v := range o.vdevs {
+			a = append(a, "--vdev", v)
+		}
+	}
+	o.ealArgs = append(a, o.ealExtra...)
+	res.EALArgs = o.ealArgs
+	res.Device = o.device
+	return nil
+}
+
+// checkMemoryAndRoot falls back to --no-huge in queue mode when there are
+// no hugepages (refuses elsewhere), and wants root where DPDK needs it.
+func (o *rxOptions) checkMemoryAndRoot(h *host.Host, res *rxResult, pciDev bool) error {
 	if !o.noHuge {
 		if err := checkHugepages(h.FS); err != nil {
 			// AF_XDP's UMEM is ordinary memory: queue mode does without.
@@ -454,7 +507,12 @@ func (o *rxOptions) buildEALArgs(h *host.Host, res *rxResult, quiet bool) error 
 	if o.noHuge && pciDev {
 		res.Warn("--no-huge with a PCI device: vfio-pci DMA needs IOVA-contiguous memory, which usually means hugepages")
 	}
+	return nil
+}
 
+// lcoreList is --lcores, or by default 0 and one lcore per queue as the
+// CPUs allow; it must name CPUs this process may run on.
+func (o *rxOptions) lcoreList(res *rxResult) (string, error) {
 	lcores := o.lcores
 	if lcores == "" {
 		last := min(o.queues, runtime.NumCPU()-1)
@@ -464,45 +522,40 @@ func (o *rxOptions) buildEALArgs(h *host.Host, res *rxResult, quiet bool) error 
 		}
 	}
 	if nl, err := countLcores(lcores, onlineCPUs()); err != nil {
-		return outcome.Invalid("write lcores as 0,1 or 0-2, with CPUs this process may run on (taskset -cp $$ lists them)", "--lcores %q: %v", lcores, err)
+		return "", outcome.Invalid("write lcores as 0,1 or 0-2, with CPUs this process may run on (taskset -cp $$ lists them)", "--lcores %q: %v", lcores, err)
 	} else if nl < 2 {
 		res.Warn("1 lcore (%s): the loop runs on the main lcore; give --lcores 0,1 (or more) for dedicated polling lcores", lcores)
 	}
-	// Fewer polling lcores than queues: pkg/rx says so when the loop starts.
-	a := []string{"-l", lcores}
+	return lcores, nil
+}
+
+// memoryArgs are EAL's memory arguments: --no-huge with -m (512 MiB by
+// default), or -m alone when given.
+func (o *rxOptions) memoryArgs() []string {
 	if o.noHuge {
 		mem := o.mem
 		if mem == 0 {
 			mem = 512
 		}
-		a = append(a, "--no-huge", "-m", strconv.Itoa(mem))
-	} else if o.mem > 0 {
-		a = append(a, "-m", strconv.Itoa(o.mem))
+		return []string{"--no-huge", "-m", strconv.Itoa(mem)}
 	}
-	if o.filePrefix != "" {
-		a = append(a, "--file-prefix", o.filePrefix)
+	if o.mem > 0 {
+		return []string{"-m", strconv.Itoa(o.mem)}
 	}
-	if prefix := o.ealFilePrefix(); prefix != "" {
-		if pid := ealPrefixHolder(ealRuntimeDir(), prefix); pid != 0 {
-			return outcome.Invalid(fmt.Sprintf("give this loop a file prefix of its own: --file-prefix %s (each DPDK process needs one; or stop process %d)", suggestPrefix(o), pid),
-				"another DPDK process (pid %d) holds the EAL file prefix %q (%s), so EAL would refuse to start (rte_eal_init: Invalid argument)", pid, prefix, filepath.Join(ealRuntimeDir(), prefix, "config"))
-		}
+	return nil
+}
+
+// checkPrefixFree refuses an EAL file prefix another DPDK process holds
+// (EAL would refuse to start).
+func (o *rxOptions) checkPrefixFree() error {
+	prefix := o.ealFilePrefix()
+	if prefix == "" {
+		return nil
 	}
-	if quiet {
-		// Before the user's EAL arguments, which may set their own level.
-		a = append(a, "--log-level", "*:error")
+	if pid := ealPrefixHolder(ealRuntimeDir(), prefix); pid != 0 {
+		return outcome.Invalid(fmt.Sprintf("give this loop a file prefix of its own: --file-prefix %s (each DPDK process needs one; or stop process %d)", suggestPrefix(o), pid),
+			"another DPDK process (pid %d) holds the EAL file prefix %q (%s), so EAL would refuse to start (rte_eal_init: Invalid argument)", pid, prefix, filepath.Join(ealRuntimeDir(), prefix, "config"))
 	}
-	if pciDev {
-		a = append(a, "-a", o.device)
-	} else {
-		a = append(a, "--no-pci")
-		for _, v := range o.vdevs {
-			a = append(a, "--vdev", v)
-		}
-	}
-	o.ealArgs = append(a, o.ealExtra...)
-	res.EALArgs = o.ealArgs
-	res.Device = o.device
 	return nil
 }
 

@@ -88,21 +88,28 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 	if err := l.Stop(); err != nil {
 		res.Warn("%v", err)
 	}
-	elapsed := time.Since(start).Seconds()
+	o.summarise(p, time.Since(start), res)
+	return nil
+}
+
+// summarise fills res with the stopped loop's counts, rates and the port's
+// statistics over elapsed.
+func (o *rxOptions) summarise(p *rx.Port, elapsed time.Duration, res *rxResult) {
+	secs := elapsed.Seconds()
 	res.Queues = p.Counters()
 	tot := rx.Sum(res.Queues)
-	res.Packets, res.Bytes, res.DurationS = tot.Packets, tot.Bytes, elapsed
-	if elapsed > 0 {
-		res.PPS = float64(tot.Packets) / elapsed
-		res.Mbps = float64(tot.Bytes) * 8 / elapsed / 1e6
+	res.Packets, res.Bytes, res.DurationS = tot.Packets, tot.Bytes, secs
+	if secs > 0 {
+		res.PPS = float64(tot.Packets) / secs
+		res.Mbps = float64(tot.Bytes) * 8 / secs / 1e6
 	}
 	if o.flow != nil {
 		res.Match = &rxMatch{Flow: o.flow.String(), Packets: tot.MatchPackets, Bytes: tot.MatchBytes}
 	}
+	var err error
 	if res.PortStats, err = p.Stats(); err != nil {
 		res.Warn("%v", err)
 	}
-	return nil
 }
 
 // metricLabels are the exporter's labels for this run: the device, the PF
