@@ -158,30 +158,13 @@ func run(to, bind, dst, src string, count, pps, size int, waitFile, waitFor stri
 		return fmt.Errorf("open UDP socket %s -> %s: %w", bind, to, err)
 	}
 	defer conn.Close()
-	var gap time.Duration
+	sd := &sender{conn: conn, to: to, src: s, size: size}
 	if pps > 0 {
-		gap = time.Second / time.Duration(pps)
+		sd.gap = time.Second / time.Duration(pps)
 	}
 	start := time.Now()
-	// VF frames and PF datagrams alternate while both last.
-	vf, toPF := 0, 0
-	for i := 0; vf < count || toPF < pf.count; i++ {
-		var b []byte
-		if toPF < pf.count && (vf >= count || i%2 == 1) {
-			b = pfFrame(pf, s, uint32(toPF), size)
-			toPF++
-		} else {
-			b = frame(d, s, uint32(vf), size)
-			vf++
-		}
-		if _, err := conn.Write(b); err != nil {
-			return fmt.Errorf("send frame %d to %s: %w", i, to, err)
-		}
-		if gap > 0 {
-			if wait := time.Until(start.Add(time.Duration(i+1) * gap)); wait > 0 {
-				time.Sleep(wait)
-			}
-		}
+	if err := sd.sendVFAndPF(d, count, pf); err != nil {
+		return err
 	}
 	fmt.Printf("labsend: sent %d frames of %d bytes to %s in %.2fs\n", count, size, dst, time.Since(start).Seconds())
 	if pf.count > 0 {
@@ -191,23 +174,67 @@ func run(to, bind, dst, src string, count, pps, size int, waitFile, waitFor stri
 		if err := waitMarker(waitFile, ph.marker, timeout); err != nil {
 			return err
 		}
-		start := time.Now()
-		for i := 0; i < ph.count; i++ {
-			b := pfFrame(pf, s, uint32(i), size)
-			// 10.99.0.3 to 10.99.0.252: on the PF's subnet, never its own.
-			b[14+15] = byte(3 + i%250)
-			binary.BigEndian.PutUint16(b[14+10:], 0)
-			binary.BigEndian.PutUint16(b[14+10:], checksum(b[14:34]))
-			if _, err := conn.Write(b); err != nil {
-				return fmt.Errorf("send datagram %d of %q to %s: %w", i, ph.marker, to, err)
-			}
-			if gap > 0 {
-				if wait := time.Until(start.Add(time.Duration(i+1) * gap)); wait > 0 {
-					time.Sleep(wait)
-				}
-			}
+		if err := sd.sendPhase(pf, ph); err != nil {
+			return err
 		}
 		fmt.Printf("labsend: after %q sent %d datagrams to the PF from varied sources\n", ph.marker, ph.count)
+	}
+	return nil
+}
+
+// sender writes frames to the tunnel socket, at most one per gap.
+type sender struct {
+	conn *net.UDPConn
+	to   string
+	src  net.HardwareAddr
+	size int
+	gap  time.Duration
+}
+
+// pace waits until frame i (from 0) of a run that began at start is due.
+func (sd *sender) pace(start time.Time, i int) {
+	if sd.gap > 0 {
+		if wait := time.Until(start.Add(time.Duration(i+1) * sd.gap)); wait > 0 {
+			time.Sleep(wait)
+		}
+	}
+}
+
+// sendVFAndPF sends count frames to the VF's MAC d and pf.count datagrams
+// to the PF, alternating while both last.
+func (sd *sender) sendVFAndPF(d net.HardwareAddr, count int, pf pfFlow) error {
+	start := time.Now()
+	vf, toPF := 0, 0
+	for i := 0; vf < count || toPF < pf.count; i++ {
+		var b []byte
+		if toPF < pf.count && (vf >= count || i%2 == 1) {
+			b = pfFrame(pf, sd.src, uint32(toPF), sd.size)
+			toPF++
+		} else {
+			b = frame(d, sd.src, uint32(vf), sd.size)
+			vf++
+		}
+		if _, err := sd.conn.Write(b); err != nil {
+			return fmt.Errorf("send frame %d to %s: %w", i, sd.to, err)
+		}
+		sd.pace(start, i)
+	}
+	return nil
+}
+
+// sendPhase sends ph.count datagrams to the PF from varied sources.
+func (sd *sender) sendPhase(pf pfFlow, ph phase) error {
+	start := time.Now()
+	for i := 0; i < ph.count; i++ {
+		b := pfFrame(pf, sd.src, uint32(i), sd.size)
+		// 10.99.0.3 to 10.99.0.252: on the PF's subnet, never its own.
+		b[14+15] = byte(3 + i%250)
+		binary.BigEndian.PutUint16(b[14+10:], 0)
+		binary.BigEndian.PutUint16(b[14+10:], checksum(b[14:34]))
+		if _, err := sd.conn.Write(b); err != nil {
+			return fmt.Errorf("send datagram %d of %q to %s: %w", i, ph.marker, sd.to, err)
+		}
+		sd.pace(start, i)
 	}
 	return nil
 }
