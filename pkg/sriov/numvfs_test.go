@@ -37,3 +37,42 @@ func TestSetNumVFsExplainsEBUSY(t *testing.T) {
 		t.Errorf("write of 0 refused: %v, want EBUSY explained as VFs in use", err)
 	}
 }
+
+// EINVAL while a native XDP program is attached (__ixgbe_enable_sriov) and
+// EPERM (ixgbe_disable_sriov with VFs assigned; ixgbe_pci_sriov_enable
+// beyond its pools) are each explained.
+func TestSetNumVFsExplainsEINVALAndEPERM(t *testing.T) {
+	root, h := simtest.Host(t, hostsim.Options{})
+	pf, err := sriov.LookupPF(h.FS, "eth3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ethtool.SetFeature("eth3", "rx-lro", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostsim.AttachXDP(root, "eth3", hostsim.XDPNative); err != nil {
+		t.Fatal(err)
+	}
+	err = sriov.SetNumVFs(h.FS, pf, 2)
+	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "XDP program is attached") {
+		t.Errorf("with native XDP: %v, want EINVAL explained", err)
+	}
+	if err := hostsim.DetachXDP(root, "eth3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostsim.AddFault(root, hostsim.Fault{Op: "write", Match: "*/sriov_numvfs", Errno: unix.EPERM}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sriov.SetNumVFs(h.FS, pf, 2); !errors.Is(err, syscall.EPERM) || !strings.Contains(err.Error(), "traffic class") {
+		t.Errorf("EPERM enabling: %v", err)
+	}
+	if err := sriov.SetNumVFs(h.FS, pf, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostsim.AddFault(root, hostsim.Fault{Op: "write", Match: "*/sriov_numvfs", Errno: unix.EPERM}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sriov.SetNumVFs(h.FS, pf, 0); !errors.Is(err, syscall.EPERM) || !strings.Contains(err.Error(), "assigned to a guest") {
+		t.Errorf("EPERM disabling: %v", err)
+	}
+}

@@ -215,6 +215,15 @@ func SetNumVFs(f host.FS, p PF, n int) error {
 		why = " (the driver refuses to remove the VFs while one is in use: stop what holds them, e.g. a VM with a VF assigned or a DPDK process, see 'vfbypass status " + p.Name + "')"
 	case errors.Is(err, syscall.EBUSY):
 		why = " (VFs already enabled: the kernel needs 0 first; run \"vfbypass down " + p.Name + "\" or write 0)"
+	case errors.Is(err, syscall.EPERM) && n == 0:
+		// ixgbe_disable_sriov (6.1, 6.12): pci_vfs_assigned.
+		why = " (the driver keeps VFs that are assigned to a guest: ixgbe refuses to remove them while any is assigned; shut down or detach the guests that hold them, then try again)"
+	case errors.Is(err, syscall.EPERM):
+		// ixgbe_pci_sriov_enable (6.1, 6.12): the pool limit.
+		why = fmt.Sprintf(" (the driver has fewer pools than that: ixgbe allows 63 VFs with one traffic class, 31 with up to 4, 15 with more, less one per offloaded macvlan; ask for fewer VFs or switch DCB or macvlan offload off on %s)", p.Name)
+	case errors.Is(err, syscall.EINVAL) && n > 0:
+		// __ixgbe_enable_sriov (6.1, 6.12): "SRIOV is not supported with XDP".
+		why = fmt.Sprintf(" (the driver refuses SR-IOV: ixgbe does while a native XDP program is attached to %s; stop what attached it, e.g. 'vfbypass rx --queue', or 'ip link set %s xdp off')", p.Name, p.Name)
 	case errors.Is(err, syscall.ENOENT):
 		why = " (no driver bound to the PF)"
 	case errors.Is(err, syscall.EOPNOTSUPP):
