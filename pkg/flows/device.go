@@ -47,8 +47,9 @@ var ErrNotSupported = errors.New("not supported")
 // PickLocation chooses the location for a new rule as ethtool's rxclass.c
 // does: RX_CLS_LOC_ANY when the driver selects locations itself
 // (ETHTOOL_GRXCLSRLCNT data has RX_CLS_LOC_SPECIAL), otherwise the highest
-// free location below the table size, from ETHTOOL_GRXCLSRLALL (lower
-// locations take precedence, so automatic rules go last). A full table gives
+// free location below the table size, from ETHTOOL_GRXCLSRLALL (whether a
+// location means priority is the driver's affair: on ixgbe it does not,
+// see docs/kernel-model.md). A full table gives
 // an error wrapping ErrTableFull.
 func PickLocation(dev Device) (uint32, error) {
 	_, special, err := dev.RuleCount()

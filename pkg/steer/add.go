@@ -112,9 +112,8 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 	if err := e.driverRefusal(what, flowTypeWord(it.req.Words), spec, locGiven, taken); err != nil {
 		return err
 	}
-	if e.ixgbe && it.spec.MU[flows.OffIP4TOS] != 0 { // tcp_ip4_spec.tos / usr_ip4_spec.tos
-		return outcome.Invalid("leave tos out: ixgbe's perfect filters cannot match it",
-			"%s: %s (driver ixgbe) would ignore tos: ixgbe_add_ethtool_fdir_entry has no field for it, so the rule would match every tos", what, e.pf)
+	if err := e.ixgbeIgnored(what, it.spec); err != nil {
+		return err
 	}
 	// The same match already installed.
 	key := matchKey(it.spec, e.ixgbe)
@@ -128,7 +127,7 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 			return nil
 		}
 		if !opts.Force && (!r.HasLoc || it.loc != x.loc) {
-			return outcome.Invalid(fmt.Sprintf("delete it first ('vfbypass steer del %s %d'), give 'loc %d' to replace it, or pass --force to add this one too (the lower location wins)", e.pf, x.loc, x.loc),
+			return outcome.Invalid(fmt.Sprintf("delete it first ('vfbypass steer del %s %d'), give 'loc %d' to replace it, or pass --force to add this one too (no location wins on ixgbe: the rule written last holds, and after a reset of the port the driver writes the rules back in location order, so then the highest location holds)", e.pf, x.loc, x.loc),
 				"%s: the rule at location %d already matches this flow and steers it to %s", what, x.loc, flows.DecodeCookie(x.fs.RingCookie))
 		}
 	}
@@ -146,8 +145,8 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 		it.loc = flows.RxClsLocAny
 		return nil
 	}
-	// ethtool's choice (rxclass.c rmgr): the highest free location, so
-	// automatic rules go after explicit ones (lower locations win).
+	// ethtool's choice (rxclass.c rmgr): the highest free location. On
+	// ixgbe a location is only the rule's software id (no priority).
 	for l := int64(e.size) - 1; l >= 0; l-- {
 		if _, used := e.table[uint32(l)]; used {
 			continue
@@ -160,6 +159,24 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 	}
 	return outcome.Invalid(fmt.Sprintf("delete rules first ('vfbypass steer list %s' shows them, 'vfbypass steer del %s LOC' removes one)", e.pf, e.pf),
 		"%s: %s's rule table is full (%d of %d locations used)", what, e.pf, len(e.table)+len(taken), e.size)
+}
+
+// ixgbeIgnored refuses, on ixgbe, a rule giving what the driver would
+// silently ignore, so that it would match more than it says: tos, and
+// user-def bits beyond the low byte (the VM pool).
+func (e *env) ixgbeIgnored(what string, fs flows.FlowSpec) error {
+	if !e.ixgbe {
+		return nil
+	}
+	if fs.MU[flows.OffIP4TOS] != 0 { // tcp_ip4_spec.tos / usr_ip4_spec.tos
+		return outcome.Invalid("leave tos out: ixgbe's perfect filters cannot match it",
+			"%s: %s (driver ixgbe) would ignore tos: ixgbe_add_ethtool_fdir_entry has no field for it, so the rule would match every tos", what, e.pf)
+	}
+	if v := ixgbeIgnoredUserDef(fs); v != 0 {
+		return outcome.Invalid("give user-def only the VM pool, in its low byte (e.g. user-def 0x3)",
+			"%s: %s (driver ixgbe) would ignore user-def bits %#x: ixgbe_add_ethtool_fdir_entry uses only the low byte of user-def (the VM pool), so the rule would match whatever those bits say", what, e.pf, v)
+	}
+	return nil
 }
 
 // driverRefusal is the driver's verdict on a rule (fs, with its location
@@ -183,6 +200,9 @@ func (e *env) driverRefusal(what, flowType string, fs flows.FlowSpec, locGiven b
 		case t.VF < 0 && t.Queue >= e.pfQueues:
 			return outcome.Invalid(fmt.Sprintf("choose a PF queue from 0 to %d", e.pfQueues-1),
 				"%s targets PF queue %d, but %s has %d RX queues", what, t.Queue, e.pf, e.pfQueues)
+		case t.VF < 0 && e.ixgbe && int(t.Queue) == ixgbeDropRing(e.numVFs, e.qpp):
+			return outcome.Invalid(fmt.Sprintf("choose another PF queue from 0 to %d", e.pfQueues-1),
+				"%s targets PF queue %d, but with %d VFs that queue of %s is hardware queue %d, ixgbe's flow-director drop queue (IXGBE_FDIR_DROP_QUEUE): the driver takes the rule and the flow is dropped", what, t.Queue, e.numVFs, e.pf, ixgbeDropQueue)
 		}
 	}
 	if locGiven && fs.Location >= e.size {
@@ -278,6 +298,7 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	if as == nil {
 		warnVFDrivers(h, pf, items, res)
 		warnSharedQueues(h, pf, items, res)
+		e.warnDropRules(items, res)
 	}
 	var todo []*item
 	for _, it := range items {

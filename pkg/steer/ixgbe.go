@@ -27,7 +27,39 @@ const (
 
 	atrL4TypeMask     uint8 = 0x3 // IXGBE_ATR_L4TYPE_MASK
 	atrL4TypeIPv6Mask uint8 = 0x4 // IXGBE_ATR_L4TYPE_IPV6_MASK
+
+	// ixgbeDropQueue is IXGBE_FDIR_DROP_QUEUE (ixgbe_type.h): the
+	// hardware queue ixgbe_add_ethtool_fdir_entry gives a drop rule.
+	ixgbeDropQueue = 127
 )
+
+// ixgbeDropRing is the PF ring that is hardware queue 127 with numVFs VFs
+// of qpp queues a pool, or -1: with SR-IOV the PF's pool is the last
+// (VMDQ_P(0) = numvfs, ixgbe_cache_ring_sriov), so its ring r is hardware
+// queue numvfs * qpp + r; ring 1 with 63 VFs (2 a pool), ring 3 with 31 (4
+// a pool). A rule to that ring drops, and a drop rule (action -1) delivers
+// to it, that is to the kernel.
+func ixgbeDropRing(numVFs int, qpp uint32) int {
+	r := ixgbeDropQueue - numVFs*int(qpp)
+	if numVFs == 0 || r < 0 || r >= int(qpp) {
+		return -1
+	}
+	return r
+}
+
+// ixgbeIgnoredUserDef is the part of a rule's user-def value that ixgbe
+// ignores: ixgbe_add_ethtool_fdir_entry takes only (unsigned
+// char)ntohl(h_ext.data[1]), the low byte (the VM pool); 0 when none.
+func ixgbeIgnoredUserDef(fs flows.FlowSpec) uint64 {
+	if fs.FlowType&flows.FlowExt == 0 {
+		return 0
+	}
+	var v uint64
+	for _, b := range fs.HExt.Data[:7] {
+		v = v<<8 | uint64(b)
+	}
+	return v << 8
+}
 
 // fdirInput is the part of ixgbe's union ixgbe_atr_input that an ethtool
 // rule fills: the filter, or the port's input mask. Multi-byte fields keep
@@ -288,4 +320,27 @@ func (e *env) ixgbeRefusal(what, flowType string, fs flows.FlowSpec, ref *flows.
 			"%s: ixgbe keeps one field mask per port and this rule's differs: %s (kernel masks: set bits are compared; ethtool's 'm' gives the bits to ignore)", what, strings.Join(diff, "; "))
 	}
 	return nil
+}
+
+// HiddenQueueIndir is the RSS indirection table of size entries that keeps
+// RX queue q out of RSS on a port whose ETHTOOL_GRXRINGS answers rings: the
+// entries spread evenly over the rings below rings but q. The ethtool core
+// refuses an entry at or above rings (ethtool_copy_validate_indir, 6.1 and
+// 6.12), and ixgbe answers rings = min(num_rx_queues, 16) while a rule may
+// target any of up to 63 queues: a queue at or above rings is outside RSS
+// already, so needed is false and no table is to be written.
+func HiddenQueueIndir(size, rings int, q uint32) (table []uint32, needed bool, err error) {
+	if int(q) >= rings {
+		return nil, false, nil
+	}
+	weights := make([]uint32, rings)
+	for i := range weights {
+		weights[i] = 1
+	}
+	weights[q] = 0
+	table, err = flows.WeightIndir(size, weights)
+	if err != nil {
+		return nil, false, fmt.Errorf("RSS table without queue %d: %w", q, err)
+	}
+	return table, true, nil
 }

@@ -7,6 +7,22 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/host"
 )
 
+// warnDropRules warns, on ixgbe with VFs, when drop rules (action -1) do
+// not drop: their hardware queue, IXGBE_FDIR_DROP_QUEUE (127), is then one
+// of the PF's rings, and the flow reaches the kernel there.
+func (e *env) warnDropRules(items []*item, res *Result) {
+	r := ixgbeDropRing(e.numVFs, e.qpp)
+	if !e.ixgbe || r < 0 {
+		return
+	}
+	for _, it := range items {
+		if flows.DecodeCookie(it.spec.RingCookie).Drop {
+			res.Warn("action -1 on %s does not drop with %d VFs: ixgbe sends drop rules to hardware queue %d (IXGBE_FDIR_DROP_QUEUE), which is now PF queue %d, so the flow reaches the kernel on that queue", e.pf, e.numVFs, ixgbeDropQueue, r)
+			return
+		}
+	}
+}
+
 // warnSharedQueues warns about each PF queue the batch targets that still
 // receives RSS traffic: the kernel's indirection table is the observable
 // truth of whether the queue is hidden (vfbypass up PF --mode queue takes

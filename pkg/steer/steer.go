@@ -207,7 +207,8 @@ type env struct {
 	dev      flows.Device
 	size     uint32
 	special  bool
-	pfQueues uint32
+	rxRings  uint32 // ETHTOOL_GRXRINGS: min(num_rx_queues, 16) on ixgbe
+	pfQueues uint32 // num_rx_queues: the PF's rings a rule may target
 	qpp      uint32 // queues per VF pool
 	table    map[uint32]*installed
 	vfs      map[int]sriov.VF
@@ -308,17 +309,39 @@ func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
 			delete(e.table, l)
 		}
 	}
-	rings, err := dev.RxRings()
-	if err != nil {
-		return fail("count the RX rings", err)
+	if err := e.countQueues(as); err != nil {
+		return fail("count the RX queues", err)
 	}
-	e.pfQueues = uint32(rings)
+	return e, nil
+}
+
+// countQueues reads the PF's RX rings (ETHTOOL_GRXRINGS) and queues, and
+// predicts them for the VF count up will leave (as).
+func (e *env) countQueues(as *assume) error {
+	rings, err := e.dev.RxRings()
+	if err != nil {
+		return err
+	}
+	e.rxRings, e.pfQueues = uint32(rings), uint32(rings)
+	if e.ixgbe {
+		// ixgbe_add_ethtool_fdir_entry bounds a PF rule's ring by
+		// num_rx_queues (the channel count, up to min(63, CPUs)), not by
+		// ETHTOOL_GRXRINGS, which ixgbe_get_rxnfc caps at 16.
+		q, err := e.h.Ethtool.RxQueues(e.pf)
+		if err != nil {
+			return err
+		}
+		e.pfQueues = max(e.pfQueues, uint32(q))
+	}
 	e.qpp = e.pfQueues
 	if as != nil && as.numVFs != e.numVFs {
 		e.numVFs = as.numVFs
-		e.qpp = PoolQueues(e.pfQueues, as.numVFs)
+		e.qpp = PoolQueues(e.rxRings, as.numVFs)
+		if as.numVFs > 0 {
+			e.pfQueues = e.qpp // with SR-IOV the PF keeps one pool
+		}
 	}
-	return e, nil
+	return nil
 }
 
 // PoolQueues predicts ixgbe's queues per pool with n VFs from the PF's RX
