@@ -63,3 +63,23 @@ func TestPFQueueTargetAndRSSWarning(t *testing.T) {
 		t.Errorf("queue 16 of 16: %v (code %d)", err, outcome.Code(err))
 	}
 }
+
+// HiddenQueueIndir keeps the table within ETHTOOL_GRXRINGS (16 on an
+// 82599 with 63 channels) and leaves out the hidden queue; a queue at or
+// above GRXRINGS needs no table at all.
+func TestHiddenQueueIndir(t *testing.T) {
+	tbl, needed, err := steer.HiddenQueueIndir(128, 16, 3)
+	if err != nil || !needed || len(tbl) != 128 {
+		t.Fatalf("queue 3 of 16 rings: %v needed %v, %v", tbl, needed, err)
+	}
+	used := map[uint32]bool{}
+	for _, q := range tbl {
+		used[q] = true
+	}
+	if used[3] || len(used) != 15 {
+		t.Errorf("table uses %v; want the 15 rings but 3", used)
+	}
+	if tbl, needed, err := steer.HiddenQueueIndir(128, 16, 40); err != nil || needed || tbl != nil {
+		t.Errorf("queue 40 of 16 rings: %v needed %v, %v; want no table", tbl, needed, err)
+	}
+}
