@@ -426,15 +426,12 @@ func (l *Lock) Unlock() error {
 // PF while simulated hosts (each its own root) do not share locks.
 const LockDir = "/run/lock/vfbypass"
 
-// ErrNoInterface: Lock was given an interface that does not exist.
-var ErrNoInterface = errors.New("no such network interface")
-
 // lockFile is the lock of interface pf on host f: keyed by its PCI address,
 // or by name for an interface without a PCI device.
 func lockFile(f host.FS, pf string) (string, error) {
 	if _, err := f.Stat(sriov.NetDir(pf)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", outcome.Invalid("check the name with 'ip link' (or 'vfbypass doctor')", "PF %s: %w under %s", pf, ErrNoInterface, f.Path("/sys/class/net"))
+			return "", outcome.Invalid("check the name with 'ip link' (or 'vfbypass doctor')", "PF %s: %w under %s", pf, sriov.ErrNoInterface, f.Path("/sys/class/net"))
 		}
 		return "", fmt.Errorf("lock %s: %w", pf, err)
 	}
@@ -471,8 +468,8 @@ func lockFile(f host.FS, pf string) (string, error) {
 // Lock takes the lock of pf on host f, waiting up to timeout for another
 // vfbypass run on the same PF to finish (in any state directory), then
 // removes the temporary files a killed run left in the state directory.
-// An interface that does not exist is exit 2 wrapping ErrNoInterface, and
-// nothing is created.
+// An interface that does not exist is exit 2 wrapping
+// sriov.ErrNoInterface, and nothing is created.
 func (s Store) Lock(f host.FS, pf string, timeout time.Duration) (*Lock, error) {
 	if _, err := s.path(pf, ".lock"); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
 // The lock belongs to the PF, not to the state directory: two runs with
@@ -49,7 +50,7 @@ func TestLockOfAMissingPFCreatesNothing(t *testing.T) {
 	h := testHost(t)
 	s := journal.Store{Dir: filepath.Join(t.TempDir(), "state")}
 	_, err := s.Lock(h, "eth9", time.Second)
-	if outcome.Code(err) != outcome.BadInput || !errors.Is(err, journal.ErrNoInterface) || !strings.Contains(err.Error(), "eth9") {
+	if outcome.Code(err) != outcome.BadInput || !errors.Is(err, sriov.ErrNoInterface) || !strings.Contains(err.Error(), "eth9") {
 		t.Fatalf("Lock(eth9) = %v (exit %d); want exit 2, no such interface", err, outcome.Code(err))
 	}
 	for _, p := range []string{s.Dir, filepath.Join(h.Root(), "run")} {

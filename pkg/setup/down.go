@@ -131,7 +131,7 @@ func lockForDown(h *host.Host, store journal.Store, pf string, opts Options, exi
 	}
 	lock, err := store.Lock(h.FS, pf, opts.LockTimeout)
 	switch {
-	case errors.Is(err, journal.ErrNoInterface):
+	case errors.Is(err, sriov.ErrNoInterface):
 		return func() {}, true, nil
 	case err != nil:
 		return nil, false, err
