@@ -115,7 +115,7 @@ fi
 # (on the simulator): it applies the same request, so nothing changes.
 name="role: the installed unit's ExecStart finds the PF as the role left it"
 unit=$r/systemd/vfbypass@.service
-start=$(sed -n 's/^ExecStart=//p' "$unit" 2>/dev/null | sed 's/%i/eth3/g')
+start=$(sed -n 's/^ExecStart=//p' "$unit" 2>/dev/null | sed 's/%[iI]/eth3/g')
 if [ "${start%% *}" = "$r/usr/bin/vfbypass" ] && grep -q -- "--config $r/etc/vfbypass/eth3.yaml" <<<"$start" &&
   out=$(${start%% *} --host-root "$r/host" --state-dir "$r/state" -o json ${start#* } 2>&1) &&
   grep -q '"changed": false' <<<"$out" && same_host "$work/up.snap"; then
