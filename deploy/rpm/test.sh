@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# test.sh RPMDIR VERSION: checks of the RPMs make rpm built, with rpm -qp:
+# vfbypass-rx requires DPDK's libraries, the dpdk package (the PMDs) and
+# vfbypass of the same build; the scripts reload systemd, stop the receive
+# loops on erase only and restart nothing; the example config is a
+# config(noreplace) file; the license is Apache-2.0 and its text is in
+# /usr/share/licenses; no PowerShell completion. Then the version order of
+# deploy/version-order.txt by rpm's own vercmp.
+set -euo pipefail
+dir=$1 version=$2
+top=$(cd "$(dirname "$0")/../.." && pwd)
+fail() { echo "test-rpm: FAIL: $*" >&2; exit 1; }
+rpmq() { rpm -qp --nosignature "$@" 2>/dev/null; }
+cli=$(ls "$dir/vfbypass-$version"-1.*.rpm) rx=$(ls "$dir/vfbypass-rx-$version"-1.*.rpm) ||
+  fail "no vfbypass and vfbypass-rx $version RPMs in $dir (make rpm)"
+
+req=$(rpmq --requires "$rx")
+for want in 'librte_eal.so.23()(64bit)' 'librte_ethdev.so.23()(64bit)' dpdk "vfbypass = $version-1"; do
+  grep -qxF "$want" <<<"$req" || fail "vfbypass-rx does not require $want; it requires: $(paste -sd, <<<"$req")"
+done
+scripts=$(rpmq --scripts "$rx")
+grep -q "stop 'vfbypass-rx@\*.service'" <<<"$scripts" || fail "vfbypass-rx's scripts do not stop the receive loops: $scripts"
+for p in "$cli" "$rx"; do
+  s=$(rpmq --scripts "$p")
+  grep -q 'systemctl --system daemon-reload' <<<"$s" || fail "$(basename "$p"): no daemon-reload in its scripts"
+  ! grep -Eq 'systemctl[^|]*(restart|try-restart|reload-or-restart|start )' <<<"$s" || fail "$(basename "$p"): its scripts restart units: $s"
+  [ "$(rpmq --qf '%{LICENSE}' "$p")" = Apache-2.0 ] || fail "$(basename "$p"): license $(rpmq --qf '%{LICENSE}' "$p")"
+  ! rpmq -l "$p" | grep -v /man/ | grep -Ei 'powershell|\.ps1$' || fail "$(basename "$p") ships a PowerShell completion"
+done
+grep -qx /etc/vfbypass/eth3.yaml.example <<<"$(rpmq --configfiles "$cli")" || fail "vfbypass: /etc/vfbypass/eth3.yaml.example is not a config file"
+rpmq -l "$cli" | grep -qx /usr/lib/systemd/system/vfbypass@.service || fail "vfbypass: no /usr/lib/systemd/system/vfbypass@.service"
+rpmq -l "$cli" | grep -qx /usr/share/licenses/vfbypass/LICENSE || fail "vfbypass: no /usr/share/licenses/vfbypass/LICENSE"
+echo "test-rpm: $(basename "$rx") requires $(grep -c . <<<"$req") capabilities, DPDK's sonames and dpdk among them; scripts reload and stop loops on erase only"
+
+while read -r lo hi; do
+  plo=$("$top/deploy/pkg-version.sh" "$lo") phi=$("$top/deploy/pkg-version.sh" "$hi")
+  [ "$(rpm --eval "%{lua: print(rpm.vercmp('$plo', '$phi'))}")" = -1 ] || fail "rpm sorts $plo (from $lo) at or above $phi (from $hi)"
+done < "$top/deploy/version-order.txt"
+echo "test-rpm: ok: rpm sorts the versions of deploy/version-order.txt as they were made"
