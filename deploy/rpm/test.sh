@@ -26,7 +26,7 @@ for p in "$cli" "$rx"; do
   grep -q 'systemctl --system daemon-reload' <<<"$s" || fail "$(basename "$p"): no daemon-reload in its scripts"
   ! grep -Eq 'systemctl[^|]*(restart|try-restart|reload-or-restart|start )' <<<"$s" || fail "$(basename "$p"): its scripts restart units: $s"
   [ "$(rpmq --qf '%{LICENSE}' "$p")" = Apache-2.0 ] || fail "$(basename "$p"): license $(rpmq --qf '%{LICENSE}' "$p")"
-  ! rpmq -l "$p" | grep -v /man/ | grep -Ei 'powershell|\.ps1$' || fail "$(basename "$p") ships a PowerShell completion"
+  ! rpmq -l "$p" | grep -Ei 'powershell|\.ps1$' || fail "$(basename "$p") ships a PowerShell completion"
 done
 grep -qx /etc/vfbypass/eth3.yaml.example <<<"$(rpmq --configfiles "$cli")" || fail "vfbypass: /etc/vfbypass/eth3.yaml.example is not a config file"
 rpmq -l "$cli" | grep -qx /usr/lib/systemd/system/vfbypass@.service || fail "vfbypass: no /usr/lib/systemd/system/vfbypass@.service"
