@@ -10,7 +10,8 @@ set -euo pipefail
 src=$1 out=$2 version=$3
 here=$(cd "$(dirname "$0")" && pwd)
 arch=$(dpkg --print-architecture)
-maintainer=${DEB_MAINTAINER:-vfbypass maintainers <vfbypass@users.noreply.github.com>}
+# shellcheck source=../pkginfo.sh
+. "$here/../pkginfo.sh"
 : "${SOURCE_DATE_EPOCH:?mkdeb: set SOURCE_DATE_EPOCH (the time the packages claim; make deb sets the time of the last commit)}"
 export SOURCE_DATE_EPOCH
 work=$(mktemp -d)
@@ -55,7 +56,7 @@ control() { # control PKG DEPENDS RECOMMENDS SUGGESTS SHORT LONG
     [ -z "$4" ] || echo "Suggests: $4"
     echo "Section: net"
     echo "Priority: optional"
-    echo "Homepage: https://github.com/vfbypass/vfbypass"
+    echo "Homepage: $homepage"
     echo "Description: $5"
     echo "$6" | fold -s -w 72 | sed 's/ *$//; s/^/ /'
   } > "$root/DEBIAN/control"
@@ -70,14 +71,11 @@ control() { # control PKG DEPENDS RECOMMENDS SUGGESTS SHORT LONG
   echo "$out/${1}_${version}_$arch.deb"
 }
 
-control vfbypass "kmod" "vfbypass-rx" "" \
-  "steer chosen flows from a Linux PF to an SR-IOV VF" \
-  "vfbypass keeps a NIC with the kernel and bypasses it for chosen flows only: it enables SR-IOV VFs on the PF, gives a VF to vfio-pci and steers flows to it with ntuple rules. Every change is journaled, so vfbypass down undoes exactly what vfbypass up did. This package is the static control plane (up, down, steer, status, doctor) with the systemd unit vfbypass@PF.service, which applies /etc/vfbypass/PF.yaml at boot; it needs no DPDK."
+control vfbypass "kmod" "vfbypass-rx" "" "$summary_vfbypass" "$description_vfbypass"
 # librte-net-ixgbe23 is the PMD of the 82599 VF (net_ixgbe_vf), the device
 # the loop is for; af_xdp is queue mode's, e1000 the igb VF's; null and
 # af_packet are the vdevs of tests and benchmarks. init-system-helpers:
 # deb-systemd-invoke in prerm.
 control vfbypass-rx "$shlibs, librte-bus-pci23, librte-bus-vdev23, librte-mempool-ring23, librte-net-ixgbe23, init-system-helpers (>= 1.54~), vfbypass (= $version)" \
   "librte-net-af-xdp23, librte-net-e1000-23" "librte-net-null23, librte-net-af-packet23" \
-  "DPDK receive loop for vfbypass" \
-  "vfbypass-rx receives on a VF that vfbypass gave to vfio-pci (or any DPDK device) with a DPDK poll loop and reports its rate per queue; vfbypass rx runs it. The systemd unit vfbypass-rx@PF.service runs it as a service after vfbypass@PF.service."
+  "$summary_vfbypass_rx" "$description_vfbypass_rx"

@@ -12,7 +12,8 @@ src=$1 out=$2 version=$3
 here=$(cd "$(dirname "$0")" && pwd)
 : "${NFPM:?mkrpm: set NFPM to the nfpm binary (make rpm installs it in bin/)}"
 : "${SOURCE_DATE_EPOCH:?mkrpm: set SOURCE_DATE_EPOCH (make rpm sets the time of the last commit)}"
-maintainer=${DEB_MAINTAINER:-vfbypass maintainers <vfbypass@users.noreply.github.com>}
+# shellcheck source=../pkginfo.sh
+. "$here/../pkginfo.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
@@ -53,7 +54,7 @@ nfpm() {
     echo "release: \"1\""
     echo "maintainer: \"$maintainer\""
     echo "vendor: vfbypass"
-    echo "homepage: https://github.com/vfbypass/vfbypass"
+    echo "homepage: $homepage"
     echo "license: Apache-2.0"
     echo "mtime: $(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)"
     echo "description: |"
@@ -79,8 +80,6 @@ case $arch in amd64) bits='()(64bit)' ;; arm64) bits='()(64bit)' ;; *) bits='' ;
 needed=$(objdump -p "$work/vfbypass-rx/usr/bin/vfbypass-rx" | sed -n 's/^ *NEEDED *//p' | sed "s/\$/$bits/" | paste -sd, -)
 [ -n "$needed" ] || { echo "mkrpm: objdump found no libraries vfbypass-rx needs" >&2; exit 1; }
 
-nfpm vfbypass "kmod" "steer chosen flows from a Linux PF to an SR-IOV VF" \
-  "vfbypass keeps a NIC with the kernel and bypasses it for chosen flows only: it enables SR-IOV VFs on the PF, gives a VF to vfio-pci and steers flows to it with ntuple rules; vfbypass down undoes exactly what vfbypass up did. The static control plane with vfbypass@PF.service; it needs no DPDK." ""
-nfpm vfbypass-rx "$needed, dpdk, vfbypass = $version-1" "DPDK receive loop for vfbypass" \
-  "vfbypass-rx receives on a VF that vfbypass gave to vfio-pci with a DPDK poll loop and reports its rate per queue; vfbypass-rx@PF.service runs it after vfbypass@PF.service." \
+nfpm vfbypass "kmod" "$summary_vfbypass" "$description_vfbypass" ""
+nfpm vfbypass-rx "$needed, dpdk, vfbypass = $version-1" "$summary_vfbypass_rx" "$description_vfbypass_rx" \
   "$here/vfbypass-rx.preun.sh"
