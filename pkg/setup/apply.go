@@ -188,6 +188,7 @@ func (u *upRun) rollback(done []*applied, cause error) error {
 		}
 	}
 	left = append(left, u.reinstallOld()...)
+	left = append(left, u.restoreAfterRollback()...)
 	pf := u.pf.Name
 	if len(left) > 0 {
 		return &outcome.Error{Code: outcome.RollbackIncomplete,

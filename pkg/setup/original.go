@@ -285,6 +285,9 @@ func isNoTable(err error) bool {
 type flushPlan struct {
 	again   []OriginalRule
 	refused map[uint32]string
+	// present: the operator's rules on the PF when this run planned, which
+	// a rollback puts back after its last reset.
+	present []OriginalRule
 }
 
 // planFlush names, in up's diff and before anything changes, the rules the
@@ -308,6 +311,9 @@ func (u *upRun) planFlush() error {
 	u.flush = flushPlan{refused: map[uint32]string{}}
 	for _, r := range u.orig.Rules {
 		gone := slices.ContainsFunc(missing, func(m OriginalRule) bool { return m.Location == r.Location })
+		if !gone {
+			u.flush.present = append(u.flush.present, r)
+		}
 		if !gone && !flushes {
 			continue
 		}
@@ -358,4 +364,25 @@ func (u *upRun) putBackFlushed() {
 	for _, l := range left {
 		u.res.Warn("%s: it was on %s before up, but the driver refuses it now; 'vfbypass down %s' installs it again", l, u.pf.Name, u.pf.Name)
 	}
+}
+
+// restoreAfterRollback puts back, after a rollback's last reset, the
+// operator's rules this run found on the PF and, when this run was the
+// first up, a table the operator had configured: a rolled-back up leaves
+// the PF as it was. It returns what it could not put back.
+func (u *upRun) restoreAfterRollback() []string {
+	var left []string
+	if u.newJournal {
+		if _, err := restoreTable(u.h, u.pf.Name, u.orig.RSSIndir); err != nil {
+			left = append(left, err.Error())
+		}
+	}
+	_, refused, err := putBackRules(u.h, u.pf.Name, u.flush.present)
+	if err != nil && !isNoTable(err) {
+		left = append(left, err.Error())
+	}
+	for _, r := range refused {
+		u.res.Warn("%s: it was on %s before this up, but the driver refuses it now, so it is not installed again", r, u.pf.Name)
+	}
+	return left
 }

@@ -8,8 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/setup"
 )
 
@@ -185,5 +188,41 @@ func TestQueueModeDriftAfterXDPReset(t *testing.T) {
 	l.down()
 	if after := l.snap(); after != before {
 		t.Fatalf("host after down:\n%s", diff(before, after))
+	}
+}
+
+// An up that fails after enabling SR-IOV rolls back through another
+// numvfs reset: the operator's rule and table come back after it, so the
+// host is as it was.
+func TestRollbackKeepsTheOperatorsRules(t *testing.T) {
+	l := newLab(t, hostsim.Options{Ntuple: true})
+	l.operatorRule("flow-type udp4 dst-port 4789 action 1 loc 100")
+	l.userTable()
+	before := l.snap()
+	if err := hostsim.AddFault(l.root, hostsim.Fault{Op: "write", Match: "*/driver_override", Errno: unix.EIO}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := setup.Up(context.Background(), l.h, req(2, setup.VFRequest{Index: 0}), l.opts())
+	if outcome.Code(err) != outcome.Failed {
+		t.Fatalf("up with a failing bind: %v; want exit 1", err)
+	}
+	if after := l.snap(); after != before {
+		t.Fatalf("host after the rollback:\n%s", diff(before, after))
+	}
+}
+
+// Enabling SR-IOV on an 82599 clears RSC (__ixgbe_enable_sriov) until the
+// driver probes the PF again: down says that LRO stays off and how to get
+// it back.
+func TestDownReportsLROLeftOff(t *testing.T) {
+	l := newLab(t, hostsim.Options{})
+	l.up(req(2), l.opts())
+	res, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
+	if err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	w := strings.Join(res.Warnings, "\n")
+	if !strings.Contains(w, "LRO (large receive offload) of eth3 was on before up and is off now") || !strings.Contains(w, "__ixgbe_enable_sriov") || !strings.Contains(w, "ethtool -K eth3 lro on") {
+		t.Fatalf("down's warnings do not report LRO left off:\n%s", w)
 	}
 }
