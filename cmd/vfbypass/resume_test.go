@@ -179,3 +179,40 @@ func firstDiff(a, b string) string {
 	}
 	return fmt.Sprintf("lengths %d and %d lines", len(al), len(bl))
 }
+
+// up in queue mode after a VF-mode up was killed mid-step refuses (exit
+// 2) before it finishes the interrupted run: the host and the journal are
+// as the kill left them, and down still restores the host.
+func TestModeChangeRefusedBeforeResume(t *testing.T) {
+	bin := buildBinary(t)
+	root, state := simHost(t)
+	pristine := snapshotOf(t, root)
+	if err := hostsim.AddFault(root, hostsim.Fault{Op: "write", Match: "*/sriov_numvfs", Delay: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--host-root", root, "--state-dir", state, "up", "eth3", "--vfs", "2", "--vf", "0")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killWhenJournalHas(t, cmd, filepath.Join(state, "eth3.json"), `"pending"`)
+	if err := hostsim.ClearFaults(root); err != nil {
+		t.Fatal(err)
+	}
+	host0, state0 := snapshotOf(t, root), snapshot(t, state)
+	code, _, e := vfb("--host-root", root, "--state-dir", state, "up", "eth3", "--mode", "queue", "--queue", "2")
+	if code != 2 || !strings.Contains(e, "vf mode") {
+		t.Fatalf("up --mode queue after a killed VF-mode up: exit %d, want 2 naming the mode:\n%s", code, e)
+	}
+	if got := snapshotOf(t, root); got != host0 {
+		t.Errorf("the refusal changed the host: %s", firstDiff(host0, got))
+	}
+	if got := snapshot(t, state); got != state0 {
+		t.Errorf("the refusal changed the journal: %s", firstDiff(state0, got))
+	}
+	if code, _, e := vfb("--host-root", root, "--state-dir", state, "down", "eth3"); code != 0 {
+		t.Fatalf("down: exit %d: %s", code, e)
+	}
+	if got := snapshotOf(t, root); got != pristine {
+		t.Errorf("down did not restore the host: %s", firstDiff(pristine, got))
+	}
+}

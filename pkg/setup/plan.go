@@ -80,9 +80,6 @@ func planSteps(d desired) []step {
 
 // plan builds the steps and the diff of this run.
 func (u *upRun) plan(context.Context) error {
-	if err := checkModeChange(u.pf.Name, u.j, u.req); err != nil {
-		return err
-	}
 	d, err := u.desired(u.req, u.j)
 	if err != nil {
 		return err

@@ -173,7 +173,7 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 		return u.res, err
 	}
 	defer unlock()
-	phases := []func(context.Context) error{u.loadJournal, u.resume, u.checkCount, u.plan, u.recreateFirst}
+	phases := []func(context.Context) error{u.loadJournal, u.checkMode, u.resume, u.checkCount, u.plan, u.recreateFirst}
 	for _, phase := range phases {
 		if err := phase(ctx); err != nil {
 			return u.res, err
@@ -317,6 +317,12 @@ func (u *upRun) loadJournal(context.Context) error {
 	// PF, which takes the table and the rules away.
 	readOriginalExtras(u.h, u.pf.Name, j, &u.orig)
 	return nil
+}
+
+// checkMode refuses a request in the other bypass mode than the journal's
+// (exit 2), before resume touches anything of the interrupted run.
+func (u *upRun) checkMode(context.Context) error {
+	return checkModeChange(u.pf.Name, u.j, u.req)
 }
 
 // checkCount refuses a VF count the PF cannot take in place: VFs that
