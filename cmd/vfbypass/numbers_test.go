@@ -40,3 +40,22 @@ func TestNumbersAreDecimal(t *testing.T) {
 		t.Errorf("decimal numbers: exit %d: %s", code, e)
 	}
 }
+
+// A loc with RX_CLS_LOC_SPECIAL set (4294967294 is RX_CLS_LOC_FIRST) is
+// refused on ixgbe, which does not pick locations itself: ethtool would
+// put the rule at the last free location, not the first.
+func TestSpecialLocRefused(t *testing.T) {
+	root, state := simHost(t)
+	g := []string{"--host-root", root, "--state-dir", state}
+	if code, _, e := vfb(append(g, "up", "eth3", "--vfs", "2")...); code != 0 {
+		t.Fatalf("up: exit %d: %s", code, e)
+	}
+	before := snapshot(t, state)
+	code, _, e := vfb(append(g, "steer", "add", "eth3", "--vf", "0", "flow-type", "tcp4", "dst-port", "80", "loc", "4294967294")...)
+	if code != 2 || !strings.Contains(e, "RX_CLS_LOC_FIRST") {
+		t.Fatalf("loc 4294967294: exit %d, want 2 naming RX_CLS_LOC_FIRST:\n%s", code, e)
+	}
+	if got := snapshot(t, state); got != before {
+		t.Errorf("the refusal changed the journal: %s", firstDiff(before, got))
+	}
+}

@@ -101,6 +101,9 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 		return err
 	}
 	locGiven := r.HasLoc && !r.NeedsLocation()
+	if r.HasLoc && r.NeedsLocation() && !e.special {
+		return specialLocRefusal(what, r.Spec.Location, e.pf)
+	}
 	if locGiven {
 		it.loc = r.Spec.Location
 		if o, ok := taken[it.loc]; ok {
@@ -515,6 +518,19 @@ func ParseLocations(args []string) ([]uint32, error) {
 		locs = append(locs, uint32(n))
 	}
 	return locs, nil
+}
+
+// specialLocRefusal refuses a loc with RX_CLS_LOC_SPECIAL set (ANY, FIRST,
+// LAST) on a driver that does not pick locations itself (ixgbe, igb):
+// ethtool's rmgr then takes the highest free location whatever the value
+// says, so "loc 4294967294" (RX_CLS_LOC_FIRST) would land last, not first.
+func specialLocRefusal(what string, loc uint32, pf string) error {
+	name := map[uint32]string{flows.RxClsLocAny: "RX_CLS_LOC_ANY", flows.RxClsLocFirst: "RX_CLS_LOC_FIRST", flows.RxClsLocLast: "RX_CLS_LOC_LAST"}[loc]
+	if name == "" {
+		name = "a special location (RX_CLS_LOC_SPECIAL set)"
+	}
+	return outcome.Invalid("give a location in the table (0 is the first, the one that wins), or leave loc out for the last free one",
+		"%s: loc %d is %s, which the driver of %s does not take: it does not pick locations itself, and ethtool would put the rule at the last free location whatever the value asks", what, loc, name, pf)
 }
 
 // portsWithoutProto returns the port word of an ip4/ip6 rule that matches
