@@ -51,6 +51,7 @@ func TestUpConfigFromStdin(t *testing.T) {
 // A config is a regular file or standard input, one document, at most
 // 1 MiB, alone: everything else is exit 2 at once, naming what is wrong.
 func TestUpConfigRefusals(t *testing.T) {
+	t.Parallel()
 	root, state := simHost(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "eth3.yaml")
@@ -125,6 +126,7 @@ func statusJSON(t *testing.T, root string) string {
 // Ansible passes the config as /dev/stdin, a pipe: the binary reads it,
 // and a FIFO named on the line is refused without waiting for a writer.
 func TestUpConfigDevStdinPipe(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -171,6 +173,7 @@ func TestConfigValidate(t *testing.T) {
 // One interface-name check for every command: a name no interface can
 // have, or an empty one, is exit 2 before anything is touched.
 func TestPFNamesCheckedAlike(t *testing.T) {
+	t.Parallel()
 	root, state := simHost(t)
 	steerState := filepath.Join(t.TempDir(), "steer-state")
 	for _, name := range []string{"eth3%", "", "eth3:1", "a-very-long-interface-name"} {

@@ -17,6 +17,7 @@ import (
 // message names the path and the errno, exit 1 leaves the host and the state
 // directory as they were, and after exit 3 a plain down finishes the undo.
 func TestSyscallFaults(t *testing.T) {
+	t.Parallel()
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		t.Skip("strace is not installed")

@@ -31,6 +31,7 @@ func simHost(t *testing.T, extra ...string) (root, state string) {
 }
 
 func TestCLIJSONContractAndIdempotence(t *testing.T) {
+	t.Parallel()
 	root, state := simHost(t)
 	g := []string{"--host-root", root, "--state-dir", state, "-o", "json"}
 	up := append(append([]string{}, g...), "up", "eth3", "--vfs", "2", "--vf", "0", "--mac", "02:00:00:00:00:01", "--trust")
@@ -74,6 +75,7 @@ func TestCLIJSONContractAndIdempotence(t *testing.T) {
 }
 
 func TestCLIUsageErrorsExit2(t *testing.T) {
+	t.Parallel()
 	root, state := simHost(t)
 	g := []string{"--host-root", root, "--state-dir", state}
 	for _, args := range [][]string{
@@ -96,6 +98,7 @@ func TestCLIUsageErrorsExit2(t *testing.T) {
 // A process killed in the middle of up leaves a journal from which down
 // restores the original host.
 func TestKilledMidUpDownRestores(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -112,6 +115,7 @@ func TestKilledMidUpDownRestores(t *testing.T) {
 }
 
 func TestSimFaultCommand(t *testing.T) {
+	t.Parallel()
 	root, state := simHost(t)
 	if code, _, e := vfb("sim", "fault", root, "--op", "write", "--match", "*/sriov_numvfs", "--errno", "EIO"); code != 0 {
 		t.Fatal(e)

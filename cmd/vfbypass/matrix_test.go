@@ -80,6 +80,7 @@ type prepared struct {
 }
 
 func TestFaultMatrix(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the binary under strace a few hundred times")
 	}

@@ -69,6 +69,7 @@ func TestTextOutputReadsRight(t *testing.T) {
 // A run that waits more than a second for another run's lock says so on
 // stderr.
 func TestLockWaitIsSaid(t *testing.T) {
+	t.Parallel()
 	root, state := simHost(t)
 	g := []string{"--host-root", root, "--state-dir", state}
 	if code, _, e := vfb(append(append([]string{}, g...), "up", "eth3", "--vfs", "1")...); code != 0 {

@@ -14,6 +14,7 @@ import (
 // puts the simulated host back byte for byte; bad queue-mode input is
 // exit 2.
 func TestCLIQueueMode(t *testing.T) {
+	t.Parallel()
 	root, state := simHost(t)
 	before, err := hostsim.Snapshot(root)
 	if err != nil {
@@ -68,6 +69,7 @@ func TestCLIQueueMode(t *testing.T) {
 // A queue-mode up killed while its LRO or table write hangs leaves a
 // pending record from which down restores the simulated host byte for byte.
 func TestQueueModeKilledMidUpDownRestores(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

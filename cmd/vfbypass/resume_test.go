@@ -33,6 +33,7 @@ rules:
 // feature and rule state included, must be byte-identical to the host a
 // clean up makes, and down must bring back the host as it was.
 func TestKilledUpResumesToACleanUp(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

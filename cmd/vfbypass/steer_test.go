@@ -58,6 +58,7 @@ func steerRun(t *testing.T, g []string, args ...string) (int, steerJSON, string)
 }
 
 func TestSteerCLIFlagOrdersAndRawForms(t *testing.T) {
+	t.Parallel()
 	g, _, _ := steerLab(t)
 	for _, args := range [][]string{
 		{"add", "eth3", "--vf", "1", "--queue", "2", "flow-type", "tcp4", "dst-ip", "10.0.0.1", "dst-port", "80"},
@@ -103,6 +104,7 @@ func TestSteerCLIFlagOrdersAndRawForms(t *testing.T) {
 }
 
 func TestSteerCLIIdempotenceDelClearDown(t *testing.T) {
+	t.Parallel()
 	root, state := simHost(t)
 	gl := []string{"--host-root", root, "--state-dir", state}
 	before := snapshotOf(t, root)
@@ -144,6 +146,7 @@ func TestSteerCLIIdempotenceDelClearDown(t *testing.T) {
 }
 
 func TestSteerCLIFromFileDryRunAndFault(t *testing.T) {
+	t.Parallel()
 	g, root, state := steerLab(t)
 	file := filepath.Join(t.TempDir(), "rules.txt")
 	if err := os.WriteFile(file, []byte("# web\nflow-type tcp4 dst-port 80\n\nflow-type tcp4 dst-port 443 vf 1 queue 3 # tls\n"), 0o644); err != nil {
@@ -184,6 +187,7 @@ func TestSteerCLIFromFileDryRunAndFault(t *testing.T) {
 }
 
 func TestSteerCLIRefusals(t *testing.T) {
+	t.Parallel()
 	g, _, _ := steerLab(t)
 	for _, c := range []struct {
 		args []string
@@ -214,6 +218,7 @@ func TestSteerCLIRefusals(t *testing.T) {
 // A steer add killed after its write-ahead record and before the insert
 // leaves a journal from which down restores the host.
 func TestSteerKilledMidAddDownRestores(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -252,6 +257,7 @@ var snapshotOf = simtest.Snapshot
 // (the kernel keeps dst-ip 10.0.0.7 m 0.0.0.255 as 10.0.0.0) and for a
 // rule replacing one of vfbypass's with `loc`.
 func TestSteerKilledInEachWindowDownFinishes(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
