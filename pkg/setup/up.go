@@ -33,6 +33,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// Progress, when set, is told about each step as it starts.
 	Progress func(string)
+	// repairOf is the journal's request RepairDrift brings the PF back to
+	// (nil: a plain up); see repairdrift.go.
+	repairOf []byte
 }
 
 func (o *Options) defaults() {
@@ -288,6 +291,9 @@ func (u *upRun) loadJournal(context.Context) error {
 	if j != nil && !j.Active() {
 		j = nil
 	}
+	if err := u.checkRepairOf(j); err != nil {
+		return err
+	}
 	if j != nil {
 		// resume and the plan act on its records: they must name only
 		// this PF's devices.
@@ -330,6 +336,9 @@ func (u *upRun) checkMode(context.Context) error {
 // set up needs --recreate. Both messages say what would be disrupted.
 func (u *upRun) checkCount(context.Context) error {
 	have, want := u.pf.NumVFs, u.req.NumVFs
+	if u.opts.repairOf != nil && have != want && !u.req.queueMode() {
+		return fmt.Errorf("%w: %s has %d VFs, the request %d, and a repair never changes the VF count", ErrNotRepairable, u.pf.Name, have, want)
+	}
 	if have == 0 || have == want || u.req.queueMode() {
 		return nil
 	}
