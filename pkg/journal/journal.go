@@ -187,9 +187,23 @@ const maxJournal = 64 << 20
 // readJournal reads p without following a link and refuses a file that is
 // not vfbypass's: a link, not a regular file, writable by others, too big.
 func readJournal(p string) ([]byte, error) {
+	b, err := ReadOwned("journal", p, maxJournal)
+	if errors.Is(err, errTooBig) {
+		return nil, fmt.Errorf("%w: %s is larger than %d MiB", ErrCorrupt, p, maxJournal>>20)
+	}
+	return b, err
+}
+
+var errTooBig = errors.New("file too big")
+
+// ReadOwned reads a file vfbypass keeps in the state directory (what names
+// its kind: "journal") with the journal's checks: not followed through a
+// link, a regular file, owned by root (or the user running vfbypass) and
+// writable by nobody else, at most max bytes.
+func ReadOwned(what, p string, max int64) ([]byte, error) {
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, syscall.ELOOP) {
-		return nil, outcome.Invalid(fmt.Sprintf("remove the link %s: vfbypass writes its journals as regular files", p), "journal %s is a symbolic link; not followed", p)
+		return nil, outcome.Invalid(fmt.Sprintf("remove the link %s: vfbypass writes its %ss as regular files", p, what), "%s %s is a symbolic link; not followed", what, p)
 	}
 	if err != nil {
 		return nil, err
@@ -197,20 +211,20 @@ func readJournal(p string) ([]byte, error) {
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("read journal %s: %w", p, err)
+		return nil, fmt.Errorf("read %s %s: %w", what, p, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, outcome.Invalid(fmt.Sprintf("remove %s: vfbypass writes its journals as regular files", p), "journal %s is not a regular file (%s)", p, fi.Mode().Type())
+		return nil, outcome.Invalid(fmt.Sprintf("remove %s: vfbypass writes its %ss as regular files", p, what), "%s %s is not a regular file (%s)", what, p, fi.Mode().Type())
 	}
-	if err := checkOwner("journal", p, fi); err != nil {
+	if err := checkOwner(what, p, fi); err != nil {
 		return nil, err
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxJournal+1))
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("read journal %s: %w", p, err)
+		return nil, fmt.Errorf("read %s %s: %w", what, p, err)
 	}
-	if len(b) > maxJournal {
-		return nil, fmt.Errorf("%w: %s is larger than %d MiB", ErrCorrupt, p, maxJournal>>20)
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s %s: %w: more than %d bytes", what, p, errTooBig, max)
 	}
 	return b, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/journal"
@@ -66,6 +67,48 @@ type PFStatus struct {
 	// Drift lists, field by field, where the kernel differs from what
 	// the journal's request asked for.
 	Drift []Drift `json:"drift"`
+	// Watcher is what the PF's watcher (vfbypass watch) last wrote in
+	// the state directory; null when none ever ran.
+	Watcher *Watcher `json:"watcher"`
+}
+
+// Watcher is the state a watcher keeps beside the PF's journal.
+type Watcher struct {
+	// Running: the watcher holds its lock now.
+	Running       bool      `json:"running"`
+	PID           int       `json:"pid"`
+	Started       time.Time `json:"started"`
+	LastReconcile time.Time `json:"last_reconcile"`
+	// Drift is how many fields drifted after the last reconcile.
+	Drift      int            `json:"drift"`
+	LastRepair *WatcherRepair `json:"last_repair"`
+}
+
+// WatcherRepair is the watcher's last repair.
+type WatcherRepair struct {
+	Time    time.Time `json:"time"`
+	Trigger string    `json:"trigger"`
+	Fields  []string  `json:"fields"`
+	Error   string    `json:"error,omitempty"`
+}
+
+// writeWatcher prints the watcher's line of status.
+func writeWatcher(w io.Writer, x *Watcher) {
+	if x == nil {
+		return
+	}
+	state := "not running"
+	if x.Running {
+		state = fmt.Sprintf("running (pid %d, since %s)", x.PID, x.Started.Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "  watcher: %s, last reconcile %s", state, x.LastReconcile.Format(time.RFC3339))
+	if r := x.LastRepair; r != nil {
+		fmt.Fprintf(w, ", last repair %s after %s: %s", r.Time.Format(time.RFC3339), r.Trigger, strings.Join(r.Fields, " "))
+		if r.Error != "" {
+			fmt.Fprintf(w, " (%s)", r.Error)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 // Drift is one managed field that differs from the desired state.
@@ -131,6 +174,7 @@ func (r *StatusResult) Text(w io.Writer) {
 		default:
 			fmt.Fprintf(w, "  journal: %s: up %s, %s, %s\n", p.Journal.Path, p.Journal.Request, report.Count(len(p.Journal.Steps), "step"), report.Count(len(p.Journal.Rules), "rule"))
 		}
+		writeWatcher(w, p.Watcher)
 		for _, d := range p.Drift {
 			fmt.Fprintf(w, "  drift: %s\n", d)
 		}
