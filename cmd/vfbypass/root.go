@@ -50,6 +50,9 @@ journaled, so "vfbypass down" undoes exactly what "vfbypass up" did.`,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			g.started = true
 			g.pfArg = pfArgOf(cmd, args)
+			if cmd.Annotations[jsonlAnnotation] != "" {
+				g.Formats = []string{"text", "json", "jsonl"} // a JSON line per event, then the summary
+			}
 			return g.Check()
 		},
 	}

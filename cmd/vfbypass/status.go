@@ -5,6 +5,7 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/host"
 
 	"github.com/vfbypass/vfbypass/pkg/setup"
+	"github.com/vfbypass/vfbypass/pkg/watch"
 )
 
 func init() { register(newStatusCmd) }
@@ -26,6 +27,12 @@ want/have pairs. With --check, drift makes the exit code 4 (for monitoring);
 			}
 			return g.withHost(func(h *host.Host) error {
 				res, err := setup.Status(h, optionalPF(args), g.StateDir)
+				for i, p := range res.PFs {
+					var werr error
+					if res.PFs[i].Watcher, werr = watch.Inspect(g.StateDir, p.Name); werr != nil {
+						res.Warn("%s's watcher: %v", p.Name, werr)
+					}
+				}
 				if err == nil && check {
 					err = res.DriftError()
 				}

@@ -120,15 +120,21 @@ func (u *upFlags) fromConfig(g *globals, cmd *cobra.Command, args []string) (set
 	if err != nil {
 		return c, err
 	}
+	return c, configPF(&c, "up", u.config, args)
+}
+
+// configPF sets the PF of config c (read from path) from the command's
+// argument, which must match the config's when both name one.
+func configPF(c *setup.Request, command, path string, args []string) error {
 	switch {
 	case len(args) == 1 && c.PF != "" && c.PF != args[0]:
-		return c, outcome.Invalid("drop the PF argument or make it match the config", "PF %s given, but config %s is for %s", args[0], u.config, c.PF)
+		return outcome.Invalid("drop the PF argument or make it match the config", "PF %s given, but config %s is for %s", args[0], path, c.PF)
 	case len(args) == 1:
 		c.PF = args[0]
 	case c.PF == "":
-		return c, outcome.Invalid("write pf: eth3 in the config, or name the PF: vfbypass up eth3 --config FILE", "config %s names no PF", u.config)
+		return outcome.Invalid(fmt.Sprintf("write pf: eth3 in the config, or name the PF: vfbypass %s eth3 --config FILE", command), "config %s names no PF", path)
 	}
-	return c, nil
+	return nil
 }
 
 func (u *upFlags) fromFlags(cmd *cobra.Command, args []string) (setup.Request, error) {

@@ -5,6 +5,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -123,6 +125,29 @@ func (g *Globals) Emit(res report.Result, err error) error {
 	}
 	if err != nil {
 		return Printed{err}
+	}
+	return nil
+}
+
+// EmitLine prints res as one compact JSON line (the last line of -o jsonl,
+// whose earlier lines the command wrote), and returns err marked as
+// printed.
+func (g *Globals) EmitLine(res report.Result, err error) error {
+	report.SetError(res, err)
+	var b bytes.Buffer
+	if jerr := report.JSON(&b, res); jerr != nil && err == nil {
+		return jerr
+	}
+	var line bytes.Buffer
+	if jerr := json.Compact(&line, b.Bytes()); jerr != nil && err == nil {
+		return jerr
+	}
+	line.WriteByte('\n')
+	if _, werr := g.Stdout.Write(line.Bytes()); werr != nil && err == nil {
+		return werr
+	}
+	if err != nil {
+		return Printed{Err: err}
 	}
 	return nil
 }
