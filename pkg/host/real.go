@@ -12,6 +12,7 @@ func Real(root string) *Host {
 		Ethtool: EthtoolClient{},
 		Modules: Modprobe{FS: fs},
 		Rules:   flows.Open,
+		Events:  NewKernelEvents(nil),
 		Close:   func() error { return nil },
 	}
 }
