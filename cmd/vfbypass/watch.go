@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +9,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -152,7 +149,7 @@ func (o *watchFlags) run(g *globals, cmd *cobra.Command, args []string, res *wat
 		return err
 	}
 	defer stopMetrics()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := whileChanging() // a repair under way finishes, then watch exits
 	defer stop()
 	err = watch.Run(ctx, h, o.cfg)
 	switch {
