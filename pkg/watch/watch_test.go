@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 	"github.com/vfbypass/vfbypass/pkg/setup"
@@ -29,16 +30,9 @@ type sim struct {
 
 func newSim(t *testing.T, req setup.Request) *sim {
 	t.Helper()
-	s := &sim{t: t, root: filepath.Join(t.TempDir(), "host"), state: filepath.Join(t.TempDir(), "state")}
-	if err := hostsim.Init(s.root, hostsim.Options{PF: "eth3", Model: "82599"}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := hostsim.Open(s.root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.h = h
-	if _, err := setup.Up(context.Background(), h, req, setup.Options{StateDir: s.state}); err != nil {
+	s := &sim{t: t, state: simtest.StateDir(t)}
+	s.root, s.h = simtest.Host(t, hostsim.Options{PF: "eth3", Model: "82599"})
+	if _, err := setup.Up(context.Background(), s.h, req, setup.Options{StateDir: s.state}); err != nil {
 		t.Fatalf("up: %v", err)
 	}
 	return s
