@@ -104,8 +104,11 @@ watchdog alive (see docs/watch.md).`,
 		Annotations: map[string]string{jsonlAnnotation: "yes"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res := &watchResult{Repairs: map[string]int{}, jsonl: g.Output == "jsonl", out: g.Stdout}
-			if g.Output == "json" {
+			switch {
+			case g.Output == "json":
 				res.out = g.Stderr
+			case g.Output == "text" && g.Quiet:
+				res.out = io.Discard
 			}
 			err := o.run(g, cmd, args, res)
 			if res.jsonl {
