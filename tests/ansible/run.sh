@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the vfbypass Ansible collection (deploy/ansible) with Debian's
 # ansible-core against simulated hosts: the module's pure functions pass
-# their unit tests, the collection builds and installs,
+# their unit tests, the collection builds and installs, ansible-lint's
+# production profile passes,
 # ansible-doc renders the module and the role, the example fleet playbook
 # parses, the module's play (tests/ansible/module.yml) passes its asserts,
 # and the role (tests/ansible/role.yml) is idempotent, honest in check mode,
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 bin=${VFBYPASS:-$repo/bin/vfbypass}
-work=$(mktemp -d /tmp/vfbypass-ansible.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/vfbypass-ansible.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_LOCALHOST_WARNING=0 \
   ANSIBLE_INVENTORY_UNPARSED_WARNING=0 ANSIBLE_RETRY_FILES_ENABLED=0 \
@@ -42,6 +43,17 @@ if ansible-galaxy collection build deploy/ansible --output-path "$work" >"$work/
   pass "collection builds and installs"
 else
   cat "$work/galaxy.log"; fail "collection builds and installs"; exit 1
+fi
+
+# ansible-lint's production profile (Debian's ansible-lint, APT_PACKAGES in
+# mk/ansible.mk), offline, on the collection, with the installed
+# collection on ANSIBLE_COLLECTIONS_PATH so the module's name resolves.
+if ! command -v ansible-lint >/dev/null; then
+  echo "ansible: skip ansible-lint --profile production (ansible-lint is not installed: make deps installs Debian's package)"
+elif out=$(cd deploy/ansible && ansible-lint --offline --nocolor --profile production 2>&1); then
+  pass "ansible-lint --profile production"
+else
+  echo "$out"; fail "ansible-lint --profile production"
 fi
 
 doc=$(ansible-doc vfbypass.vfbypass.vfbypass 2>&1) || true
@@ -107,7 +119,7 @@ if step "$name" +; then
   ok=0; { ! same_host "$work/orig.snap" && [ -x "$r/usr/bin/vfbypass" ] && grep -q '^pf: eth3' "$r/etc/vfbypass/eth3.yaml"; } || ok=1
   verdict "$name" $ok
   "$work/hostsnap" "$r/host" >"$work/up.snap"
-  ok=0; { grep -A1 'Enable vfbypass@eth3.service' <<<"$out" | grep -q '^skipping'; } || ok=1
+  ok=0; { grep -A1 "Enable the PF's vfbypass@ unit" <<<"$out" | grep -q '^skipping'; } || ok=1
   verdict "role: the unit is not enabled where systemd is not the service manager" $ok
 fi
 

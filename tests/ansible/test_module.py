@@ -52,6 +52,43 @@ class ErrorText(unittest.TestCase):
         self.assertIsNone(mod.error_text({"changed": False}))
 
 
+class ModuleTerms(unittest.TestCase):
+    def test_the_tools_flags_become_module_options(self):
+        r = {"error": {"message": "eth3 has 2 VFs set up by vfbypass; --vfs 4 cannot be done in place",
+                       "fix": "pass --recreate to accept that, or keep --vfs 2"}}
+        self.assertEqual(mod.error_text(r), "eth3 has 2 VFs set up by vfbypass; vfs: 4 cannot be done in place: "
+                         "set recreate: true to accept that, or keep vfs: 2")
+        self.assertNotIn("--", mod.module_terms("pass a writable --state-dir (default /run/vfbypass)"))
+        # A PF named like a flag stays as it is in the message.
+        r = {"error": {"message": "PF --recreate: no such network interface", "fix": "check the name"}}
+        self.assertEqual(mod.error_text(r), "PF --recreate: no such network interface: check the name")
+        self.assertEqual(mod.module_terms("run 'vfbypass down eth3' after fixing the cause"),
+                         "run state: down for pf eth3 after fixing the cause")
+
+
+class FakeModule(object):
+    def __init__(self, check_mode=False, **params):
+        self.check_mode = check_mode
+        self.params = dict(host_root=None, state_dir=None, recreate=False, config={"vfs": 2}, state="up")
+        self.params.update(params)
+
+
+class BuildCommand(unittest.TestCase):
+    def test_pf_goes_after_double_dash(self):
+        argv, data = mod.build_command(FakeModule(pf="--recreate", recreate=True), "vfbypass")
+        self.assertEqual(argv, ["vfbypass", "-o", "json", "up", "--config", "-", "--recreate", "--", "--recreate"])
+        self.assertEqual(data, '{"vfs": 2}')
+        argv, data = mod.build_command(FakeModule(True, pf="eth3", state="down", state_dir="/s"), "vfbypass")
+        self.assertEqual(argv, ["vfbypass", "--state-dir", "/s", "-o", "json", "down", "--missing-ok", "--dry-run", "--", "eth3"])
+        self.assertIsNone(data)
+
+    def test_pf_must_be_an_interface_name(self):
+        for pf in ["eth3", "-x", "cap-p0", "a" * 15]:
+            self.assertIsNone(mod.pf_problem(pf), pf)
+        for pf in ["", ".", "..", "a/b", "eth3:1", "eth 3", "a" * 16]:
+            self.assertIsNotNone(mod.pf_problem(pf), pf)
+
+
 class Summary(unittest.TestCase):
     def test_counts_steps_grammatically(self):
         r = {"changed": True, "steps": [{"status": "applied"}, {"status": "already"}]}

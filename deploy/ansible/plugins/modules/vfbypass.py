@@ -12,8 +12,9 @@ module: vfbypass
 short_description: Configure SR-IOV VFs, vfio-pci binding and ntuple rules with vfbypass
 version_added: "0.1.0"
 description:
-  - Runs C(vfbypass up PF --config -) or C(vfbypass down PF --missing-ok) with C(-o json) and
-    reports what the tool reports.
+  - "Runs C(vfbypass up --config - -- PF) or C(vfbypass down --missing-ok -- PF) with C(-o json)
+    and reports what the tool reports; its refusals name this module's options
+    (C(recreate: true), not C(--recreate))."
   - C(up) converges in place, so running the module again with the same C(config) changes
     nothing, and a changed MAC, VLAN, trust, spoof check, driver or rule is applied without
     recreating the VFs. A different VF count needs C(recreate=true).
@@ -28,7 +29,9 @@ author:
 options:
   pf:
     description:
-      - The physical function's network interface, for example C(eth3).
+      - The physical function's network interface, for example C(eth3). 1 to 15 bytes without
+        C(/), C(:) or whitespace, as the kernel allows; it is passed after C(--), so a name
+        starting with C(-) is never read as a flag.
     type: str
     required: true
   state:
@@ -151,7 +154,7 @@ cmd:
   returned: always
   type: list
   elements: str
-  sample: [vfbypass, -o, json, up, eth3, --config, "-"]
+  sample: [vfbypass, -o, json, up, --config, "-", "--", eth3]
 rc:
   description: The tool's exit code.
   returned: always
@@ -195,8 +198,32 @@ def find_binary(module):
     return path
 
 
+# IFNAMSIZ (include/uapi/linux/if.h) less the terminating NUL.
+IFNAME_MAX = 15
+
+
+def pf_problem(pf):
+    """Why pf cannot be a network interface name, or None.
+
+    The kernel's rules (dev_valid_name, net/core/dev.c): 1 to 15 bytes, not
+    "." or "..", no "/", ":" or whitespace. A name may start with "-", so
+    the module passes it after "--", never where a flag could be read.
+    """
+    if not pf:
+        return "it is empty"
+    if len(pf.encode("utf-8")) > IFNAME_MAX:
+        return "it is longer than %d bytes" % IFNAME_MAX
+    if pf in (".", ".."):
+        return "it is %r" % pf
+    bad = [c for c in pf if c in "/:" or c.isspace()]
+    if bad:
+        return "it contains %r" % bad[0]
+    return None
+
+
 def build_command(module, binary):
-    """Return (argv, stdin data) for the requested state."""
+    """Return (argv, stdin data) for the requested state: flags first, then
+    "--" and the PF, so that no PF name is read as a flag."""
     p = module.params
     argv = [binary]
     if p["host_root"]:
@@ -206,15 +233,37 @@ def build_command(module, binary):
     argv += ["-o", "json"]
     data = None
     if p["state"] == "up":
-        argv += ["up", p["pf"], "--config", "-"]
+        argv += ["up", "--config", "-"]
         if p["recreate"]:
             argv.append("--recreate")
         data = json.dumps(p["config"], sort_keys=True)
     else:
-        argv += ["down", p["pf"], "--missing-ok"]
+        argv += ["down", "--missing-ok"]
     if module.check_mode:
         argv.append("--dry-run")
-    return argv, data
+    return argv + ["--", p["pf"]], data
+
+
+VFS_FLAG = re.compile(r"--vfs (\d+)")
+
+# The tool's flags in its fixes, as this module's options and config keys.
+MODULE_TERMS = [
+    (re.compile(r"\bpass --recreate\b"), "set recreate: true"),
+    (re.compile(r"--recreate\b"), "recreate: true"),
+    (VFS_FLAG, r"vfs: \1"),
+    (re.compile(r"--state-dir\b"), "state_dir"),
+    (re.compile(r"--host-root\b"), "host_root"),
+    (re.compile(r"--config\b"), "config"),
+    (re.compile(r"'?vfbypass down (\S+?)'?(?=[\s,;)]|$)"), r"state: down for pf \1"),
+]
+
+
+def module_terms(text):
+    """Say a fix of the tool's in the module's terms (recreate: true, not
+    --recreate), so a playbook's author knows what to change."""
+    for pat, repl in MODULE_TERMS:
+        text = pat.sub(repl, text)
+    return text
 
 
 def run(module, argv, data):
@@ -255,7 +304,13 @@ def error_text(result):
     err = result.get("error") if isinstance(result, dict) else None
     if not isinstance(err, dict):
         return None
-    parts = [str(err[k]) for k in ("message", "fix") if err.get(k)]
+    # The message may quote the PF, whose name may look like a flag: only
+    # the fix is said again in the module's terms, and the VF count.
+    parts = []
+    if err.get("message"):
+        parts.append(VFS_FLAG.sub(r"vfs: \1", str(err["message"])))
+    if err.get("fix"):
+        parts.append(module_terms(str(err["fix"])))
     return ": ".join(parts) if parts else None
 
 
@@ -286,6 +341,10 @@ def main():
         required_if=[("state", "up", ["config"])],
         supports_check_mode=True,
     )
+    why = pf_problem(module.params["pf"])
+    if why:
+        module.fail_json(msg="pf %r is not a network interface name: %s; give the PF's name as 'ip link' shows it, e.g. eth3"
+                         % (module.params["pf"], why))
     argv, data = build_command(module, find_binary(module))
     rc, out, err = run(module, argv, data)
     ret = dict(cmd=argv, rc=rc, stderr=err, changed=False)
