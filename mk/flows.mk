@@ -13,3 +13,10 @@ FLOWS_FUZZTIME ?= 500000x
 fuzz-flows: deps
 	$(GO) test ./pkg/flows -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FLOWS_FUZZTIME) -timeout 10m
 	$(GO) test ./pkg/flows -run '^$$' -fuzz '^FuzzDecodeCookie$$' -fuzztime $(FLOWS_FUZZTIME) -timeout 10m
+
+# faults-flows: all 600 random rules of the ethtool differential test
+# (make test runs 150 of them).
+faults: faults-flows
+.PHONY: faults-flows
+faults-flows: deps
+	VFBYPASS_FAULTS=full $(GO) test ./pkg/flows -run '^TestEthtoolRandomDifferential$$' -count=1 -v

@@ -54,6 +54,7 @@ func ethtoolCapture(t *testing.T) func(words []string) (rxnfc []byte, ok bool) {
 // struct ethtool_rx_flow_spec and rss_context (or refuses on purpose, see
 // knownDivergence); where ethtool refuses, Parse refuses.
 func TestEthtoolDifferential(t *testing.T) {
+	t.Parallel()
 	if !littleEndianHost() {
 		t.Skip("compares little-endian dumps")
 	}
