@@ -92,7 +92,7 @@ func newSimCmd(g *globals) *cobra.Command {
 	ff.StringVar(&errnoName, "errno", "EIO", "error to return")
 	ff.IntVar(&fl.After, "after", 0, "let this many matching calls succeed first")
 	ff.IntVar(&fl.Times, "times", 1, "fail this many calls")
-	sim.AddCommand(initCmd, faultCmd, newSimLinkCmd(g), newSimChannelsCmd(g), newSimXDPCmd(g), newSimMTUCmd(g))
+	sim.AddCommand(initCmd, faultCmd, newSimLinkCmd(g), newSimChannelsCmd(g), newSimXDPCmd(g), newSimMTUCmd(g), newSimRingsCmd(g))
 	return sim
 }
 
@@ -158,6 +158,23 @@ func newSimMTUCmd(g *globals) *cobra.Command {
 			}
 			return simEvent(g, args[0], fmt.Sprintf("%s has MTU %d", args[0], n), func(root string) error {
 				return hostsim.SetMTU(root, args[0], n)
+			})
+		},
+	}
+}
+
+func newSimRingsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rings PF N",
+		Short: "Set the simulated PF's RX ring size, as 'ethtool -G PF rx N' (ixgbe re-initialises the port: rules kept, RSS table refilled)",
+		Args:  exactArgs(2, "the PF interface name and the RX ring size"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 1 {
+				return g.emit(&simResult{Dir: g.HostRoot}, outcome.Invalid("give a descriptor count: vfbypass sim rings "+args[0]+" 1024", "sim rings %s %q: not a ring size", args[0], args[1]))
+			}
+			return simEvent(g, args[0], fmt.Sprintf("%s has RX rings of %d descriptors", args[0], n), func(root string) error {
+				return hostsim.SetRxRing(root, args[0], n)
 			})
 		},
 	}

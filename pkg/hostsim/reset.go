@@ -221,6 +221,54 @@ func SetMTU(root, ifname string, mtu int) error {
 	})
 }
 
+// ringDefault is IXGBE_DEFAULT_RXD (512) or IGB_DEFAULT_RXD (256); both
+// drivers take 64 to 4096 descriptors (IXGBE_MIN_RXD/IXGBE_MAX_RXD,
+// IGB_MIN_RXD/IGB_MAX_RXD) and round a request up to a multiple of 8
+// (IXGBE_REQ_RX_DESCRIPTOR_MULTIPLE, REQ_RX_DESCRIPTOR_MULTIPLE).
+func (st *state) ringDefault() int {
+	if st.ixgbe() {
+		return 512
+	}
+	return 256
+}
+
+// SetRxRing does `ethtool -G IF rx N` for the PF: the ethtool core refuses
+// (EINVAL) more than the maximum; the driver clamps to its minimum and
+// rounds up to a multiple of 8; a running port then goes through
+// ixgbe_down/ixgbe_up (ixgbe_set_ringparam: rules kept and written back,
+// table refilled, like ixgbe_reinit_locked) or igb_down/igb_up.
+func SetRxRing(root, ifname string, n int) error {
+	e, err := openSim(root)
+	if err != nil {
+		return err
+	}
+	return e.rss(ifname, "rings", "set the ring sizes", func(st *state) error {
+		if err := e.rssPF(st, ifname, "ETHTOOL_SRINGPARAM"); err != nil {
+			return err
+		}
+		if n < 1 || n > 4096 {
+			return &flows.OpError{Op: "ETHTOOL_SRINGPARAM", Ifname: ifname, Err: unix.EINVAL} // ethtool_set_ringparam: above rx_max_pending
+		}
+		n = (max(n, 64) + 7) &^ 7
+		cur := st.RSS.RxRing
+		if cur == 0 {
+			cur = st.ringDefault()
+		}
+		if n == cur {
+			return nil
+		}
+		st.RSS.RxRing = n
+		if n == st.ringDefault() {
+			st.RSS.RxRing = 0
+		}
+		if err := e.s.emit(host.Event{Link: ifname, Kind: host.EventRings, Detail: fmt.Sprintf("rx %d", n)}); err != nil {
+			return err
+		}
+		cause := map[bool]string{true: "ixgbe_set_ringparam", false: "igb_set_ringparam"}[st.ixgbe()]
+		return e.s.portReset(st, resetReinit, cause, st.rxQueues())
+	})
+}
+
 // SetChannels does what `ethtool -L IF combined N` does on the simulated
 // host at root, with the checks of the ethtool core (ethtool_set_channels,
 // ethnl_set_channels: no change is no call; EINVAL above the maximum; while

@@ -107,6 +107,9 @@ type rssState struct {
 	Down bool `json:"down,omitempty"`
 	// MTU is the PF's MTU when not 1500.
 	MTU int `json:"mtu,omitempty"`
+	// RxRing is the RX ring size when not the driver's default (512 on
+	// ixgbe, 256 on igb).
+	RxRing int `json:"rx_ring,omitempty"`
 }
 
 func (st *state) ixgbe() bool { return st.Model.PFDriver == "ixgbe" }

@@ -211,6 +211,8 @@ func (m *modelHost) do(s string) error {
 		return hostsim.SetChannels(m.root, "eth3", n)
 	case "mtu":
 		return hostsim.SetMTU(m.root, "eth3", n)
+	case "rings":
+		return hostsim.SetRxRing(m.root, "eth3", n)
 	case "numvfs":
 		return m.h.FS.WriteAttr("/sys/class/net/eth3/device/sriov_numvfs", arg)
 	case "lro":
