@@ -189,8 +189,14 @@ func checkPFForUndo(h *host.Host, pf sriov.PF, pfErr error, unlocked bool, j *jo
 // undoAll undoes j in reverse: first the rules vfbypass added, then up's
 // steps, saving the journal after each, and removes it once nothing is
 // left. It appends what it did to steps.
+//
+// A journal that cannot be saved (a full state file system) does not stop
+// it: each undo is idempotent and the journal on disk still lists every
+// change not yet undone, so it keeps going in the same order, and only
+// what the kernel refused is left (a later down undoes the rest again).
 func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journal, opts Options, steps *[]StepResult, anyChanged *bool, warn func(string, ...any)) error {
 	var left []string
+	var saveErr error
 
 	// Rules first: they were added last.
 	for i := len(j.Rules) - 1; i >= 0; i-- {
@@ -207,9 +213,7 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 			continue
 		}
 		j.Rules = append(j.Rules[:i], j.Rules[i+1:]...)
-		if err := store.Save(j); err != nil {
-			return outcome.WithCode(outcome.RollbackIncomplete, err)
-		}
+		saveErr = keepGoing(saveErr, store.Save(j))
 		*anyChanged = *anyChanged || changed
 		*steps = append(*steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: statusOf(changed)})
 	}
@@ -237,9 +241,7 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 			continue
 		}
 		ent.State = journal.Undone
-		if err := store.Save(j); err != nil {
-			return outcome.WithCode(outcome.RollbackIncomplete, err)
-		}
+		saveErr = keepGoing(saveErr, store.Save(j))
 		*anyChanged = *anyChanged || changed
 		*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: statusOf(changed)})
 	}
@@ -248,6 +250,9 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 		return nil
 	}
 	if len(left) > 0 {
+		if saveErr != nil {
+			left = append(left, fmt.Sprintf("(the journal could not be updated: %v; it still lists changes undone since, which down undoes again)", saveErr))
+		}
 		return &outcome.Error{Code: outcome.RollbackIncomplete,
 			Err: fmt.Errorf("undo of %s incomplete, still applied: %s", j.PF, strings.Join(left, "; ")),
 			Fix: fmt.Sprintf("fix the cause and run 'vfbypass down %s' again (the journal %s keeps what is left), or restore those settings by hand", j.PF, store.Path(j.PF))}
@@ -256,6 +261,14 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 		return outcome.WithCode(outcome.RollbackIncomplete, err)
 	}
 	return nil
+}
+
+// keepGoing keeps the first of the journal saves that failed.
+func keepGoing(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
 }
 
 // downDiff lists the fields down restores: the rules vfbypass installed go,
