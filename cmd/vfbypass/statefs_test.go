@@ -79,3 +79,29 @@ func TestDownOnAFullStateDir(t *testing.T) {
 		t.Errorf("down left the journal")
 	}
 }
+
+// up on a full state file system cannot write its first journal record:
+// it changes nothing and exits 1, without claiming a journal is left.
+func TestUpOnAFullStateDir(t *testing.T) {
+	state, fill := fullStateDir(t)
+	state = filepath.Join(state, "s")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "h")
+	if code, _, e := vfb("sim", "init", root); code != 0 {
+		t.Fatal(e)
+	}
+	pristine := snapshotOf(t, root)
+	fill()
+	code, _, e := vfb("--host-root", root, "--state-dir", state, "up", "eth3", "--vfs", "2", "--vf", "0")
+	if code != 1 || strings.Contains(e, "still applied") || !strings.Contains(e, "no space left") {
+		t.Fatalf("up on a full state directory: exit %d, want 1 naming the full file system:\n%s", code, e)
+	}
+	if got := snapshotOf(t, root); got != pristine {
+		t.Errorf("up changed the host: %s", firstDiff(pristine, got))
+	}
+	if _, err := os.Stat(filepath.Join(state, "eth3.json")); err == nil {
+		t.Errorf("up left a journal")
+	}
+}

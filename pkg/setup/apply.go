@@ -168,6 +168,7 @@ func (u *upRun) entryFor(s step) (*applied, error) {
 func (u *upRun) rollback(done []*applied, cause error) error {
 	ctx := context.Background()
 	left := u.putRulesBack()
+	var saveErr error
 	if u.j != nil {
 		u.j.Request = u.prevReq
 	}
@@ -183,14 +184,17 @@ func (u *upRun) rollback(done []*applied, cause error) error {
 			u.j.Steps = slices.DeleteFunc(u.j.Steps, func(e *journal.Entry) bool { return e == a.ent })
 		}
 		markRolledBack(u.res, a.ent.ID)
-		if serr := u.store.Save(u.j); serr != nil {
-			left = append(left, fmt.Sprintf("journal: %v", serr))
-		}
+		// A journal that cannot be saved (a full state file system) is
+		// not left applied: the last save or removal below settles it.
+		saveErr = keepGoing(saveErr, u.store.Save(u.j))
 	}
 	left = append(left, u.reinstallOld()...)
 	left = append(left, u.restoreAfterRollback()...)
 	pf := u.pf.Name
 	if len(left) > 0 {
+		if saveErr != nil {
+			left = append(left, fmt.Sprintf("(the journal could not be updated: %v; it still lists changes rolled back since, which down undoes again)", saveErr))
+		}
 		return &outcome.Error{Code: outcome.RollbackIncomplete,
 			Err: fmt.Errorf("%w; rollback incomplete, still applied: %s", cause, strings.Join(left, "; ")),
 			Fix: fmt.Sprintf("run 'vfbypass down %s' to retry the undo (journal %s), or restore those settings by hand", pf, u.store.Path(pf))}
