@@ -40,27 +40,9 @@ const (
 
 // Init materialises a simulated host in dir, which must be empty or absent.
 func Init(dir string, o Options) error {
-	if o.PF == "" {
-		o.PF = "eth3"
-	}
-	if o.Model == "" {
-		o.Model = "82599"
-	}
-	m, ok := models[o.Model]
-	if !ok {
-		return fmt.Errorf("model %q is not simulated (choose 82599 or 82576)", o.Model)
-	}
-	if o.TotalVFs == 0 {
-		o.TotalVFs = m.MaxVFs
-	}
-	if o.TotalVFs < 0 || o.TotalVFs > m.MaxVFs {
-		return fmt.Errorf("--total-vfs %d: the %s supports 0 to %d VFs", o.TotalVFs, m.Name, m.MaxVFs)
-	}
-	if o.CPUs < 0 || o.CPUs > 4096 {
-		return fmt.Errorf("--cpus %d: give 1 to 4096 online CPUs", o.CPUs)
-	}
-	if o.PF == "eth0" || o.PF == "lo" || !sriov.ValidIfname(o.PF) {
-		return fmt.Errorf("--pf %q: choose another interface name (eth0 is the management interface)", o.PF)
+	m, err := o.withDefaults()
+	if err != nil {
+		return err
 	}
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
 		return fmt.Errorf("%s is not empty: give a new directory", dir)
@@ -81,12 +63,56 @@ func Init(dir string, o Options) error {
 			return err
 		}
 	}
+	if err := s.buildTree(dir, o, m); err != nil {
+		return err
+	}
+	st := &state{Model: m, PF: o.PF, PFAddr: pfAddr, Total: o.TotalVFs, NoSRIOV: o.NoSRIOV, Ntuple: o.Ntuple && m.Ntuple, VFs: map[int]*vfSettings{}, CPUs: o.CPUs}
+	if o.CPUs == defaultCPUs {
+		st.CPUs = 0 // the default, as a tree made without the option
+	}
+	if o.SharedGroup {
+		if err := w("/"+MarkerDir+"/shared-group", "1"); err != nil {
+			return err
+		}
+	}
+	return s.save(st)
+}
+
+// withDefaults fills o's defaults and checks it, returning its model.
+func (o *Options) withDefaults() (Model, error) {
+	if o.PF == "" {
+		o.PF = "eth3"
+	}
+	if o.Model == "" {
+		o.Model = "82599"
+	}
+	m, ok := models[o.Model]
+	if !ok {
+		return Model{}, fmt.Errorf("model %q is not simulated (choose 82599 or 82576)", o.Model)
+	}
+	if o.TotalVFs == 0 {
+		o.TotalVFs = m.MaxVFs
+	}
+	if o.TotalVFs < 0 || o.TotalVFs > m.MaxVFs {
+		return Model{}, fmt.Errorf("--total-vfs %d: the %s supports 0 to %d VFs", o.TotalVFs, m.Name, m.MaxVFs)
+	}
+	if o.CPUs < 0 || o.CPUs > 4096 {
+		return Model{}, fmt.Errorf("--cpus %d: give 1 to 4096 online CPUs", o.CPUs)
+	}
+	if o.PF == "eth0" || o.PF == "lo" || !sriov.ValidIfname(o.PF) {
+		return Model{}, fmt.Errorf("--pf %q: choose another interface name (eth0 is the management interface)", o.PF)
+	}
+	return m, nil
+}
+
+// buildTree lays out sysfs, procfs and /dev for a host with o and m.
+func (s *Sim) buildTree(dir string, o Options, m Model) (ferr error) {
+	w := s.writeFile
 	must := func(err error) {
 		if err != nil {
 			panic(err)
 		}
 	}
-	var ferr error
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -139,19 +165,7 @@ func Init(dir string, o Options) error {
 		must(w("/proc/cmdline", cmdline))
 		must(w("/dev/vfio/vfio", ""))
 	}()
-	if ferr != nil {
-		return ferr
-	}
-	st := &state{Model: m, PF: o.PF, PFAddr: pfAddr, Total: o.TotalVFs, NoSRIOV: o.NoSRIOV, Ntuple: o.Ntuple && m.Ntuple, VFs: map[int]*vfSettings{}, CPUs: o.CPUs}
-	if o.CPUs == defaultCPUs {
-		st.CPUs = 0 // the default, as a tree made without the option
-	}
-	if o.SharedGroup {
-		if err := w("/"+MarkerDir+"/shared-group", "1"); err != nil {
-			return err
-		}
-	}
-	return s.save(st)
+	return ferr
 }
 
 func (s *Sim) makeDriver(d string) error {

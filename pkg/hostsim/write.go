@@ -32,30 +32,8 @@ func (f *simFS) WriteAttr(p string, value string) error {
 }
 
 func (s *Sim) write(st *state, p, v string) error {
-	base := path.Base(p)
-	dir := path.Dir(p)
-	switch {
-	case p == "/sys/bus/pci/drivers_probe":
-		return s.probe(st, p, v)
-	case strings.HasPrefix(p, "/sys/bus/pci/drivers/") && (base == "bind" || base == "unbind") && path.Dir(dir) == "/sys/bus/pci/drivers":
-		drv := path.Base(dir)
-		if ok, err := present(s.p(dir)); err != nil || !ok {
-			return orErrno(err, "open", p, unix.ENOENT)
-		}
-		if base == "unbind" {
-			return s.unbind(st, p, drv, v)
-		}
-		return s.bind(st, p, drv, v, false)
-	case p == "/sys/module/vfio/parameters/enable_unsafe_noiommu_mode":
-		switch v {
-		case "Y", "y", "1":
-			v = "Y"
-		case "N", "n", "0":
-			v = "N"
-		default:
-			return errno("write", p, unix.EINVAL)
-		}
-		return s.writeFile(p, v)
+	if handled, err := s.writeBusOrModule(st, p, v); handled {
+		return err
 	}
 	if ok, err := present(s.p(p)); err != nil || !ok {
 		return orErrno(err, "open", p, unix.ENOENT)
@@ -69,7 +47,44 @@ func (s *Sim) write(st *state, p, v string) error {
 	if ok, err := present(real); err != nil || !ok {
 		return orErrno(err, "open", p, unix.ENOENT) // a dangling link
 	}
-	switch base {
+	return s.writeDeviceAttr(st, p, real, v)
+}
+
+// writeBusOrModule handles the attributes that are not a device's: the PCI
+// bus's drivers_probe, a driver's bind and unbind, vfio's no-IOMMU switch.
+// handled is false for any other path.
+func (s *Sim) writeBusOrModule(st *state, p, v string) (handled bool, err error) {
+	base, dir := path.Base(p), path.Dir(p)
+	switch {
+	case p == "/sys/bus/pci/drivers_probe":
+		return true, s.probe(st, p, v)
+	case strings.HasPrefix(p, "/sys/bus/pci/drivers/") && (base == "bind" || base == "unbind") && path.Dir(dir) == "/sys/bus/pci/drivers":
+		drv := path.Base(dir)
+		if ok, err := present(s.p(dir)); err != nil || !ok {
+			return true, orErrno(err, "open", p, unix.ENOENT)
+		}
+		if base == "unbind" {
+			return true, s.unbind(st, p, drv, v)
+		}
+		return true, s.bind(st, p, drv, v, false)
+	case p == "/sys/module/vfio/parameters/enable_unsafe_noiommu_mode":
+		switch v {
+		case "Y", "y", "1":
+			v = "Y"
+		case "N", "n", "0":
+			v = "N"
+		default:
+			return true, errno("write", p, unix.EINVAL)
+		}
+		return true, s.writeFile(p, v)
+	}
+	return false, nil
+}
+
+// writeDeviceAttr writes a device attribute (host path p, in the tree at
+// real) as its store method would.
+func (s *Sim) writeDeviceAttr(st *state, p, real, v string) error {
+	switch path.Base(p) {
 	case "sriov_numvfs":
 		return s.setNumVFs(st, p, real, v)
 	case "sriov_drivers_autoprobe":
