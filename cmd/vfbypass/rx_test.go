@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -100,5 +101,26 @@ func TestRxHelpIsTheLoopsOwn(t *testing.T) {
 	out, err := exec.Command(bin, "rx", "--help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "\n  vfbypass rx (--pf PF --vf K") || !strings.Contains(string(out), "--vdev stringArray") || !strings.Contains(string(out), "  vfbypass rx --pf eth3 --vf 0") {
 		t.Fatalf("vfbypass rx --help: %v\n%s", err, out)
+	}
+}
+
+// 'vfbypass -q rx' hands -q to the loop, where it is quiet too: a run
+// that succeeds prints nothing, EAL's log included.
+func TestQuietReachesTheLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("DPDK runs need root")
+	}
+	if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_null.so"); err != nil {
+		t.Skipf("no net_null PMD: %v", err)
+	}
+	bin := binaryIn(t, true)
+	prefix := "vfbq" + strconv.Itoa(os.Getpid())
+	t.Cleanup(func() { os.RemoveAll("/var/run/dpdk/" + prefix) })
+	out, err := exec.Command(bin, "-q", "rx", "--vdev", "net_null0", "--no-huge", "--duration", "300ms", "--file-prefix", prefix).CombinedOutput()
+	if err != nil || len(out) != 0 {
+		t.Fatalf("vfbypass -q rx: %v, output %q; want success and nothing", err, out)
 	}
 }
