@@ -203,11 +203,23 @@ func (u *upRun) rollback(done []*applied, cause error) error {
 		if err := u.store.Remove(pf); err != nil {
 			return &outcome.Error{Code: outcome.RollbackIncomplete, Err: fmt.Errorf("%w; rolled back, but %v", cause, err)}
 		}
-	} else if err := u.store.Save(u.j); err != nil {
+	} else if err := u.store.Save(u.j); err != nil && !u.onDisk(u.j) {
 		return &outcome.Error{Code: outcome.RollbackIncomplete, Err: fmt.Errorf("%w; rolled back, but %v", cause, err)}
 	}
 	u.res.Changed = false
 	return outcome.WithCode(outcome.Failed, fmt.Errorf("%w (rolled back: %s is as it was)", cause, pf))
+}
+
+// onDisk reports whether the journal on disk is j already (no save of
+// this run got through): then a save that fails leaves nothing behind.
+func (u *upRun) onDisk(j *journal.Journal) bool {
+	cur, err := u.store.Load(u.pf.Name)
+	if err != nil || cur == nil {
+		return false
+	}
+	a, aerr := json.Marshal(cur)
+	b, berr := json.Marshal(j)
+	return aerr == nil && berr == nil && string(a) == string(b)
 }
 
 // putBack undoes a's change in the kernel and in its entry.
