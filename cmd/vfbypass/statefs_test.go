@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,11 +18,18 @@ import (
 func fullStateDir(t *testing.T) (dir string, fill func()) {
 	t.Helper()
 	dir = t.TempDir()
+	return dir, mountSmall(t, dir)
+}
+
+// mountSmall mounts a 256 KiB tmpfs on dir until the test ends and returns
+// what fills it.
+func mountSmall(t *testing.T, dir string) (fill func()) {
+	t.Helper()
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700"); err != nil {
 		t.Skipf("cannot mount a small tmpfs for the state directory: %v", err)
 	}
 	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir, func() {
+	return func() {
 		f, err := os.Create(filepath.Join(dir, "filler"))
 		if err != nil {
 			t.Fatal(err)
@@ -103,5 +111,39 @@ func TestUpOnAFullStateDir(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(state, "eth3.json")); err == nil {
 		t.Errorf("up left a journal")
+	}
+}
+
+// The full-disk matrix: every command of contractScenarios runs with its
+// state directory on a small tmpfs filled to the last byte, and must keep
+// the exit-code contract (contractHost.check; the filler is removed before
+// the check and the down after it).
+func TestFullStateDirMatrix(t *testing.T) {
+	fullStateDir(t) // skips where no tmpfs can be mounted
+	for _, s := range contractScenarios() {
+		c := prepareContract(t, s)
+		c.countCallsIn(t)
+		dir := c.copyTo(t)
+		state, saved := filepath.Join(dir, "s"), filepath.Join(dir, "s.saved")
+		if err := os.Rename(state, saved); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(state, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		fill := mountSmall(t, state)
+		if _, err := os.Stat(saved); err == nil {
+			if out, err := exec.Command("cp", "-a", saved+"/.", state).CombinedOutput(); err != nil {
+				t.Fatalf("cp: %v %s", err, out)
+			}
+		}
+		fill()
+		code, out := c.runJSON(dir)
+		if err := os.Remove(filepath.Join(state, "filler")); err != nil {
+			t.Fatal(err)
+		}
+		if msg := c.check(t, dir, code, out); msg != "" {
+			t.Errorf("%s on a full state directory: %s (exit %d: %s)", s.name, msg, code, firstLines(out, 3))
+		}
 	}
 }
