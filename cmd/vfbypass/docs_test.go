@@ -26,6 +26,15 @@ var docsNotRun = []struct{ prefix, why string }{
 	{"GRUB_CMDLINE_LINUX=", "changes the boot loader's kernel command line"},
 	{"update-grub", "changes the boot loader and reboots"},
 	{"ansible-galaxy collection ", "tests/ansible/run.sh builds and installs the collection the same way"},
+	{"vfbypass-rx ", "the DPDK loop, as vfbypass rx"},
+	{"systemd-analyze ", "needs the installed units; deploy/systemd's tests run it on the unit files"},
+	{"journalctl ", "needs systemd as PID 1"},
+	{"apt-get ", "installs packages on the host"},
+	{"apt ", "installs packages on the host"},
+	{"dpkg ", "installs packages on the host"},
+	{"rpm ", "installs packages on the host"},
+	{"dnf ", "installs packages on the host"},
+	{"ip ", "reads or changes a real host's interfaces"},
 }
 
 // docCommand is one command line of a fenced shell block.
@@ -48,7 +57,7 @@ func shellBlock(info string) bool {
 
 // docCommandWord reports whether a line of an untagged block is a command.
 func docCommandWord(line string) bool {
-	for _, w := range []string{"vfbypass ", "bin/vfbypass ", "make ", "go ", "dpdk-testpmd ", "ethtool ", "systemctl ", "cp ", "ansible-galaxy ", "update-grub", "GRUB_CMDLINE_LINUX="} {
+	for _, w := range []string{"vfbypass ", "bin/vfbypass ", "vfbypass-rx ", "make ", "go ", "dpdk-testpmd ", "ethtool ", "systemctl ", "systemd-analyze ", "cp ", "ansible-galaxy ", "update-grub", "GRUB_CMDLINE_LINUX="} {
 		if strings.HasPrefix(line, w) {
 			return true
 		}
