@@ -76,9 +76,14 @@ nfpm() {
 }
 
 arch=$(go env GOARCH)
-case $arch in amd64) bits='()(64bit)' ;; arm64) bits='()(64bit)' ;; *) bits='' ;; esac
-needed=$(objdump -p "$work/vfbypass-rx/usr/bin/vfbypass-rx" | sed -n 's/^ *NEEDED *//p' | sed "s/\$/$bits/" | paste -sd, -)
+# rpm marks a 64-bit library's capabilities with (64bit).
+case $arch in amd64 | arm64) bits='(64bit)' ;; *) bits='' ;; esac
+needed=$(objdump -p "$work/vfbypass-rx/usr/bin/vfbypass-rx" | sed -n 's/^ *NEEDED *//p' | sed "s/\$/()$bits/" | paste -sd, -)
 [ -n "$needed" ] || { echo "mkrpm: objdump found no libraries vfbypass-rx needs" >&2; exit 1; }
+# The newest glibc symbol version it uses, as rpm's own dependency generator
+# would require it (GLIBC_2.34 for a build on Debian 12: RHEL 9 and later).
+glibc=$(objdump -T "$work/vfbypass-rx/usr/bin/vfbypass-rx" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)
+[ -z "$glibc" ] || needed="$needed, libc.so.6($glibc)$bits"
 
 nfpm vfbypass "kmod" "$summary_vfbypass" "$description_vfbypass" ""
 nfpm vfbypass-rx "$needed, dpdk, vfbypass = $version-1" "$summary_vfbypass_rx" "$description_vfbypass_rx" \

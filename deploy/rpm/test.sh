@@ -1,12 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # test.sh RPMDIR VERSION: checks of the RPMs make rpm built, with rpm -qp:
-# vfbypass-rx requires DPDK's libraries, the dpdk package (the PMDs) and
-# vfbypass of the same build; the scripts reload systemd, stop the receive
-# loops on erase only and restart nothing; the example config is a
-# config(noreplace) file; the license is Apache-2.0 and its text is in
-# /usr/share/licenses; no PowerShell completion. Then the version order of
-# deploy/version-order.txt by rpm's own vercmp.
+# vfbypass-rx requires DPDK's libraries, glibc's symbol version, the dpdk
+# package (the PMDs) and vfbypass of the same build; the scripts reload
+# systemd, stop the receive loops on erase only and restart nothing; the
+# example config is a config(noreplace) file; the license is Apache-2.0 and
+# its text is in /usr/share/licenses; no PowerShell completion. Then the
+# version order of deploy/version-order.txt by rpm's own vercmp.
 set -euo pipefail
 dir=$1 version=$2
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,7 +16,7 @@ cli=$(ls "$dir/vfbypass-$version"-1.*.rpm) rx=$(ls "$dir/vfbypass-rx-$version"-1
   fail "no vfbypass and vfbypass-rx $version RPMs in $dir (make rpm)"
 
 req=$(rpmq --requires "$rx")
-for want in 'librte_eal.so.23()(64bit)' 'librte_ethdev.so.23()(64bit)' dpdk "vfbypass = $version-1"; do
+for want in 'librte_eal.so.23()(64bit)' 'librte_ethdev.so.23()(64bit)' dpdk "vfbypass = $version-1" 'libc.so.6(GLIBC_2.34)(64bit)'; do
   grep -qxF "$want" <<<"$req" || fail "vfbypass-rx does not require $want; it requires: $(paste -sd, <<<"$req")"
 done
 scripts=$(rpmq --scripts "$rx")
