@@ -60,7 +60,7 @@ func newSimCmd(g *globals) *cobra.Command {
 	f.BoolVar(&o.SharedGroup, "shared-group", false, "VFs share the PF's IOMMU group (no ACS)")
 	f.IntVar(&o.Hugepages, "hugepages", 0, "2 MiB hugepages reserved")
 	f.BoolVar(&o.Ntuple, "ntuple", false, "ntuple filters initially on")
-	f.IntVar(&o.CPUs, "cpus", 16, "online CPUs, which bound the PF's RSS queues (82599: 16, 82576: 8)")
+	f.IntVar(&o.CPUs, "cpus", 16, "online CPUs, which bound the PF's queues (82599: up to 63 channels, RSS over 16; 82576: 8)")
 
 	var fl hostsim.Fault
 	var errnoName string

@@ -27,8 +27,9 @@ type Options struct {
 	SharedGroup bool
 	Hugepages   int // 2 MiB hugepages reserved
 	Ntuple      bool
-	// CPUs is the number of online CPUs, which bounds the drivers' RSS
-	// queues (0: 16, enough for the 82599's 16 and the 82576's 8).
+	// CPUs is the number of online CPUs, which bounds the drivers' queues
+	// (the 82599: min(63, CPUs) channels, RSS over min(16, CPUs); the
+	// 82576: 8 RSS queues). 0 is 16.
 	CPUs int
 }
 
