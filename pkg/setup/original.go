@@ -82,7 +82,8 @@ func checkOriginal(o Original) error {
 	return nil
 }
 
-// originalOf decodes the journal's original state ("": none recorded).
+// originalOf decodes the journal's original state (the zero state when
+// it records none) and refuses one no vfbypass writes.
 func originalOf(j *journal.Journal) (Original, error) {
 	var o Original
 	if j == nil || len(j.Original) == 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/journal"
@@ -17,13 +16,6 @@ import (
 type RepairResult struct {
 	report.Common
 	Steps []StepResult `json:"steps"`
-}
-
-// Text implements report.Result.
-func (r *RepairResult) Text(w io.Writer) {
-	for _, s := range r.Steps {
-		fmt.Fprintf(w, "  %-12s %s\n", s.Status, s.Action)
-	}
 }
 
 // Repair puts back, under the PF's lock, what a PF reset took from the
