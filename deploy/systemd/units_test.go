@@ -51,6 +51,7 @@ func TestInstallTree(t *testing.T) {
 	dest := install(t)
 	t.Run("verify", func(t *testing.T) { verify(t, dest) })
 	t.Run("security", func(t *testing.T) { security(t, dest) })
+	t.Run("settings", func(t *testing.T) { settings(t, dest) })
 	t.Run("command lines on the simulator", func(t *testing.T) { commandLinesOnSimulator(t, dest) })
 	t.Run("instance names", func(t *testing.T) { instanceNames(t, dest) })
 	t.Run("two rx loops side by side", func(t *testing.T) { rxSideBySide(t, dest) })
@@ -170,6 +171,25 @@ func security(t *testing.T, dest string) {
 		t.Logf("%s: exposure %.1f (at most %.1f)", f, got, limit)
 		if got > limit {
 			t.Errorf("%s: systemd-analyze security rates its exposure %.1f, above %.1f:\n%s", f, got, limit, out)
+		}
+	}
+}
+
+// settings checks the units' start, stop and restart settings that no
+// command line shows: a bounded start, no restart after bad input (exit
+// 2), and restarts limited in rate.
+func settings(t *testing.T, dest string) {
+	for file, want := range map[string][]string{
+		"vfbypass@.service": {"TimeoutStartSec=3min", "TimeoutStopSec=3min", "StartLimitIntervalSec=5min", "StartLimitBurst=5"},
+		"vfbypass-rx@.service": {"Restart=on-failure", "RestartPreventExitStatus=2", "StartLimitIntervalSec=5min",
+			"StartLimitBurst=5", "KillSignal=SIGINT"},
+	} {
+		u := readUnit(t, filepath.Join(dest, "lib/systemd/system", file))
+		for _, kv := range want {
+			k, v, _ := strings.Cut(kv, "=")
+			if u.get(k) != v {
+				t.Errorf("%s: %s=%s; want %s", file, k, u.get(k), v)
+			}
 		}
 	}
 }
