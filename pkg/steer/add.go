@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vfbypass/vfbypass/pkg/config"
 	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/journal"
@@ -510,10 +510,16 @@ func orNone(s string) string {
 // ParseLocations reads LOC arguments.
 func ParseLocations(args []string) ([]uint32, error) {
 	var locs []uint32
+	const fix = "give rule locations as numbers, as 'vfbypass steer list' shows them"
 	for _, a := range args {
-		n, err := strconv.ParseUint(a, 10, 32)
-		if err != nil {
-			return nil, outcome.Invalid("give rule locations as numbers, as 'vfbypass steer list' shows them", "location %q is not a number", a)
+		// Read as up's numbers are (config.ParseInt): decimal, no leading
+		// zero, which strtoul reads as octal.
+		n, err := config.ParseInt(a)
+		switch {
+		case errors.Is(err, config.ErrNotWhole) || (err == nil && n < 0):
+			return nil, outcome.Invalid(fix, "location %q is not a number", a)
+		case err != nil:
+			return nil, outcome.Invalid(fix, "location %q %v", a, err)
 		}
 		locs = append(locs, uint32(n))
 	}
