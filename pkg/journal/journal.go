@@ -14,7 +14,6 @@
 package journal
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,18 +29,22 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/vfbypass/vfbypass/pkg/flows"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
-// Version is the journal format version Save writes. Version 2 adds the
-// records of in-place reconciliation (a step's undo record keeps the value
-// before the first up, whatever later runs changed) and of queue mode;
-// version 1 journals are read as they are, since every version 1 record
-// is a valid version 2 record.
-const Version = 2
+// Version is the journal format version Save writes (docs/journal.md
+// defines every version). Version 3 makes a rule record's spec its
+// authority: the spec is required, words are the spec's display
+// (flows.Words) and must parse back to it, and rss_context is recorded;
+// step ids and rule locations are unique. Versions 1 and 2 are still
+// read: their rule records' words are replaced by the display of their
+// spec when they are loaded, since vfbypass never acts on those words.
+// A new step kind or a new optional field is not a new version: a
+// vfbypass that does not know a kind refuses the journal (exit 2) rather
+// than misreading it.
+const Version = 3
 
 // oldestVersion is the oldest format Load still reads.
 const oldestVersion = 1
@@ -68,11 +71,16 @@ type Entry struct {
 // Rule is an ntuple rule vfbypass installed.
 type Rule struct {
 	Location uint32 `json:"location"`
-	// Words is the rule in ethtool's words, as given.
+	// Words is the rule in ethtool's words: the display of Spec
+	// (flows.Words), written by Save and checked by Load; nothing acts on
+	// it.
 	Words string `json:"words"`
-	// Spec is the hex of the struct ethtool_rx_flow_spec installed, so
-	// that removal can check the rule at Location is still ours.
+	// Spec is the hex of the struct ethtool_rx_flow_spec installed: what
+	// removal requires the rule at Location to be, and what a reinstall
+	// inserts.
 	Spec string `json:"spec,omitempty"`
+	// RSSContext is the rule's rss_context (with FLOW_RSS in the spec).
+	RSSContext uint32 `json:"rss_context,omitempty"`
 	// Source is "steer" or "up".
 	Source string `json:"source,omitempty"`
 	// Pending marks a record saved before its insert and not yet
@@ -265,62 +273,11 @@ func (s Store) Load(pf string) (*Journal, error) {
 	if j.PF != pf {
 		return nil, fmt.Errorf("%w: %s: written for interface %q, not %q", ErrCorrupt, p, j.PF, pf)
 	}
+	j.upgrade()
 	if err := j.check(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, p, err)
 	}
 	return &j, nil
-}
-
-// check refuses entries that no vfbypass writes: a null entry, one without
-// id or kind, a state other than pending/applied/undone, a step to undo
-// without its undo record.
-func (j *Journal) check() error {
-	for i, e := range j.Steps {
-		switch {
-		case e == nil:
-			return fmt.Errorf("step %d is null", i)
-		case e.ID == "" || e.Kind == "":
-			return fmt.Errorf("step %d has no id or kind", i)
-		case e.State != Pending && e.State != Applied && e.State != Undone:
-			return fmt.Errorf("step %s has state %q (want %s, %s or %s)", e.ID, e.State, Pending, Applied, Undone)
-		case e.State != Undone && (len(e.Undo) == 0 || string(e.Undo) == "null"):
-			return fmt.Errorf("step %s (%s) has no undo record", e.ID, e.State)
-		}
-	}
-	for i, r := range j.Rules {
-		if err := r.check(); err != nil {
-			return fmt.Errorf("rule %d: %v", i, err)
-		}
-	}
-	return nil
-}
-
-// check refuses a rule record no vfbypass writes: a location the kernel's
-// __u32 cannot come from ethtool's int-sized table (>= 2^31), or a spec
-// that is not the hex of one struct ethtool_rx_flow_spec.
-func (r Rule) check() error {
-	if r.Location >= 1<<31 {
-		return fmt.Errorf("field location: %d is out of range (below 2^31)", r.Location)
-	}
-	if r.Spec == "" {
-		return nil
-	}
-	b, err := hex.DecodeString(r.Spec)
-	if err != nil {
-		return fmt.Errorf("field spec (location %d): not hex: %v", r.Location, err)
-	}
-	if len(b) != flows.FlowSpecSize {
-		return fmt.Errorf("field spec (location %d): %d bytes, want %d (struct ethtool_rx_flow_spec)", r.Location, len(b), flows.FlowSpecSize)
-	}
-	if p := r.Replaces; p != nil {
-		if p.Location != r.Location || p.Replaces != nil || p.Pending {
-			return fmt.Errorf("field replaces (location %d): a record of location %d, pending %v, replacing another", r.Location, p.Location, p.Pending)
-		}
-		if err := p.check(); err != nil {
-			return fmt.Errorf("field replaces: %v", err)
-		}
-	}
-	return nil
 }
 
 // Save writes j durably: temp file, fsync, rename, fsync of the directory.
@@ -335,6 +292,13 @@ func (s Store) Save(j *Journal) error {
 	}
 	if j.Rules == nil {
 		j.Rules = []Rule{}
+	}
+	for i := range j.Rules {
+		j.Rules[i].display()
+	}
+	// What Load would refuse is never written.
+	if err := j.check(); err != nil {
+		return fmt.Errorf("write journal %s: %w", p, err)
 	}
 	b, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {

@@ -2,6 +2,7 @@ package journal_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -241,37 +242,105 @@ func TestStateDirRefusals(t *testing.T) {
 	}
 }
 
+// specOf is the hex spec of a rule in ethtool's words.
+func specOf(t *testing.T, words string) string {
+	t.Helper()
+	r, err := flows.Parse(strings.Fields(words))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Spec.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// writeRaw writes a journal file of pf as given, bypassing Save's checks.
+func writeRaw(t *testing.T, s journal.Store, j any) {
+	t.Helper()
+	b, err := json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.Path("eth3"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A rule record no vfbypass writes makes the journal corrupt: a location of
-// 2^31 or more, a spec that is not the hex of 168 bytes.
+// 2^31 or more, a spec that is not the hex of 168 bytes, words that are not
+// the rule the spec records, a spec of another location, an unknown
+// source, a replaces record in a confirmed record, a location recorded
+// twice. Save refuses to write any of them.
 func TestLoadRefusesBadRuleRecords(t *testing.T) {
-	spec := strings.Repeat("00", flows.FlowSpecSize)
+	const words = "flow-type tcp4 dst-port 80 action 1 loc 2045"
+	spec := specOf(t, words)
+	good := journal.Rule{Location: 2045, Words: words, Spec: spec, Source: "steer"}
+	with := func(f func(r *journal.Rule)) []journal.Rule { r := good; f(&r); return []journal.Rule{r} }
+	other := specOf(t, "flow-type tcp4 dst-port 81 action 1 loc 2045")
 	for _, c := range []struct {
-		name string
-		rule journal.Rule
-		want string // "" when the record is good
+		name  string
+		rules []journal.Rule
+		want  string // "" when the record is good
 	}{
-		{"good", journal.Rule{Location: 2045, Words: "flow-type tcp4", Spec: spec}, ""},
-		{"no spec", journal.Rule{Location: 1<<31 - 1, Words: "flow-type tcp4"}, ""},
-		{"location 2^31", journal.Rule{Location: 1 << 31, Spec: spec}, "field location"},
-		{"location max", journal.Rule{Location: 1<<32 - 1}, "field location"},
-		{"spec not hex", journal.Rule{Location: 1, Spec: "xyz"}, "field spec"},
-		{"spec odd length", journal.Rule{Location: 1, Spec: spec + "0"}, "field spec"},
-		{"spec short", journal.Rule{Location: 1, Spec: spec[:2*167]}, "167 bytes, want 168"},
-		{"spec long", journal.Rule{Location: 1, Spec: spec + "00"}, "169 bytes, want 168"},
+		{"good", []journal.Rule{good}, ""},
+		{"pending with its replaced record", with(func(r *journal.Rule) {
+			old := good
+			old.Spec, old.Words = other, "flow-type tcp4 dst-port 81 action 1 loc 2045"
+			r.Pending, r.Replaces = true, &old
+		}), ""},
+		{"no spec", with(func(r *journal.Rule) { r.Spec = "" }), "field spec"},
+		{"location 2^31", with(func(r *journal.Rule) { r.Location = 1 << 31 }), "field location"},
+		{"location max", with(func(r *journal.Rule) { r.Location = 1<<32 - 1 }), "field location"},
+		{"spec not hex", with(func(r *journal.Rule) { r.Spec = "xyz" }), "field spec"},
+		{"spec odd length", with(func(r *journal.Rule) { r.Spec += "0" }), "field spec"},
+		{"spec short", with(func(r *journal.Rule) { r.Spec = r.Spec[:2*167] }), "167 bytes, want 168"},
+		{"spec long", with(func(r *journal.Rule) { r.Spec += "00" }), "169 bytes, want 168"},
+		{"spec of another location", with(func(r *journal.Rule) { r.Location = 7 }), "the spec is of location 2045"},
+		{"words another rule", with(func(r *journal.Rule) { r.Spec = other }), "field words"},
+		{"words not a rule", with(func(r *journal.Rule) { r.Words = "rm -rf" }), "field words"},
+		{"rss context not the words'", with(func(r *journal.Rule) { r.RSSContext = 3 }), "field words"},
+		{"unknown source", with(func(r *journal.Rule) { r.Source = "cron" }), "field source"},
+		{"no source", with(func(r *journal.Rule) { r.Source = "" }), "field source"},
+		{"replaces in a confirmed record", with(func(r *journal.Rule) { old := good; r.Replaces = &old }), "field replaces"},
+		{"location twice", []journal.Rule{good, good}, "recorded twice"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := journal.Store{Dir: t.TempDir()}
-			if err := s.Save(&journal.Journal{PF: "eth3", Rules: []journal.Rule{c.rule}}); err != nil {
-				t.Fatal(err)
-			}
+			writeRaw(t, s, map[string]any{"version": 3, "pf": "eth3", "steps": []any{}, "rules": c.rules})
 			_, err := s.Load("eth3")
 			switch {
 			case c.want == "" && err != nil:
 				t.Errorf("Load: %v; want the rule accepted", err)
-			case c.want != "" && (!errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "rule 0")):
-				t.Errorf("Load: %v; want ErrCorrupt naming rule 0 and %q", err, c.want)
+			case c.want != "" && (!errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "rule ")):
+				t.Errorf("Load: %v; want ErrCorrupt naming the rule and %q", err, c.want)
+			}
+			// Save writes words from the spec; it refuses the rest.
+			serr := s.Save(&journal.Journal{PF: "eth3", Rules: c.rules})
+			if (serr == nil) != (c.want == "" || c.want == "field words" && c.rules[0].RSSContext == 0) {
+				t.Errorf("Save: %v; want it to refuse what Load refuses but words", serr)
 			}
 		})
+	}
+}
+
+// A version 2 record's words are the rule as given; the spec is what was
+// installed. Load shows the spec's words, whatever the words said, and a
+// version 2 record without a spec is still read (it matches no rule).
+func TestVersion2RuleWordsBecomeTheSpecs(t *testing.T) {
+	s := journal.Store{Dir: t.TempDir()}
+	spec := specOf(t, "flow-type tcp4 dst-port 80 action 1 loc 5")
+	writeRaw(t, s, map[string]any{"version": 2, "pf": "eth3", "steps": []any{}, "rules": []journal.Rule{
+		{Location: 5, Words: "flow-type tcp4 dst-port 9999 action 1", Spec: spec, Source: "steer"},
+		{Location: 6, Words: "flow-type udp4"},
+	}})
+	j, err := s.Load("eth3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := j.Rules[0].Words; got != "flow-type tcp4 dst-port 80 action 1 loc 5" {
+		t.Errorf("words %q; want the spec's", got)
 	}
 }
 

@@ -148,7 +148,7 @@ func (u *upRun) entryFor(s step) (*applied, error) {
 		u.j.Steps = append(u.j.Steps, ent)
 		return &applied{ent: ent, s: s, before: before}, nil
 	}
-	old, err := decodeStep(ent.Kind, ent.Undo, u.pf.TotalVFs)
+	old, err := decodeEntry(ent, u.pf.TotalVFs)
 	if err != nil {
 		return nil, err
 	}

@@ -223,7 +223,7 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 		if ent.State == journal.Undone {
 			continue
 		}
-		s, err := decodeStep(ent.Kind, ent.Undo, -1) // loadForUndo checked it against the PF
+		s, err := decodeEntry(ent, -1) // loadForUndo checked it against the PF
 		if err != nil {
 			left = append(left, fmt.Sprintf("%s: %v", ent.ID, err))
 			continue
@@ -284,7 +284,7 @@ func downDiff(e *env, j *journal.Journal) []report.Change {
 		if ent.State == journal.Undone {
 			continue
 		}
-		if s, err := decodeStep(ent.Kind, ent.Undo, -1); err == nil { // loadForUndo checked it
+		if s, err := decodeEntry(ent, -1); err == nil { // loadForUndo checked it
 			c = append(c, s.restores(e)...)
 		}
 	}
@@ -343,26 +343,34 @@ func statusOf(changed bool) string {
 	return "unchanged"
 }
 
-// loadForUndo loads pf's journal and decodes every step still to undo, so
-// that a journal with a record this vfbypass cannot read is refused before
-// anything is undone rather than half way.
+// loadForUndo loads pf's journal and decodes every step record in it and
+// its original record, so that a journal with a record this vfbypass
+// cannot read, or whose id is not its kind's, is refused before anything
+// is undone rather than half way. (An undone step may have no record.)
 func loadForUndo(store journal.Store, pf string, totalVFs int) (*journal.Journal, error) {
 	j, err := store.Load(pf)
 	if err != nil || j == nil {
 		return j, err
 	}
-	if _, err := originalOf(j); err != nil {
+	if err := checkRecords(j, totalVFs); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", journal.ErrCorrupt, store.Path(pf), err)
 	}
+	return j, nil
+}
+
+// checkRecords decodes every step record of j and its original record:
+// what loadForUndo refuses and status shows as a damaged journal.
+func checkRecords(j *journal.Journal, totalVFs int) error {
 	for _, ent := range j.Steps {
-		if ent.State == journal.Undone {
+		if ent.State == journal.Undone && (len(ent.Undo) == 0 || string(ent.Undo) == "null") {
 			continue
 		}
-		if _, err := decodeStep(ent.Kind, ent.Undo, totalVFs); err != nil {
-			return nil, fmt.Errorf("%w: %s: step %s: %v", journal.ErrCorrupt, store.Path(pf), ent.ID, err)
+		if _, err := decodeEntry(ent, totalVFs); err != nil {
+			return fmt.Errorf("step %s: %v", ent.ID, err)
 		}
 	}
-	return j, nil
+	_, _, err := decodeOriginal(j, totalVFs)
+	return err
 }
 
 // checkNotInUse refuses to start undoing while a process holds a VF's vfio
@@ -372,11 +380,11 @@ func checkNotInUse(h *host.Host, pf string, j *journal.Journal, totalVFs int) er
 		if ent.Kind != "bind" || ent.State == journal.Undone {
 			continue
 		}
-		s, err := decodeStep(ent.Kind, ent.Undo, totalVFs)
-		if err != nil {
+		s, err := decodeEntry(ent, totalVFs)
+		b, ok := s.(*bindStep)
+		if err != nil || !ok {
 			continue
 		}
-		b := s.(*bindStep)
 		v, err := sriov.LookupVF(h.FS, pf, b.Index)
 		if err != nil || v.IOMMUGroup == "" {
 			continue

@@ -27,6 +27,18 @@ func undoOf(t *testing.T, j map[string]any, id string) map[string]any {
 	return nil
 }
 
+// stepOf returns the journal entry with id.
+func stepOf(t *testing.T, j map[string]any, id string) map[string]any {
+	t.Helper()
+	for _, s := range j["steps"].([]any) {
+		if s := s.(map[string]any); s["id"] == id {
+			return s
+		}
+	}
+	t.Fatalf("journal has no step %s", id)
+	return nil
+}
+
 func ruleOf(t *testing.T, j map[string]any) map[string]any {
 	t.Helper()
 	rs, _ := j["rules"].([]any)
@@ -90,6 +102,19 @@ func TestDownRefusesOutOfRangeJournalValues(t *testing.T) {
 		{"rule spec not hex", setRule("spec", "zz"), false, []string{"rule 0", "field spec", "not hex"}},
 		{"rule spec short", func(t *testing.T, j map[string]any) { r := ruleOf(t, j); r["spec"] = r["spec"].(string)[:100] }, false, []string{"rule 0", "field spec", "50 bytes, want 168"}},
 		{"rule spec long", func(t *testing.T, j map[string]any) { r := ruleOf(t, j); r["spec"] = r["spec"].(string) + "00" }, false, []string{"rule 0", "field spec", "169 bytes, want 168"}},
+		{"step id not its kind's", func(t *testing.T, j map[string]any) { stepOf(t, j, "module-vfio-pci")["id"] = "vf1-config" }, false, []string{"step vf1-config", "kind module", "step module-vfio-pci"}},
+		{"step recorded twice", func(t *testing.T, j map[string]any) { j["steps"] = append(j["steps"].([]any), stepOf(t, j, "noiommu")) }, false, []string{"step noiommu is recorded twice"}},
+		{"original missing", func(t *testing.T, j map[string]any) { delete(j, "original") }, false, []string{"original record is missing"}},
+		{"original not an object", func(t *testing.T, j map[string]any) { j["original"] = "eth3" }, false, []string{"original record"}},
+		{"original unknown field", func(t *testing.T, j map[string]any) { j["original"].(map[string]any)["driver_override"] = "x" }, false, []string{"original record", "driver_override"}},
+		{"original num_vfs above totalvfs", func(t *testing.T, j map[string]any) { j["original"].(map[string]any)["num_vfs"] = 9 }, false, []string{"original record", "field num_vfs", "9"}},
+		{"original driver path", func(t *testing.T, j map[string]any) { j["original"].(map[string]any)["driver"] = "../x" }, false, []string{"original record", "field driver", "../x"}},
+		{"rule words another rule", setRule("words", "flow-type udp4 dst-port 53 action 1"), false, []string{"rule 0", "field words", "are not the rule its spec records"}},
+		{"rule spec of another rule", func(t *testing.T, j map[string]any) {
+			r := ruleOf(t, j)
+			s := r["spec"].(string)
+			r["spec"] = s[:8] + "0a" + s[10:] // the first byte of src-ip: 10.0.0.0 with no mask bit
+		}, false, []string{"rule 0", "field words", "src-ip 10.0.0.0"}},
 		{"PF gone, VF index 256", set("vf0-bind", "index", 256), true, []string{"step vf0-bind", "field index", "256", "0..255", "sriov_totalvfs cannot be read"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -170,5 +195,48 @@ func TestDownAcceptsAJournalAtTheBounds(t *testing.T) {
 	}
 	if after := l.snap(); after != before {
 		t.Fatalf("host after up+down:\n%s", diff(before, after))
+	}
+}
+
+// up reads the journal as down does: an entry whose id is not its kind's
+// (vf0-config holding a module record, which made up panic when it kept
+// that record's values), or a damaged original record (which up replaced
+// with the PF as it is now), is refused with exit 2 before anything is
+// touched.
+func TestUpRefusesADamagedJournal(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(t *testing.T, j map[string]any)
+		want string
+	}{
+		{"vf0-config of kind module", func(t *testing.T, j map[string]any) {
+			s := stepOf(t, j, "vf0-config")
+			s["kind"], s["undo"] = "module", map[string]any{"name": "vfio-pci", "was_loaded": true}
+		}, "its record (kind module) is that of step module-vfio-pci"},
+		{"original num_vfs negative", func(t *testing.T, j map[string]any) { j["original"].(map[string]any)["num_vfs"] = -1 }, "field num_vfs"},
+		{"original null", func(t *testing.T, j map[string]any) { j["original"] = nil }, "original record is missing"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLab(t, hostsim.Options{TotalVFs: 8, NoVFIO: true, NoIOMMU: true})
+			r := req(2, setup.VFRequest{Index: 0, MAC: "02:00:00:00:00:01"})
+			r.NoIOMMU = true
+			if _, err := setup.Up(context.Background(), l.h, r, l.opts()); err != nil {
+				t.Fatalf("up: %v", err)
+			}
+			p := filepath.Join(l.state, "eth3.json")
+			edited := editJournal(t, p, func(j map[string]any) { c.edit(t, j) })
+			before := l.snap()
+			r.VFs[0].MAC = "02:00:00:00:00:02"
+			_, err := setup.Up(context.Background(), l.h, r, l.opts())
+			if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("up: %v (exit %d); want exit 2 naming %s and %q", err, outcome.Code(err), p, c.want)
+			}
+			if after := l.snap(); after != before {
+				t.Errorf("up with a damaged journal changed the host:\n%s", diff(before, after))
+			}
+			if now, _ := os.ReadFile(p); !bytes.Equal(now, edited) {
+				t.Error("up with a damaged journal changed the journal")
+			}
+		})
 	}
 }

@@ -167,11 +167,11 @@ func releaseSteps(j *journal.Journal, chosen map[int]bool) []step {
 		if ent.Kind != "bind" || ent.State == journal.Undone {
 			continue
 		}
-		s, err := decodeStep(ent.Kind, ent.Undo, maxVFsUnknown) // loadForUndo checked it
+		s, err := decodeEntry(ent, maxVFsUnknown) // loadForUndo checked it
 		if err != nil {
 			continue
 		}
-		if b := s.(*bindStep); !chosen[b.Index] {
+		if b, ok := s.(*bindStep); ok && !chosen[b.Index] {
 			out = append(out, &releaseStep{ent: ent, bind: b})
 		}
 	}

@@ -222,11 +222,12 @@ func journaledIndir(j *journal.Journal) *rssIndirStep {
 		return nil
 	}
 	ent := j.Entry("rss-indir")
-	s, err := decodeStep(ent.Kind, ent.Undo, maxVFsUnknown)
+	s, err := decodeEntry(ent, maxVFsUnknown)
 	if err != nil {
 		return nil
 	}
-	return s.(*rssIndirStep)
+	r, _ := s.(*rssIndirStep)
+	return r
 }
 
 // queueWarnings says what queue mode leaves to the operator.
@@ -313,7 +314,10 @@ func (s *rssIndirStep) record(e *env) error {
 	return nil
 }
 func (s *rssIndirStep) keep(old step, _ *env) error {
-	o := old.(*rssIndirStep)
+	o, err := earlier[*rssIndirStep](old)
+	if err != nil {
+		return err
+	}
 	s.Old, s.Configured = o.Old, o.Configured
 	return nil
 }
@@ -390,7 +394,11 @@ func (s *lroStep) record(e *env) error {
 	return err
 }
 func (s *lroStep) keep(old step, _ *env) error {
-	s.Old = old.(*lroStep).Old
+	o, err := earlier[*lroStep](old)
+	if err != nil {
+		return err
+	}
+	s.Old = o.Old
 	return nil
 }
 func (s *lroStep) apply(_ context.Context, e *env) error {

@@ -33,7 +33,7 @@ func (u *upRun) resume(ctx context.Context) error {
 			u.res.Repaired = append(u.res.Repaired, "would have "+what)
 			continue
 		}
-		s, err := decodeStep(ent.Kind, ent.Undo, u.pf.TotalVFs)
+		s, err := decodeEntry(ent, u.pf.TotalVFs)
 		if err == nil {
 			_, err = s.undo(ctx, u.e)
 		}

@@ -17,12 +17,17 @@ import (
 func ruleField(loc uint32) string { return "rule@" + strconv.FormatUint(uint64(loc), 10) }
 
 // ruleValue is a rule's value in diffs: its words without the location,
-// which the field names.
+// which the field names, and without "vlan 0 m 0xffff", a vlan match that
+// matches every packet (ixgbe reports every rule with one).
 func ruleValue(words []string) string {
 	out := make([]string, 0, len(words))
 	for i := 0; i < len(words); i++ {
 		if words[i] == "loc" && i+1 < len(words) {
 			i++
+			continue
+		}
+		if i+3 < len(words) && words[i] == "vlan" && words[i+1] == "0" && words[i+2] == "m" && words[i+3] == "0xffff" {
+			i += 3
 			continue
 		}
 		out = append(out, words[i])

@@ -309,12 +309,14 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 	st.Journal = js
 	for _, ent := range j.Steps {
 		js.Steps = append(js.Steps, StepResult{ID: ent.ID, Action: ent.Desc, Status: ent.State})
-		if _, err := decodeStep(ent.Kind, ent.Undo, total); err != nil && ent.State != journal.Undone {
-			// down refuses such a journal as a whole.
-			js.Damaged = fmt.Sprintf("step %s: %v", ent.ID, err)
-			st.Drift = append(st.Drift, Drift{Field: "journal", Want: "readable", Have: js.Damaged})
-			return st, nil
-		}
+	}
+	if err := checkRecords(j, total); err != nil {
+		// down refuses such a journal as a whole.
+		js.Damaged = err.Error()
+		st.Drift = append(st.Drift, Drift{Field: "journal", Want: "readable", Have: js.Damaged})
+		return st, nil
+	}
+	for _, ent := range j.Steps {
 		if ent.State == journal.Pending {
 			st.Drift = append(st.Drift, Drift{Field: "step " + ent.ID, Want: "applied", Have: "pending: an interrupted run ('vfbypass up' finishes it, 'vfbypass down' undoes it)"})
 		}
@@ -363,9 +365,9 @@ func originalDrift(h *host.Host, name string, pf sriov.PF, pfErr error, j *journ
 // stepDrift holds the kernel against the steps that the journal's request
 // plans, from the journal's original state.
 func stepDrift(h *host.Host, pf sriov.PF, req Request, j *journal.Journal) ([]Drift, error) {
-	var orig Original
-	if err := json.Unmarshal(j.Original, &orig); err != nil {
-		return []Drift{{Field: "journal", Want: "readable", Have: "original state: " + err.Error()}}, nil
+	orig, _, err := decodeOriginal(j, pf.TotalVFs)
+	if err != nil {
+		return []Drift{{Field: "journal", Want: "readable", Have: err.Error()}}, nil
 	}
 	iommu, _ := vfio.IOMMUPresent(h.FS)
 	_, ntuple, _, err := ntupleSupport(h, pf.Name)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/report"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
 	"github.com/vfbypass/vfbypass/pkg/vfio"
@@ -86,10 +87,41 @@ func decodeStep(kind string, rec json.RawMessage, totalVFs int) (step, error) {
 	if totalVFs < 0 {
 		totalVFs = maxVFsUnknown
 	}
-	if err := s.(validator).validate(totalVFs); err != nil {
+	v, ok := s.(validator)
+	if !ok {
+		return nil, fmt.Errorf("journal step %s: no check for its record", kind)
+	}
+	if err := v.validate(totalVFs); err != nil {
 		return nil, fmt.Errorf("journal step %s: %w", kind, err)
 	}
 	return s, nil
+}
+
+// decodeEntry rebuilds the step of a journal entry (decodeStep) and
+// refuses an entry whose id is not its record's: an entry "vf0-config" of
+// kind "module" is not one vfbypass wrote, and every reader of the
+// journal finds a step by its id and takes its type from its kind.
+func decodeEntry(ent *journal.Entry, totalVFs int) (step, error) {
+	s, err := decodeStep(ent.Kind, ent.Undo, totalVFs)
+	if err != nil {
+		return nil, err
+	}
+	if s.id() != ent.ID {
+		return nil, fmt.Errorf("journal step %s: its record (kind %s) is that of step %s", ent.ID, ent.Kind, s.id())
+	}
+	return s, nil
+}
+
+// earlier is old, the same step's record of an earlier run, as the type
+// of the step keeping it; decodeEntry makes another type impossible, and
+// this makes it an error rather than a panic.
+func earlier[T step](old step) (T, error) {
+	o, ok := old.(T)
+	if !ok {
+		var s T
+		return o, fmt.Errorf("journal step %s: the earlier record is of kind %s, not %s", old.id(), old.kind(), s.kind())
+	}
+	return o, nil
 }
 
 // done reports whether the kernel is already in s's wanted state.
@@ -162,7 +194,10 @@ func (s *numVFsStep) record(e *env) error {
 	return nil
 }
 func (s *numVFsStep) keep(old step, _ *env) error {
-	o := old.(*numVFsStep)
+	o, err := earlier[*numVFsStep](old)
+	if err != nil {
+		return err
+	}
 	s.Old, s.OldAutoprobe = o.Old, o.OldAutoprobe
 	return nil
 }
@@ -354,7 +389,10 @@ func (s *vfConfigStep) changes(e *env) ([]report.Change, error) {
 // that record did not manage gets its value from now. Created stays as the
 // first run found it.
 func (s *vfConfigStep) keep(old step, e *env) error {
-	o := old.(*vfConfigStep)
+	o, err := earlier[*vfConfigStep](old)
+	if err != nil {
+		return err
+	}
 	if err := s.record(e); err != nil && !o.Created {
 		return err
 	}
@@ -520,7 +558,11 @@ func (s *moduleStep) record(e *env) error {
 	return nil
 }
 func (s *moduleStep) keep(old step, _ *env) error {
-	s.WasLoaded = old.(*moduleStep).WasLoaded
+	o, err := earlier[*moduleStep](old)
+	if err != nil {
+		return err
+	}
+	s.WasLoaded = o.WasLoaded
 	return nil
 }
 func (s *moduleStep) apply(_ context.Context, e *env) error {
@@ -568,7 +610,11 @@ func yn(b bool) string {
 	return "N"
 }
 func (s *noIOMMUStep) keep(old step, _ *env) error {
-	s.Old = old.(*noIOMMUStep).Old
+	o, err := earlier[*noIOMMUStep](old)
+	if err != nil {
+		return err
+	}
+	s.Old = o.Old
 	return nil
 }
 func (s *noIOMMUStep) record(e *env) error {
@@ -626,7 +672,11 @@ func (s *bindStep) changes(e *env) ([]report.Change, error) {
 	return change(field, have, s.Driver), nil
 }
 func (s *bindStep) keep(old step, _ *env) error {
-	s.Old = old.(*bindStep).Old
+	o, err := earlier[*bindStep](old)
+	if err != nil {
+		return err
+	}
+	s.Old = o.Old
 	return nil
 }
 func (s *bindStep) record(e *env) error {
@@ -704,7 +754,11 @@ func (s *ntupleStep) changes(e *env) ([]report.Change, error) {
 	return change("ntuple", onOff(on), "on"), nil
 }
 func (s *ntupleStep) keep(old step, _ *env) error {
-	s.Old = old.(*ntupleStep).Old
+	o, err := earlier[*ntupleStep](old)
+	if err != nil {
+		return err
+	}
+	s.Old = o.Old
 	return nil
 }
 func (s *ntupleStep) record(e *env) error {

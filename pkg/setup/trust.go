@@ -108,7 +108,7 @@ func verifyJournal(h *host.Host, pf sriov.PF, j *journal.Journal, path string) e
 		if ent.State == journal.Undone {
 			continue
 		}
-		s, err := decodeStep(ent.Kind, ent.Undo, maxVFsUnknown)
+		s, err := decodeEntry(ent, maxVFsUnknown)
 		if err != nil {
 			continue // loadForUndo refuses it, naming why
 		}

@@ -57,7 +57,10 @@ func TestDownRefusesAJournalNamingForeignDevices(t *testing.T) {
 		{"foreign old driver", bindOld("driver", "virtio-pci"), []string{"step vf0-bind", "field old.driver", "virtio-pci"}},
 		{"override to a NIC driver", bindOld("override", "virtio-pci"), []string{"step vf0-bind", "field old.override", "virtio-pci"}},
 		{"bind driver not vfio-pci", func(t *testing.T, j map[string]any) { undoOf(t, j, "vf0-bind")["driver"] = "virtio-pci" }, []string{"step vf0-bind", "field driver", "virtio-pci"}},
-		{"module not vfio", func(t *testing.T, j map[string]any) { undoOf(t, j, "module-vfio-pci")["name"] = "virtio_net" }, []string{"step module-vfio-pci", "field name", "virtio_net"}},
+		{"module not vfio", func(t *testing.T, j map[string]any) {
+			undoOf(t, j, "module-vfio-pci")["name"] = "virtio_net"
+			stepOf(t, j, "module-vfio-pci")["id"] = "module-virtio_net"
+		}, []string{"step module-virtio_net", "field name", "virtio_net"}},
 		{"noiommu turned on", func(t *testing.T, j map[string]any) { undoOf(t, j, "noiommu")["old"] = "Y" }, []string{"step noiommu", "field old", "unsafe no-IOMMU mode on"}},
 		{"pf address", func(t *testing.T, j map[string]any) { j["pf_address"] = "0000:00:02.0" }, []string{"field pf_address", "0000:00:02.0", "0000:04:00.1"}},
 	} {

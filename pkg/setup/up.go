@@ -306,9 +306,11 @@ func (u *upRun) loadJournal(context.Context) error {
 		u.res.RxQueuesPrev = q
 	}
 	u.e = &env{h: u.h, pf: u.pf, timeout: u.opts.Timeout}
-	if j != nil && j.Request != nil {
-		if err := json.Unmarshal(j.Original, &u.orig); err == nil {
-			return nil
+	if j != nil {
+		// loadForUndo refused a damaged original.
+		if orig, ok, err := decodeOriginal(j, u.pf.TotalVFs); err != nil || ok {
+			u.orig = orig
+			return err
 		}
 	}
 	u.orig = Original{NumVFs: u.pf.NumVFs, Autoprobe: u.pf.Autoprobe, Driver: u.pf.Driver, RxQueues: u.res.RxQueuesPrev}

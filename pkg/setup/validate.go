@@ -1,11 +1,14 @@
 package setup
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"regexp"
 	"strings"
 
+	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
@@ -147,4 +150,46 @@ func totalVFsOf(pf sriov.PF, err error) int {
 		return -1
 	}
 	return pf.TotalVFs
+}
+
+// decodeOriginal reads a journal's original record (the PF before the
+// first up), refusing one no vfbypass writes: missing while the journal
+// holds a request, not an object of Original's fields, a VF count beyond
+// totalVFs, a driver that is not a driver name, a negative queue count.
+// A journal that holds only rules added with steer has no original.
+func decodeOriginal(j *journal.Journal, totalVFs int) (orig Original, ok bool, err error) {
+	if j.Request == nil {
+		return orig, false, nil
+	}
+	if len(j.Original) == 0 || string(j.Original) == "null" {
+		return orig, false, fmt.Errorf("the original record is missing (the journal holds a request)")
+	}
+	dec := json.NewDecoder(bytes.NewReader(j.Original))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&orig); err != nil {
+		return orig, false, fmt.Errorf("original record: %w", err)
+	}
+	if dec.More() {
+		return orig, false, fmt.Errorf("original record: more than one value")
+	}
+	if totalVFs < 0 {
+		totalVFs = maxVFsUnknown
+	}
+	if err := checkCount("num_vfs", orig.NumVFs, totalVFs); err != nil {
+		return orig, false, fmt.Errorf("original record: %w", err)
+	}
+	if err := checkDriver("driver", orig.Driver, true); err != nil {
+		return orig, false, fmt.Errorf("original record: %w", err)
+	}
+	if orig.RxQueues < 0 {
+		return orig, false, fmt.Errorf("original record: %w", fieldErr("rx_queues", "%d is negative", orig.RxQueues))
+	}
+	if err := checkOriginal(orig); err != nil {
+		return orig, false, err
+	}
+	var req Request
+	if err := json.Unmarshal(j.Request, &req); err != nil {
+		return orig, false, fmt.Errorf("request record: %w", err)
+	}
+	return orig, true, nil
 }

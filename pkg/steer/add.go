@@ -1,7 +1,6 @@
 package steer
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -377,7 +376,8 @@ func (e *env) writeAhead(j *journal.Journal, todo []*item, source string) map[ui
 	mine := map[uint32]bool{}
 	for _, it := range todo {
 		it.spec.Location = it.loc
-		rec := journal.Rule{Location: it.loc, Words: it.words, Spec: specHex(e.stored(it.spec)), Source: source, Pending: true}
+		rec := journal.NewRule(it.loc, e.stored(it.spec), it.rss, source)
+		rec.Pending = true
 		switch {
 		case it.replace != nil && it.replace.from != nil:
 			// The replaced rule's record goes only when the insert is
@@ -430,7 +430,7 @@ func (e *env) confirm(j *journal.Journal, done []*item, res *Result, source stri
 		}
 		for i := range j.Rules {
 			if r := &j.Rules[i]; r.Location == it.loc {
-				r.Spec, r.Pending, r.Replaces = specHex(fs), false, nil
+				*r = journal.NewRule(it.loc, fs, rss, r.Source)
 			}
 		}
 		x := &installed{loc: it.loc, fs: fs, rss: rss, from: &journal.Rule{Source: source}}
@@ -493,11 +493,6 @@ func restoreRecord(j *journal.Journal, loc uint32, back bool) {
 			return
 		}
 	}
-}
-
-func specHex(fs flows.FlowSpec) string {
-	b, _ := fs.MarshalBinary()
-	return hex.EncodeToString(b)
 }
 
 func orNone(s string) string {

@@ -77,11 +77,18 @@ func (e *env) inspect(r journal.Rule) RecordState {
 // Reinstall puts the journaled rules that went missing back at their
 // locations, journaled as before (write ahead, all or nothing). Rules
 // whose location another rule holds, or that moved, are left as they are.
+// What is installed is each record's spec, never its words (the journal
+// checked that they agree when it was loaded).
 func Reinstall(h *host.Host, store journal.Store, pf string, missing []journal.Rule, opts Options) (*Result, error) {
 	bySource := map[string][]Request{}
 	var order []string
 	for _, r := range missing {
-		words := strings.Fields(r.Words)
+		fs, err := r.FlowSpec()
+		if err != nil {
+			return &Result{Rules: []RuleInfo{}}, fmt.Errorf("reinstall the missing rules of %s: %w", pf, err)
+		}
+		fs.Location = r.Location
+		words := flows.Words(fs, r.RSSContext)
 		if !slices.Contains(words, "loc") {
 			words = append(words, "loc", strconv.FormatUint(uint64(r.Location), 10))
 		}

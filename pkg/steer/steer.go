@@ -416,7 +416,7 @@ func (e *env) settle(j *journal.Journal) {
 		switch {
 		case !r.Pending:
 		case ok && e.recordMatches(x, r.Spec):
-			r.Pending, r.Replaces, r.Spec = false, nil, specHex(x.fs)
+			r = journal.NewRule(r.Location, x.fs, x.rss, r.Source)
 		case ok && r.Replaces != nil && e.recordMatches(x, r.Replaces.Spec):
 			r = *r.Replaces
 		default:
