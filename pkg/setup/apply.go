@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,18 +33,19 @@ type applied struct {
 	tornDown bool
 }
 
-// apply carries out the plan: each step whose fields differ from the
-// request is journaled as pending (its record written ahead), applied, and
-// marked applied; a step that fails rolls back this run's steps.
+// apply carries out the plan in batches of consecutive steps of one kind
+// (the VFs' configs, their binds): each step whose fields differ from the
+// request is journaled pending, the batch's records written ahead in one
+// save, the steps applied, and the batch marked applied in one more, so
+// the journal is written a fixed number of times whatever the number of
+// VFs. A step that fails rolls back this run's steps.
 func (u *upRun) apply(ctx context.Context) error {
 	u.openJournal()
 	u.prevReq = u.j.Request
 	u.j.Request, _ = json.Marshal(u.req)
-	for _, s := range u.steps {
-		a, err := u.applyStep(ctx, s)
-		if a != nil {
-			u.applied = append(u.applied, a)
-		}
+	for _, batch := range kindBatches(u.steps) {
+		as, err := u.applyBatch(ctx, batch)
+		u.applied = append(u.applied, as...)
 		if err != nil {
 			return u.rollback(u.applied, err)
 		}
@@ -56,11 +58,11 @@ func (u *upRun) apply(ctx context.Context) error {
 // all, while the request (the desired state status compares against) is
 // new. A failure rolls back the rules.
 func (u *upRun) saveRequest() error {
-	if string(u.prevReq) == string(u.j.Request) {
+	if sameJSON(u.prevReq, u.j.Request) {
 		return nil
 	}
 	if cur, err := u.store.Load(u.pf.Name); err == nil && cur != nil {
-		if string(cur.Request) == string(u.j.Request) {
+		if sameJSON(cur.Request, u.j.Request) {
 			return nil // saved with the steps
 		}
 		u.j.Rules = cur.Rules // as steer left them
@@ -69,6 +71,21 @@ func (u *upRun) saveRequest() error {
 		return u.rollback(u.applied, err)
 	}
 	return nil
+}
+
+// kindBatches splits steps into runs of consecutive steps of one kind:
+// the steps of a run act on different VFs, so none changes what another
+// records.
+func kindBatches(steps []step) [][]step {
+	var out [][]step
+	for i, s := range steps {
+		if i > 0 && steps[i-1].kind() == s.kind() {
+			out[len(out)-1] = append(out[len(out)-1], s)
+			continue
+		}
+		out = append(out, []step{s})
+	}
+	return out
 }
 
 // openJournal starts a journal for a PF that has none, with the original
@@ -85,44 +102,60 @@ func (u *upRun) openJournal() {
 	}
 }
 
-// applyStep runs one step; the returned entry (even with an error) is one
-// the rollback must put back.
-func (u *upRun) applyStep(ctx context.Context, s step) (*applied, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("interrupted before %s: %w", s.id(), err)
+// applyBatch runs a batch of steps; the returned entries (even with an
+// error) are the ones the rollback must put back: every step of the batch
+// journaled pending, applied or not (undo is idempotent).
+func (u *upRun) applyBatch(ctx context.Context, batch []step) ([]*applied, error) {
+	var todo []*applied
+	var descs []string
+	for _, s := range batch {
+		if err := ctx.Err(); err != nil {
+			return todo, fmt.Errorf("interrupted before %s: %w", s.id(), err)
+		}
+		c, err := s.changes(u.e)
+		if err != nil {
+			return todo, fmt.Errorf("check %s: %w", s.id(), err)
+		}
+		desc := s.describe(u.e)
+		if len(c) == 0 && !u.recreate {
+			u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: desc, Status: "already"})
+			continue
+		}
+		a, err := u.entryFor(s)
+		if err != nil {
+			return todo, fmt.Errorf("record state before %s: %w", s.id(), err)
+		}
+		a.ent.State = journal.Pending
+		todo, descs = append(todo, a), append(descs, desc)
 	}
-	c, err := s.changes(u.e)
-	if err != nil {
-		return nil, fmt.Errorf("check %s: %w", s.id(), err)
-	}
-	desc := s.describe(u.e)
-	if len(c) == 0 && !u.recreate {
-		u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: desc, Status: "already"})
+	if len(todo) == 0 {
 		return nil, nil
 	}
-	a, err := u.entryFor(s)
-	if err != nil {
-		return nil, fmt.Errorf("record state before %s: %w", s.id(), err)
-	}
-	a.ent.State = journal.Pending
 	if err := u.store.Save(u.j); err != nil {
-		return a, err
+		return todo, err
 	}
-	u.opts.Progress(desc)
-	if err := s.apply(ctx, u.e); err != nil {
-		u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: desc, Status: "failed", Error: err.Error()})
-		return a, fmt.Errorf("%s: %w", s.id(), err)
-	}
-	a.ent.State = journal.Applied
-	if _, ok := s.(*releaseStep); ok {
-		a.ent.State = journal.Undone
+	for i, a := range todo {
+		if i > 0 {
+			if err := ctx.Err(); err != nil {
+				return todo, fmt.Errorf("interrupted before %s: %w", a.s.id(), err)
+			}
+		}
+		u.opts.Progress(descs[i])
+		if err := a.s.apply(ctx, u.e); err != nil {
+			u.res.Steps = append(u.res.Steps, StepResult{ID: a.s.id(), Action: descs[i], Status: "failed", Error: err.Error()})
+			return todo, fmt.Errorf("%s: %w", a.s.id(), err)
+		}
+		a.ent.State = journal.Applied
+		if _, ok := a.s.(*releaseStep); ok {
+			a.ent.State = journal.Undone
+		}
+		u.res.Steps = append(u.res.Steps, StepResult{ID: a.s.id(), Action: descs[i], Status: "applied"})
+		u.res.Changed = true
 	}
 	if err := u.store.Save(u.j); err != nil {
-		return a, err
+		return todo, err
 	}
-	u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: desc, Status: "applied"})
-	u.res.Changed = true
-	return a, nil
+	return todo, nil
 }
 
 // entryFor returns the journal entry of s: a new one with the state s
@@ -276,4 +309,14 @@ func markRolledBack(res *UpResult, id string) {
 			res.Steps[i].Status = "rolled-back"
 		}
 	}
+}
+
+// sameJSON reports whether two JSON texts are the same but for
+// whitespace: a journal read back holds its request indented.
+func sameJSON(a, b json.RawMessage) bool {
+	var ca, cb bytes.Buffer
+	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
+		return false
+	}
+	return bytes.Equal(ca.Bytes(), cb.Bytes())
 }

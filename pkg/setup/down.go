@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/vfbypass/vfbypass/pkg/host"
@@ -187,37 +188,20 @@ func checkPFForUndo(h *host.Host, pf sriov.PF, pfErr error, unlocked bool, j *jo
 }
 
 // undoAll undoes j in reverse: first the rules vfbypass added, then up's
-// steps, saving the journal after each, and removes it once nothing is
-// left. It appends what it did to steps.
+// steps, and removes the journal once nothing is left. The journal is
+// saved once after the rules and once after the steps when something is
+// left, whatever their number: a kill before a save leaves records whose
+// undo is done already, and both undos are idempotent (a rule is deleted
+// only while its location holds it; a step's undo restores a recorded
+// value). It appends what it did to steps.
 //
 // A journal that cannot be saved (a full state file system) does not stop
-// it: each undo is idempotent and the journal on disk still lists every
-// change not yet undone, so it keeps going in the same order, and only
-// what the kernel refused is left (a later down undoes the rest again).
+// it either: the journal on disk still lists every change not yet undone,
+// so it keeps going in the same order, and only what the kernel refused is
+// left (a later down undoes the rest again).
 func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journal, opts Options, steps *[]StepResult, anyChanged *bool, warn func(string, ...any)) error {
-	var left []string
-	var saveErr error
-
-	// Rules first: they were added last.
-	for i := len(j.Rules) - 1; i >= 0; i-- {
-		r := j.Rules[i]
-		desc := fmt.Sprintf("delete ntuple rule %d (%s)", r.Location, r.Words)
-		if opts.DryRun {
-			*steps = append(*steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: "would-undo"})
-			continue
-		}
-		changed, err := steer.RemoveRecorded(e.h, j.PF, r)
-		if err != nil {
-			left = append(left, desc+": "+err.Error())
-			*steps = append(*steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: "failed", Error: err.Error()})
-			continue
-		}
-		j.Rules = append(j.Rules[:i], j.Rules[i+1:]...)
-		saveErr = keepGoing(saveErr, store.Save(j))
-		*anyChanged = *anyChanged || changed
-		*steps = append(*steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: desc, Status: statusOf(changed)})
-	}
-
+	left, saveErr := undoRules(e, store, j, opts, steps, anyChanged)
+	undone := 0
 	for i := len(j.Steps) - 1; i >= 0; i-- {
 		ent := j.Steps[i]
 		if ent.State == journal.Undone {
@@ -241,7 +225,7 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 			continue
 		}
 		ent.State = journal.Undone
-		saveErr = keepGoing(saveErr, store.Save(j))
+		undone++
 		*anyChanged = *anyChanged || changed
 		*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: statusOf(changed)})
 	}
@@ -250,6 +234,9 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 		return nil
 	}
 	if len(left) > 0 {
+		if undone > 0 {
+			saveErr = keepGoing(saveErr, store.Save(j))
+		}
 		if saveErr != nil {
 			left = append(left, fmt.Sprintf("(the journal could not be updated: %v; it still lists changes undone since, which down undoes again)", saveErr))
 		}
@@ -261,6 +248,49 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 		return outcome.WithCode(outcome.RollbackIncomplete, err)
 	}
 	return nil
+}
+
+// undoRules deletes the rules j records, newest first, with the table
+// opened once, drops the records of those gone and saves j once. It
+// returns what it could not delete, and the save's error.
+func undoRules(e *env, store journal.Store, j *journal.Journal, opts Options, steps *[]StepResult, anyChanged *bool) ([]string, error) {
+	rev := slices.Clone(j.Rules)
+	slices.Reverse(rev)
+	desc := func(r journal.Rule) string { return fmt.Sprintf("delete ntuple rule %d (%s)", r.Location, r.Words) }
+	id := func(r journal.Rule) string { return fmt.Sprintf("rule-%d", r.Location) }
+	if len(rev) == 0 {
+		return nil, nil
+	}
+	if opts.DryRun {
+		for _, r := range rev {
+			*steps = append(*steps, StepResult{ID: id(r), Action: desc(r), Status: "would-undo"})
+		}
+		return nil, nil
+	}
+	opts.Progress(fmt.Sprintf("delete %s vfbypass installed", report.Count(len(rev), "ntuple rule")))
+	rm, err := steer.RemoveRecords(e.h, j.PF, rev)
+	var left []string
+	var kept []journal.Rule
+	for i, r := range rev {
+		rerr := err
+		if rerr == nil {
+			rerr = rm[i].Err
+		}
+		if rerr != nil {
+			left = append(left, desc(r)+": "+rerr.Error())
+			*steps = append(*steps, StepResult{ID: id(r), Action: desc(r), Status: "failed", Error: rerr.Error()})
+			kept = append(kept, r)
+			continue
+		}
+		*anyChanged = *anyChanged || rm[i].Deleted
+		*steps = append(*steps, StepResult{ID: id(r), Action: desc(r), Status: statusOf(rm[i].Deleted)})
+	}
+	slices.Reverse(kept)
+	j.Rules = kept
+	if len(kept) == len(rev) {
+		return left, nil
+	}
+	return left, store.Save(j)
 }
 
 // keepGoing keeps the first of the journal saves that failed.

@@ -23,6 +23,30 @@ func (u *upRun) resume(ctx context.Context) error {
 	if u.j == nil {
 		return nil
 	}
+	if err := u.undoPending(ctx); err != nil {
+		return err
+	}
+	if err := u.e.refresh(); err != nil {
+		return err
+	}
+	u.pf = u.e.pf
+	return nil
+}
+
+// undoPending undoes the steps left pending, newest first, and saves the
+// journal once (a batch leaves many pending: their undo is idempotent, so
+// a kill before the save only repeats it).
+func (u *upRun) undoPending(ctx context.Context) error {
+	undone := 0
+	save := func() error {
+		if undone == 0 {
+			return nil
+		}
+		if err := u.store.Save(u.j); err != nil {
+			return outcome.WithCode(outcome.Failed, fmt.Errorf("finish the interrupted run: %w", err))
+		}
+		return nil
+	}
 	for i := len(u.j.Steps) - 1; i >= 0; i-- {
 		ent := u.j.Steps[i]
 		if ent.State != journal.Pending {
@@ -38,19 +62,16 @@ func (u *upRun) resume(ctx context.Context) error {
 			_, err = s.undo(ctx, u.e)
 		}
 		if err != nil {
+			if serr := save(); serr != nil {
+				return serr
+			}
 			return outcome.WithCode(outcome.Failed, fmt.Errorf("finish the interrupted run: undo %s: %w (nothing else was changed; 'vfbypass down %s' retries the undo)", ent.ID, err, u.pf.Name))
 		}
 		ent.State = journal.Undone
-		if err := u.store.Save(u.j); err != nil {
-			return outcome.WithCode(outcome.Failed, fmt.Errorf("finish the interrupted run: %w", err))
-		}
+		undone++
 		u.res.Repaired = append(u.res.Repaired, what)
 	}
-	if err := u.e.refresh(); err != nil {
-		return err
-	}
-	u.pf = u.e.pf
-	return nil
+	return save()
 }
 
 // recreateFirst, for a VF-count change accepted with --recreate, runs
@@ -102,9 +123,14 @@ func (u *upRun) recreateFirst(ctx context.Context) error {
 // records) and undoes the journal's steps in reverse, each marked undone
 // and kept for the rollback.
 func (u *upRun) tearDown(ctx context.Context) error {
-	for i := len(u.j.Rules) - 1; i >= 0; i-- {
-		r := u.j.Rules[i]
-		changed, err := steer.RemoveRecorded(u.h, u.pf.Name, r)
+	rev := slices.Clone(u.j.Rules)
+	slices.Reverse(rev)
+	rm, err := steer.RemoveRecords(u.h, u.pf.Name, rev)
+	if err != nil {
+		return fmt.Errorf("--recreate: %w", err)
+	}
+	for i, r := range rev {
+		changed, err := rm[i].Deleted, rm[i].Err
 		if err != nil {
 			return fmt.Errorf("--recreate: delete ntuple rule %d (%s): %w", r.Location, r.Words, err)
 		}
@@ -116,7 +142,7 @@ func (u *upRun) tearDown(ctx context.Context) error {
 		if ent.State == journal.Undone {
 			continue
 		}
-		s, err := decodeStep(ent.Kind, ent.Undo, u.pf.TotalVFs)
+		s, err := decodeEntry(ent, u.pf.TotalVFs)
 		if err != nil {
 			return fmt.Errorf("--recreate: %s: %w", ent.ID, err)
 		}

@@ -463,41 +463,57 @@ func isGone(err error) bool {
 // ErrNotOurs marks a journaled rule whose location holds another rule.
 var ErrNotOurs = errors.New("the rule is no longer the one vfbypass installed")
 
-// RemoveRecorded removes the rule a journal record describes from pf's
-// table if it is still vfbypass's (ours): the removal path of `down`.
-// deleted is false when the rule is gone already, or when the record was
-// never confirmed and its location holds someone else's rule (the insert
-// never happened); a confirmed record whose location holds another rule
-// is an error wrapping ErrNotOurs, and that rule is left alone.
-func RemoveRecorded(h *host.Host, pf string, r journal.Rule) (deleted bool, err error) {
+// Removal is the outcome of removing one journaled rule: Deleted is false
+// when the rule was gone already, or when its record was never confirmed
+// and its location holds someone else's rule (the insert never happened);
+// Err wraps ErrNotOurs when a confirmed record's location holds another
+// rule, which is left alone.
+type Removal struct {
+	Deleted bool
+	Err     error
+}
+
+// RemoveRecords removes, in the order given, the rules the journal records
+// rs describe from pf's table, each only if it is still vfbypass's (ours):
+// the removal path of `down`, with the table opened once. The error is the
+// table's own (it cannot be opened): then nothing was removed.
+func RemoveRecords(h *host.Host, pf string, rs []journal.Rule) ([]Removal, error) {
 	e := &env{h: h, pf: pf}
 	if p, err := sriov.LookupPF(h.FS, pf); err == nil || errors.Is(err, sriov.ErrNoSRIOV) || errors.Is(err, sriov.ErrNotPCI) {
 		e.ixgbe = p.Driver == "ixgbe"
 	}
 	dev, err := h.Rules(pf)
 	if err != nil {
-		return false, fmt.Errorf("open the rule table of %s: %w", pf, err)
+		return nil, fmt.Errorf("open the rule table of %s: %w", pf, err)
 	}
 	defer dev.Close()
+	out := make([]Removal, len(rs))
+	for i, r := range rs {
+		out[i].Deleted, out[i].Err = e.removeRecorded(dev, r)
+	}
+	return out, nil
+}
+
+func (e *env) removeRecorded(dev flows.Device, r journal.Rule) (deleted bool, err error) {
 	fs, rss, err := dev.Rule(r.Location)
 	if isGone(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read rule %d of %s: %w", r.Location, pf, err)
+		return false, fmt.Errorf("read rule %d of %s: %w", r.Location, e.pf, err)
 	}
 	if !e.ours(&installed{loc: r.Location, fs: fs, rss: rss}, &r) {
 		if r.Pending {
 			return false, nil
 		}
 		return false, fmt.Errorf("%w: location %d of %s holds %s; left alone (delete it with 'vfbypass steer del %s %d' if it should go)",
-			ErrNotOurs, r.Location, pf, strings.Join(flows.Words(fs, rss), " "), pf, r.Location)
+			ErrNotOurs, r.Location, e.pf, strings.Join(flows.Words(fs, rss), " "), e.pf, r.Location)
 	}
 	if err := dev.Delete(r.Location); err != nil {
 		if isGone(err) {
 			return false, nil
 		}
-		return false, fmt.Errorf("delete rule %d of %s: %w", r.Location, pf, err)
+		return false, fmt.Errorf("delete rule %d of %s: %w", r.Location, e.pf, err)
 	}
 	return true, nil
 }
