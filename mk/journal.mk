@@ -1,0 +1,12 @@
+# fuzz-journal feeds arbitrary bytes as a PF's journal through every reader
+# of it (load, down's plan, up's resume and plan, status) for a bounded
+# number of executions (a count, not a duration: see mk/flows.mk). Run it
+# longer with JOURNAL_FUZZTIME=100000x. Minimizing is bounded by a count too:
+# under load a minimization that runs into its deadline kills the worker,
+# which the fuzzer reports as a crash of the input it was minimizing.
+TEST_TARGETS += fuzz-journal
+JOURNAL_FUZZTIME ?= 2000x
+
+.PHONY: fuzz-journal
+fuzz-journal: deps
+	$(GO) test ./pkg/setup -run '^$$' -fuzz '^FuzzJournal$$' -fuzztime $(JOURNAL_FUZZTIME) -fuzzminimizetime 20x -timeout 10m
