@@ -8,3 +8,14 @@ BENCH_TARGETS += bench-steer
 .PHONY: bench-steer
 bench-steer: build
 	$(GO) run ./tools/steerbench -bin $(BIN) -n $(STEERBENCH_RULES) -budget $(STEERBENCH_BUDGET)
+
+# bench-scale: up, a no-op up, status and down of a config with
+# STEERBENCH_VFS VFs and each rule count of STEERBENCH_SCALE (2046 fills the
+# simulated 82599's table), each with the journal writes it made; down
+# should stay within 2x of up.
+STEERBENCH_SCALE ?= 1,100,2046
+STEERBENCH_VFS ?= 63
+BENCH_TARGETS += bench-scale
+.PHONY: bench-scale
+bench-scale: build
+	$(GO) run ./tools/steerbench -bin $(BIN) -scale $(STEERBENCH_SCALE) -vfs $(STEERBENCH_VFS)

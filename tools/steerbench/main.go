@@ -1,6 +1,9 @@
 // Command steerbench compares installing N ntuple rules on a simulated
 // 82599 with one 'vfbypass steer add --from-file' against N separate
 // 'vfbypass steer add' processes, and prints both times and the ratio.
+// With -scale it instead times up, a no-op up, status and down of a
+// config with -vfs VFs and each rule count given, with the journal writes
+// each made.
 //
 // The separate-process run stops after --budget; the rest is extrapolated
 // from the processes measured (each process reads the whole table, so the
@@ -8,6 +11,7 @@
 // measured process times and says so in its output).
 //
 //	go run ./tools/steerbench -bin bin/vfbypass -n 1000 -budget 45s
+//	go run ./tools/steerbench -bin bin/vfbypass -scale 1,100,2046 -vfs 63
 package main
 
 import (
@@ -17,6 +21,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,7 +30,20 @@ func main() {
 	bin := flag.String("bin", "bin/vfbypass", "the vfbypass binary")
 	n := flag.Int("n", 1000, "number of rules")
 	budget := flag.Duration("budget", 45*time.Second, "time allowed for the separate processes; the rest is extrapolated")
+	scale := flag.String("scale", "", "rule counts (1,100,2046): time up, no-op up, status and down of a config with them")
+	vfs := flag.Int("vfs", 63, "with -scale: the config's VFs")
 	flag.Parse()
+	if *scale != "" {
+		counts, err := parseCounts(*scale)
+		if err == nil {
+			err = runScale(*bin, counts, *vfs)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "steerbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*bin, *n, *budget); err != nil {
 		fmt.Fprintln(os.Stderr, "steerbench:", err)
 		os.Exit(1)
@@ -128,4 +147,17 @@ func fit(times []time.Duration) (a, b float64) {
 		b = (m*sxy - sx*sy) / d
 	}
 	return (sy - b*sx) / m, b
+}
+
+// parseCounts reads -scale: rule counts, comma-separated.
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-scale %q: %q is not a rule count", s, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
