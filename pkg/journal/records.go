@@ -65,7 +65,8 @@ func (r Rule) check(version int) error {
 	if r.Location >= 1<<31 {
 		return fmt.Errorf("field location: %d is out of range (below 2^31)", r.Location)
 	}
-	if r.Source != "" && r.Source != SourceSteer && r.Source != SourceUp || r.Source == "" && version >= 3 {
+	known := r.Source == SourceSteer || r.Source == SourceUp || (r.Source == "" && version < 3)
+	if !known {
 		return fmt.Errorf("field source (location %d): %q, want %s or %s", r.Location, r.Source, SourceSteer, SourceUp)
 	}
 	if r.Spec == "" && version < 3 {

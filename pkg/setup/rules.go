@@ -97,9 +97,9 @@ func (u *upRun) planRules() (rulePlan, error) {
 	for _, st := range states {
 		r := st.Rule
 		switch {
-		case st.State == steer.RecordInPlace && r.Source == "up" && !wanted[r.Location]:
+		case st.State == steer.RecordInPlace && r.Source == journal.SourceUp && !wanted[r.Location]:
 			p.remove = append(p.remove, r)
-		case st.State == steer.RecordMissing && r.Source == "up":
+		case st.State == steer.RecordMissing && r.Source == journal.SourceUp:
 			p.forget = append(p.forget, r)
 		case st.State == steer.RecordMissing:
 			p.reinstall = append(p.reinstall, r)
@@ -176,7 +176,7 @@ func (u *upRun) ruleSteps(p rulePlan) []StepResult {
 func (u *upRun) recreateDrops() []journal.Rule {
 	var steerRules []journal.Rule
 	for _, r := range u.j.Rules {
-		if r.Source != "up" {
+		if r.Source != journal.SourceUp {
 			steerRules = append(steerRules, r)
 		}
 	}
@@ -214,7 +214,7 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		if len(p.add) > 0 {
 			u.opts.Progress(fmt.Sprintf("install %s", report.Count(len(p.add), "ntuple rule")))
 		}
-		opts.Source = "up"
+		opts.Source = journal.SourceUp
 		sr, err := steer.AddMany(u.h, u.store, u.pf.Name, u.req.steerRequests(), opts)
 		if err := u.took(sr, err, "applied", fmt.Sprintf("install %s", report.Count(len(u.req.Rules), "ntuple rule"))); err != nil {
 			return err

@@ -68,7 +68,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Source == "" {
-		o.Source = "steer"
+		o.Source = journal.SourceSteer
 	}
 	if o.LockTimeout == 0 {
 		o.LockTimeout = 60 * time.Second
