@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
 
@@ -24,10 +25,7 @@ func TestCLICheckModeAndDrift(t *testing.T) {
 		return code, r
 	}
 	up := []string{"up", "eth3", "--vfs", "2", "--vf", "0", "--mac", "02:00:00:00:00:01"}
-	before, err := hostsim.Snapshot(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := simtest.Snapshot(t, root)
 	code, dry := run(append(up, "--dry-run")...)
 	if code != 0 || dry["changed"] != true || len(dry["diff"].([]any)) == 0 {
 		t.Fatalf("dry run: %d %v; want changed true and a diff", code, dry)

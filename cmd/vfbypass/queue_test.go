@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/host"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
@@ -16,10 +17,7 @@ import (
 func TestCLIQueueMode(t *testing.T) {
 	t.Parallel()
 	root, state := simHost(t)
-	before, err := hostsim.Snapshot(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := simtest.Snapshot(t, root)
 	g := []string{"--host-root", root, "--state-dir", state, "-o", "json"}
 	run := func(args ...string) (int, string, string) {
 		return vfb(append(append([]string{}, g...), args...)...)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
 
@@ -43,17 +44,11 @@ func TestKilledUpResumesToACleanUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	root, state := simHost(t)
-	original, err := hostsim.Snapshot(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	original := simtest.Snapshot(t, root)
 	if code, _, e := vfb("--host-root", root, "--state-dir", state, "up", "--config", cfg); code != 0 {
 		t.Fatalf("clean up: %d %s", code, e)
 	}
-	clean, err := hostsim.Snapshot(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	clean := simtest.Snapshot(t, root)
 
 	type kill struct {
 		name   string
@@ -103,10 +98,7 @@ func TestKilledUpResumesToACleanUp(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("up after the kill: %d %s %s", code, out, e)
 			}
-			got, err := hostsim.Snapshot(root)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := simtest.Snapshot(t, root)
 			if got != clean {
 				t.Fatalf("host after kill + up differs from a clean up:\n%s", firstDiff(clean, got))
 			}

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/internal/simtest"
 )
 
 // install runs make install DESTDIR=... PREFIX=/usr with the binaries, man
@@ -238,16 +238,10 @@ func commandLinesOnSimulator(t *testing.T, dest string) {
 		if err != nil {
 			t.Fatalf("%s %v: %v\n%s", what, args, err, out)
 		}
-		snap, err := hostsim.Snapshot(sim)
-		if err != nil {
-			t.Fatal(err)
-		}
+		snap := simtest.Snapshot(t, sim)
 		return snap, out
 	}
-	before, err := hostsim.Snapshot(sim)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := simtest.Snapshot(t, sim)
 	started, _ := run("ExecStart")
 	if started == before {
 		t.Fatal("ExecStart changed nothing on the host")
