@@ -25,6 +25,7 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/outcome"
 	"github.com/vfbypass/vfbypass/pkg/report"
 	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/pkg/steer"
 )
 
 // Bypass modes and the XDP modes queue mode's receive path can use.
@@ -82,8 +83,12 @@ type queueProbe struct {
 	numVFs    int
 	table     []uint32
 	tableErr  error
-	queues    int // the queues RSS may use: receiving channels, else RX rings
+	queues    int // the PF's receiving queues: channels, else RX rings
 	queuesErr error
+	// rings is ETHTOOL_GRXRINGS, the queues an indirection entry may name
+	// (ixgbe: min(num_rx_queues, 16), below the channels on a large host).
+	rings     int
+	ringsErr  error
 	ntuple    bool
 	ntupleWhy string
 	lroOn     bool
@@ -95,10 +100,11 @@ type queueProbe struct {
 func probeQueue(h *host.Host, pf sriov.PF) queueProbe {
 	p := queueProbe{driver: pf.Driver, numVFs: pf.NumVFs}
 	p.table, p.tableErr = h.Ethtool.Indir(pf.Name)
+	p.rings, p.ringsErr = h.Ethtool.RxRings(pf.Name)
 	if ch, err := h.Ethtool.Channels(pf.Name); err == nil && ch.RxQueues() > 0 {
 		p.queues = ch.RxQueues()
 	} else {
-		p.queues, p.queuesErr = h.Ethtool.RxRings(pf.Name)
+		p.queues, p.queuesErr = p.rings, p.ringsErr
 	}
 	on, fixed, err := h.Ethtool.Feature(pf.Name, host.NtupleFeature)
 	p.ntuple, p.featErr = on || !fixed, err
@@ -114,7 +120,7 @@ func probeQueue(h *host.Host, pf sriov.PF) queueProbe {
 // readErr is the first error met reading the PF, other than the driver
 // having no indirection table.
 func (p queueProbe) readErr() error {
-	for _, err := range []error{p.tableErr, p.queuesErr, p.featErr} {
+	for _, err := range []error{p.tableErr, p.queuesErr, p.ringsErr, p.featErr} {
 		if err != nil && (err != p.tableErr || !p.noTable()) {
 			return err
 		}
@@ -195,14 +201,12 @@ func queueSteps(p queueProbe, req Request, j *journal.Journal, orig Original) ([
 	if old := journaledIndir(j); old != nil && old.Queue == q && len(old.Want) == len(p.table) {
 		return append(steps, &rssIndirStep{Queue: q, Want: old.Want, orig: orig.RSSIndir}), nil
 	}
-	weights := make([]uint32, p.queues)
-	for i := range weights {
-		weights[i] = 1
-	}
-	weights[q] = 0
-	want, err := flows.WeightIndir(len(p.table), weights)
+	want, needed, err := steer.HiddenQueueIndir(len(p.table), p.rings, q)
 	if err != nil {
-		return nil, fmt.Errorf("table without queue %d: %w", q, err)
+		return nil, err
+	}
+	if !needed {
+		return steps, nil // a queue at or above GRXRINGS is outside RSS already
 	}
 	return append(steps, &rssIndirStep{Queue: q, Want: want, orig: orig.RSSIndir}), nil
 }

@@ -342,3 +342,29 @@ func TestDoctorQueueOnlyPF(t *testing.T) {
 	}
 	l.down()
 }
+
+// On a 64-CPU host the 82599 has 63 channels but RSS over 16 rings
+// (ETHTOOL_GRXRINGS = min(num_rx_queues, 16), and the ethtool core refuses
+// an entry at or above it): queue 3 is hidden with a table over rings 0-15
+// but 3, and queue 20, outside RSS already, needs no table write at all.
+func TestQueueModeTableWithinGRXRINGS(t *testing.T) {
+	l := newLab(t, hostsim.Options{CPUs: 64})
+	before := l.indir()
+	res := l.up(queueReq(20), l.opts())
+	if hasChange(res, "rss.indir") {
+		t.Errorf("up --queue 20 plans a table write: %+v", res.Diff)
+	}
+	if got := l.indir(); !slices.Equal(got, before) {
+		t.Errorf("table after up --queue 20: %v, want the default %v", got, before)
+	}
+	l.down()
+	res = l.up(queueReq(3), l.opts())
+	if !hasChange(res, "rss.indir") {
+		t.Fatalf("up --queue 3: no rss.indir change: %+v", res.Diff)
+	}
+	for i, e := range l.indir() {
+		if e >= 16 || e == 3 {
+			t.Fatalf("entry %d = %d after up --queue 3: want rings 0-15 but 3", i, e)
+		}
+	}
+}
