@@ -4,7 +4,8 @@
 # UNITDIR=/lib/systemd/system) into the trees of the two packages,
 # WORK/vfbypass and WORK/vfbypass-rx, which the Debian (debian/mkdeb.sh) and
 # RPM (rpm/mkrpm.sh) builds both start from; STAGE is left as it is.
-#   vfbypass     the static control plane, vfbypass@.service, completions,
+#   vfbypass     the static control plane, vfbypass@.service,
+#                vfbypass-watch@.service, completions,
 #                the man pages, the docs and examples, /etc/vfbypass
 #   vfbypass-rx  the DPDK loop, vfbypass-rx@.service, vfbypass-rx.1
 # Binaries are stripped, man pages gzipped (-n: no name or time), modes
@@ -30,7 +31,7 @@ take() {
 }
 take vfbypass-rx usr/bin/vfbypass-rx lib/systemd/system/vfbypass-rx@.service usr/share/man/man1/vfbypass-rx.1 \
   etc/vfbypass/eth3.rx.env.example
-take vfbypass usr/bin/vfbypass lib/systemd/system/vfbypass@.service usr/share/man usr/share/bash-completion \
+take vfbypass usr/bin/vfbypass lib/systemd/system/vfbypass@.service lib/systemd/system/vfbypass-watch@.service usr/share/man usr/share/bash-completion \
   usr/share/zsh usr/share/fish usr/share/doc/vfbypass etc/vfbypass
 left=$(cd "$stage" && find . -type f)
 [ -z "$left" ] || { echo "split: files in no package: $left" >&2; exit 1; }

@@ -55,6 +55,7 @@ func TestInstallTree(t *testing.T) {
 	t.Run("command lines on the simulator", func(t *testing.T) { commandLinesOnSimulator(t, dest) })
 	t.Run("instance names", func(t *testing.T) { instanceNames(t, dest) })
 	t.Run("two rx loops side by side", func(t *testing.T) { rxSideBySide(t, dest) })
+	t.Run("watcher under a notify socket", func(t *testing.T) { watcherOnSimulator(t, dest) })
 	t.Run("bash completion", func(t *testing.T) { bashCompletion(t, dest) })
 }
 
@@ -139,8 +140,9 @@ func verify(t *testing.T, dest string) {
 // here until it is argued in the unit and the number raised. A unit not
 // named gets defaultMaxExposure, the most any unit of vfbypass may have.
 var maxExposure = map[string]float64{
-	"vfbypass@.service":    3.5, // sysfs writes, modprobe, /proc/PID/fd of others, netlink
-	"vfbypass-rx@.service": 2.5, // vfio devices, hugepages, metrics and AF_XDP sockets
+	"vfbypass@.service":       3.5, // sysfs writes, modprobe, /proc/PID/fd of others, netlink
+	"vfbypass-rx@.service":    2.5, // vfio devices, hugepages, metrics and AF_XDP sockets
+	"vfbypass-watch@.service": 2.5, // sysfs writes, netlink, metrics on loopback
 }
 
 const defaultMaxExposure = 5.0
@@ -449,7 +451,11 @@ func (u unit) commandLine(t *testing.T, what, inst, dest string, extra ...string
 		env[k] = v
 	}
 	if f := u.get("EnvironmentFile"); f != "" {
-		b, err := os.ReadFile(filepath.Join(dest, spec.Replace(f)))
+		optional := strings.HasPrefix(f, "-") // systemd: a missing file is no error
+		b, err := os.ReadFile(filepath.Join(dest, spec.Replace(strings.TrimPrefix(f, "-"))))
+		if optional && errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
 		if err != nil {
 			t.Fatalf("EnvironmentFile: %v", err)
 		}
