@@ -264,9 +264,7 @@ func candidates(h *host.Host, stateDir string) []string {
 func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) {
 	st := PFStatus{Name: name, TotalVFs: -1, Drift: []Drift{}}
 	pf, pfErr := sriov.LookupPF(h.FS, name)
-	total := totalVFsOf(pf, pfErr)
-	err := pfErr
-	if err == nil || errors.Is(err, sriov.ErrNoSRIOV) {
+	if pfErr == nil || errors.Is(pfErr, sriov.ErrNoSRIOV) {
 		st.Address, st.Driver, st.TotalVFs, st.NumVFs, st.Autoprobe = pf.Address, pf.Driver, pf.TotalVFs, pf.NumVFs, pf.Autoprobe
 		st.Model = sriov.Describe(h.FS.Root(), pf.Address)
 		if on, ok, _, _ := ntupleSupport(h, name); ok {
@@ -288,20 +286,39 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 	if st.VFs == nil {
 		st.VFs = []report.VF{}
 	}
+	return st, st.addJournal(h, store, pf, pfErr)
+}
+
+// DriftOf is status's drift of one PF without the rest of its status (no
+// PCI names, no VFs, no routes): what a watcher reads at every event. up
+// reports whether the PF's journal holds a request (up ran, down did not).
+func DriftOf(h *host.Host, name, stateDir string) (drift []Drift, up bool, err error) {
+	st := PFStatus{Name: name, Drift: []Drift{}}
+	pf, pfErr := sriov.LookupPF(h.FS, name)
+	if err := st.addJournal(h, journal.Store{Dir: stateDir}, pf, pfErr); err != nil {
+		return nil, false, err
+	}
+	return st.Drift, st.Journal != nil && st.Journal.Request != "", nil
+}
+
+// addJournal adds the PF's journal and the drift from it to st; pf and
+// pfErr are the PF as sriov.LookupPF found it.
+func (st *PFStatus) addJournal(h *host.Host, store journal.Store, pf sriov.PF, pfErr error) error {
+	name, total := st.Name, totalVFsOf(pf, pfErr)
 	j, err := store.Load(name)
 	if err != nil && !errors.Is(err, journal.ErrCorrupt) {
 		// Not the journal's fault (a state directory others can write, an
 		// I/O error): the error says what to fix, and nothing is drift.
-		return st, err
+		return err
 	}
 	if err != nil {
 		// Not "none": a journal is there, and down will refuse it.
 		st.Journal = &JournalSummary{Path: store.Path(name), Steps: []StepResult{}, Rules: []journal.Rule{}, Damaged: err.Error()}
 		st.Drift = append(st.Drift, Drift{Field: "journal", Want: "readable", Have: err.Error()})
-		return st, nil
+		return nil
 	}
 	if j == nil {
-		return st, nil
+		return nil
 	}
 	var req Request
 	_ = json.Unmarshal(j.Request, &req)
@@ -314,7 +331,7 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 		// down refuses such a journal as a whole.
 		js.Damaged = err.Error()
 		st.Drift = append(st.Drift, Drift{Field: "journal", Want: "readable", Have: js.Damaged})
-		return st, nil
+		return nil
 	}
 	for _, ent := range j.Steps {
 		if ent.State == journal.Pending {
@@ -324,17 +341,17 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 	if (pfErr == nil || req.queueMode() && errors.Is(pfErr, sriov.ErrNoSRIOV)) && j.Request != nil {
 		drift, derr := stepDrift(h, pf, req, j)
 		if derr != nil {
-			return st, derr
+			return derr
 		}
 		st.Drift = append(st.Drift, drift...)
 	}
 	rd, err := ruleDrift(h, store, name)
 	if err != nil {
-		return st, err
+		return err
 	}
 	st.Drift = append(st.Drift, rd...)
 	st.Drift = append(st.Drift, originalDrift(h, name, pf, pfErr, j)...)
-	return st, nil
+	return nil
 }
 
 // originalDrift lists the rules that were on the PF before the first up,

@@ -56,14 +56,7 @@ func (w *watcher) reconcile(ctx context.Context, tr trigger) bool {
 // drift is status's drift for the PF, and whether it is up (its journal
 // holds a request).
 func (w *watcher) drift() ([]setup.Drift, bool, error) {
-	st, err := setup.Status(w.h, w.cfg.PF, w.cfg.Options.StateDir)
-	if err != nil {
-		return nil, false, err
-	}
-	if len(st.PFs) != 1 || st.PFs[0].Journal == nil || st.PFs[0].Journal.Request == "" {
-		return nil, false, nil
-	}
-	return st.PFs[0].Drift, true, nil
+	return setup.DriftOf(w.h, w.cfg.PF, w.cfg.Options.StateDir)
 }
 
 // due is the drift that may be repaired now; the rest is in backoff.
