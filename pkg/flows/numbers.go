@@ -180,3 +180,16 @@ func scanHex2(s string, i int) (uint32, int, bool) {
 	}
 	return v, i, true
 }
+
+// octalNumber reports whether ethtool reads s as an octal number (strtoull
+// with base 0 after a leading 0 and more digits: "0100" is 64), and its
+// value when the digits are octal ones.
+func octalNumber(s string) (v uint64, octal, valid bool) {
+	i, _ := cSign(s)
+	base, j := cBase(s, i)
+	if base != 8 || len(s) <= j+1 || s[j+1] < '0' || s[j+1] > '9' {
+		return 0, false, false
+	}
+	v, valid = cDigits(s[j:], 8)
+	return v, true, valid
+}

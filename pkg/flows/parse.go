@@ -53,6 +53,34 @@ func syntaxErr(words []string, pos int, reason, fix string) *SyntaxError {
 
 const flowTypeList = "tcp4, udp4, sctp4, ah4, esp4, ip4, tcp6, udp6, sctp6, ah6, esp6, ip6, ether"
 
+// ParseDecimal is Parse for the rules an operator gives vfbypass: a number
+// with a leading zero, which ethtool reads as octal (dst-port 0100 is port
+// 64), is refused with its value, so a number means what it reads as;
+// decimal and 0x hex are taken as ethtool takes them.
+func ParseDecimal(words []string) (Rule, error) {
+	for i, w := range words {
+		v, octal, valid := octalNumber(w)
+		switch {
+		case octal && valid:
+			return Rule{}, &SyntaxError{Word: w, Pos: i, Reason: fmt.Sprintf("a leading zero makes ethtool read the number as octal (%d)", v),
+				Fix: fmt.Sprintf("write it without the leading zero in decimal (%d, or %s if you meant that) or in hex (%#x)", v, noLeadingZeros(w), v)}
+		case octal:
+			return Rule{}, &SyntaxError{Word: w, Pos: i, Reason: "a leading zero makes ethtool read the number as octal, and it has a digit 8 or 9",
+				Fix: fmt.Sprintf("write it in decimal without the leading zero (%s)", noLeadingZeros(w))}
+		}
+	}
+	return Parse(words)
+}
+
+// noLeadingZeros is the number word w as a decimal reading of its digits.
+func noLeadingZeros(w string) string {
+	i, _ := cSign(w)
+	if d := strings.TrimLeft(w[i:], "0"); d != "" {
+		return w[:i] + d
+	}
+	return "0"
+}
+
 // Parse reads an ntuple rule in the grammar of `ethtool -N DEV` (alias -U)
 // after the device name: `flow-type TYPE` followed, in any order, by the
 // fields of that type (each once, a value and optionally `m MASK` or

@@ -275,7 +275,7 @@ func (r *Request) checkRules() error {
 		if rr.VF == nil && rr.Queue != 0 {
 			return at(key("queue"), outcome.Invalid("give vf: K with queue: Q, or write 'action Q' in the flow for a PF queue", "rule %d: queue %d without vf", i+1, rr.Queue))
 		}
-		if _, err := flows.Parse(strings.Fields(rr.Flow)); err != nil {
+		if _, err := flows.ParseDecimal(strings.Fields(rr.Flow)); err != nil {
 			var se *flows.SyntaxError
 			if errors.As(err, &se) {
 				return at(key("flow"), outcome.Invalid(se.Fix, "rule %d (%s): word %d %q: %s", i+1, rr.Flow, se.Pos+1, se.Word, se.Reason))

@@ -42,7 +42,7 @@ func (it *item) label(batch int) string {
 // driver: a syntax error, ports without l4proto, no target or two, a
 // ring_cookie with bits the kernel ignores.
 func (it *item) parse(what string) (flows.Rule, error) {
-	r, err := flows.Parse(it.req.Words)
+	r, err := flows.ParseDecimal(it.req.Words)
 	if err != nil {
 		var se *flows.SyntaxError
 		if errors.As(err, &se) {
