@@ -127,6 +127,7 @@ func Run(ctx context.Context, h *host.Host, cfg Config) error {
 	}
 	down := w.reconcile(ctx, trigger{name: "start", at: time.Now()})
 	if down && !cfg.WaitForUp {
+		st.remove() // nothing to watch: the state directory stays as it was
 		return fmt.Errorf("%w: %s has no journal with a request ('vfbypass up %s' first)", setup.ErrNotUp, cfg.PF, cfg.PF)
 	}
 	w.notify("READY=1")

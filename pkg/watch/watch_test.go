@@ -298,4 +298,7 @@ func TestWatchEndsWithDown(t *testing.T) {
 	if err := watch.Run(context.Background(), s.h, watch.Config{PF: "eth3", Options: setup.Options{StateDir: s.state}}); err == nil || !strings.Contains(err.Error(), "vfbypass up eth3") {
 		t.Fatalf("watch of a PF that is not up: %v", err)
 	}
+	if ents, err := os.ReadDir(s.state); err != nil || len(ents) != 0 {
+		t.Fatalf("state directory after a watcher of a PF that is not up: %v %v; want empty", ents, err)
+	}
 }
