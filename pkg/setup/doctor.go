@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -82,67 +83,100 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 		// Bad usage, not a failed check.
 		return res, outcome.Invalid("give the PF's interface name, e.g. eth3 (see 'ip link'), or none to check the host only", "interface name %q is not valid", pf)
 	}
-	add := func(c Check) { res.Checks = append(res.Checks, c) }
+	add := func(c ...Check) { res.Checks = append(res.Checks, c...) }
 	if !h.Simulated {
 		add(Check{Name: "root", Required: true, Pass: os.Geteuid() == 0,
 			Detail: fmt.Sprintf("effective uid %d", os.Geteuid()), Fix: "run vfbypass as root"})
 	}
-	var p sriov.PF
 	pfOK := false
 	if pf != "" {
-		if qp, err := checkQueuePF(h, pf); err == nil {
-			res.Modes, res.RecommendedMode = modeReports(h, qp)
-		}
-		var err error
-		p, err = checkPF(h, pf)
-		switch {
-		case err == nil:
-			pfOK = true
-			add(Check{Name: "pf", Required: true, Pass: true, Detail: fmt.Sprintf("%s is PCI device %s, driver %s", pf, p.Address, p.Driver)})
-			add(Check{Name: "sriov", Required: true, Pass: true, Detail: fmt.Sprintf("SR-IOV capable: %d of %d VFs enabled, drivers_autoprobe %d", p.NumVFs, p.TotalVFs, b2i(p.Autoprobe))})
-		case res.RecommendedMode == ModeQueue:
-			// Queue mode needs no SR-IOV: the PF is usable without it.
-			add(Check{Name: "pf", Required: false, Pass: false, Detail: errorText(err) + "; queue mode works without SR-IOV", Fix: outcome.FixOf(err)})
-		default:
-			add(Check{Name: "pf", Required: true, Pass: false, Detail: errorText(err), Fix: outcome.FixOf(err)})
-		}
+		var p sriov.PF
+		p, pfOK = pfChecks(h, pf, res)
 		if pfOK {
-			drv := Check{Name: "driver", Required: false, Pass: p.Driver == "ixgbe", Detail: "driver " + p.Driver}
-			if !drv.Pass {
-				drv.Detail += ": VF steering with ntuple rules is built for ixgbe (82599/X520/X540/X550)"
-				drv.Fix = "up and rx work; steer needs a driver whose ntuple rules can target a VF"
-			}
-			add(drv)
-			c := Check{Name: "ntuple", Required: false}
-			if on, ok, why, _ := ntupleSupport(h, pf); ok {
-				c.Pass, c.Detail = true, "ntuple filters supported (now "+onOff(on)+"; vfbypass up switches them on)"
-			} else {
-				c.Detail, c.Fix = "no ntuple support: "+why, "flows cannot be steered to a VF on this PF; only MAC/VLAN switching reaches it"
-			}
-			add(c)
-			ifs, _ := sriov.DefaultRouteInterfaces(h.FS)
-			carries := false
-			for _, i := range ifs {
-				carries = carries || i == pf
-			}
-			c = Check{Name: "management", Required: true, Pass: !carries, Detail: pf + " does not carry the default route"}
-			if carries {
-				c.Detail = pf + " carries the default route: enabling VFs resets it and drops the link"
-				c.Fix = "manage the host through another interface, or run from a console with 'vfbypass up --force'"
-			}
-			add(c)
-			add(ownersCheck(h, p))
+			add(usageChecks(h, pf, p)...)
 		}
 	} else {
-		var pfs []string
-		for _, n := range candidates(h, "") {
-			if q, err := sriov.LookupPF(h.FS, n); err == nil {
-				pfs = append(pfs, fmt.Sprintf("%s (%s, %s, %d VFs max)", n, q.Address, orNone(q.Driver), q.TotalVFs))
-			}
-		}
-		add(Check{Name: "pfs", Required: false, Pass: len(pfs) > 0, Detail: "SR-IOV capable interfaces: " + orNone(strings.Join(pfs, ", ")),
-			Fix: "enable SR-IOV (VT-d) in the BIOS and use an SR-IOV NIC such as an Intel 82599"})
+		add(hostPFsCheck(h))
 	}
+	add(iommuCheck(h), vfioCheck(h))
+	add(hugepages(h))
+	res.OK = true
+	for _, c := range res.Checks {
+		if c.Required && !c.Pass {
+			res.OK = false
+		}
+	}
+	if pfOK {
+		res.VFs = vfReports(h, pf)
+	}
+	if !res.OK {
+		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("preflight failed: %s", failedNames(res.Checks)))
+	}
+	return res, nil
+}
+
+// pfChecks adds the checks that pf is an SR-IOV capable PCI device (and
+// the modes it allows) to res; ok says it is.
+func pfChecks(h *host.Host, pf string, res *DoctorResult) (p sriov.PF, ok bool) {
+	if qp, err := checkQueuePF(h, pf); err == nil {
+		res.Modes, res.RecommendedMode = modeReports(h, qp)
+	}
+	p, err := checkPF(h, pf)
+	switch {
+	case err == nil:
+		res.Checks = append(res.Checks,
+			Check{Name: "pf", Required: true, Pass: true, Detail: fmt.Sprintf("%s is PCI device %s, driver %s", pf, p.Address, p.Driver)},
+			Check{Name: "sriov", Required: true, Pass: true, Detail: fmt.Sprintf("SR-IOV capable: %d of %d VFs enabled, drivers_autoprobe %d", p.NumVFs, p.TotalVFs, b2i(p.Autoprobe))})
+		return p, true
+	case res.RecommendedMode == ModeQueue:
+		// Queue mode needs no SR-IOV: the PF is usable without it.
+		res.Checks = append(res.Checks, Check{Name: "pf", Required: false, Pass: false, Detail: errorText(err) + "; queue mode works without SR-IOV", Fix: outcome.FixOf(err)})
+	default:
+		res.Checks = append(res.Checks, Check{Name: "pf", Required: true, Pass: false, Detail: errorText(err), Fix: outcome.FixOf(err)})
+	}
+	return p, false
+}
+
+// usageChecks are the checks of how PF pf (PCI device p) can be used: its driver,
+// ntuple support, whether it carries the default route, and other tools
+// set to manage it.
+func usageChecks(h *host.Host, pf string, p sriov.PF) []Check {
+	drv := Check{Name: "driver", Required: false, Pass: p.Driver == "ixgbe", Detail: "driver " + p.Driver}
+	if !drv.Pass {
+		drv.Detail += ": VF steering with ntuple rules is built for ixgbe (82599/X520/X540/X550)"
+		drv.Fix = "up and rx work; steer needs a driver whose ntuple rules can target a VF"
+	}
+	nt := Check{Name: "ntuple", Required: false}
+	if on, ok, why, _ := ntupleSupport(h, pf); ok {
+		nt.Pass, nt.Detail = true, "ntuple filters supported (now "+onOff(on)+"; vfbypass up switches them on)"
+	} else {
+		nt.Detail, nt.Fix = "no ntuple support: "+why, "flows cannot be steered to a VF on this PF; only MAC/VLAN switching reaches it"
+	}
+	ifs, _ := sriov.DefaultRouteInterfaces(h.FS)
+	carries := slices.Contains(ifs, pf)
+	mg := Check{Name: "management", Required: true, Pass: !carries, Detail: pf + " does not carry the default route"}
+	if carries {
+		mg.Detail = pf + " carries the default route: enabling VFs resets it and drops the link"
+		mg.Fix = "manage the host through another interface, or run from a console with 'vfbypass up --force'"
+	}
+	return []Check{drv, nt, mg, ownersCheck(h, p)}
+}
+
+// hostPFsCheck lists the SR-IOV capable interfaces, when doctor is given
+// no PF.
+func hostPFsCheck(h *host.Host) Check {
+	var pfs []string
+	for _, n := range candidates(h, "") {
+		if q, err := sriov.LookupPF(h.FS, n); err == nil {
+			pfs = append(pfs, fmt.Sprintf("%s (%s, %s, %d VFs max)", n, q.Address, orNone(q.Driver), q.TotalVFs))
+		}
+	}
+	return Check{Name: "pfs", Required: false, Pass: len(pfs) > 0, Detail: "SR-IOV capable interfaces: " + orNone(strings.Join(pfs, ", ")),
+		Fix: "enable SR-IOV (VT-d) in the BIOS and use an SR-IOV NIC such as an Intel 82599"}
+}
+
+// iommuCheck wants IOMMU groups, or vfio's no-IOMMU mode switched on.
+func iommuCheck(h *host.Host) Check {
 	c := Check{Name: "iommu", Required: true}
 	iommu, ierr := vfio.IOMMUPresent(h.FS)
 	switch {
@@ -158,28 +192,18 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 		c.Detail = "no IOMMU groups: vfio-pci cannot give a VF to userspace safely (kernel command line: " + cmdline + ")"
 		c.Fix = "enable VT-d/AMD-Vi in the BIOS and boot with intel_iommu=on iommu=pt (GRUB_CMDLINE_LINUX in /etc/default/grub, update-grub, reboot); or 'vfbypass up --noiommu' for the unsafe no-IOMMU mode"
 	}
-	add(c)
-	c = Check{Name: "vfio-pci", Required: false, Pass: h.Modules.Loaded(vfio.Driver)}
+	return c
+}
+
+// vfioCheck says whether vfio-pci is loaded (up loads it).
+func vfioCheck(h *host.Host) Check {
+	c := Check{Name: "vfio-pci", Required: false, Pass: h.Modules.Loaded(vfio.Driver)}
 	if c.Pass {
 		c.Detail = "vfio-pci is loaded"
 	} else {
 		c.Detail, c.Fix = "vfio-pci is not loaded", "'vfbypass up' loads it (modprobe vfio-pci)"
 	}
-	add(c)
-	add(hugepages(h))
-	res.OK = true
-	for _, c := range res.Checks {
-		if c.Required && !c.Pass {
-			res.OK = false
-		}
-	}
-	if pfOK {
-		res.VFs = vfReports(h, pf)
-	}
-	if !res.OK {
-		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("preflight failed: %s", failedNames(res.Checks)))
-	}
-	return res, nil
+	return c
 }
 
 // ownersCheck warns when another tool is set to manage the PF or its VFs.
