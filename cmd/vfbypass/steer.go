@@ -71,39 +71,9 @@ installs them as one batch in this process: all of them, or none; there
   vfbypass steer add eth3 --vf 0 --from-file rules.txt -o json
   vfbypass steer add eth3 --dry-run --vf 0 flow-type tcp4 src-ip 10.1.0.0 m 0.0.255.255`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Flags between the PF and the rule (interspersed parsing is
-			// off, so that rule words such as "m" and "-1" stay words).
-			if len(args) > 1 {
-				end := len(args)
-				for i := 1; i < len(args); i++ {
-					if args[i] == "flow-type" {
-						end = i
-						break
-					}
-				}
-				if end > 1 {
-					if err := cmd.Flags().Parse(args[1:end]); err != nil {
-						return outcome.Invalid("see 'vfbypass steer add --help'", "%v", err)
-					}
-					if rest := cmd.Flags().Args(); len(rest) > 0 {
-						return outcome.Invalid("start the rule with flow-type, after the flags: vfbypass steer add PF --vf K flow-type tcp4 ...", "unexpected %q between the PF and the rule", rest[0])
-					}
-					args = append([]string{args[0]}, args[end:]...)
-				}
-			}
-			// Flags after the rule ("... dst-port 80 -o json"): from the
-			// first word that is a flag of this command, not a number.
-			if i := trailingFlags(cmd, args); i > 0 {
-				if err := cmd.Flags().Parse(args[i:]); err != nil {
-					return outcome.Invalid("see 'vfbypass steer add --help'", "%v", err)
-				}
-				if rest := cmd.Flags().Args(); len(rest) > 0 {
-					return outcome.Invalid("put the whole rule before or after the flags, not around them", "rule word %q after the flags", rest[0])
-				}
-				if err := g.Check(); err != nil {
-					return err
-				}
-				args = args[:i]
+			args, err := addArgs(g, cmd, args)
+			if err != nil {
+				return err
 			}
 			res := &steer.Result{Rules: []steer.RuleInfo{}}
 			if len(args) == 0 {
@@ -118,25 +88,9 @@ installs them as one batch in this process: all of them, or none; there
 			if cmd.Flags().Changed("vf") {
 				target = &vf
 			}
-			var reqs []steer.Request
-			switch {
-			case fromFile != "" && len(flow) > 0:
-				return g.emit(res, outcome.Invalid("give the rules either in --from-file or on the command line", "--from-file %s and a rule on the command line", fromFile))
-			case fromFile != "":
-				lines, err := readRules(fromFile)
-				if err != nil {
-					return g.emit(res, err)
-				}
-				for _, l := range lines {
-					reqs = append(reqs, steer.Request{Words: l, VF: target, Queue: queue, PFQueue: pfQueue, Default: true})
-				}
-			case len(flow) == 0:
-				return g.emit(res, outcome.Invalid("give the rule in ethtool's words: vfbypass steer add "+pf+" --vf 0 flow-type tcp4 dst-port 80", "steer add %s needs a rule (FLOW) or --from-file", pf))
-			default:
-				if err := queueWordWithVFFlag(flow, target); err != nil {
-					return g.emit(res, err)
-				}
-				reqs = []steer.Request{{Words: flow, VF: target, Queue: queue, PFQueue: pfQueue}}
+			reqs, err := addRequests(pf, flow, fromFile, steer.Request{VF: target, Queue: queue, PFQueue: pfQueue})
+			if err != nil {
+				return g.emit(res, err)
 			}
 			opts.StateDir = g.StateDir
 			return g.changing(func(h *host.Host) error {
@@ -153,6 +107,73 @@ installs them as one batch in this process: all of them, or none; there
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check and print the rules and their locations, change nothing")
 	f.BoolVar(&opts.Force, "force", false, "replace a rule at an explicit loc that vfbypass did not add, or add a rule whose match another installed rule already steers elsewhere")
 	return cmd
+}
+
+// addArgs parses the flags steer add takes between the PF and the rule
+// and after the rule (interspersed parsing is off, so that rule words
+// such as "m" and "-1" stay words), and returns PF and rule alone.
+func addArgs(g *globals, cmd *cobra.Command, args []string) ([]string, error) {
+	if len(args) > 1 {
+		end := len(args)
+		for i := 1; i < len(args); i++ {
+			if args[i] == "flow-type" {
+				end = i
+				break
+			}
+		}
+		if end > 1 {
+			if err := cmd.Flags().Parse(args[1:end]); err != nil {
+				return nil, outcome.Invalid("see 'vfbypass steer add --help'", "%v", err)
+			}
+			if rest := cmd.Flags().Args(); len(rest) > 0 {
+				return nil, outcome.Invalid("start the rule with flow-type, after the flags: vfbypass steer add PF --vf K flow-type tcp4 ...", "unexpected %q between the PF and the rule", rest[0])
+			}
+			args = append([]string{args[0]}, args[end:]...)
+		}
+	}
+	// Flags after the rule ("... dst-port 80 -o json"): from the first
+	// word that is a flag of this command, not a number.
+	if i := trailingFlags(cmd, args); i > 0 {
+		if err := cmd.Flags().Parse(args[i:]); err != nil {
+			return nil, outcome.Invalid("see 'vfbypass steer add --help'", "%v", err)
+		}
+		if rest := cmd.Flags().Args(); len(rest) > 0 {
+			return nil, outcome.Invalid("put the whole rule before or after the flags, not around them", "rule word %q after the flags", rest[0])
+		}
+		if err := g.Check(); err != nil {
+			return nil, err
+		}
+		args = args[:i]
+	}
+	return args, nil
+}
+
+// addRequests are the rules to add to pf: the one on the command line
+// (flow), or each line of fromFile, with the target of base.
+func addRequests(pf string, flow []string, fromFile string, base steer.Request) ([]steer.Request, error) {
+	switch {
+	case fromFile != "" && len(flow) > 0:
+		return nil, outcome.Invalid("give the rules either in --from-file or on the command line", "--from-file %s and a rule on the command line", fromFile)
+	case fromFile != "":
+		lines, err := readRules(fromFile)
+		if err != nil {
+			return nil, err
+		}
+		var reqs []steer.Request
+		for _, l := range lines {
+			r := base
+			r.Words, r.Default = l, true
+			reqs = append(reqs, r)
+		}
+		return reqs, nil
+	case len(flow) == 0:
+		return nil, outcome.Invalid("give the rule in ethtool's words: vfbypass steer add "+pf+" --vf 0 flow-type tcp4 dst-port 80", "steer add %s needs a rule (FLOW) or --from-file", pf)
+	}
+	if err := queueWordWithVFFlag(flow, base.VF); err != nil {
+		return nil, err
+	}
+	base.Words = flow
+	return []steer.Request{base}, nil
 }
 
 // trailingFlags returns the index in args of the first flag of cmd that
