@@ -117,21 +117,8 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 	if err := e.ixgbeIgnored(what, it.spec); err != nil {
 		return err
 	}
-	// The same match already installed.
-	key := matchKey(it.spec, e.ixgbe)
-	for _, l := range sortedLocs(e.table) {
-		x := e.table[l]
-		if e.keyOf(x) != key || x.rss != it.rss {
-			continue
-		}
-		if x.fs.RingCookie == it.spec.RingCookie && (!r.HasLoc || r.NeedsLocation() || it.loc == x.loc) {
-			it.exists, it.loc = x, x.loc
-			return nil
-		}
-		if !opts.Force && (!r.HasLoc || it.loc != x.loc) {
-			return outcome.Invalid(fmt.Sprintf("delete it first ('vfbypass steer del %s %d'), give 'loc %d' to replace it, or pass --force to add this one too (no location wins on ixgbe: the rule written last holds, and after a reset of the port the driver writes the rules back in location order, so then the highest location holds)", e.pf, x.loc, x.loc),
-				"%s: the rule at location %d already matches this flow and steers it to %s", what, x.loc, flows.DecodeCookie(x.fs.RingCookie))
-		}
+	if done, err := e.sameMatch(it, r, what, opts); done || err != nil {
+		return err
 	}
 	if r.HasLoc && !r.NeedsLocation() {
 		if x, ok := e.table[it.loc]; ok {
@@ -147,8 +134,35 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 		it.loc = flows.RxClsLocAny
 		return nil
 	}
-	// ethtool's choice (rxclass.c rmgr): the highest free location. On
-	// ixgbe a location is only the rule's software id (no priority).
+	return e.freeLocation(it, taken, what)
+}
+
+// sameMatch looks for an installed rule with it's match: done when that
+// rule is it already (same target and location), an error when it steers
+// the flow elsewhere and neither --force nor its location allows a second.
+func (e *env) sameMatch(it *item, r flows.Rule, what string, opts Options) (done bool, err error) {
+	key := matchKey(it.spec, e.ixgbe)
+	for _, l := range sortedLocs(e.table) {
+		x := e.table[l]
+		if e.keyOf(x) != key || x.rss != it.rss {
+			continue
+		}
+		if x.fs.RingCookie == it.spec.RingCookie && (!r.HasLoc || r.NeedsLocation() || it.loc == x.loc) {
+			it.exists, it.loc = x, x.loc
+			return true, nil
+		}
+		if !opts.Force && (!r.HasLoc || it.loc != x.loc) {
+			return false, outcome.Invalid(fmt.Sprintf("delete it first ('vfbypass steer del %s %d'), give 'loc %d' to replace it, or pass --force to add this one too (no location wins on ixgbe: the rule written last holds, and after a reset of the port the driver writes the rules back in location order, so then the highest location holds)", e.pf, x.loc, x.loc),
+				"%s: the rule at location %d already matches this flow and steers it to %s", what, x.loc, flows.DecodeCookie(x.fs.RingCookie))
+		}
+	}
+	return false, nil
+}
+
+// freeLocation gives it ethtool's choice (rxclass.c rmgr): the highest
+// location free in the table and in the batch. On ixgbe a location is only
+// the rule's software id (no priority).
+func (e *env) freeLocation(it *item, taken map[uint32]*item, what string) error {
 	for l := int64(e.size) - 1; l >= 0; l-- {
 		if _, used := e.table[uint32(l)]; used {
 			continue
