@@ -263,17 +263,8 @@ func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
 	}
 	e.driver = p.Driver
 	e.ixgbe = p.Driver == "ixgbe"
-	on, fixed, ferr := h.Ethtool.Feature(pf, host.NtupleFeature)
-	if ferr == nil && fixed && !on {
-		return nil, noNtuple(pf, e.driver)
-	}
-	e.ntuple = ferr == nil && on
-	if as != nil {
-		e.ntuple = e.ntuple || as.ntuple
-	}
-	if needOn && ferr == nil && !e.ntuple {
-		return nil, outcome.Invalid(fmt.Sprintf("switch ntuple filters on: 'vfbypass up %s --vfs N ...' does it (journaled), or 'ethtool -K %s ntuple on'", pf, pf),
-			"%s has ntuple filters off (feature %s), so the driver refuses rules", pf, host.NtupleFeature)
+	if err := e.checkNtuple(needOn, as); err != nil {
+		return nil, err
 	}
 	dev, err := h.Rules(pf)
 	if err != nil {
@@ -283,24 +274,51 @@ func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
 		return nil, fmt.Errorf("open the rule table of %s: %w", pf, err)
 	}
 	e.dev = dev
-	fail := func(what string, err error) (*env, error) {
+	if what, err := e.readTable(as); err != nil {
 		e.close()
 		if isNotSupported(err) {
 			return nil, noNtuple(pf, e.driver)
 		}
 		return nil, fmt.Errorf("%s of %s: %w", what, pf, err)
 	}
+	return e, nil
+}
+
+// checkNtuple refuses a PF whose ntuple feature is off for good, or off
+// when needOn (as may say up will have switched it on).
+func (e *env) checkNtuple(needOn bool, as *assume) error {
+	pf := e.pf
+	on, fixed, ferr := e.h.Ethtool.Feature(pf, host.NtupleFeature)
+	if ferr == nil && fixed && !on {
+		return noNtuple(pf, e.driver)
+	}
+	e.ntuple = ferr == nil && on
+	if as != nil {
+		e.ntuple = e.ntuple || as.ntuple
+	}
+	if needOn && ferr == nil && !e.ntuple {
+		return outcome.Invalid(fmt.Sprintf("switch ntuple filters on: 'vfbypass up %s --vfs N ...' does it (journaled), or 'ethtool -K %s ntuple on'", pf, pf),
+			"%s has ntuple filters off (feature %s), so the driver refuses rules", pf, host.NtupleFeature)
+	}
+	return nil
+}
+
+// readTable reads the rule table through e.dev (less the rules as says
+// are removed) and counts the RX queues; on an error it says what it was
+// doing.
+func (e *env) readTable(as *assume) (what string, err error) {
+	dev := e.dev
 	if _, e.special, err = dev.RuleCount(); err != nil {
-		return fail("count the rules", err)
+		return "count the rules", err
 	}
 	var locs []uint32
 	if locs, e.size, err = dev.RuleLocations(); err != nil {
-		return fail("list the rules", err)
+		return "list the rules", err
 	}
 	for _, l := range locs {
 		fs, rss, err := dev.Rule(l)
 		if err != nil {
-			return fail(fmt.Sprintf("read rule %d", l), err)
+			return fmt.Sprintf("read rule %d", l), err
 		}
 		e.table[l] = &installed{loc: l, fs: fs, rss: rss}
 	}
@@ -310,9 +328,9 @@ func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
 		}
 	}
 	if err := e.countQueues(as); err != nil {
-		return fail("count the RX queues", err)
+		return "count the RX queues", err
 	}
-	return e, nil
+	return "", nil
 }
 
 // countQueues reads the PF's RX rings (ETHTOOL_GRXRINGS) and queues, and
