@@ -88,8 +88,12 @@ $(GOBIN)/deadcode:
 # lint: gofmt, vet, staticcheck; go.mod and go.sum as 'go mod tidy' leaves
 # them (direct dependencies not marked indirect); no function that neither
 # a program nor a test reaches (deadcode -test); no tracked file over
-# MAX_TRACKED_BYTES (build outputs and data stay out of git).
+# MAX_TRACKED_BYTES (build outputs and data stay out of git); no non-test
+# function over MAX_FUNC_LINES lines or of cyclomatic complexity over
+# MAX_FUNC_CYCLO (tools/funclint).
 MAX_TRACKED_BYTES := 1048576
+MAX_FUNC_LINES := 80
+MAX_FUNC_CYCLO := 20
 lint: deps $(GOBIN)/staticcheck $(GOBIN)/deadcode
 	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk -v max=$(MAX_TRACKED_BYTES) '$$1 > max {print $$2 " (" $$1 " bytes)"}'); \
 	if [ -n "$$big" ]; then echo "lint: tracked files over $(MAX_TRACKED_BYTES) bytes: $$big; git rm --cached them"; exit 1; fi
@@ -98,6 +102,7 @@ lint: deps $(GOBIN)/staticcheck $(GOBIN)/deadcode
 	$(GO) vet ./...
 	$(GOBIN)/staticcheck ./...
 	@out=$$($(GOBIN)/deadcode -test ./...); if [ -n "$$out" ]; then echo "$$out"; echo "lint: dead code (deadcode -test): remove it"; exit 1; fi
+	$(GO) run ./tools/funclint -lines $(MAX_FUNC_LINES) -cyclo $(MAX_FUNC_CYCLO) $$(git ls-files '*.go')
 
 # test: lint, then every Go test (root-only tests run when root, and say why
 # when they skip), then the extra test targets of mk/ fragments; the last
