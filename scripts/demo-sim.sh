@@ -10,11 +10,10 @@ host=$work/host state=$work/state
 v() { printf '\n\033[1m$ vfbypass %s\033[0m\n' "$*"; "$bin" --host-root "$host" --state-dir "$state" "$@"; }
 
 "$bin" sim init "$host" --pf eth3 --model 82599 --total-vfs 63
-# The host's files, names, kinds and sizes, without the lock files: like
-# /run/lock files they stay once made (removing a lock file another
-# process may be about to take would let two processes hold "the" lock).
-tree() { (cd "$host" && find . \( -path ./.vfbypass-sim/lock -o -path ./run/lock/vfbypass \) -prune -o -print0 |
-  sort -z | xargs -0 stat -c '%n %F %s'); }
+# The host as the tests compare it (vfbypass sim snapshot): every path with
+# its content, without the lock files, which stay once made as /run/lock
+# files do, and without the simulator's event feed, a log.
+tree() { "$bin" sim snapshot "$host"; }
 before=$(tree)
 v doctor eth3 || true
 v up eth3 --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust --dry-run

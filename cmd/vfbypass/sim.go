@@ -92,7 +92,7 @@ func newSimCmd(g *globals) *cobra.Command {
 	ff.StringVar(&errnoName, "errno", "EIO", "error to return")
 	ff.IntVar(&fl.After, "after", 0, "let this many matching calls succeed first")
 	ff.IntVar(&fl.Times, "times", 1, "fail this many calls")
-	sim.AddCommand(initCmd, faultCmd, newSimLinkCmd(g), newSimChannelsCmd(g), newSimXDPCmd(g), newSimMTUCmd(g), newSimRingsCmd(g))
+	sim.AddCommand(initCmd, faultCmd, newSimSnapshotCmd(g), newSimLinkCmd(g), newSimChannelsCmd(g), newSimXDPCmd(g), newSimMTUCmd(g), newSimRingsCmd(g))
 	return sim
 }
 
@@ -111,6 +111,29 @@ func simEvent(g *globals, pf, done string, f func(root string) error) error {
 	res.Changed = true
 	res.Message = done
 	return g.emit(res, nil)
+}
+
+// newSimSnapshotCmd prints hostsim.Snapshot: two equal outputs are
+// byte-identical hosts, the simulator's own lock, fault list, event feed and
+// RSC latch and vfbypass's lock files left out, as every test compares them.
+func newSimSnapshotCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "snapshot DIR",
+		Short: "Print every path of the simulated host in DIR with its content, to compare a host before and after",
+		Args:  exactArgs(1, "the simulated host's directory"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res := &simResult{Dir: args[0]}
+			snap, err := "", fmt.Errorf("%s is not a simulated host", args[0])
+			if hostsim.Is(args[0]) {
+				snap, err = hostsim.Snapshot(args[0])
+			}
+			if err != nil {
+				return g.emit(res, outcome.Invalid("give the directory of a simulated host ('vfbypass sim init DIR' makes one)", "sim snapshot: %v", err))
+			}
+			res.Message = strings.TrimSuffix(snap, "\n")
+			return g.emit(res, nil)
+		},
+	}
 }
 
 func newSimLinkCmd(g *globals) *cobra.Command {
