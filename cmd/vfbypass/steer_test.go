@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -297,7 +299,10 @@ func TestSteerKilledInEachWindowDownFinishes(t *testing.T) {
 				}
 			}
 			table := filepath.Join(root, hostsim.MarkerDir, "fdir-eth3.tbl")
-			old, _ := os.ReadFile(table)
+			old, err := os.ReadFile(table) // none yet without rules
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal(err)
+			}
 			if err := hostsim.AddFault(root, c.fault); err != nil {
 				t.Fatal(err)
 			}
@@ -306,8 +311,7 @@ func TestSteerKilledInEachWindowDownFinishes(t *testing.T) {
 				t.Fatal(err)
 			}
 			killWhen(t, cmd, func() bool {
-				j, _ := os.ReadFile(filepath.Join(state, "eth3.json"))
-				if !strings.Contains(string(j), strings.Join(c.rule, " ")) {
+				if !hasPendingRule(filepath.Join(state, "eth3.json")) {
 					return false
 				}
 				b, _ := os.ReadFile(table)
@@ -340,4 +344,29 @@ func killWhen(t *testing.T, cmd *exec.Cmd, ready func() bool) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
+}
+
+// hasPendingRule reports whether the journal at path holds a rule record
+// written ahead of its insert (format 3 writes a record's words from its
+// masked spec, so the words given to steer add are not what to look for).
+// A journal not there yet, or caught mid-rename, holds none.
+func hasPendingRule(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var j struct {
+		Rules []struct {
+			Pending bool `json:"pending"`
+		} `json:"rules"`
+	}
+	if json.Unmarshal(b, &j) != nil {
+		return false
+	}
+	for _, r := range j.Rules {
+		if r.Pending {
+			return true
+		}
+	}
+	return false
 }
