@@ -114,7 +114,7 @@ func TestErrorTable(t *testing.T) {
 	if len(rows) < 40 {
 		t.Errorf("docs/errors.md has %d rows, want at least 40", len(rows))
 	}
-	for _, c := range []string{"up", "down", "steer", "rx", "status", "doctor", "sim", "config"} {
+	for _, c := range []string{"up", "down", "steer", "rx", "status", "doctor", "sim", "config", "watch"} {
 		if !seen[c] {
 			t.Errorf("docs/errors.md has no row for %s", c)
 		}
@@ -177,6 +177,10 @@ func (r errorRow) check(t *testing.T, env *errorEnv) {
 			bin = env.withRx(t)
 			continue
 		}
+		if f := strings.Fields(step); len(f) == 2 && f[0] == "lock" {
+			holdLock(t, expand(f[1]))
+			continue
+		}
 		if step != "" {
 			if err := setupStep(root, state, dir, expand(step)); err != nil {
 				t.Fatalf("docs/errors.md:%d: set-up %q: %v", r.line, step, err)
@@ -222,8 +226,22 @@ func (r errorRow) check(t *testing.T, env *errorEnv) {
 	}
 }
 
+// holdLock is the set-up step "lock PATH" (the row's own, as "rx"): it
+// creates PATH if need be and holds an exclusive flock on it until the
+// row ends, as a running watcher holds STATE/PF.watch.lock.
+func holdLock(t *testing.T, path string) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatalf("set-up lock: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatalf("set-up lock %s: %v", path, err)
+	}
+}
+
 // setupStep runs one set-up step of a row ("rx", which puts vfbypass-rx on
-// PATH, is the row's own): "vfbypass ARGS" (must succeed),
+// PATH, and "lock PATH" are the row's own): "vfbypass ARGS" (must succeed),
 // "file PATH TEXT" (TEXT a Go string literal), "fill PATH BYTES", "mkdir
 // PATH", "chmod MODE PATH", "mkfifo PATH", "ln TARGET PATH", "rm PATH".
 func setupStep(root, state, dir, step string) error {
