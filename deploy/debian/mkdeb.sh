@@ -71,11 +71,11 @@ control() { # control PKG DEPENDS RECOMMENDS SUGGESTS SHORT LONG
   echo "$out/${1}_${version}_$arch.deb"
 }
 
-control vfbypass "kmod" "vfbypass-rx" "" "$summary_vfbypass" "$description_vfbypass"
+control vfbypass "kmod, init-system-helpers (>= 1.54~)" "vfbypass-rx" "" "$summary_vfbypass" "$description_vfbypass"
 # librte-net-ixgbe23 is the PMD of the 82599 VF (net_ixgbe_vf), the device
 # the loop is for; af_xdp is queue mode's, e1000 the igb VF's; null and
-# af_packet are the vdevs of tests and benchmarks. init-system-helpers:
-# deb-systemd-invoke in prerm.
+# af_packet are the vdevs of tests and benchmarks. init-system-helpers (in
+# both): deb-systemd-invoke in prerm.
 control vfbypass-rx "$shlibs, librte-bus-pci23, librte-bus-vdev23, librte-mempool-ring23, librte-net-ixgbe23, init-system-helpers (>= 1.54~), vfbypass (= $version)" \
   "librte-net-af-xdp23, librte-net-e1000-23" "librte-net-null23, librte-net-af-packet23" \
   "$summary_vfbypass_rx" "$description_vfbypass_rx"

@@ -9,8 +9,9 @@
 #    whose /run/systemd/system says systemd runs (systemctl is a stub that
 #    logs its calls): install, upgrade to a newer build (an edited conffile
 #    stays; the only systemctl call is daemon-reload: no unit is stopped,
-#    restarted or re-applied), remove (the receive loops are stopped, the
-#    PFs left alone), purge (no file, enablement link or /etc/vfbypass left).
+#    restarted or re-applied), remove (the receive loops and the watchers
+#    are stopped, the PFs left alone), purge (no file, enablement link or
+#    /etc/vfbypass left).
 set -euo pipefail
 dir=$1 version=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -102,7 +103,7 @@ dpkgw -i "${debs[@]}"
 out=$(/usr/bin/vfbypass version)
 grep -q '^vfbypass-rx .*DPDK 22\.11' <<<"$out" || fail "vfbypass version found no vfbypass-rx with its DPDK version: $out"
 for f in /usr/share/man/man1/vfbypass-up.1.gz /usr/share/man/man1/vfbypass-rx.1.gz /lib/systemd/system/vfbypass@.service \
-    /lib/systemd/system/vfbypass-rx@.service /usr/share/bash-completion/completions/vfbypass /usr/share/doc/vfbypass/examples/eth3.yaml \
+    /lib/systemd/system/vfbypass-watch@.service /lib/systemd/system/vfbypass-rx@.service /usr/share/bash-completion/completions/vfbypass /usr/share/doc/vfbypass/examples/eth3.yaml \
     /etc/vfbypass/eth3.yaml.example /etc/vfbypass/eth3.rx.env.example; do
   [ -e "$f" ] || fail "$f not installed"
 done
@@ -113,6 +114,7 @@ cp /usr/share/doc/vfbypass/examples/eth3.rx.env /etc/vfbypass/eth3.rx.env
 mkdir -p /etc/systemd/system/multi-user.target.wants
 ln -s /lib/systemd/system/vfbypass@.service /etc/systemd/system/multi-user.target.wants/vfbypass@eth3.service
 ln -s /lib/systemd/system/vfbypass-rx@.service /etc/systemd/system/multi-user.target.wants/vfbypass-rx@eth3.service
+ln -s /lib/systemd/system/vfbypass-watch@.service /etc/systemd/system/multi-user.target.wants/vfbypass-watch@eth3.service
 
 dpkgw -i "$ns/up/vfbypass_$version+1_$arch.deb" "$ns/up/vfbypass-rx_$version+1_$arch.deb"
 [ "$(dpkg-query -W -f='${Version}' vfbypass)" = "$version+1" ] || fail "upgrade: vfbypass is not $version+1"
@@ -126,6 +128,7 @@ files=$( (dpkg -L vfbypass; dpkg -L vfbypass-rx) | while read -r f; do [ -d "$f"
 dpkgw --remove vfbypass-rx vfbypass
 c=$(calls)
 grep -q "stop vfbypass-rx@\*.service" <<<"$c" || fail "remove: the receive loops were not stopped: $c"
+grep -q "stop vfbypass-watch@\*.service" <<<"$c" || fail "remove: the watchers were not stopped: $c"
 ! grep -Eq "(stop|restart) vfbypass@" <<<"$c" || fail "remove: a vfbypass@ unit was stopped (a PF torn down): $c"
 [ -f /run/vfbypass/eth3.json ] || fail "remove: /run/vfbypass/eth3.json is gone"
 [ -f /etc/vfbypass/eth3.yaml.example ] || fail "remove: the conffile went before purge"
@@ -136,6 +139,7 @@ trap - EXIT
 left=$(for f in $files; do [ ! -e "$f" ] || echo "$f"; done)
 [ -z "$left" ] || fail "left after purge: $left"
 [ ! -e /etc/vfbypass ] || fail "/etc/vfbypass left after purge: $(ls -A /etc/vfbypass)"
+[ -z "$(find /etc/systemd/system -name 'vfbypass-watch@*')" ] || fail "a vfbypass-watch@ enablement link left after purge"
 links=$(find /etc/systemd/system -name 'vfbypass*')
 [ -z "$links" ] || fail "enablement links left after purge: $links"
 echo "test-deb: ok: installed, upgraded, removed, purged ($(wc -l <<<"$files") files, the configs and the enablement links gone)"

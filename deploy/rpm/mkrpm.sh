@@ -22,7 +22,8 @@ for pkg in vfbypass vfbypass-rx; do
   mkdir -p "$work/$pkg/usr/lib" "$work/$pkg/usr/share/licenses/$pkg"
   mv "$work/$pkg/lib/systemd" "$work/$pkg/usr/lib/systemd" && rmdir "$work/$pkg/lib"
   cp "$here/../../LICENSE" "$work/$pkg/usr/share/licenses/$pkg/LICENSE"
-  { echo "UNIT=$pkg"; cat "$here/postun.sh"; } > "$work/$pkg.postun"
+  units=$(cd "$work/$pkg/usr/lib/systemd/system" && LC_ALL=C ls -- *@.service | sed 's/@\.service$//' | paste -sd' ')
+  { echo "UNITS='$units'"; cat "$here/postun.sh"; } > "$work/$pkg.postun"
 done
 mkdir -p "$work/vfbypass/usr/share/zsh/site-functions"
 mv "$work/vfbypass/usr/share/zsh/vendor-completions/_vfbypass" "$work/vfbypass/usr/share/zsh/site-functions/"
@@ -85,6 +86,6 @@ needed=$(objdump -p "$work/vfbypass-rx/usr/bin/vfbypass-rx" | sed -n 's/^ *NEEDE
 glibc=$(objdump -T "$work/vfbypass-rx/usr/bin/vfbypass-rx" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)
 [ -z "$glibc" ] || needed="$needed, libc.so.6($glibc)$bits"
 
-nfpm vfbypass "kmod" "$summary_vfbypass" "$description_vfbypass" ""
+nfpm vfbypass "kmod" "$summary_vfbypass" "$description_vfbypass" "$here/vfbypass.preun.sh"
 nfpm vfbypass-rx "$needed, dpdk, vfbypass = $version-1" "$summary_vfbypass_rx" "$description_vfbypass_rx" \
   "$here/vfbypass-rx.preun.sh"

@@ -3,7 +3,8 @@
 # test.sh RPMDIR VERSION: checks of the RPMs make rpm built, with rpm -qp:
 # vfbypass-rx requires DPDK's libraries, glibc's symbol version, the dpdk
 # package (the PMDs) and vfbypass of the same build; the scripts reload
-# systemd, stop the receive loops on erase only and restart nothing; the
+# systemd, stop the receive loops and the watchers on erase only, remove
+# every template unit's enablement links on erase and restart nothing; the
 # example config is a config(noreplace) file; the license is Apache-2.0 and
 # its text is in /usr/share/licenses; no PowerShell completion. Then the
 # version order of deploy/version-order.txt by rpm's own vercmp.
@@ -21,6 +22,9 @@ for want in 'librte_eal.so.23()(64bit)' 'librte_ethdev.so.23()(64bit)' dpdk "vfb
 done
 scripts=$(rpmq --scripts "$rx")
 grep -q "stop 'vfbypass-rx@\*.service'" <<<"$scripts" || fail "vfbypass-rx's scripts do not stop the receive loops: $scripts"
+scripts=$(rpmq --scripts "$cli")
+grep -q "stop 'vfbypass-watch@\*.service'" <<<"$scripts" || fail "vfbypass's scripts do not stop the watchers: $scripts"
+grep -qF "UNITS='vfbypass-watch vfbypass'" <<<"$scripts" || fail "vfbypass's %postun does not remove the links of vfbypass@ and vfbypass-watch@: $scripts"
 for p in "$cli" "$rx"; do
   s=$(rpmq --scripts "$p")
   grep -q 'systemctl --system daemon-reload' <<<"$s" || fail "$(basename "$p"): no daemon-reload in its scripts"
@@ -29,9 +33,11 @@ for p in "$cli" "$rx"; do
   ! rpmq -l "$p" | grep -Ei 'powershell|\.ps1$' || fail "$(basename "$p") ships a PowerShell completion"
 done
 grep -qx /etc/vfbypass/eth3.yaml.example <<<"$(rpmq --configfiles "$cli")" || fail "vfbypass: /etc/vfbypass/eth3.yaml.example is not a config file"
-rpmq -l "$cli" | grep -qx /usr/lib/systemd/system/vfbypass@.service || fail "vfbypass: no /usr/lib/systemd/system/vfbypass@.service"
+for u in vfbypass@.service vfbypass-watch@.service; do
+  rpmq -l "$cli" | grep -qx "/usr/lib/systemd/system/$u" || fail "vfbypass: no /usr/lib/systemd/system/$u"
+done
 rpmq -l "$cli" | grep -qx /usr/share/licenses/vfbypass/LICENSE || fail "vfbypass: no /usr/share/licenses/vfbypass/LICENSE"
-echo "test-rpm: $(basename "$rx") requires $(grep -c . <<<"$req") capabilities, DPDK's sonames and dpdk among them; scripts reload and stop loops on erase only"
+echo "test-rpm: $(basename "$rx") requires $(grep -c . <<<"$req") capabilities, DPDK's sonames and dpdk among them; scripts reload and stop loops and watchers on erase only"
 
 while read -r lo hi; do
   plo=$("$top/deploy/pkg-version.sh" "$lo") phi=$("$top/deploy/pkg-version.sh" "$hi")
