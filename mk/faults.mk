@@ -15,3 +15,4 @@ FAULTS_OPENAT_STRIDE ?= 10
 .PHONY: faults
 faults: deps
 	VFBYPASS_FAULTS=full FAULTS_OPENAT_STRIDE=$(FAULTS_OPENAT_STRIDE) $(GO) test ./cmd/vfbypass -run '^(TestFaultMatrix|TestEIOMatrix|TestSignalMatrix)$$' -count=1 -timeout 30m -v 2>&1 | grep -v '^=== RUN\|^    --- PASS\|^--- PASS'; exit $${PIPESTATUS[0]}
+	$(MAKE) --no-print-directory fuzz-journal JOURNAL_FUZZTIME=3000x
