@@ -179,3 +179,24 @@ func killWhenJournalHas(t *testing.T, cmd *exec.Cmd, journal, marker string) {
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 }
+
+// sim dcb switches DCB on an ixgbe PF and refuses, as bad input that
+// touches nothing, a word other than on or off and an igb PF (no DCB).
+func TestSimDCBCommand(t *testing.T) {
+	t.Parallel()
+	root, _ := simHost(t)
+	if code, _, e := vfb("--host-root", root, "sim", "dcb", "eth3", "on"); code != 0 {
+		t.Fatalf("sim dcb on: %d %s", code, e)
+	}
+	if code, _, e := vfb("--host-root", root, "sim", "dcb", "eth3", "yes"); code != 2 || !strings.Contains(e, "not on or off") {
+		t.Errorf("sim dcb yes: %d %s", code, e)
+	}
+	igb, _ := simHost(t, "--model", "82576")
+	before := snapshotOf(t, igb)
+	if code, _, e := vfb("--host-root", igb, "sim", "dcb", "eth3", "on"); code != 2 || !strings.Contains(e, "no DCB") || !strings.Contains(e, "82599") {
+		t.Errorf("sim dcb on igb: %d %s", code, e)
+	}
+	if after := snapshotOf(t, igb); after != before {
+		t.Error("sim dcb on igb changed the host")
+	}
+}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/vfbypass/vfbypass/pkg/hostsim"
 	"github.com/vfbypass/vfbypass/pkg/outcome"
@@ -92,7 +94,7 @@ func newSimCmd(g *globals) *cobra.Command {
 	ff.StringVar(&errnoName, "errno", "EIO", "error to return")
 	ff.IntVar(&fl.After, "after", 0, "let this many matching calls succeed first")
 	ff.IntVar(&fl.Times, "times", 1, "fail this many calls")
-	sim.AddCommand(initCmd, faultCmd, newSimSnapshotCmd(g), newSimLinkCmd(g), newSimChannelsCmd(g), newSimXDPCmd(g), newSimMTUCmd(g), newSimRingsCmd(g))
+	sim.AddCommand(initCmd, faultCmd, newSimSnapshotCmd(g), newSimLinkCmd(g), newSimChannelsCmd(g), newSimXDPCmd(g), newSimMTUCmd(g), newSimRingsCmd(g), newSimDCBCmd(g))
 	return sim
 }
 
@@ -241,4 +243,24 @@ func newSimXDPCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&queue, "queue", -1, "with attach: bind an AF_XDP socket to this RX queue")
 	return cmd
+}
+
+func newSimDCBCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "dcb PF on|off",
+		Short: "Switch DCB on or off on the simulated PF, as dcbnl does (ixgbe resets the port: rules deleted, RSS table refilled; igb has no DCB)",
+		Args:  exactArgs(2, "the PF interface name and on or off"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[1] != "on" && args[1] != "off" {
+				return g.emit(&simResult{Dir: g.HostRoot}, outcome.Invalid("say on or off: vfbypass sim dcb "+args[0]+" on", "sim dcb %s %q: not on or off", args[0], args[1]))
+			}
+			return simEvent(g, args[0], "DCB is "+args[1]+" on "+args[0], func(root string) error {
+				err := hostsim.SetDCB(root, args[0], args[1] == "on")
+				if errors.Is(err, unix.EOPNOTSUPP) {
+					return outcome.Invalid("give the PF of an 82599 host (ixgbe): 'vfbypass sim init DIR' makes one", "sim dcb %s: no DCB on this interface (only ixgbe has DCB; igb and virtio-net have no dcbnl support)", args[0])
+				}
+				return err
+			})
+		},
+	}
 }

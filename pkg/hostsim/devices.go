@@ -347,10 +347,14 @@ func (s *Sim) fault(op, key string) error {
 	return hit
 }
 
-// ParseErrno maps a name such as EIO to its errno.
+// ParseErrno maps a name such as EIO to its errno (EOPNOTSUPP, the
+// kernel's name, is ENOTSUP's value on Linux).
 func ParseErrno(name string) (unix.Errno, error) {
 	if n, err := strconv.Atoi(name); err == nil {
 		return unix.Errno(n), nil
+	}
+	if strings.EqualFold(name, "EOPNOTSUPP") {
+		return unix.EOPNOTSUPP, nil
 	}
 	for e := unix.Errno(1); e < 200; e++ {
 		if unix.ErrnoName(e) == strings.ToUpper(name) {

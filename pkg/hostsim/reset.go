@@ -12,7 +12,7 @@ package hostsim
 //     (ixgbe_close alone; up is ixgbe_open), and by ixgbe_setup_tc on a
 //     running port: a sriov_numvfs change (ixgbe_pci_sriov_enable /
 //     ixgbe_pci_sriov_disable → ixgbe_sriov_reinit), ethtool -L
-//     (ixgbe_set_channels), DCB changes, and a native XDP program coming or
+//     (ixgbe_set_channels), DCB changes (dcb.go), and a native XDP program coming or
 //     going (ixgbe_xdp_setup; replacing one program by another does not
 //     reset).
 //   - reinit: ixgbe_reinit_locked (ixgbe_down, ixgbe_up). The rule list is

@@ -62,6 +62,8 @@ func TestIxgbeResetClasses(t *testing.T) {
 			}
 			return hostsim.AttachXDP(root, "eth3", hostsim.XDPNative)
 		}, false, []string{"features", "reset ixgbe_reinit_locked", "reset ixgbe_xdp_setup", "xdp"}},
+		{"DCB on", func(root string, _ *host.Host) error { return hostsim.SetDCB(root, "eth3", true) },
+			false, []string{"reset ixgbe_dcbnl_set_state"}},
 		{"ntuple off", func(_ string, h *host.Host) error { return h.Ethtool.SetFeature("eth3", host.NtupleFeature, false) },
 			true, []string{"features", "reset ixgbe_fdir_filter_restore"}},
 		{"MTU", func(root string, _ *host.Host) error { return hostsim.SetMTU(root, "eth3", 9000) },

@@ -110,6 +110,8 @@ type rssState struct {
 	// RxRing is the RX ring size when not the driver's default (512 on
 	// ixgbe, 256 on igb).
 	RxRing int `json:"rx_ring,omitempty"`
+	// DCB: IXGBE_FLAG_DCB_ENABLED, switched on through dcbnl (dcb.go).
+	DCB bool `json:"dcb,omitempty"`
 }
 
 func (st *state) ixgbe() bool { return st.Model.PFDriver == "ixgbe" }

@@ -64,7 +64,7 @@ func attach(root, ifname string, a xdpAttach) error {
 //     same mode is EBUSY with XDP_FLAGS_UPDATE_IF_NOEXIST, else replaced
 //     without a reset;
 //   - native on ixgbe: ixgbe_xdp_setup refuses (EINVAL) while SR-IOV or
-//     DCB is on (the simulator never turns DCB on), while any ring has RSC
+//     DCB is on (dcb.go), while any ring has RSC
 //     (LRO) on, or when the frame does not fit the ring's buffer; a program
 //     where none was resets the port through ixgbe_setup_tc (a close: rules
 //     deleted, table refilled);
@@ -137,6 +137,8 @@ func (st *state) ixgbeXDPRefusal() string {
 	switch {
 	case len(st.VFs) > 0:
 		return "ixgbe_xdp_setup: SR-IOV is on"
+	case st.RSS.DCB:
+		return "ixgbe_xdp_setup: DCB is on"
 	case st.lroOn():
 		return "ixgbe_xdp_setup: a ring has RSC (LRO) on"
 	case st.mtu()+ixgbePktHdrPad > ixgbeRxBuf3K:

@@ -213,6 +213,8 @@ func (m *modelHost) do(s string) error {
 		return hostsim.SetMTU(m.root, "eth3", n)
 	case "rings":
 		return hostsim.SetRxRing(m.root, "eth3", n)
+	case "dcb":
+		return hostsim.SetDCB(m.root, "eth3", arg == "on")
 	case "numvfs":
 		return m.h.FS.WriteAttr("/sys/class/net/eth3/device/sriov_numvfs", arg)
 	case "lro":
