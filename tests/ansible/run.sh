@@ -136,6 +136,16 @@ else
   echo "$unit: ${start:-no ExecStart}"; echo "$out"; fail "$name"
 fi
 
+# The watcher's unit, copied beside it with the same rewrites.
+name="role: vfbypass-watch@.service is installed, naming the copied binary and config dir"
+wunit=$r/systemd/vfbypass-watch@.service
+if grep -q "^ExecStart=$r/usr/bin/vfbypass watch " "$wunit" 2>/dev/null &&
+  grep -q "^EnvironmentFile=-$r/etc/vfbypass/%I.watch.env$" "$wunit"; then
+  pass "$name"
+else
+  echo "$wunit: $(grep -E '^(ExecStart|EnvironmentFile)=' "$wunit" 2>&1)"; fail "$name"
+fi
+
 name="role: second run changes nothing"
 if step "$name" 0; then
   ok=0; { same_host "$work/up.snap"; } || ok=1
