@@ -139,6 +139,9 @@ func (o *watchFlags) run(g *globals, cmd *cobra.Command, args []string, res *wat
 	if err := o.check(); err != nil {
 		return err
 	}
+	if !g.interfaceExists(pf) {
+		return g.unknownPF(pf, "")
+	}
 	h, err := g.openHost()
 	if err != nil {
 		return err

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -285,4 +287,24 @@ func jsonLines(t *testing.T, s string) []map[string]any {
 		t.Fatal("no JSON lines")
 	}
 	return out
+}
+
+// A watcher refused for a PF that was never up, or for an interface that
+// does not exist, makes nothing: the state directory it was given does not
+// appear.
+func TestCLIWatchRefusalMakesNothing(t *testing.T) {
+	t.Parallel()
+	root, state := simHost(t)
+	for _, c := range []struct{ pf, want string }{
+		{"eth3", "not up"},
+		{"eth9", "no such network interface"},
+	} {
+		code, _, e := vfb("--host-root", root, "--state-dir", state, "watch", c.pf)
+		if code != 2 || !strings.Contains(e, c.want) {
+			t.Errorf("watch %s: exit %d, %q; want exit 2 saying %q", c.pf, code, e, c.want)
+		}
+		if _, err := os.Lstat(state); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("watch %s left the state directory %s behind (%v)", c.pf, state, err)
+		}
+	}
 }

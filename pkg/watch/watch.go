@@ -11,9 +11,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/pkg/journal"
 	"github.com/vfbypass/vfbypass/pkg/setup"
 )
 
@@ -113,6 +116,13 @@ func Run(ctx context.Context, h *host.Host, cfg Config) error {
 	if h.Events == nil {
 		return fmt.Errorf("watch %s: this host has no event source", cfg.PF)
 	}
+	if !cfg.WaitForUp {
+		// A PF that was never up is refused before anything is made: no
+		// state directory, no lock file.
+		if up, err := journaled(cfg.Options.StateDir, cfg.PF); err != nil || !up {
+			return notUp(cfg.PF, err)
+		}
+	}
 	st, err := openState(cfg.Options.StateDir, cfg.PF)
 	if err != nil {
 		return err
@@ -128,7 +138,7 @@ func Run(ctx context.Context, h *host.Host, cfg Config) error {
 	down := w.reconcile(ctx, trigger{name: "start", at: time.Now()})
 	if down && !cfg.WaitForUp {
 		st.remove() // nothing to watch: the state directory stays as it was
-		return fmt.Errorf("%w: %s has no journal with a request ('vfbypass up %s' first)", setup.ErrNotUp, cfg.PF, cfg.PF)
+		return notUp(cfg.PF, nil)
 	}
 	w.notify("READY=1")
 	err = w.loop(ctx, events)
@@ -136,6 +146,25 @@ func Run(ctx context.Context, h *host.Host, cfg Config) error {
 		st.remove()
 	}
 	return err
+}
+
+// journaled reports whether the state directory holds a journal for pf;
+// a missing directory holds none.
+func journaled(dir, pf string) (bool, error) {
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	j, err := journal.Store{Dir: dir}.Load(pf)
+	return j != nil, err
+}
+
+// notUp is the error for a PF without a journal to keep, or err when
+// reading the journal failed.
+func notUp(pf string, err error) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %s has no journal with a request ('vfbypass up %s' first)", setup.ErrNotUp, pf, pf)
 }
 
 // trigger is why a reconcile runs, and since when.
