@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/vfbypass/vfbypass/internal/simtest"
 )
 
 // watchConfig is queue mode with two rules: a reset takes both the rules
@@ -141,7 +141,7 @@ func TestCLIWatchRepairsAReset(t *testing.T) {
 	var metrics string
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		// The watcher counts a repair once it has read the drift again.
-		if metrics = scrapeMetrics(t, "http://"+addr+"/metrics"); wants[1].MatchString(metrics) && wants[2].MatchString(metrics) {
+		if metrics = simtest.Scrape(t, "http://"+addr+"/metrics"); wants[1].MatchString(metrics) && wants[2].MatchString(metrics) {
 			break
 		}
 	}
@@ -242,20 +242,6 @@ func TestCLIWatchEndsWithDown(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2", bad, code)
 		}
 	}
-}
-
-func scrapeMetrics(t *testing.T, url string) string {
-	t.Helper()
-	r, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	b, err := io.ReadAll(r.Body)
-	if err != nil || r.StatusCode != 200 {
-		t.Fatalf("scrape %s: %d %v", url, r.StatusCode, err)
-	}
-	return string(b)
 }
 
 // promtoolCheck lints a scrape as 'promtool check metrics' does: promtool

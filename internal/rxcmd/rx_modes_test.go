@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vfbypass/vfbypass/internal/netnstest"
+	"github.com/vfbypass/vfbypass/internal/simtest"
 )
 
 const pmds = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0"
@@ -171,20 +171,9 @@ func TestRxCLIMetricsAndJSONLOnNullVdev(t *testing.T) {
 // scrapeMetrics GETs url and returns its samples by name and labels.
 func scrapeMetrics(t *testing.T, url string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || !strings.HasPrefix(ct, "text/plain") {
-		t.Fatalf("GET %s: %s, %s", url, resp.Status, ct)
-	}
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := simtest.Scrape(t, url)
 	out := map[string]float64{}
-	for _, l := range strings.Split(string(b), "\n") {
+	for _, l := range strings.Split(body, "\n") {
 		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}

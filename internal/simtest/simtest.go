@@ -1,7 +1,7 @@
 // Package simtest is what tests share for running vfbypass against a
 // simulated host: a host made and opened in the test's temporary
 // directory, a state directory, byte-for-byte snapshots, the command
-// line run in-process, and `up` done directly.
+// line run in-process, `up` done directly, and a metrics scrape.
 //
 // A test that owns what these return (they all live under t.TempDir)
 // can call t.Parallel. The package is for tests only; nothing else may
@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,4 +116,24 @@ func Up(t testing.TB, h *host.Host, state, pf string, n int) []string {
 		addrs = append(addrs, vf.Address)
 	}
 	return addrs
+}
+
+// Scrape GETs a Prometheus metrics endpoint at url and returns the body; a
+// status other than 200 or a body that is not the text exposition format
+// fails the test.
+func Scrape(t testing.TB, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "text/plain") {
+		t.Fatalf("scrape %s: %s, %s: %q", url, resp.Status, ct, b)
+	}
+	return string(b)
 }

@@ -3,9 +3,7 @@ package watch_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -193,7 +191,7 @@ func TestWatchRepairsAResetOnEvents(t *testing.T) {
 	}
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
-	body := get(t, srv.URL)
+	body := simtest.Scrape(t, srv.URL)
 	for _, want := range []string{
 		`vfbypass_watch_repairs_total{field="rule",pf="eth3",result="repaired"} 2`,
 		`vfbypass_watch_repairs_total{field="rss.indir",pf="eth3",result="repaired"} 1`,
@@ -215,20 +213,6 @@ func TestWatchRepairsAResetOnEvents(t *testing.T) {
 	if st, err := watch.Inspect(s.state, "eth3"); err != nil || st == nil || st.Running {
 		t.Fatalf("watcher state after stop %+v %v; want not running", st, err)
 	}
-}
-
-func get(t *testing.T, url string) string {
-	t.Helper()
-	r, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // TestWatchBacksOffAFight: a VF MAC another manager keeps setting is
