@@ -139,7 +139,11 @@ func (s *Sim) run(tx bool, f func(st *state) error) error {
 			err = s.save(st)
 		}
 		if err != nil && tx {
-			s.restore(before)
+			if rerr := s.restore(before); rerr != nil {
+				// The record stays: the next call of any process puts
+				// the tree back before it reads it (recover).
+				return errors.Join(err, rerr)
+			}
 		}
 		if tx {
 			if rerr := os.Remove(s.txFile()); rerr != nil && err == nil {

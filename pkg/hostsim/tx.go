@@ -55,10 +55,21 @@ func (s *Sim) capture() (map[string]treeEntry, error) {
 }
 
 // restore puts the tree back to before: what was added goes, what was
-// removed or changed comes back. It is best effort: it runs after a failed
-// call and has no one to report to but the error already returned.
-func (s *Sim) restore(before map[string]treeEntry) {
-	now, _ := s.capture()
+// removed or changed comes back. It goes on past a failed step and returns
+// the first error: the caller then keeps the call's record, so the next
+// call of any process puts the tree back (see recover) instead of leaving
+// half a VF behind.
+func (s *Sim) restore(before map[string]treeEntry) error {
+	now, err := s.capture()
+	if err != nil {
+		return fmt.Errorf("simulator: put the tree back: %w", err)
+	}
+	var first error
+	note := func(err error) {
+		if err != nil && first == nil {
+			first = fmt.Errorf("simulator: put the tree back: %w", err)
+		}
+	}
 	var extra []string
 	for p, e := range now {
 		if b, ok := before[p]; !ok || b.dir != e.dir || (b.link == "") != (e.link == "") {
@@ -68,7 +79,7 @@ func (s *Sim) restore(before map[string]treeEntry) {
 	// Deepest first, so a directory is empty when its turn comes.
 	sort.Slice(extra, func(i, j int) bool { return strings.Count(extra[i], "/") > strings.Count(extra[j], "/") })
 	for _, p := range extra {
-		os.RemoveAll(p)
+		note(os.RemoveAll(p))
 	}
 	paths := make([]string, 0, len(before))
 	for p := range before {
@@ -76,21 +87,32 @@ func (s *Sim) restore(before map[string]treeEntry) {
 	}
 	sort.Strings(paths) // parents first
 	for _, p := range paths {
-		b, e := before[p], now[p]
-		switch {
-		case b.dir:
-			os.Mkdir(p, 0o755)
-		case b.link != "":
-			if e.link != b.link {
-				os.Remove(p)
-				os.Symlink(b.link, p)
+		note(restoreEntry(p, before[p], now))
+	}
+	return first
+}
+
+// restoreEntry puts path p back to b, given what the tree held (now).
+func restoreEntry(p string, b treeEntry, now map[string]treeEntry) error {
+	e, ok := now[p]
+	switch {
+	case b.dir:
+		if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	case b.link != "":
+		if e.link != b.link {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
 			}
-		default:
-			if _, ok := now[p]; !ok || e.dir || e.link != "" || !bytes.Equal(e.data, b.data) {
-				os.WriteFile(p, b.data, 0o644)
-			}
+			return os.Symlink(b.link, p)
+		}
+	default:
+		if !ok || e.dir || e.link != "" || !bytes.Equal(e.data, b.data) {
+			return os.WriteFile(p, b.data, 0o644)
 		}
 	}
+	return nil
 }
 
 // txRecord is what saveTx keeps on disk while a tree-changing call runs.
@@ -150,7 +172,9 @@ func (s *Sim) recover() (bool, error) {
 	for rel, e := range rec.Tree {
 		before[filepath.Join(s.root, rel)] = treeEntry{dir: e.Dir, link: e.Link, data: e.Data}
 	}
-	s.restore(before)
+	if err := s.restore(before); err != nil {
+		return false, err // the record stays for the next call
+	}
 	if err := os.WriteFile(s.stateFile(), rec.State, 0o644); err != nil {
 		return false, fmt.Errorf("simulator: restore state: %w", err)
 	}
