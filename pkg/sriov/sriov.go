@@ -133,13 +133,20 @@ func LookupPF(f host.FS, name string) (PF, error) {
 	if p.NumVFs, err = host.ReadInt(f, dir+"/sriov_numvfs"); err != nil {
 		return p, fmt.Errorf("interface %s: %w", name, err)
 	}
+	// sriov_drivers_autoprobe came in Linux 4.12 and sriov_vf_device in
+	// 4.17: absent, autoprobe is on and the VF device ID unknown; any other
+	// error is an error, not a default (an EIO taken for "on" would make a
+	// rollback leave autoprobe off).
+	p.Autoprobe = true
 	if ap, err := host.ReadInt(f, dir+"/sriov_drivers_autoprobe"); err == nil {
 		p.Autoprobe = ap != 0
-	} else {
-		p.Autoprobe = true
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return p, fmt.Errorf("interface %s: %w", name, err)
 	}
 	if v, err := host.ReadString(f, dir+"/sriov_vf_device"); err == nil {
 		p.VFDevice = v
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return p, fmt.Errorf("interface %s: %w", name, err)
 	}
 	return p, nil
 }
