@@ -11,4 +11,4 @@ JOURNAL_FUZZTIME ?= 300x
 
 .PHONY: fuzz-journal
 fuzz-journal: deps
-	$(GO) test ./pkg/setup -run '^$$' -fuzz '^FuzzJournal$$' -fuzztime $(JOURNAL_FUZZTIME) -fuzzminimizetime 20x -timeout 10m
+	$(GO) test ./internal/setup -run '^$$' -fuzz '^FuzzJournal$$' -fuzztime $(JOURNAL_FUZZTIME) -fuzzminimizetime 20x -timeout 10m

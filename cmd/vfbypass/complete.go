@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vfbypass/vfbypass/internal/cli"
+	"github.com/vfbypass/vfbypass/internal/setup"
 	"github.com/vfbypass/vfbypass/pkg/flows"
-	"github.com/vfbypass/vfbypass/pkg/setup"
 )
 
 // addCompletions teaches the shell completion (vfbypass completion

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vfbypass/vfbypass/pkg/report"
-	"github.com/vfbypass/vfbypass/pkg/setup"
+	"github.com/vfbypass/vfbypass/internal/report"
+	"github.com/vfbypass/vfbypass/internal/setup"
 )
 
 func init() { register(newConfigCmd) }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 )
 
 // The exit-code contract, checked after a run that met a fault (a kernel

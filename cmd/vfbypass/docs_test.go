@@ -22,7 +22,7 @@ var docsNotRun = []struct{ prefix, why string }{
 	{"dpdk-testpmd ", "DPDK's own test application, the benchmark's reference"},
 	{"ethtool ", "reads a real NIC's driver; the simulator has no ethtool(8)"},
 	{"systemctl ", "needs the installed package and systemd as PID 1"},
-	{"vfbypass watch ", "runs until a signal or down; the watch tests of cmd/vfbypass and pkg/watch run it on the simulator"},
+	{"vfbypass watch ", "runs until a signal or down; the watch tests of cmd/vfbypass and internal/watch run it on the simulator"},
 	{"cp /usr/share/doc/vfbypass/", "needs the installed package"},
 	{"GRUB_CMDLINE_LINUX=", "changes the boot loader's kernel command line"},
 	{"update-grub", "changes the boot loader and reboots"},

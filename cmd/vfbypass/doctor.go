@@ -2,9 +2,9 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/internal/host"
 
-	"github.com/vfbypass/vfbypass/pkg/setup"
+	"github.com/vfbypass/vfbypass/internal/setup"
 )
 
 func init() { register(newDoctorCmd) }

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vfbypass/vfbypass/pkg/journal"
-	"github.com/vfbypass/vfbypass/pkg/setup"
-	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/internal/journal"
+	"github.com/vfbypass/vfbypass/internal/setup"
+	"github.com/vfbypass/vfbypass/internal/sriov"
 )
 
 func init() { register(newDownCmd) }

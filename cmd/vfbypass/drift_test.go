@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 	"github.com/vfbypass/vfbypass/internal/simtest"
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
 
 // TestCLICheckModeAndDrift is what an Ansible module sees: a dry run's

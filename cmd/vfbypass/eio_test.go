@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 )
 
 // The EIO matrix: every command of contractScenarios runs with EIO at

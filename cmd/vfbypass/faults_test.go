@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 	"github.com/vfbypass/vfbypass/internal/simtest"
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
 
 // The built binary under strace with one failing syscall, aimed at one path

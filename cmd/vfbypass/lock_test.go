@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
-	"github.com/vfbypass/vfbypass/pkg/journal"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/journal"
 )
 
 // The lock is found the same way with and without -v: with run/lock a

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 )
 
 // The fault matrix: each of up, steer add (plain, masked, replacing the

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/vfbypass/vfbypass/pkg/config"
+	"github.com/vfbypass/vfbypass/internal/config"
 )
 
 // decimal is a number flag read by config.ParseInt, as the config reads

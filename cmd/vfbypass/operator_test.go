@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/internal/host"
 )
 
 // TestManPagesHaveExitStatusFilesEnvironment: every generated page has the

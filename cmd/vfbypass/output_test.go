@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
-	"github.com/vfbypass/vfbypass/pkg/journal"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/journal"
 )
 
 // Text output reads right: undo steps say what they do, counts are

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vfbypass/vfbypass/internal/host"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 	"github.com/vfbypass/vfbypass/internal/simtest"
-	"github.com/vfbypass/vfbypass/pkg/host"
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
 
 // up --mode queue through the CLI: JSON with the rss.indir, lro and ntuple

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 )
 
 // up --recreate killed between the teardown and the reinstall (here while

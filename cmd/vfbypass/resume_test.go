@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 	"github.com/vfbypass/vfbypass/internal/simtest"
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
 
 // resumeConfig is the request of the kill tests: every kind of step

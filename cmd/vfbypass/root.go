@@ -13,11 +13,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vfbypass/vfbypass/internal/cli"
-	"github.com/vfbypass/vfbypass/pkg/host"
-	"github.com/vfbypass/vfbypass/pkg/outcome"
-	"github.com/vfbypass/vfbypass/pkg/report"
-	"github.com/vfbypass/vfbypass/pkg/setup"
-	"github.com/vfbypass/vfbypass/pkg/sriov"
+	"github.com/vfbypass/vfbypass/internal/host"
+	"github.com/vfbypass/vfbypass/internal/outcome"
+	"github.com/vfbypass/vfbypass/internal/report"
+	"github.com/vfbypass/vfbypass/internal/setup"
+	"github.com/vfbypass/vfbypass/internal/sriov"
 )
 
 // globals are the flags every command takes (shared with vfbypass-rx), and

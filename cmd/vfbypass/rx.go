@@ -14,8 +14,8 @@ import (
 
 	"github.com/vfbypass/vfbypass/internal/cli"
 
-	"github.com/vfbypass/vfbypass/pkg/outcome"
-	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/internal/outcome"
+	"github.com/vfbypass/vfbypass/internal/report"
 )
 
 func init() { register(newRxCmd) }

@@ -13,8 +13,8 @@ import (
 	"syscall"
 
 	"github.com/vfbypass/vfbypass/internal/cli"
-	"github.com/vfbypass/vfbypass/pkg/outcome"
-	"github.com/vfbypass/vfbypass/pkg/setup"
+	"github.com/vfbypass/vfbypass/internal/outcome"
+	"github.com/vfbypass/vfbypass/internal/setup"
 )
 
 // queueRx reports whether the receive loop's arguments ask for a PF queue

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/vfbypass/vfbypass/internal/cli"
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 )
 
 // fakeRxEnv makes the test binary act as vfbypass-rx in queue mode on a

@@ -6,7 +6,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/internal/host"
 )
 
 // changeSignals are the signals a command that changes the host catches

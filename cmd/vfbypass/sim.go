@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
-	"github.com/vfbypass/vfbypass/pkg/outcome"
-	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/outcome"
+	"github.com/vfbypass/vfbypass/internal/report"
 )
 
 func init() { register(newSimCmd) }

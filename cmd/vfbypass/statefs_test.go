@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 )
 
 // fullStateDir mounts a small tmpfs for a state directory, for the test;

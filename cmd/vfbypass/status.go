@@ -2,10 +2,10 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/internal/host"
 
-	"github.com/vfbypass/vfbypass/pkg/setup"
-	"github.com/vfbypass/vfbypass/pkg/watch"
+	"github.com/vfbypass/vfbypass/internal/setup"
+	"github.com/vfbypass/vfbypass/internal/watch"
 )
 
 func init() { register(newStatusCmd) }

@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vfbypass/vfbypass/pkg/host"
-	"github.com/vfbypass/vfbypass/pkg/journal"
-	"github.com/vfbypass/vfbypass/pkg/outcome"
-	"github.com/vfbypass/vfbypass/pkg/steer"
+	"github.com/vfbypass/vfbypass/internal/host"
+	"github.com/vfbypass/vfbypass/internal/journal"
+	"github.com/vfbypass/vfbypass/internal/outcome"
+	"github.com/vfbypass/vfbypass/internal/steer"
 )
 
 func init() { register(newSteerCmd) }

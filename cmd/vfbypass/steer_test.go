@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 	"github.com/vfbypass/vfbypass/internal/simtest"
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
 
 type steerJSON struct {

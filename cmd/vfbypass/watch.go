@@ -16,13 +16,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vfbypass/vfbypass/internal/buildinfo"
+	"github.com/vfbypass/vfbypass/internal/journal"
+	"github.com/vfbypass/vfbypass/internal/outcome"
+	"github.com/vfbypass/vfbypass/internal/report"
 	"github.com/vfbypass/vfbypass/internal/sdnotify"
-	"github.com/vfbypass/vfbypass/pkg/journal"
-	"github.com/vfbypass/vfbypass/pkg/outcome"
-	"github.com/vfbypass/vfbypass/pkg/report"
-	"github.com/vfbypass/vfbypass/pkg/setup"
-	"github.com/vfbypass/vfbypass/pkg/sriov"
-	"github.com/vfbypass/vfbypass/pkg/watch"
+	"github.com/vfbypass/vfbypass/internal/setup"
+	"github.com/vfbypass/vfbypass/internal/sriov"
+	"github.com/vfbypass/vfbypass/internal/watch"
 )
 
 func init() { register(newWatchCmd) }

@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
-	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/internal/report"
 )
 
 // version and commit are set at link time, e.g.

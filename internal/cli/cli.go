@@ -17,10 +17,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/vfbypass/vfbypass/pkg/host"
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
-	"github.com/vfbypass/vfbypass/pkg/outcome"
-	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/internal/host"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/outcome"
+	"github.com/vfbypass/vfbypass/internal/report"
 )
 
 // RxCalledAsEnv names how the user called the receive loop ("vfbypass rx"

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
-	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/internal/outcome"
 )
 
 // ManEntry is one tagged paragraph of a man page section: a term (an exit

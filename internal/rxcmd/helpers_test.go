@@ -4,8 +4,8 @@ import (
 	"io"
 	"testing"
 
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 	"github.com/vfbypass/vfbypass/internal/simtest"
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
 )
 
 // vfb runs the receive loop's command line in-process and returns exit

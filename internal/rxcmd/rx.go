@@ -18,11 +18,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vfbypass/vfbypass/internal/cli"
-	"github.com/vfbypass/vfbypass/pkg/host"
-	"github.com/vfbypass/vfbypass/pkg/outcome"
-	"github.com/vfbypass/vfbypass/pkg/report"
+	"github.com/vfbypass/vfbypass/internal/host"
+	"github.com/vfbypass/vfbypass/internal/outcome"
+	"github.com/vfbypass/vfbypass/internal/report"
+	"github.com/vfbypass/vfbypass/internal/sriov"
 	"github.com/vfbypass/vfbypass/pkg/rx"
-	"github.com/vfbypass/vfbypass/pkg/sriov"
 )
 
 // rxOptions are the flags of `vfbypass rx`.

@@ -17,7 +17,7 @@ import (
 
 	"github.com/vfbypass/vfbypass/internal/buildinfo"
 	"github.com/vfbypass/vfbypass/internal/cli"
-	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/internal/outcome"
 	"github.com/vfbypass/vfbypass/pkg/rx"
 	"github.com/vfbypass/vfbypass/pkg/rx/metrics"
 )

@@ -4,7 +4,7 @@ package rxcmd
 
 import (
 	"github.com/vfbypass/vfbypass/internal/cli"
-	"github.com/vfbypass/vfbypass/pkg/outcome"
+	"github.com/vfbypass/vfbypass/internal/outcome"
 )
 
 // runRx is never reached in a build without DPDK: the rx command refuses

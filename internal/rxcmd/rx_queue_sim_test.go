@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
-	"github.com/vfbypass/vfbypass/pkg/setup"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/setup"
 )
 
 // TestRxQueueWarnsWhileQueueInRSS: rx --pf PF --queue Q warns while RSS

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vfbypass/vfbypass/pkg/host"
+	"github.com/vfbypass/vfbypass/internal/host"
 )
 
 // rxCLIChild makes the test binary run the CLI itself (EAL can start once

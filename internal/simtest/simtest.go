@@ -19,9 +19,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vfbypass/vfbypass/pkg/host"
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
-	"github.com/vfbypass/vfbypass/pkg/setup"
+	"github.com/vfbypass/vfbypass/internal/host"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/setup"
 )
 
 // Root makes a simulated host with options o in a fresh temporary

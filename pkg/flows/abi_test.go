@@ -92,7 +92,7 @@ func TestABILayout(t *testing.T) {
 	check("ethtool_usrip4_spec.proto", unsafe.Offsetof(u.proto), unsafe.Sizeof(u.proto))
 	checkSize("struct ethtool_usrip4_spec", unsafe.Sizeof(u))
 	check("ethtool_rx_flow_spec.h_u.usr_ip4_spec.ip_ver", uintptr(ipVerOffset), 1)
-	// The offsets the driver models in pkg/steer and pkg/hostsim read,
+	// The offsets the driver models in internal/steer and internal/hostsim read,
 	// in both structs they read them from (ixgbe takes tcp_ip4_spec's
 	// fields from every IPv4 rule, usr_ip4_spec's included).
 	for _, x := range []struct {

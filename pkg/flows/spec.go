@@ -35,7 +35,7 @@ type FlowSpec struct {
 }
 
 // Offsets inside h_u/m_u (union ethtool_flow_union) that the driver
-// models in pkg/steer and pkg/hostsim read, taken from the Go mirrors
+// models in internal/steer and internal/hostsim read, taken from the Go mirrors
 // below, which abi_test.go compares with the C header.
 const (
 	OffIP4Src     = int(unsafe.Offsetof(tcpip4Spec{}.ip4src))   // tcp_ip4_spec.ip4src (usr_ip4_spec too)

@@ -21,10 +21,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vfbypass/vfbypass/pkg/host"
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
-	"github.com/vfbypass/vfbypass/pkg/setup"
-	"github.com/vfbypass/vfbypass/pkg/watch"
+	"github.com/vfbypass/vfbypass/internal/host"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/setup"
+	"github.com/vfbypass/vfbypass/internal/watch"
 )
 
 const pf = "eth3"

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/vfbypass/vfbypass/pkg/hostsim"
+	"github.com/vfbypass/vfbypass/internal/hostsim"
 )
 
 func main() {

@@ -1,0 +1,116 @@
+package steer
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vfbypass/vfbypass/internal/host"
+	"github.com/vfbypass/vfbypass/internal/journal"
+	"github.com/vfbypass/vfbypass/pkg/flows"
+)
+
+// How a journaled rule stands in the PF's table.
+const (
+	// RecordInPlace: the rule at the record's location is the one recorded.
+	RecordInPlace = "in-place"
+	// RecordMissing: no rule at the record's location, nor anywhere else.
+	RecordMissing = "missing"
+	// RecordChanged: another rule holds the record's location.
+	RecordChanged = "changed"
+	// RecordMoved: the recorded rule is gone from its location but the
+	// same match and target sit at another one.
+	RecordMoved = "moved"
+)
+
+// RecordState is one journaled rule held against the PF's table.
+type RecordState struct {
+	Rule  journal.Rule
+	State string
+	// Have is the rule at the record's location now, in ethtool's words
+	// ("" when there is none).
+	Have string
+	// MovedTo is the location of the recorded rule when State is
+	// RecordMoved.
+	MovedTo uint32
+}
+
+// Inspect holds every rule the PF's journal records against the table, for
+// drift reports. It changes nothing and takes no lock.
+func Inspect(h *host.Host, store journal.Store, pf string) ([]RecordState, error) {
+	j, err := loadJournal(store, pf)
+	if err != nil || j == nil || len(j.Rules) == 0 {
+		return nil, err
+	}
+	e, err := open(h, pf, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	out := make([]RecordState, 0, len(j.Rules))
+	for _, r := range j.Rules {
+		out = append(out, e.inspect(r))
+	}
+	return out, nil
+}
+
+func (e *env) inspect(r journal.Rule) RecordState {
+	st := RecordState{Rule: r, State: RecordMissing}
+	if x, ok := e.table[r.Location]; ok {
+		if e.ours(x, &r) {
+			st.State = RecordInPlace
+			return st
+		}
+		st.State, st.Have = RecordChanged, strings.Join(flows.Words(x.fs, x.rss), " ")
+		return st
+	}
+	for _, l := range sortedLocs(e.table) {
+		if e.ours(e.table[l], &r) {
+			st.State, st.MovedTo = RecordMoved, l
+			return st
+		}
+	}
+	return st
+}
+
+// Reinstall puts the journaled rules that went missing back at their
+// locations, journaled as before (write ahead, all or nothing). Rules
+// whose location another rule holds, or that moved, are left as they are.
+// What is installed is each record's spec, never its words (the journal
+// checked that they agree when it was loaded).
+func Reinstall(h *host.Host, store journal.Store, pf string, missing []journal.Rule, opts Options) (*Result, error) {
+	bySource := map[string][]Request{}
+	var order []string
+	for _, r := range missing {
+		fs, err := r.FlowSpec()
+		if err != nil {
+			return &Result{Rules: []RuleInfo{}}, fmt.Errorf("reinstall the missing rules of %s: %w", pf, err)
+		}
+		fs.Location = r.Location
+		words := flows.Words(fs, r.RSSContext)
+		if !slices.Contains(words, "loc") {
+			words = append(words, "loc", strconv.FormatUint(uint64(r.Location), 10))
+		}
+		if _, ok := bySource[r.Source]; !ok {
+			order = append(order, r.Source)
+		}
+		bySource[r.Source] = append(bySource[r.Source], Request{Words: words})
+	}
+	res := &Result{Rules: []RuleInfo{}}
+	res.PF = pf
+	for _, src := range order {
+		o := opts
+		o.Source = src
+		r, err := AddMany(h, store, pf, bySource[src], o)
+		if r != nil {
+			res.Rules = append(res.Rules, r.Rules...)
+			res.Warnings = append(res.Warnings, r.Warnings...)
+			res.Changed = res.Changed || r.Changed
+		}
+		if err != nil {
+			return res, fmt.Errorf("reinstall the missing rules of %s: %w", pf, err)
+		}
+	}
+	return res, nil
+}
