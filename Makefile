@@ -20,10 +20,13 @@ DEADCODE_VERSION := v0.52.0
 APT_PACKAGES := gcc pkg-config iproute2 ethtool pci.ids kmod file
 BENCH_TARGETS :=
 TEST_TARGETS := test-demo-sim
+# integration: what drives the built tool from outside, slower than make
+# test's budget allows: the Ansible play, the deb and rpm lifecycles.
+INTEGRATION_TARGETS :=
 
 -include mk/*.mk
 
-.PHONY: all deps build docs install test unit lint demo demo-sim test-demo-sim bench clean
+.PHONY: all deps build docs install test integration unit lint demo demo-sim test-demo-sim bench clean
 all: build
 
 # deps: install missing apt packages (one apt-get call, non-interactive).
@@ -130,6 +133,8 @@ test-demo-sim: build
 	echo "test-demo-sim: passed (the simulated host is back where it started)"
 
 bench: build $(BENCH_TARGETS)
+
+integration: build $(INTEGRATION_TARGETS)
 
 clean:
 	rm -rf bin .test-output.json

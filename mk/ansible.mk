@@ -2,7 +2,7 @@
 # example fleet play) tested with Debian's ansible-core against simulated
 # hosts: check mode, diff, idempotence, down byte-identical, ansible-doc.
 APT_PACKAGES += ansible-core ansible-lint
-TEST_TARGETS += test-ansible
+INTEGRATION_TARGETS += test-ansible
 .PHONY: test-ansible
 test-ansible: build
 	./tests/ansible/run.sh

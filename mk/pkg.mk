@@ -7,7 +7,7 @@
 # installs, upgrades, removes and purges them; test-rpm checks the RPMs'
 # requirements and scripts with rpm -qp.
 APT_PACKAGES += dpkg-dev lintian binutils rpm
-TEST_TARGETS += test-deb test-rpm
+INTEGRATION_TARGETS += test-deb test-rpm
 PKGSTAGE ?= bin/pkg-stage
 DEBOUT ?= bin/deb
 RPMOUT ?= bin/rpm
