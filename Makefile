@@ -4,8 +4,12 @@ SHELL := /bin/bash
 GO ?= go
 # bin/vfbypass is the static control plane (no cgo, runs without DPDK);
 # bin/vfbypass-rx the DPDK receive loop (cgo), which 'vfbypass rx' runs.
+# Both are built without the simulator (-tags nosim); bin/vfbypass-sim is
+# the control plane with it, which vfbypass runs for 'vfbypass sim' and for
+# a --host-root that is a simulated host (installed in PREFIX/lib/vfbypass).
 BIN := bin/vfbypass
 RXBIN := bin/vfbypass-rx
+SIMBIN := bin/vfbypass-sim
 # VERSION: git describe of the last v* tag without its v, else
 # 0.0.0-N-gHASH (N commits in all), as git describe would write it.
 VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null) && echo "$${v#v}" || \
@@ -41,21 +45,25 @@ deps:
 
 build: deps
 	@mkdir -p $(dir $(BIN)) $(dir $(RXBIN))
-	CGO_ENABLED=0 $(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN) ./cmd/vfbypass
-	$(GO) build -buildmode=pie -ldflags '$(GO_LDFLAGS)' -o $(RXBIN) ./cmd/vfbypass-rx
+	@mkdir -p $(dir $(SIMBIN))
+	CGO_ENABLED=0 $(GO) build -tags nosim -ldflags '$(GO_LDFLAGS)' -o $(BIN) ./cmd/vfbypass
+	CGO_ENABLED=0 $(GO) build -ldflags '$(GO_LDFLAGS)' -o $(SIMBIN) ./cmd/vfbypass
+	$(GO) build -tags nosim -buildmode=pie -ldflags '$(GO_LDFLAGS)' -o $(RXBIN) ./cmd/vfbypass-rx
 
 # docs: man pages generated from the commands (MANBUILD) and the shell
-# completions (COMPBUILD), both from the binaries just built. The loop's
-# page comes last: vfbypass-rx.1 is its own, not the page of 'vfbypass rx'.
+# completions (COMPBUILD), both from the binaries just built (the control
+# plane's from the simulator build, whose 'sim' subcommands vfbypass runs
+# through it). The loop's page comes last: vfbypass-rx.1 is its own, not
+# the page of 'vfbypass rx'.
 MANBUILD ?= bin/man
 COMPBUILD ?= bin/completion
 docs: build
 	rm -rf $(MANBUILD) $(COMPBUILD) && mkdir -p $(COMPBUILD)
-	$(BIN) gen-man $(MANBUILD)
+	$(SIMBIN) gen-man $(MANBUILD)
 	$(RXBIN) --gen-man $(MANBUILD)
-	$(BIN) completion bash > $(COMPBUILD)/vfbypass
-	$(BIN) completion zsh > $(COMPBUILD)/_vfbypass
-	$(BIN) completion fish > $(COMPBUILD)/vfbypass.fish
+	$(SIMBIN) completion bash > $(COMPBUILD)/vfbypass
+	$(SIMBIN) completion zsh > $(COMPBUILD)/_vfbypass
+	$(SIMBIN) completion fish > $(COMPBUILD)/vfbypass.fish
 
 # install: both binaries, the systemd units (with BINDIR in their command
 # lines), completions, man pages and the example configs. PREFIX=/usr and
@@ -67,11 +75,13 @@ DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
 DOCDIR ?= $(DATADIR)/doc/vfbypass
 SYSCONFDIR ?= /etc
+LIBEXECDIR ?= $(PREFIX)/lib/vfbypass
 install: docs
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/vendor-completions \
 		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/vfbypass
 	install -m 0755 $(BIN) $(RXBIN) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(SIMBIN) $(DESTDIR)$(LIBEXECDIR)/vfbypass-sim
 	for u in deploy/systemd/*.service; do \
 		sed 's|/usr/bin/|$(BINDIR)/|g; s|/etc/vfbypass/|$(SYSCONFDIR)/vfbypass/|g' $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u) && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; done
@@ -103,7 +113,11 @@ lint: deps $(GOBIN)/staticcheck $(GOBIN)/deadcode
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "lint: go.mod/go.sum are not tidy: run 'go mod tidy'"; exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags nosim ./...
 	$(GOBIN)/staticcheck ./...
+	$(GOBIN)/staticcheck -tags nosim ./...
+	@if $(GO) list -deps -tags nosim ./cmd/vfbypass ./cmd/vfbypass-rx | grep -q internal/hostsim; then \
+		echo "lint: a production binary (-tags nosim) links the simulator"; exit 1; fi
 	@out=$$($(GOBIN)/deadcode -test ./...); if [ -n "$$out" ]; then echo "$$out"; echo "lint: dead code (deadcode -test): remove it"; exit 1; fi
 	$(GO) run ./tools/funclint -lines $(MAX_FUNC_LINES) -cyclo $(MAX_FUNC_CYCLO) $$(git ls-files '*.go')
 

@@ -4,7 +4,8 @@
 # UNITDIR=/lib/systemd/system) into the trees of the two packages,
 # WORK/vfbypass and WORK/vfbypass-rx, which the Debian (debian/mkdeb.sh) and
 # RPM (rpm/mkrpm.sh) builds both start from; STAGE is left as it is.
-#   vfbypass     the static control plane, vfbypass@.service,
+#   vfbypass     the static control plane (and its simulator build,
+#                /usr/lib/vfbypass/vfbypass-sim), vfbypass@.service,
 #                vfbypass-watch@.service, completions,
 #                the man pages, the docs and examples, /etc/vfbypass
 #   vfbypass-rx  the DPDK loop, vfbypass-rx@.service, vfbypass-rx.1
@@ -31,7 +32,7 @@ take() {
 }
 take vfbypass-rx usr/bin/vfbypass-rx lib/systemd/system/vfbypass-rx@.service usr/share/man/man1/vfbypass-rx.1 \
   etc/vfbypass/eth3.rx.env.example
-take vfbypass usr/bin/vfbypass lib/systemd/system/vfbypass@.service lib/systemd/system/vfbypass-watch@.service usr/share/man usr/share/bash-completion \
+take vfbypass usr/bin/vfbypass usr/lib/vfbypass lib/systemd/system/vfbypass@.service lib/systemd/system/vfbypass-watch@.service usr/share/man usr/share/bash-completion \
   usr/share/zsh usr/share/fish usr/share/doc/vfbypass etc/vfbypass
 left=$(cd "$stage" && find . -type f)
 [ -z "$left" ] || { echo "split: files in no package: $left" >&2; exit 1; }
@@ -48,3 +49,6 @@ for pkg in vfbypass vfbypass-rx; do
   find "$root" -type f -exec chmod 0644 {} +
   chmod 0755 "$root/usr/bin/$pkg"
 done
+sim=$work/vfbypass/usr/lib/vfbypass/vfbypass-sim
+strip --remove-section=.comment --remove-section=.note --strip-unneeded "$sim"
+chmod 0755 "$sim"

@@ -193,7 +193,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // runWith is run with stdin given (tests pass a pipe).
 func runWith(stdin *os.File, args []string, stdout, stderr io.Writer) int {
-	g := &globals{Globals: cli.Globals{Stdout: stdout, Stderr: stderr}, args: args, stdin: stdin}
+	g := &globals{Globals: cli.Globals{Stdout: stdout, Stderr: stderr, SimTwin: "vfbypass-sim"}, args: args, stdin: stdin}
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	err := root.Execute()
@@ -320,3 +320,6 @@ func optionalPF(args []string) string {
 	}
 	return ""
 }
+
+// simShort is the one-line help of 'vfbypass sim', in both builds.
+const simShort = "Simulated hosts: an SR-IOV NIC in a directory, for tests, demos and dry runs without hardware"

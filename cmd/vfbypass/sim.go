@@ -1,3 +1,5 @@
+//go:build !nosim
+
 package main
 
 import (
@@ -32,7 +34,7 @@ func (r *simResult) Text(w io.Writer) {
 func newSimCmd(g *globals) *cobra.Command {
 	sim := &cobra.Command{
 		Use:   "sim",
-		Short: "Simulated hosts: an SR-IOV NIC in a directory, for tests, demos and dry runs without hardware",
+		Short: simShort,
 	}
 	var o hostsim.Options
 	initCmd := &cobra.Command{

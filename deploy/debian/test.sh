@@ -43,7 +43,7 @@ if [ -z "${VFBYPASS_DEB_NS:-}" ]; then
   again=$(mktemp -d "${TMPDIR:-/tmp}/vfbypass-deb.XXXXXX")
   trap 'rm -rf "$again"' EXIT
   make --no-print-directory -s -o deps -C "$top" install DESTDIR="$again/stage" PREFIX=/usr UNITDIR=/lib/systemd/system \
-    BIN="$again/bin/vfbypass" RXBIN="$again/bin/vfbypass-rx" MANBUILD="$again/man" COMPBUILD="$again/completion" >/dev/null
+    BIN="$again/bin/vfbypass" RXBIN="$again/bin/vfbypass-rx" SIMBIN="$again/bin/vfbypass-sim" MANBUILD="$again/man" COMPBUILD="$again/completion" >/dev/null
   "$here/mkdeb.sh" "$again/stage" "$again/deb" "$version" >/dev/null
   for d in "${debs[@]}"; do
     cmp "$d" "$again/deb/$(basename "$d")" || fail "a second build of $(basename "$d") differs"

@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vfbypass/vfbypass/internal/host"
-	"github.com/vfbypass/vfbypass/internal/hostsim"
 	"github.com/vfbypass/vfbypass/internal/outcome"
 	"github.com/vfbypass/vfbypass/internal/report"
 )
@@ -36,6 +35,11 @@ type Globals struct {
 	Verbose  bool
 	// Quiet (-q): print only errors (and, in the receive loop, no EAL log).
 	Quiet bool
+	// SimTwin is the binary that takes this one's arguments with the
+	// simulator linked in ("vfbypass-sim" for vfbypass; "" for none): a
+	// build without the simulator (-tags nosim) hands a simulated host to
+	// it.
+	SimTwin string
 	// Formats are the values of -o this binary prints (nil: text and json).
 	Formats []string
 	Stdout  io.Writer
@@ -87,8 +91,8 @@ func (g *Globals) Check() error {
 // OpenHost opens the host --host-root names: the simulator for a directory
 // made by 'vfbypass sim init', the kernel otherwise.
 func (g *Globals) OpenHost() (*host.Host, error) {
-	if hostsim.Is(g.HostRoot) {
-		return hostsim.Open(g.HostRoot)
+	if host.IsSimulated(g.HostRoot) {
+		return g.openSimulated()
 	}
 	if st, err := os.Stat(g.HostRoot); err != nil || !st.IsDir() {
 		return nil, outcome.Invalid("pass a directory with --host-root (default /)", "host root %q is not a directory", g.HostRoot)

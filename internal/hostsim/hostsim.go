@@ -25,13 +25,10 @@ import (
 
 // MarkerDir is the directory inside a simulated root that holds the
 // simulator's own state.
-const MarkerDir = ".vfbypass-sim"
+const MarkerDir = host.SimDir
 
 // Is reports whether root is a simulated host made by Init.
-func Is(root string) bool {
-	st, err := os.Stat(filepath.Join(root, MarkerDir, "state.json"))
-	return err == nil && st.Mode().IsRegular()
-}
+func Is(root string) bool { return host.IsSimulated(root) }
 
 // Model is a NIC the simulator knows.
 type Model struct {

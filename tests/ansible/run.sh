@@ -7,11 +7,12 @@
 # parses, the module's play (tests/ansible/module.yml) passes its asserts,
 # and the role (tests/ansible/role.yml) is idempotent, honest in check mode,
 # shows a diff and restores the host byte-identical with state down.
-# VFBYPASS overrides the binary under test (default bin/vfbypass).
+# VFBYPASS overrides the binary under test (default bin/vfbypass-sim, the
+# build with the simulator: the role installs it on each simulated host).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
-bin=${VFBYPASS:-$repo/bin/vfbypass}
+bin=${VFBYPASS:-$repo/bin/vfbypass-sim}
 work=$(mktemp -d "${TMPDIR:-/tmp}/vfbypass-ansible.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_LOCALHOST_WARNING=0 \
