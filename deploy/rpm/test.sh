@@ -33,10 +33,13 @@ for p in "$cli" "$rx"; do
   ! rpmq -l "$p" | grep -Ei 'powershell|\.ps1$' || fail "$(basename "$p") ships a PowerShell completion"
 done
 grep -qx /etc/vfbypass/eth3.yaml.example <<<"$(rpmq --configfiles "$cli")" || fail "vfbypass: /etc/vfbypass/eth3.yaml.example is not a config file"
-for u in vfbypass@.service vfbypass-watch@.service; do
-  rpmq -l "$cli" | grep -qx "/usr/lib/systemd/system/$u" || fail "vfbypass: no /usr/lib/systemd/system/$u"
+# The list is read once: grep -q stops at its first match, and under
+# pipefail the SIGPIPE of a writer still writing would fail the check.
+files=$(rpmq -l "$cli")
+for f in /usr/lib/systemd/system/vfbypass@.service /usr/lib/systemd/system/vfbypass-watch@.service \
+  /usr/lib/vfbypass/vfbypass-sim /usr/share/licenses/vfbypass/LICENSE; do
+  grep -qx "$f" <<<"$files" || fail "vfbypass: no $f"
 done
-rpmq -l "$cli" | grep -qx /usr/share/licenses/vfbypass/LICENSE || fail "vfbypass: no /usr/share/licenses/vfbypass/LICENSE"
 echo "test-rpm: $(basename "$rx") requires $(grep -c . <<<"$req") capabilities, DPDK's sonames and dpdk among them; scripts reload and stop loops and watchers on erase only"
 
 while read -r lo hi; do
