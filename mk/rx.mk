@@ -10,8 +10,9 @@ bench-rx: build
 	$(GO) run ./tools/rxbench -bin $(BIN) $(RXBENCH_FLAGS)
 
 # test-rx-race: the cgo package's calls racing Close, under the race
-# detector (the children the tests start are the same -race binary).
-TEST_TARGETS += test-rx-race
+# detector (the children the tests start are the same -race binary). Its
+# -race build of the DPDK binding is slow, so make integration runs it.
+INTEGRATION_TARGETS += test-rx-race
 .PHONY: test-rx-race
 test-rx-race:
 	$(GO) test -race -count=1 -run 'Racing' ./pkg/rx
