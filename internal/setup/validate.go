@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 
@@ -73,75 +72,6 @@ func checkPCI(field, addr string, emptyOK bool) error {
 	}
 	return nil
 }
-
-func (s *numVFsStep) validate(total int) error {
-	if err := checkCount("want", s.Want, total); err != nil {
-		return err
-	}
-	return checkCount("old", s.Old, total)
-}
-
-func (s *probeVFsStep) validate(total int) error {
-	for i, k := range s.VFs {
-		if err := checkVFIndex(fmt.Sprintf("vfs[%d]", i), k, total); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (v vfSettings) validate(prefix string) error {
-	if v.MAC != "" {
-		hw, err := net.ParseMAC(v.MAC)
-		if err != nil || len(hw) != 6 {
-			return fieldErr(prefix+".mac", "MAC %q is not a 6-byte Ethernet address", v.MAC)
-		}
-	}
-	if v.VLAN != nil && (*v.VLAN < 0 || *v.VLAN > 4095) {
-		return fieldErr(prefix+".vlan", "VLAN %d is out of range 0..4095", *v.VLAN)
-	}
-	if v.QoS < 0 || v.QoS > 7 {
-		return fieldErr(prefix+".qos", "QoS %d is out of range 0..7", v.QoS)
-	}
-	return nil
-}
-
-func (s *vfConfigStep) validate(total int) error {
-	if err := checkVFIndex("index", s.Index, total); err != nil {
-		return err
-	}
-	if err := s.Want.validate("want"); err != nil {
-		return err
-	}
-	return s.Old.validate("old")
-}
-
-func (s *moduleStep) validate(int) error { return checkDriver("name", s.Name, false) }
-
-func (s *noIOMMUStep) validate(int) error {
-	if s.Old != "Y" && s.Old != "N" {
-		return fieldErr("old", "%q is not a value of a boolean module parameter (Y or N)", s.Old)
-	}
-	return nil
-}
-
-func (s *bindStep) validate(total int) error {
-	if err := checkVFIndex("index", s.Index, total); err != nil {
-		return err
-	}
-	if err := checkDriver("driver", s.Driver, false); err != nil {
-		return err
-	}
-	if err := checkPCI("old.address", s.Old.Address, true); err != nil {
-		return err
-	}
-	if err := checkDriver("old.driver", s.Old.Driver, true); err != nil {
-		return err
-	}
-	return checkDriver("old.override", s.Old.Override, true)
-}
-
-func (s *ntupleStep) validate(int) error { return nil }
 
 // totalVFsOf is the bound decodeStep takes for pf as LookupPF returned it:
 // its sriov_totalvfs, or -1 (unknown) when the lookup failed.

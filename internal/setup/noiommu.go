@@ -1,0 +1,87 @@
+package setup
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vfbypass/vfbypass/internal/host"
+	"github.com/vfbypass/vfbypass/internal/report"
+	"github.com/vfbypass/vfbypass/internal/vfio"
+)
+
+type noIOMMUStep struct {
+	Old string `json:"old"`
+}
+
+func (s *noIOMMUStep) id() string { return "noiommu" }
+
+func (s *noIOMMUStep) kind() string { return "noiommu" }
+
+func (s *noIOMMUStep) describe(e *env) string {
+	return "switch vfio's unsafe no-IOMMU mode on (" + vfio.NoIOMMUParam + " = Y): the VF can DMA anywhere in memory"
+}
+
+func (s *noIOMMUStep) changes(e *env) ([]report.Change, error) {
+	return change("noiommu", yn(vfio.NoIOMMUEnabled(e.h.FS)), "Y"), nil
+}
+
+func (s *noIOMMUStep) record(e *env) error {
+	v, err := host.ReadString(e.h.FS, vfio.NoIOMMUParam)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", e.h.FS.Path(vfio.NoIOMMUParam), err)
+	}
+	s.Old = v
+	return nil
+}
+
+func (s *noIOMMUStep) keep(old step, _ *env) error {
+	o, err := earlier[*noIOMMUStep](old)
+	if err != nil {
+		return err
+	}
+	s.Old = o.Old
+	return nil
+}
+
+func (s *noIOMMUStep) apply(_ context.Context, e *env) error {
+	if err := e.h.FS.WriteAttr(vfio.NoIOMMUParam, "Y"); err != nil {
+		return fmt.Errorf("enable vfio no-IOMMU mode: write %s: %w", e.h.FS.Path(vfio.NoIOMMUParam), err)
+	}
+	return nil
+}
+
+func (s *noIOMMUStep) undo(_ context.Context, e *env) (bool, error) {
+	cur, err := host.ReadString(e.h.FS, vfio.NoIOMMUParam)
+	if err != nil || cur == s.Old {
+		return false, nil
+	}
+	if err := e.h.FS.WriteAttr(vfio.NoIOMMUParam, s.Old); err != nil {
+		return false, fmt.Errorf("restore vfio no-IOMMU mode: write %s: %w", e.h.FS.Path(vfio.NoIOMMUParam), err)
+	}
+	return true, nil
+}
+
+func (s *noIOMMUStep) restores(e *env) []report.Change {
+	return change("noiommu", yn(vfio.NoIOMMUEnabled(e.h.FS)), s.Old)
+}
+
+func (s *noIOMMUStep) describeUndo(*env) string {
+	if s.Old == "" || s.Old == "N" {
+		return "switch vfio's no-IOMMU mode off (" + vfio.NoIOMMUParam + " = N)"
+	}
+	return "write " + s.Old + " to " + vfio.NoIOMMUParam + " again"
+}
+
+func (s *noIOMMUStep) validate(int) error {
+	if s.Old != "Y" && s.Old != "N" {
+		return fieldErr("old", "%q is not a value of a boolean module parameter (Y or N)", s.Old)
+	}
+	return nil
+}
+
+func yn(b bool) string {
+	if b {
+		return "Y"
+	}
+	return "N"
+}

@@ -1,0 +1,180 @@
+package setup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/vfbypass/vfbypass/internal/host"
+	"github.com/vfbypass/vfbypass/internal/journal"
+	"github.com/vfbypass/vfbypass/internal/report"
+	"github.com/vfbypass/vfbypass/internal/sriov"
+)
+
+// env is what steps act on.
+type env struct {
+	h       *host.Host
+	pf      sriov.PF
+	timeout time.Duration
+}
+
+// refresh re-reads the PF (its VF count changes as steps run).
+func (e *env) refresh() error {
+	p, err := sriov.LookupPF(e.h.FS, e.pf.Name)
+	if err != nil {
+		return err
+	}
+	e.pf = p
+	return nil
+}
+
+// step is one reversible change. Its JSON form is its journal record: the
+// wanted state and the state it replaced, so that a journal alone is enough
+// to verify and undo it in a later process.
+type step interface {
+	id() string
+	kind() string
+	describe(e *env) string
+	// changes lists the managed fields in which the kernel differs from
+	// the wanted state (Before: the kernel's, After: wanted); none means
+	// the step is done.
+	changes(e *env) ([]report.Change, error)
+	// record captures the state the step is about to replace.
+	record(e *env) error
+	// keep takes the recorded state from old, the same step's record of an
+	// earlier run, so that undo restores the value before the first up
+	// rather than an intermediate one; it records what old did not cover.
+	keep(old step, e *env) error
+	apply(ctx context.Context, e *env) error
+	// undo restores the recorded state; it is idempotent and reports
+	// whether it changed anything.
+	undo(ctx context.Context, e *env) (bool, error)
+	// restores lists the fields undo would change (Before: the kernel's,
+	// After: the recorded original), for down's diff.
+	restores(e *env) []report.Change
+}
+
+// decodeStep rebuilds a step from its journal record and refuses values no
+// vfbypass writes (see validate.go). totalVFs is the PF's sriov_totalvfs;
+// a negative one (unknown: the PF is gone or shows no SR-IOV) bounds VF
+// indexes at 255.
+func decodeStep(kind string, rec json.RawMessage, totalVFs int) (step, error) {
+	var s step
+	switch kind {
+	case "numvfs":
+		s = &numVFsStep{}
+	case "probe-vfs":
+		s = &probeVFsStep{}
+	case "vf-config":
+		s = &vfConfigStep{}
+	case "module":
+		s = &moduleStep{}
+	case "noiommu":
+		s = &noIOMMUStep{}
+	case "bind":
+		s = &bindStep{}
+	case "ntuple":
+		s = &ntupleStep{}
+	case "rss-indir":
+		s = &rssIndirStep{}
+	case "lro":
+		s = &lroStep{}
+	default:
+		return nil, fmt.Errorf("journal step kind %q is not known to this vfbypass", kind)
+	}
+	dec := json.NewDecoder(bytes.NewReader(rec))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(s); err != nil {
+		return nil, fmt.Errorf("journal step %s: %w", kind, err)
+	}
+	if totalVFs < 0 {
+		totalVFs = maxVFsUnknown
+	}
+	v, ok := s.(validator)
+	if !ok {
+		return nil, fmt.Errorf("journal step %s: no check for its record", kind)
+	}
+	if err := v.validate(totalVFs); err != nil {
+		return nil, fmt.Errorf("journal step %s: %w", kind, err)
+	}
+	return s, nil
+}
+
+// decodeEntry rebuilds the step of a journal entry (decodeStep) and
+// refuses an entry whose id is not its record's: an entry "vf0-config" of
+// kind "module" is not one vfbypass wrote, and every reader of the
+// journal finds a step by its id and takes its type from its kind.
+func decodeEntry(ent *journal.Entry, totalVFs int) (step, error) {
+	s, err := decodeStep(ent.Kind, ent.Undo, totalVFs)
+	if err != nil {
+		return nil, err
+	}
+	if s.id() != ent.ID {
+		return nil, fmt.Errorf("journal step %s: its record (kind %s) is that of step %s", ent.ID, ent.Kind, s.id())
+	}
+	return s, nil
+}
+
+// earlier is old, the same step's record of an earlier run, as the type
+// of the step keeping it; decodeEntry makes another type impossible, and
+// this makes it an error rather than a panic.
+func earlier[T step](old step) (T, error) {
+	o, ok := old.(T)
+	if !ok {
+		var s T
+		return o, fmt.Errorf("journal step %s: the earlier record is of kind %s, not %s", old.id(), old.kind(), s.kind())
+	}
+	return o, nil
+}
+
+// done reports whether the kernel is already in s's wanted state.
+func done(s step, e *env) (bool, error) {
+	c, err := s.changes(e)
+	return err == nil && len(c) == 0, err
+}
+
+// change is one field's difference, for the steps' changes methods.
+func change(field, have, want string) []report.Change {
+	if have == want {
+		return nil
+	}
+	return []report.Change{{Field: field, Before: have, After: want}}
+}
+
+// undoDescriber is a step that says what its undo does, in the words of
+// that action ("switch ntuple filters off"), for down's progress and
+// result; the journal's Desc says what the step did.
+type undoDescriber interface {
+	describeUndo(e *env) string
+}
+
+// undoDesc describes the undo of the journal entry ent, decoded as s.
+func undoDesc(s step, e *env, ent *journal.Entry) string {
+	if u, ok := s.(undoDescriber); ok {
+		return u.describeUndo(e)
+	}
+	return "undo: " + ent.Desc
+}
+
+// vfField names a VF's managed field in diffs: vf0.mac.
+func vfField(k int, name string) string { return "vf" + strconv.Itoa(k) + "." + name }
+
+// kernelDriver is the wanted driver of a VF left to the kernel, in diffs.
+const kernelDriver = "kernel driver"
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
