@@ -12,6 +12,13 @@ import (
 	"github.com/vfbypass/vfbypass/internal/vfio"
 )
 
+var (
+	_ step      = (*bindStep)(nil)
+	_ validator = (*bindStep)(nil)
+)
+
+// bindStep binds a VF to a driver (vfio-pci) through driver_override,
+// unbind and drivers_probe, and records the VF's binding before.
 type bindStep struct {
 	Index  int          `json:"index"`
 	Driver string       `json:"driver"`

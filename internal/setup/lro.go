@@ -8,6 +8,11 @@ import (
 	"github.com/vfbypass/vfbypass/internal/report"
 )
 
+var (
+	_ step      = (*lroStep)(nil)
+	_ validator = (*lroStep)(nil)
+)
+
 // lroStep switches large receive offload off: ixgbe_xdp_setup refuses a
 // native XDP program while RSC is on, and generic XDP would switch it off
 // itself (dev_disable_lro), unjournaled.

@@ -8,6 +8,13 @@ import (
 	"github.com/vfbypass/vfbypass/internal/vfio"
 )
 
+var (
+	_ step      = (*moduleStep)(nil)
+	_ validator = (*moduleStep)(nil)
+)
+
+// moduleStep loads a kernel module (vfio-pci) and records whether it was
+// loaded.
 type moduleStep struct {
 	Name      string `json:"name"`
 	WasLoaded bool   `json:"was_loaded"`

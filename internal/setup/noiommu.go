@@ -9,6 +9,13 @@ import (
 	"github.com/vfbypass/vfbypass/internal/vfio"
 )
 
+var (
+	_ step      = (*noIOMMUStep)(nil)
+	_ validator = (*noIOMMUStep)(nil)
+)
+
+// noIOMMUStep switches vfio's unsafe no-IOMMU mode on and records the
+// parameter's value.
 type noIOMMUStep struct {
 	Old string `json:"old"`
 }

@@ -8,6 +8,13 @@ import (
 	"github.com/vfbypass/vfbypass/internal/report"
 )
 
+var (
+	_ step      = (*ntupleStep)(nil)
+	_ validator = (*ntupleStep)(nil)
+)
+
+// ntupleStep switches the PF's ntuple filters on and records whether they
+// were.
 type ntupleStep struct {
 	Old bool `json:"old"`
 }

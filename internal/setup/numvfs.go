@@ -9,6 +9,14 @@ import (
 	"github.com/vfbypass/vfbypass/internal/sriov"
 )
 
+var (
+	_ step      = (*numVFsStep)(nil)
+	_ validator = (*numVFsStep)(nil)
+)
+
+// numVFsStep sets the PF's VF count (sriov_numvfs), through 0 when the
+// count changes, and records the count and sriov_drivers_autoprobe it
+// replaced.
 type numVFsStep struct {
 	Want int `json:"want"`
 	Old  int `json:"old"`

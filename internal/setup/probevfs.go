@@ -9,6 +9,14 @@ import (
 	"github.com/vfbypass/vfbypass/internal/vfio"
 )
 
+var (
+	_ step      = (*probeVFsStep)(nil)
+	_ validator = (*probeVFsStep)(nil)
+)
+
+// probeVFsStep binds the VFs left to the kernel to their driver
+// (drivers_probe) after the VFs were created with autoprobe off, as
+// autoprobe would have.
 type probeVFsStep struct {
 	VFs []int `json:"vfs"`
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/vfbypass/vfbypass/internal/vfio"
 )
 
+var _ step = (*releaseStep)(nil)
+
 // releaseStep undoes an earlier run's bind of a VF the request no longer
 // gives to vfio-pci: the VF gets the binding it had before (its kernel
 // driver, through drivers_probe when it had none because the VFs were

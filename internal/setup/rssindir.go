@@ -11,6 +11,11 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/flows"
 )
 
+var (
+	_ step      = (*rssIndirStep)(nil)
+	_ validator = (*rssIndirStep)(nil)
+)
+
 // rssIndirStep takes one queue out of the PF's RSS indirection table.
 type rssIndirStep struct {
 	// Queue is the hidden queue; Want the table written (every queue but

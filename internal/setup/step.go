@@ -58,9 +58,9 @@ type step interface {
 }
 
 // decodeStep rebuilds a step from its journal record and refuses values no
-// vfbypass writes (see validate.go). totalVFs is the PF's sriov_totalvfs;
-// a negative one (unknown: the PF is gone or shows no SR-IOV) bounds VF
-// indexes at 255.
+// vfbypass writes (each kind's validate, with the checks of validate.go).
+// totalVFs is the PF's sriov_totalvfs; a negative one (unknown: the PF is
+// gone or shows no SR-IOV) bounds VF indexes at 255.
 func decodeStep(kind string, rec json.RawMessage, totalVFs int) (step, error) {
 	var s step
 	switch kind {

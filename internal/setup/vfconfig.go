@@ -11,6 +11,13 @@ import (
 	"github.com/vfbypass/vfbypass/internal/report"
 )
 
+var (
+	_ step      = (*vfConfigStep)(nil)
+	_ validator = (*vfConfigStep)(nil)
+)
+
+// vfConfigStep sets a VF's MAC, VLAN/QoS, trust and spoofchk over
+// rtnetlink, recording the values of the fields it sets.
 type vfConfigStep struct {
 	Index int        `json:"index"`
 	Want  vfSettings `json:"want"`
@@ -180,6 +187,8 @@ func (s *vfConfigStep) validate(total int) error {
 	return s.Old.validate("old")
 }
 
+// vfSettings are the VF fields set over rtnetlink; a field left empty
+// (nil) is not managed.
 type vfSettings struct {
 	MAC      string `json:"mac,omitempty"`
 	VLAN     *int   `json:"vlan,omitempty"`
