@@ -108,6 +108,7 @@ func (u *upRun) openJournal() {
 func (u *upRun) applyBatch(ctx context.Context, batch []step) ([]*applied, error) {
 	var todo []*applied
 	var descs []string
+	var runs []step // what is applied of each: a repair leaves held fields out
 	for _, s := range batch {
 		if err := ctx.Err(); err != nil {
 			return todo, fmt.Errorf("interrupted before %s: %w", s.id(), err)
@@ -121,12 +122,17 @@ func (u *upRun) applyBatch(ctx context.Context, batch []step) ([]*applied, error
 			u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: desc, Status: "already"})
 			continue
 		}
+		run := u.repairView(s, c)
+		if run == nil {
+			u.res.Steps = append(u.res.Steps, heldStep(s.id(), desc, c))
+			continue
+		}
 		a, err := u.entryFor(s)
 		if err != nil {
 			return todo, fmt.Errorf("record state before %s: %w", s.id(), err)
 		}
 		a.ent.State = journal.Pending
-		todo, descs = append(todo, a), append(descs, desc)
+		todo, descs, runs = append(todo, a), append(descs, desc), append(runs, run)
 	}
 	if len(todo) == 0 {
 		return nil, nil
@@ -141,7 +147,7 @@ func (u *upRun) applyBatch(ctx context.Context, batch []step) ([]*applied, error
 			}
 		}
 		u.opts.Progress(descs[i])
-		if err := a.s.apply(ctx, u.e); err != nil {
+		if err := runs[i].apply(ctx, u.e); err != nil {
 			u.res.Steps = append(u.res.Steps, StepResult{ID: a.s.id(), Action: descs[i], Status: "failed", Error: err.Error()})
 			return todo, fmt.Errorf("%s: %w", a.s.id(), err)
 		}

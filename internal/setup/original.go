@@ -350,10 +350,11 @@ func (u *upRun) planFlush() error {
 // putBackFlushed installs the operator's rules that the numvfs step
 // flushed or an earlier reset took away, before the config's rules go in.
 func (u *upRun) putBackFlushed() {
-	if len(u.flush.again) == 0 {
+	again := slices.DeleteFunc(slices.Clone(u.flush.again), func(r OriginalRule) bool { return u.opts.holds(ruleField(r.Location)) })
+	if len(again) == 0 {
 		return
 	}
-	done, left, err := putBackRules(u.h, u.pf.Name, u.flush.again)
+	done, left, err := putBackRules(u.h, u.pf.Name, again)
 	if err != nil {
 		u.res.Warn("the ntuple rules that were on %s before up are not installed again: %v", u.pf.Name, err)
 		return

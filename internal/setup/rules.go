@@ -107,6 +107,7 @@ func (u *upRun) planRules() (rulePlan, error) {
 			p.left = append(p.left, st)
 		}
 	}
+	u.repairRules(&p)
 	return p, nil
 }
 
@@ -210,7 +211,9 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		return err
 	}
 	opts := u.steerOptions()
-	if len(u.req.Rules) > 0 {
+	// A repair holding a rule leaves the config's rules to their records
+	// (repairRules): adding them would install the held ones too.
+	if len(u.req.Rules) > 0 && !u.opts.holdsRules() {
 		if len(p.add) > 0 {
 			u.opts.Progress(fmt.Sprintf("install %s", report.Count(len(p.add), "ntuple rule")))
 		}

@@ -34,8 +34,10 @@ type Options struct {
 	// Progress, when set, is told about each step as it starts.
 	Progress func(string)
 	// repairOf is the journal's request RepairDrift brings the PF back to
-	// (nil: a plain up); see repairdrift.go.
+	// (nil: a plain up); hold are the fields it leaves drifted. See
+	// repairdrift.go.
 	repairOf []byte
+	hold     map[string]bool
 }
 
 func (o *Options) defaults() {
@@ -55,7 +57,7 @@ type StepResult struct {
 	ID     string `json:"id"`
 	Action string `json:"action"`
 	// Status: applied, already, would-apply, rolled-back, failed, undone,
-	// unchanged, would-undo, left, repaired.
+	// unchanged, would-undo, left, repaired, held (RepairDrift).
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
 }

@@ -35,7 +35,7 @@ func (w *watcher) reconcile(ctx context.Context, tr trigger) bool {
 	var rerr error
 	for range maxRequestRetries {
 		// A repair under way is finished even when ctx ends (SIGTERM).
-		_, rerr = setup.RepairDrift(context.WithoutCancel(ctx), w.h, w.cfg.PF, w.cfg.Options)
+		_, rerr = setup.RepairDrift(context.WithoutCancel(ctx), w.h, w.cfg.PF, nil, w.cfg.Options)
 		if !errors.Is(rerr, setup.ErrRequestChanged) {
 			break
 		}
