@@ -24,6 +24,8 @@ type fieldHistory struct {
 	last   time.Time
 	streak int
 	until  time.Time
+	// heldNoted: the backoff ending at until was reported as held.
+	heldNoted time.Time
 }
 
 // fights tracks the fields' histories.
@@ -46,6 +48,18 @@ func (f *fights) until(field string) time.Time {
 		return h.until
 	}
 	return time.Time{}
+}
+
+// holding returns when field's backoff ends, and whether this is the
+// first time it is asked during that backoff.
+func (f *fights) holding(field string) (time.Time, bool) {
+	h := f.m[field]
+	if h == nil {
+		return time.Time{}, false
+	}
+	first := !h.heldNoted.Equal(h.until)
+	h.heldNoted = h.until
+	return h.until, first
 }
 
 // tried records a repair of field at now; it returns how long the next

@@ -34,7 +34,7 @@ func NewMetrics(pf string, b BuildInfo) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		repairs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vfbypass_watch_repairs_total", ConstLabels: c,
-			Help: "Drifted fields the watcher handled, by field kind (rule, vf.mac, rss.indir...) and result (repaired, failed, unrepairable, backoff)."},
+			Help: "Drifted fields the watcher handled, by field kind (rule, vf.mac, rss.indir...) and result (repaired, failed, unrepairable, backoff, held)."},
 			[]string{"field", "result"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vfbypass_watch_events_total", ConstLabels: c,
 			Help: "Kernel notifications about the PF the watcher received, by kind."}, []string{"kind"}),

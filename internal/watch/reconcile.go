@@ -27,15 +27,17 @@ func (w *watcher) reconcile(ctx context.Context, tr trigger) bool {
 		w.cfg.Metrics.setDrift(0)
 		return true
 	}
-	todo := w.due(drift, start)
+	todo, held := w.due(drift, start)
 	if len(todo) == 0 {
 		w.finish(tr, start, drift, nil, nil)
 		return false
 	}
+	w.noteHeld(tr, held)
 	var rerr error
 	for range maxRequestRetries {
-		// A repair under way is finished even when ctx ends (SIGTERM).
-		_, rerr = setup.RepairDrift(context.WithoutCancel(ctx), w.h, w.cfg.PF, nil, w.cfg.Options)
+		// A repair under way is finished even when ctx ends (SIGTERM); it
+		// leaves the fields in backoff as they are.
+		_, rerr = setup.RepairDrift(context.WithoutCancel(ctx), w.h, w.cfg.PF, fieldsOf(held), w.cfg.Options)
 		if !errors.Is(rerr, setup.ErrRequestChanged) {
 			break
 		}
@@ -59,15 +61,40 @@ func (w *watcher) drift() ([]setup.Drift, bool, error) {
 	return setup.DriftOf(w.h, w.cfg.PF, w.cfg.Options.StateDir)
 }
 
-// due is the drift that may be repaired now; the rest is in backoff.
-func (w *watcher) due(drift []setup.Drift, now time.Time) []setup.Drift {
-	var out []setup.Drift
+// due splits the drift into what may be repaired now and what is in
+// backoff (held: the repair leaves it as it is).
+func (w *watcher) due(drift []setup.Drift, now time.Time) (todo, held []setup.Drift) {
 	for _, d := range drift {
 		if w.fights.due(d.Field, now) {
-			out = append(out, d)
+			todo = append(todo, d)
+		} else {
+			held = append(held, d)
 		}
 	}
+	return todo, held
+}
+
+func fieldsOf(drift []setup.Drift) []string {
+	out := make([]string, 0, len(drift))
+	for _, d := range drift {
+		out = append(out, d.Field)
+	}
 	return out
+}
+
+// noteHeld logs, once per backoff, each field a repair leaves drifted
+// because it is in backoff.
+func (w *watcher) noteHeld(tr trigger, held []setup.Drift) {
+	now := time.Now()
+	for _, d := range held {
+		until, first := w.fights.holding(d.Field)
+		if !first {
+			continue
+		}
+		w.cfg.Log(Record{Time: now, Trigger: tr.name, Field: d.Field, Want: d.Want, Have: d.Have, Result: "held",
+			Message: "left drifted while other fields are repaired: it is in backoff until " + until.Format(time.RFC3339)})
+		w.cfg.Metrics.repair(d.Field, "held")
+	}
 }
 
 // report logs and counts what became of each field of todo, given the

@@ -79,7 +79,8 @@ type Record struct {
 	Field   string    `json:"field,omitempty"`
 	Want    string    `json:"want,omitempty"`
 	Have    string    `json:"have,omitempty"`
-	// Result: repaired, failed, unrepairable, backoff; a note has none.
+	// Result: repaired, failed, unrepairable, backoff, held (left
+	// drifted while other fields were repaired); a note has none.
 	Result string `json:"result,omitempty"`
 	// LatencyMS is from the trigger (the first event of a burst) to the
 	// end of the repair.

@@ -3,6 +3,7 @@ package watch_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -256,6 +257,54 @@ func TestWatchBacksOffAFight(t *testing.T) {
 	}
 	if b := w.records("vf0.mac", "backoff"); len(b) != 2 || !strings.Contains(b[1].Message, "1.4s") {
 		t.Fatalf("backoff records %v; want a second saying 1.4s", b)
+	}
+}
+
+// TestWatchRepairLeavesAFieldInBackoff: while VF 0's MAC is in backoff
+// (another manager keeps setting it), VF 1's MAC drifts: the repair puts VF
+// 1's back and leaves VF 0's as the other manager set it, logged once as
+// held.
+func TestWatchRepairLeavesAFieldInBackoff(t *testing.T) {
+	s := newSim(t, setup.Request{PF: "eth3", NumVFs: 2, Driver: "none", VFs: []setup.VFRequest{
+		{Index: 0, MAC: "02:00:00:00:00:0a"}, {Index: 1, MAC: "02:00:00:00:00:1a"}}})
+	w := s.watch(watch.Config{Resync: time.Hour, Backoff: watch.Backoff{Window: time.Minute, After: 3, Min: 10 * time.Second, Max: 20 * time.Second}})
+	set := func(vf int, mac string) {
+		hw, _ := net.ParseMAC(mac)
+		if err := s.h.Links.SetVFMAC("eth3", vf, hw); err != nil {
+			t.Fatal(err)
+		}
+		s.event(host.EventVF, fmt.Sprintf("vf %d mac", vf))
+	}
+	for i := 1; i <= 3; i++ {
+		set(0, "02:00:00:00:00:0b")
+		if !until(5*time.Second, func() bool { return len(w.records("vf0.mac", "repaired")) == i }) {
+			t.Fatalf("repair %d of vf0.mac not logged: %v", i, w.log)
+		}
+	}
+	if b := w.records("vf0.mac", "backoff"); len(b) != 1 {
+		t.Fatalf("backoff records %v; want one", b)
+	}
+	set(0, "02:00:00:00:00:0b")
+	set(1, "02:00:00:00:00:1b")
+	if !until(5*time.Second, func() bool { return len(w.records("vf1.mac", "repaired")) == 1 }) {
+		t.Fatalf("vf1.mac not repaired while vf0.mac is in backoff: %v", w.log)
+	}
+	vfs, err := s.h.Links.VFs("eth3")
+	if err != nil || vfs[0].MAC.String() != "02:00:00:00:00:0b" || vfs[1].MAC.String() != "02:00:00:00:00:1a" {
+		t.Fatalf("VFs after the repair: %+v %v; want VF 0 still 02:00:00:00:00:0b (in backoff), VF 1 back to 02:00:00:00:00:1a", vfs, err)
+	}
+	if n := len(w.records("vf0.mac", "repaired")); n != 3 {
+		t.Fatalf("vf0.mac repaired %d times; want 3 (none during its backoff)", n)
+	}
+	set(1, "02:00:00:00:00:1c")
+	if !until(5*time.Second, func() bool { return len(w.records("vf1.mac", "repaired")) == 2 }) {
+		t.Fatalf("vf1.mac not repaired a second time: %v", w.log)
+	}
+	if h := w.records("vf0.mac", "held"); len(h) != 1 || h[0].Have != "02:00:00:00:00:0b" {
+		t.Fatalf("held records of vf0.mac %v; want one, once per backoff, with the other manager's MAC", h)
+	}
+	if d := s.drift(); len(d) != 1 || d[0].Field != "vf0.mac" {
+		t.Fatalf("drift %v; want only vf0.mac", d)
 	}
 }
 
