@@ -212,8 +212,7 @@ func runWith(stdin *os.File, args []string, stdout, stderr io.Writer) int {
 // usageError makes an error cobra found in the command line a bad-input
 // error (exit 2) with a fix, keeping one that already is.
 func usageError(err error) error {
-	var oe *outcome.Error
-	if errors.As(err, &oe) {
+	if outcome.Of(err) != nil {
 		return err
 	}
 	msg, suggest, _ := strings.Cut(err.Error(), "\n\nDid you mean this?\n")

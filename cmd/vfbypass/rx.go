@@ -60,7 +60,7 @@ it is installed, "vfbypass rx --help" shows its flags. To get it:
 			// given before "rx" and the words after it: -q, -v and -o
 			// mean the same to vfbypass-rx.
 			err = syscall.Exec(path, append([]string{path}, args...), append(os.Environ(), rxCalledAs))
-			return outcome.WithCode(outcome.Failed, fmt.Errorf("run %s: %w", path, err))
+			return outcome.Failed(fmt.Errorf("run %s: %w", path, err))
 		},
 	}
 }

@@ -40,13 +40,13 @@ func queueRx(args []string) bool {
 func runQueueRx(g *globals, path string, args []string) error {
 	fromRx, rxOut, err := os.Pipe()
 	if err != nil {
-		return outcome.WithCode(outcome.Failed, fmt.Errorf("run %s: %w", path, err))
+		return outcome.Failed(fmt.Errorf("run %s: %w", path, err))
 	}
 	rxIn, toRx, err := os.Pipe()
 	if err != nil {
 		fromRx.Close()
 		rxOut.Close()
-		return outcome.WithCode(outcome.Failed, fmt.Errorf("run %s: %w", path, err))
+		return outcome.Failed(fmt.Errorf("run %s: %w", path, err))
 	}
 	cmd := exec.Command(path, args...)
 	// The loop and this process share stderr: one writer at a time when
@@ -67,7 +67,7 @@ func runQueueRx(g *globals, path string, args []string) error {
 	link := cli.NewRepairLink(toRx, fromRx)
 	defer link.Close()
 	if err != nil {
-		return outcome.WithCode(outcome.Failed, fmt.Errorf("run %s: %w", path, err))
+		return outcome.Failed(fmt.Errorf("run %s: %w", path, err))
 	}
 	done := make(chan struct{})
 	defer close(done)
@@ -145,22 +145,18 @@ func repairFor(m cli.RepairMsg, after string, stderr io.Writer) error {
 	return err
 }
 
-// rxExit is the command's outcome: the loop's exit code (its report is
-// printed already), or Failed when the last repair failed after a loop
-// that succeeded.
+// rxExit is the command's outcome: the loop's exit (its report is printed
+// already, its exit code passes through), or a failure when the last repair
+// failed after a loop that succeeded.
 func rxExit(path string, werr, rerr error) error {
 	var ee *exec.ExitError
 	switch {
 	case errors.As(werr, &ee):
-		code := ee.ExitCode()
-		if code < 0 {
-			code = outcome.Failed // killed by a signal
-		}
-		return cli.Printed{Err: &outcome.Error{Code: code, Err: fmt.Errorf("%s: %w", path, werr)}}
+		return cli.Printed{Err: &cli.ChildExit{Path: path, Err: werr}}
 	case werr != nil:
-		return outcome.WithCode(outcome.Failed, fmt.Errorf("run %s: %w", path, werr))
+		return outcome.Failed(fmt.Errorf("run %s: %w", path, werr))
 	case rerr != nil:
-		return cli.Printed{Err: outcome.WithCode(outcome.Failed, rerr)}
+		return cli.Printed{Err: outcome.Failed(rerr)}
 	}
 	return nil
 }

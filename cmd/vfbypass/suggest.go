@@ -43,8 +43,8 @@ func (g *globals) unknownPF(name, what string) error {
 // suggestPF adds "did you mean" to a bad-input error about the command's
 // PF when that PF is no interface here and an SR-IOV PF's name is close.
 func (g *globals) suggestPF(err error) error {
-	var e *outcome.Error
-	if err == nil || g.pfArg == "" || !errors.As(err, &e) || e.Code != outcome.BadInput || g.interfaceExists(g.pfArg) {
+	var e *outcome.BadInput
+	if err == nil || g.pfArg == "" || !outcome.Is[*outcome.BadInput](err) || !errors.As(err, &e) || g.interfaceExists(g.pfArg) {
 		return err
 	}
 	if near := nearestName(g.pfArg, cli.SRIOVPFs(g.HostRoot)); near != "" && !strings.Contains(e.Fix, "did you mean") {

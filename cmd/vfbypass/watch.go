@@ -162,7 +162,7 @@ func (o *watchFlags) run(g *globals, cmd *cobra.Command, args []string, res *wat
 	case errors.Is(err, setup.ErrNotUp):
 		return outcome.Invalid(fmt.Sprintf("run 'vfbypass up %s' first (or pass --wait-for-up)", pf), "%v", err)
 	case err != nil:
-		return err // an *outcome.Error keeps its code; anything else is exit 1
+		return err // its outcome decides the exit code
 	case ctx.Err() != nil:
 		res.Stopped = "signal"
 	default:

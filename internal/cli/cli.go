@@ -111,7 +111,7 @@ func (p Printed) Unwrap() error { return p.Err }
 // again.
 func (g *Globals) Emit(res report.Result, err error) error {
 	if err != nil {
-		report.SetError(res, err)
+		report.SetError(res, err, ExitCode(err))
 	}
 	switch {
 	case g.Output == "json":
@@ -137,7 +137,7 @@ func (g *Globals) Emit(res report.Result, err error) error {
 // whose earlier lines the command wrote), and returns err marked as
 // printed.
 func (g *Globals) EmitLine(res report.Result, err error) error {
-	report.SetError(res, err)
+	report.SetError(res, err, ExitCode(err))
 	var b bytes.Buffer
 	if jerr := report.JSON(&b, res); jerr != nil && err == nil {
 		return jerr
@@ -160,30 +160,28 @@ func (g *Globals) EmitLine(res report.Result, err error) error {
 // and returns the process exit code for err.
 func (g *Globals) Exit(err error) int {
 	if err == nil {
-		return outcome.OK
+		return ExitCode(nil)
 	}
 	var p Printed
 	if !errors.As(err, &p) {
 		if g.Output == "json" {
 			r := &report.Plain{}
-			report.SetError(r, err)
+			report.SetError(r, err, ExitCode(err))
 			_ = report.JSON(g.Stdout, r)
 		} else {
 			PrintError(g.Stderr, err)
 		}
 	}
-	code := outcome.Code(err)
 	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "accepts ") || strings.Contains(err.Error(), "arg(s)") {
-		code = outcome.BadInput
+		err = &outcome.BadInput{Err: err}
 	}
-	return code
+	return ExitCode(err)
 }
 
 // PrintError writes err and its fix for a person.
 func PrintError(w io.Writer, err error) {
-	var e *outcome.Error
-	if errors.As(err, &e) && e.Fix != "" {
-		fmt.Fprintf(w, "vfbypass: %v\n  fix: %s\n", e.Err, e.Fix)
+	if e := outcome.Of(err); e != nil && outcome.FixOf(e) != "" {
+		fmt.Fprintf(w, "vfbypass: %v\n  fix: %s\n", e.Unwrap(), outcome.FixOf(e))
 		return
 	}
 	fmt.Fprintf(w, "vfbypass: %v\n", err)

@@ -9,8 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
-
-	"github.com/vfbypass/vfbypass/internal/outcome"
 )
 
 // ManEntry is one tagged paragraph of a man page section: a term (an exit
@@ -23,18 +21,6 @@ type ManSections struct {
 	ExitStatus  []ManEntry
 	Files       []ManEntry
 	Environment []ManEntry
-}
-
-// ExitStatus is the exit-code contract (docs/json.md) in man page terms.
-// The receive loop uses the first three.
-func ExitStatus() []ManEntry {
-	return []ManEntry{
-		{fmt.Sprint(outcome.OK), "success, also when nothing had to change"},
-		{fmt.Sprint(outcome.Failed), "failed; what had been applied was rolled back"},
-		{fmt.Sprint(outcome.BadInput), "bad usage or input: nothing was touched; the message names the value and a fix"},
-		{fmt.Sprint(outcome.RollbackIncomplete), "failed, and the rollback could not finish: the message lists what is still applied, and the journal keeps it for down"},
-		{fmt.Sprint(outcome.Drift), "status --check: a PF has drifted from what vfbypass set up"},
-	}
 }
 
 // roff writes a section of tagged paragraphs.

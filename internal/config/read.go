@@ -26,7 +26,7 @@ const Stdin = "-"
 // that is stdin itself (/dev/stdin, /proc/self/fd/0, pipes included) reads
 // stdin; anything else must be a regular file. A FIFO, device, socket or
 // directory other than stdin is refused before it is opened, so that
-// reading never blocks on it. Errors are bad input (exit 2).
+// reading never blocks on it. Errors are bad input (*outcome.BadInput).
 func Read(path string, stdin *os.File) ([]byte, error) {
 	if path == Stdin {
 		if stdin == nil {

@@ -71,8 +71,8 @@ func TestRead(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), want) || outcome.FixOf(err) == "" {
-				t.Fatalf("Read error %v (exit %d), want exit 2 with %q and a fix", err, outcome.Code(err), want)
+			if err == nil || !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), want) || outcome.FixOf(err) == "" {
+				t.Fatalf("Read error %v (outcome %T), want exit 2 with %q and a fix", err, outcome.Of(err), want)
 			}
 		})
 	}
@@ -154,7 +154,7 @@ func TestReadRefusesTerminal(t *testing.T) {
 	}
 	defer tty.Close()
 	for _, path := range []string{Stdin, name} {
-		if _, err := Read(path, tty); err == nil || outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "is a terminal") {
+		if _, err := Read(path, tty); err == nil || !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "is a terminal") {
 			t.Errorf("Read(%s) with a terminal on stdin = %v, want exit 2 saying it is a terminal", path, err)
 		}
 	}
@@ -190,7 +190,7 @@ func TestReadRefusesConfigOthersCanWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := Read(p, nil)
-		if tc.ok != (err == nil) || (err != nil && (outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "chmod go-w "+p))) {
+		if tc.ok != (err == nil) || (err != nil && (!outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "chmod go-w "+p))) {
 			t.Errorf("mode %04o: %v; want ok=%v, else exit 2 with chmod go-w", tc.mode, err, tc.ok)
 		}
 	}

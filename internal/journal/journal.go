@@ -42,7 +42,7 @@ import (
 // read: their rule records' words are replaced by the display of their
 // spec when they are loaded, since vfbypass never acts on those words.
 // A new step kind or a new optional field is not a new version: a
-// vfbypass that does not know a kind refuses the journal (exit 2) rather
+// vfbypass that does not know a kind refuses the journal (bad input) rather
 // than misreading it.
 const Version = 3
 
@@ -254,11 +254,10 @@ func (s Store) Load(pf string) (*Journal, error) {
 		return nil, err
 	}
 	b, err := readJournal(p)
-	var refused *outcome.Error
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return nil, nil
-	case errors.As(err, &refused):
+	case outcome.Of(err) != nil:
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("read journal %s: %w", p, err)
@@ -446,7 +445,7 @@ func lockFile(f host.FS, pf string) (string, error) {
 // Lock takes the lock of pf on host f, waiting up to timeout for another
 // vfbypass run on the same PF to finish (in any state directory), then
 // removes the temporary files a killed run left in the state directory.
-// An interface that does not exist is exit 2 wrapping
+// An interface that does not exist is *outcome.BadInput wrapping
 // sriov.ErrNoInterface, and nothing is created.
 func (s Store) Lock(f host.FS, pf string, timeout time.Duration) (*Lock, error) {
 	if _, err := s.path(pf, ".lock"); err != nil {
@@ -548,11 +547,11 @@ func (s Store) CheckWritable() error {
 }
 
 // mkdir creates the state directory, explaining what stands in its way.
-// Those errors are bad input (exit 2) without a fix of their own: the
+// Those errors are bad input (*outcome.BadInput) without a fix of their own: the
 // caller knows which flag or setting named the directory.
 func (s Store) mkdir() error {
 	bad := func(format string, args ...any) error {
-		return &outcome.Error{Code: outcome.BadInput, Err: fmt.Errorf(format, args...)}
+		return &outcome.BadInput{Err: fmt.Errorf(format, args...)}
 	}
 	if s.Dir == "" {
 		return bad("the state directory is empty (--state-dir \"\")")

@@ -228,8 +228,8 @@ func TestStateDirRefusals(t *testing.T) {
 				continue
 			}
 			err := f()
-			if err == nil || !strings.Contains(err.Error(), c.want) || outcome.Code(err) != outcome.BadInput {
-				t.Errorf("%s with --state-dir %q, PF %q: %v (exit %d); want exit 2 and %q", op, c.dir, c.pf, err, outcome.Code(err), c.want)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !outcome.Is[*outcome.BadInput](err) {
+				t.Errorf("%s with --state-dir %q, PF %q: %v (outcome %T); want exit 2 and %q", op, c.dir, c.pf, err, outcome.Of(err), c.want)
 			}
 		}
 	}

@@ -50,8 +50,8 @@ func TestLockOfAMissingPFCreatesNothing(t *testing.T) {
 	h := testHost(t)
 	s := journal.Store{Dir: filepath.Join(t.TempDir(), "state")}
 	_, err := s.Lock(h, "eth9", time.Second)
-	if outcome.Code(err) != outcome.BadInput || !errors.Is(err, sriov.ErrNoInterface) || !strings.Contains(err.Error(), "eth9") {
-		t.Fatalf("Lock(eth9) = %v (exit %d); want exit 2, no such interface", err, outcome.Code(err))
+	if !outcome.Is[*outcome.BadInput](err) || !errors.Is(err, sriov.ErrNoInterface) || !strings.Contains(err.Error(), "eth9") {
+		t.Fatalf("Lock(eth9) = %v (outcome %T); want exit 2, no such interface", err, outcome.Of(err))
 	}
 	for _, p := range []string{s.Dir, filepath.Join(h.Root(), "run")} {
 		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
@@ -84,8 +84,8 @@ func TestLinksAndLaxStateDirsAreRefused(t *testing.T) {
 	if err := os.Symlink(victim, s.Path("eth3")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Load("eth3"); outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "symbolic link") {
-		t.Errorf("Load through a link: %v (exit %d); want exit 2", err, outcome.Code(err))
+	if _, err := s.Load("eth3"); !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("Load through a link: %v (outcome %T); want exit 2", err, outcome.Of(err))
 	}
 	if err := os.Remove(s.Path("eth3")); err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func TestLinksAndLaxStateDirsAreRefused(t *testing.T) {
 		"Load":          func() error { _, err := s.Load("eth3"); return err },
 		"CheckWritable": s.CheckWritable,
 	} {
-		if err := f(); outcome.Code(err) != outcome.BadInput || !strings.Contains(outcome.FixOf(err), "chmod 700 "+s.Dir) {
+		if err := f(); !outcome.Is[*outcome.BadInput](err) || !strings.Contains(outcome.FixOf(err), "chmod 700 "+s.Dir) {
 			t.Errorf("%s on a mode 0777 state directory: %v; want exit 2 and 'chmod 700'", op, err)
 		}
 	}
@@ -108,7 +108,7 @@ func TestLinksAndLaxStateDirsAreRefused(t *testing.T) {
 		if err := os.Chown(s.Dir, 4321, 4321); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Load("eth3"); outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "uid 4321") {
+		if _, err := s.Load("eth3"); !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "uid 4321") {
 			t.Errorf("Load from a directory owned by uid 4321: %v; want exit 2", err)
 		}
 	}
@@ -176,8 +176,8 @@ func TestLaxLockDirIsRefused(t *testing.T) {
 			if err == nil {
 				l.Unlock()
 			}
-			if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "lock directory") {
-				t.Errorf("Lock with a lock directory that is %s: %v (exit %d); want exit 2", name, err, outcome.Code(err))
+			if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "lock directory") {
+				t.Errorf("Lock with a lock directory that is %s: %v (outcome %T); want exit 2", name, err, outcome.Of(err))
 			}
 		})
 	}

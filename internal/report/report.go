@@ -4,7 +4,6 @@ package report
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -75,18 +74,18 @@ type Result interface {
 	Text(w io.Writer)
 }
 
-// SetError records err in the result's JSON form.
-func SetError(r Result, err error) {
+// SetError records err, which ends the command with exitCode, in the
+// result's JSON form.
+func SetError(r Result, err error, exitCode int) {
 	if err == nil {
 		return
 	}
 	c := r.Base()
 	msg := err.Error()
-	var oe *outcome.Error
-	if errors.As(err, &oe) && oe.Fix != "" && err == error(oe) {
-		msg = oe.Err.Error()
+	if oe := outcome.Of(err); oe != nil && outcome.FixOf(oe) != "" && err == error(oe) {
+		msg = oe.Unwrap().Error()
 	}
-	c.Error = &ErrorInfo{Message: msg, Fix: outcome.FixOf(err), ExitCode: outcome.Code(err)}
+	c.Error = &ErrorInfo{Message: msg, Fix: outcome.FixOf(err), ExitCode: exitCode}
 }
 
 // SchemaVersion is the version of the JSON results (docs/json.md): it

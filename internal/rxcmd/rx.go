@@ -81,7 +81,7 @@ func (o *rxOptions) afterAttach(res *rxResult) error {
 	}
 	m, err := o.repair.Attached()
 	if err != nil {
-		return outcome.WithCode(outcome.Failed, fmt.Errorf("wait for 'vfbypass rx' to put the table and the rules of %s back: %w", o.pf, err))
+		return outcome.Failed(fmt.Errorf("wait for 'vfbypass rx' to put the table and the rules of %s back: %w", o.pf, err))
 	}
 	if m.Error != "" {
 		res.Warn("the table and the rules of %s were not all put back after the XDP attach (%s): the queue may receive the kernel's flows, or miss the steered ones", o.pf, m.Error)
@@ -167,7 +167,7 @@ func emit(g *cli.Globals, res *rxResult, err error) error {
 	if g.Output != "jsonl" {
 		return g.Emit(res, err)
 	}
-	report.SetError(res, err)
+	report.SetError(res, err, cli.ExitCode(err))
 	sum := rxSummary{Type: "summary", Time: time.Now().UTC().Format(time.RFC3339Nano), PF: res.PF, rxLoop: res.rxLoop, Warnings: res.Warnings, Error: res.Error}
 	if sum.Warnings == nil {
 		sum.Warnings = []string{}

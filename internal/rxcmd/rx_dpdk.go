@@ -37,7 +37,7 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 	}
 	e, err := rx.InitEAL(o.ealArgs)
 	if err != nil {
-		return outcome.WithCode(outcome.Failed, err)
+		return outcome.Failed(err)
 	}
 	res.Warnings = append(res.Warnings, e.Warnings...)
 	defer func() {
@@ -55,7 +55,7 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 	defer stopSignals()
 	l, err := p.Start(rx.LoopConfig{Burst: o.burst, Match: o.flow})
 	if err != nil {
-		return outcome.WithCode(outcome.Failed, err)
+		return outcome.Failed(err)
 	}
 	start := time.Now()
 	res.Warnings = append(res.Warnings, l.Warnings...)
@@ -68,7 +68,7 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 		exp = metrics.NewExporter(o.metricLabels(p.Driver, mode), read)
 		stop, err := serveMetrics(ln, exp)
 		if err != nil {
-			return outcome.WithCode(outcome.Failed, err)
+			return outcome.Failed(err)
 		}
 		defer stop()
 		if !g.Quiet {
@@ -134,7 +134,7 @@ func openPort(e *rx.EAL, o *rxOptions, res *rxResult) (*rx.Port, error) {
 	}
 	p, err := e.OpenPort(o.device, rx.PortConfig{RxQueues: o.queues, Mbufs: o.mbufs, Promisc: promisc})
 	if err != nil {
-		return nil, outcome.WithCode(outcome.Failed, err)
+		return nil, outcome.Failed(err)
 	}
 	res.Driver = p.Driver
 	res.Warnings = append(res.Warnings, p.Warnings...)

@@ -234,19 +234,19 @@ func (u *upRun) rollback(done []*applied, cause error) error {
 		if saveErr != nil {
 			left = append(left, fmt.Sprintf("(the journal could not be updated: %v; it still lists changes rolled back since, which down undoes again)", saveErr))
 		}
-		return &outcome.Error{Code: outcome.RollbackIncomplete,
+		return &outcome.RollbackIncomplete{
 			Err: fmt.Errorf("%w; rollback incomplete, still applied: %s", cause, strings.Join(left, "; ")),
 			Fix: fmt.Sprintf("run 'vfbypass down %s' to retry the undo (journal %s), or restore those settings by hand", pf, u.store.Path(pf))}
 	}
 	if u.newJournal && !u.j.Active() {
 		if err := u.store.Remove(pf); err != nil {
-			return &outcome.Error{Code: outcome.RollbackIncomplete, Err: fmt.Errorf("%w; rolled back, but %v", cause, err)}
+			return &outcome.RollbackIncomplete{Err: fmt.Errorf("%w; rolled back, but %v", cause, err)}
 		}
 	} else if err := u.store.Save(u.j); err != nil && !u.onDisk(u.j) {
-		return &outcome.Error{Code: outcome.RollbackIncomplete, Err: fmt.Errorf("%w; rolled back, but %v", cause, err)}
+		return &outcome.RollbackIncomplete{Err: fmt.Errorf("%w; rolled back, but %v", cause, err)}
 	}
 	u.res.Changed = false
-	return outcome.WithCode(outcome.Failed, fmt.Errorf("%w (rolled back: %s is as it was)", cause, pf))
+	return outcome.Failed(fmt.Errorf("%w (rolled back: %s is as it was)", cause, pf))
 }
 
 // onDisk reports whether the journal on disk is j already (no save of

@@ -44,8 +44,8 @@ func TestLoadConfig(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || outcome.Code(err) != outcome.BadInput || outcome.FixOf(err) == "" || !strings.Contains(err.Error(), p) {
-				t.Fatalf("LoadConfig error %v (exit %d), want exit 2 naming %s, with a fix", err, outcome.Code(err), p)
+			if err == nil || !outcome.Is[*outcome.BadInput](err) || outcome.FixOf(err) == "" || !strings.Contains(err.Error(), p) {
+				t.Fatalf("LoadConfig error %v (outcome %T), want exit 2 naming %s, with a fix", err, outcome.Of(err), p)
 			}
 			for _, w := range append(c.wantErr, "") {
 				if !strings.Contains(err.Error(), w) {
@@ -79,7 +79,7 @@ func TestRequestCheck(t *testing.T) {
 		{"VLAN", Request{PF: "eth3", NumVFs: 1, Driver: "vfio-pci", VFs: []VFRequest{{VLAN: &vlan}}}, "--vlan 5000"},
 	} {
 		err := c.req.Check()
-		if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), c.want) {
+		if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: Check = %v, want exit 2 with %q", c.name, err, c.want)
 		}
 	}

@@ -75,7 +75,7 @@ func (r *DoctorResult) Text(w io.Writer) {
 }
 
 // Doctor runs the preflight checks for pf ("" checks the host only).
-// It returns an error (exit 1) when a required check fails.
+// It returns a *outcome.RolledBack when a required check fails.
 func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 	res := &DoctorResult{}
 	res.PF = pf
@@ -110,7 +110,7 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 		res.VFs = vfReports(h, pf)
 	}
 	if !res.OK {
-		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("preflight failed: %s", failedNames(res.Checks)))
+		return res, outcome.Failed(fmt.Errorf("preflight failed: %s", failedNames(res.Checks)))
 	}
 	return res, nil
 }

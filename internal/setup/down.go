@@ -179,7 +179,7 @@ func checkPFForUndo(h *host.Host, pf sriov.PF, pfErr error, unlocked bool, j *jo
 			"%s has a journal in %s but no longer exists (%v); nothing was undone", name, stateDir, pfErr)
 	}
 	if unlocked {
-		return outcome.WithCode(outcome.Failed, fmt.Errorf("%s appeared while down was starting; nothing was undone: run 'vfbypass down %s' again", name, name))
+		return outcome.Failed(fmt.Errorf("%s appeared while down was starting; nothing was undone: run 'vfbypass down %s' again", name, name))
 	}
 	if pfErr != nil && !errors.Is(pfErr, sriov.ErrNoSRIOV) {
 		return fmt.Errorf("undo %s: %w", name, pfErr)
@@ -240,12 +240,12 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 		if saveErr != nil {
 			left = append(left, fmt.Sprintf("(the journal could not be updated: %v; it still lists changes undone since, which down undoes again)", saveErr))
 		}
-		return &outcome.Error{Code: outcome.RollbackIncomplete,
+		return &outcome.RollbackIncomplete{
 			Err: fmt.Errorf("undo of %s incomplete, still applied: %s", j.PF, strings.Join(left, "; ")),
 			Fix: fmt.Sprintf("fix the cause and run 'vfbypass down %s' again (the journal %s keeps what is left), or restore those settings by hand", j.PF, store.Path(j.PF))}
 	}
 	if err := store.Remove(j.PF); err != nil {
-		return outcome.WithCode(outcome.RollbackIncomplete, err)
+		return &outcome.RollbackIncomplete{Err: err}
 	}
 	return nil
 }
@@ -428,7 +428,7 @@ func checkNotInUse(h *host.Host, pf string, j *journal.Journal, totalVFs int) er
 			for _, x := range hs {
 				names = append(names, x.String())
 			}
-			return &outcome.Error{Code: outcome.Failed,
+			return &outcome.RolledBack{
 				Err: fmt.Errorf("VF %d of %s (%s) is in use through %s by %s; nothing was undone", b.Index, pf, v.Address, node, strings.Join(names, ", ")),
 				Fix: "stop that process (e.g. the 'vfbypass rx' or DPDK application on the VF), then run 'vfbypass down " + pf + "' again"}
 		}

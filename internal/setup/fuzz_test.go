@@ -65,13 +65,13 @@ func FuzzJournal(f *testing.F) {
 		dry.DryRun = true
 		_, derr := setup.Down(ctx, h, "eth3", dry)
 		_, uerr := setup.Up(ctx, h, r, dry)
-		if _, err := setup.Status(h, "eth3", state); err != nil && outcome.Code(err) != outcome.BadInput && !strings.Contains(err.Error(), "journal") {
+		if _, err := setup.Status(h, "eth3", state); err != nil && !outcome.Is[*outcome.BadInput](err) && !strings.Contains(err.Error(), "journal") {
 			t.Errorf("status: %v", err)
 		}
 		if errors.Is(lerr, journal.ErrCorrupt) {
 			for what, err := range map[string]error{"down": derr, "up": uerr} {
-				if outcome.Code(err) != outcome.BadInput || outcome.FixOf(err) == "" {
-					t.Errorf("%s of a journal Load calls damaged (%v): %v (exit %d, fix %q); want exit 2 with a fix", what, lerr, err, outcome.Code(err), outcome.FixOf(err))
+				if !outcome.Is[*outcome.BadInput](err) || outcome.FixOf(err) == "" {
+					t.Errorf("%s of a journal Load calls damaged (%v): %v (outcome %T, fix %q); want exit 2 with a fix", what, lerr, err, outcome.Of(err), outcome.FixOf(err))
 				}
 			}
 		}

@@ -154,8 +154,8 @@ func TestDownRefusesOutOfRangeJournalValues(t *testing.T) {
 			if err != nil {
 				msg = err.Error()
 			}
-			if outcome.Code(err) != outcome.BadInput || !strings.Contains(msg, "damaged journal") || !strings.Contains(msg, p) {
-				t.Fatalf("down: %v (exit %d); want exit 2 refusing the damaged journal %s", err, outcome.Code(err), p)
+			if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(msg, "damaged journal") || !strings.Contains(msg, p) {
+				t.Fatalf("down: %v (outcome %T); want exit 2 refusing the damaged journal %s", err, outcome.Of(err), p)
 			}
 			for _, w := range c.wants {
 				if !strings.Contains(msg, w) {
@@ -228,8 +228,8 @@ func TestUpRefusesADamagedJournal(t *testing.T) {
 			before := l.snap()
 			r.VFs[0].MAC = "02:00:00:00:00:02"
 			_, err := setup.Up(context.Background(), l.h, r, l.opts())
-			if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
-				t.Fatalf("up: %v (exit %d); want exit 2 naming %s and %q", err, outcome.Code(err), p, c.want)
+			if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("up: %v (outcome %T); want exit 2 naming %s and %q", err, outcome.Of(err), p, c.want)
 			}
 			if after := l.snap(); after != before {
 				t.Errorf("up with a damaged journal changed the host:\n%s", diff(before, after))

@@ -147,7 +147,7 @@ func (p queueProbe) nativeXDPBlockers() []string {
 	return b
 }
 
-// checkQueueHost refuses (exit 2) a PF that cannot give queue q up: no
+// checkQueueHost refuses (*outcome.BadInput) a PF that cannot give queue q up: no
 // indirection table, a single queue, q outside the channels, or VFs while
 // native XDP is asked for.
 func checkQueueHost(pf sriov.PF, p queueProbe, req Request) error {
@@ -156,7 +156,7 @@ func checkQueueHost(pf sriov.PF, p queueProbe, req Request) error {
 		return outcome.Invalid("use a PF whose driver has an RSS indirection table (ixgbe, igb, i40e, ice, mlx5_core...), or --mode vf",
 			"%s (driver %s) has no RSS indirection table to take queue %d out of: %v", pf.Name, pf.Driver, req.Queue, p.tableErr)
 	case p.readErr() != nil:
-		return outcome.WithCode(outcome.Failed, p.readErr())
+		return outcome.Failed(p.readErr())
 	case p.queues < 2:
 		return outcome.Invalid(fmt.Sprintf("give %s at least 2 RX queues (ethtool -L %s combined 2; a guest needs as many vCPUs)", pf.Name, pf.Name),
 			"%s has %d RX queue: hiding it would leave the kernel none", pf.Name, p.queues)

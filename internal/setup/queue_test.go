@@ -174,8 +174,8 @@ func TestQueueModeRefusals(t *testing.T) {
 			}
 			before := l.snap()
 			_, err := setup.Up(context.Background(), l.h, c.r, l.opts())
-			if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("up: %v (code %d); want exit 2 saying %q", err, outcome.Code(err), c.want)
+			if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("up: %v (outcome %T); want exit 2 saying %q", err, outcome.Of(err), c.want)
 			}
 			if l.snap() != before {
 				t.Error("a refused up changed the host")
@@ -209,8 +209,8 @@ func TestQueueModeFailureRollsBack(t *testing.T) {
 					continue
 				}
 				failed++
-				if c := outcome.Code(err); c != outcome.Failed || !errors.Is(err, unix.EIO) {
-					t.Fatalf("EIO at call %d: %v (code %d); want exit 1 wrapping EIO", after+1, err, c)
+				if o := outcome.Of(err); (o != nil && !outcome.Is[*outcome.RolledBack](err)) || !errors.Is(err, unix.EIO) {
+					t.Fatalf("EIO at call %d: %v (outcome %T); want a failure with the host as it was, wrapping EIO", after+1, err, o)
 				}
 				if now := l.snap(); now != before {
 					t.Fatalf("EIO at call %d: the host was not restored:\n%s", after+1, diff(before, now))
@@ -310,11 +310,11 @@ func TestQueueModeRules(t *testing.T) {
 	l.down()
 	bad := queueReq(1)
 	bad.Rules = []setup.RuleRequest{{Flow: "flow-type udp4 dst-port 1", VF: ip(0)}}
-	if err := bad.Check(); outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "names a VF or queue in queue mode") {
+	if err := bad.Check(); !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "names a VF or queue in queue mode") {
 		t.Errorf("rule with vf in queue mode: %v", err)
 	}
 	bad.Rules = []setup.RuleRequest{{Flow: "flow-type udp4 dst-prot 1"}}
-	if err := bad.Check(); outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "dst-prot") {
+	if err := bad.Check(); !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "dst-prot") {
 		t.Errorf("bad flow in queue mode: %v", err)
 	}
 }

@@ -291,7 +291,7 @@ func TestInPlaceFailureRollsBackToThePreviousRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := setup.Up(context.Background(), l.h, req(2, setup.VFRequest{Index: 0, MAC: macB, Trust: bp(true)}), l.opts())
-	if outcome.Code(err) != outcome.Failed {
+	if !outcome.Is[*outcome.RolledBack](err) {
 		t.Fatalf("up with a failing trust write: %v; want exit 1", err)
 	}
 	if d := l.drift(); len(d) != 0 {
@@ -323,7 +323,7 @@ func TestUpRefusesAJournalNamingForeignDevices(t *testing.T) {
 			})
 			before := l.snap()
 			_, err := setup.Up(context.Background(), l.h, req(2, setup.VFRequest{Index: 1}), l.opts())
-			if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "0000:00:02.0") {
+			if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "0000:00:02.0") {
 				t.Fatalf("up with a foreign bind record: %v; want exit 2 naming the address", err)
 			}
 			if l.snap() != before {
@@ -361,7 +361,7 @@ func TestStatusLaxStateDirIsNotDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := setup.Status(l.h, "eth3", l.state)
-	if outcome.Code(err) != outcome.BadInput || !strings.Contains(outcome.FixOf(err), "chmod 700") {
+	if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(outcome.FixOf(err), "chmod 700") {
 		t.Fatalf("status with a 0777 state directory: %v; want exit 2 with the chmod fix", err)
 	}
 	if len(st.PFs) == 1 && len(st.PFs[0].Drift) > 0 {

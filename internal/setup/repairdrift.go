@@ -52,7 +52,7 @@ func RepairDrift(ctx context.Context, h *host.Host, pf string, hold []string, op
 	}
 	var req Request
 	if err := json.Unmarshal(j.Request, &req); err != nil {
-		return &UpResult{}, outcome.WithCode(outcome.Failed, fmt.Errorf("journal %s: request: %w", store.Path(pf), err))
+		return &UpResult{}, outcome.Failed(fmt.Errorf("journal %s: request: %w", store.Path(pf), err))
 	}
 	opts.Recreate, opts.DryRun = false, false
 	opts.repairOf = j.Request

@@ -104,9 +104,8 @@ func checkConfig(r Request, name string, lines config.Lines) error {
 		return err
 	}
 	msg := ke.err.Error()
-	var oe *outcome.Error
-	if errors.As(ke.err, &oe) {
-		msg = oe.Err.Error()
+	if oe := outcome.Of(ke.err); oe != nil {
+		msg = oe.Unwrap().Error()
 	}
 	where := ke.path
 	if n := lines.Line(ke.path); n > 0 {

@@ -203,7 +203,7 @@ func TestRollbackKeepsTheOperatorsRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := setup.Up(context.Background(), l.h, req(2, setup.VFRequest{Index: 0}), l.opts())
-	if outcome.Code(err) != outcome.Failed {
+	if !outcome.Is[*outcome.RolledBack](err) {
 		t.Fatalf("up with a failing bind: %v; want exit 1", err)
 	}
 	if after := l.snap(); after != before {

@@ -43,7 +43,7 @@ func (u *upRun) undoPending(ctx context.Context) error {
 			return nil
 		}
 		if err := u.store.Save(u.j); err != nil {
-			return outcome.WithCode(outcome.Failed, fmt.Errorf("finish the interrupted run: %w", err))
+			return outcome.Failed(fmt.Errorf("finish the interrupted run: %w", err))
 		}
 		return nil
 	}
@@ -65,7 +65,7 @@ func (u *upRun) undoPending(ctx context.Context) error {
 			if serr := save(); serr != nil {
 				return serr
 			}
-			return outcome.WithCode(outcome.Failed, fmt.Errorf("finish the interrupted run: undo %s: %w (nothing else was changed; 'vfbypass down %s' retries the undo)", ent.ID, err, u.pf.Name))
+			return outcome.Failed(fmt.Errorf("finish the interrupted run: undo %s: %w (nothing else was changed; 'vfbypass down %s' retries the undo)", ent.ID, err, u.pf.Name))
 		}
 		ent.State = journal.Undone
 		undone++

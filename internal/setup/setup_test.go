@@ -3,6 +3,7 @@ package setup_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,7 +101,7 @@ func TestUpDownRoundTripRestoresTheHost(t *testing.T) {
 	if l.journalExists() {
 		t.Error("journal left after down")
 	}
-	if _, err := setup.Down(context.Background(), l.h, "eth3", l.opts()); outcome.Code(err) != outcome.BadInput {
+	if _, err := setup.Down(context.Background(), l.h, "eth3", l.opts()); !outcome.Is[*outcome.BadInput](err) {
 		t.Errorf("down without a journal: %v; want exit 2", err)
 	}
 	o := l.opts()
@@ -157,8 +158,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 			l := newLab(t, c.o)
 			before := l.snap()
 			_, err := setup.Up(context.Background(), l.h, c.req, l.opts())
-			if outcome.Code(err) != outcome.BadInput {
-				t.Fatalf("up: %v (code %d); want exit 2", err, outcome.Code(err))
+			if !outcome.Is[*outcome.BadInput](err) {
+				t.Fatalf("up: %v (outcome %T); want exit 2", err, outcome.Of(err))
 			}
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {
@@ -186,7 +187,7 @@ func TestStateDirNotWritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := setup.Up(context.Background(), l.h, req(1), setup.Options{StateDir: filepath.Join(file, "state")})
-	if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "state") {
+	if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "state") {
 		t.Fatalf("up with an unwritable state dir: %v; want exit 2 naming it", err)
 	}
 	if l.snap() != before {
@@ -201,7 +202,7 @@ func TestVFCountChangeNeedsRecreate(t *testing.T) {
 	}
 	before := l.snap()
 	_, err := setup.Up(context.Background(), l.h, req(4), l.opts())
-	if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "--vfs 4 cannot be done in place") ||
+	if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "--vfs 4 cannot be done in place") ||
 		!strings.Contains(err.Error(), "link drops") || !strings.Contains(outcome.FixOf(err), "--recreate") {
 		t.Fatalf("VF count change: %v; want exit 2 saying what it disrupts and naming --recreate", err)
 	}
@@ -220,7 +221,7 @@ func TestCorruptJournalDownRefuses(t *testing.T) {
 	}
 	before := l.snap()
 	_, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
-	if outcome.Code(err) != outcome.BadInput || !strings.Contains(outcome.FixOf(err), "vfbypass status eth3") {
+	if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(outcome.FixOf(err), "vfbypass status eth3") {
 		t.Fatalf("down with a corrupt journal: %v; want exit 2 pointing at status", err)
 	}
 	if l.snap() != before {
@@ -254,8 +255,8 @@ func TestEditedJournalDownRefusesBeforeUndoing(t *testing.T) {
 			}
 			before := l.snap()
 			_, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
-			if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), p) {
-				t.Errorf("down: %v (exit %d); want exit 2 naming %s", err, outcome.Code(err), p)
+			if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), p) {
+				t.Errorf("down: %v (outcome %T); want exit 2 naming %s", err, outcome.Of(err), p)
 			}
 			if l.snap() != before {
 				t.Error("down with an unreadable journal record changed the host")
@@ -285,7 +286,7 @@ func TestDownStateDir(t *testing.T) {
 		{"", "state directory is empty"},
 	} {
 		_, err := setup.Down(context.Background(), l.h, "eth3", setup.Options{StateDir: c.dir})
-		if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), c.want) {
+		if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("down --state-dir %q: %v; want exit 2 and %q", c.dir, err, c.want)
 		}
 	}
@@ -306,8 +307,8 @@ func TestDownPFGone(t *testing.T) {
 	}
 	before := l.snap()
 	_, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
-	if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "no longer exists") || !strings.Contains(outcome.FixOf(err), "0000:04:00.1") {
-		t.Errorf("down: %v (exit %d); want exit 2 saying eth3 no longer exists, fix naming 0000:04:00.1", err, outcome.Code(err))
+	if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "no longer exists") || !strings.Contains(outcome.FixOf(err), "0000:04:00.1") {
+		t.Errorf("down: %v (outcome %T); want exit 2 saying eth3 no longer exists, fix naming 0000:04:00.1", err, outcome.Of(err))
 	}
 	if l.snap() != before || !l.journalExists() {
 		t.Error("down for a gone PF changed the host or dropped the journal")
@@ -318,9 +319,9 @@ func TestDownPFGone(t *testing.T) {
 // unknown but valid name is a failed check (exit 1).
 func TestDoctorPFName(t *testing.T) {
 	l := newLab(t, hostsim.Options{})
-	for name, want := range map[string]int{"../../x": outcome.BadInput, "eth 3": outcome.BadInput, "eth9": outcome.Failed, "eth3": outcome.OK} {
-		if _, err := setup.Doctor(l.h, name); outcome.Code(err) != want {
-			t.Errorf("doctor %q: %v (exit %d), want exit %d", name, err, outcome.Code(err), want)
+	for name, want := range map[string]string{"../../x": "*outcome.BadInput", "eth 3": "*outcome.BadInput", "eth9": "*outcome.RolledBack", "eth3": "<nil>"} {
+		if _, err := setup.Doctor(l.h, name); fmt.Sprintf("%T", outcome.Of(err)) != want || (want == "<nil>") != (err == nil) {
+			t.Errorf("doctor %q: %v (outcome %T), want %s", name, err, outcome.Of(err), want)
 		}
 	}
 }
@@ -349,8 +350,8 @@ func TestFailureAtEachStepRollsBack(t *testing.T) {
 			}
 			r := req(2, setup.VFRequest{Index: 0, MAC: "02:00:00:00:00:01", Trust: bp(true)})
 			res, err := setup.Up(context.Background(), l.h, r, l.opts())
-			if outcome.Code(err) != outcome.Failed || !errors.Is(err, unix.EIO) {
-				t.Fatalf("up with a fault: %v (code %d); want exit 1 wrapping EIO", err, outcome.Code(err))
+			if !outcome.Is[*outcome.RolledBack](err) || !errors.Is(err, unix.EIO) {
+				t.Fatalf("up with a fault: %v (outcome %T); want exit 1 wrapping EIO", err, outcome.Of(err))
 			}
 			if res.Changed {
 				t.Error("a rolled-back up reports changed")
@@ -377,8 +378,8 @@ func TestRollbackFailureIsExit3AndDownFinishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := setup.Up(context.Background(), l.h, req(2), l.opts())
-	if outcome.Code(err) != outcome.RollbackIncomplete || !strings.Contains(err.Error(), "numvfs") {
-		t.Fatalf("up: %v (code %d); want exit 3 naming numvfs", err, outcome.Code(err))
+	if !outcome.Is[*outcome.RollbackIncomplete](err) || !strings.Contains(err.Error(), "numvfs") {
+		t.Fatalf("up: %v (outcome %T); want exit 3 naming numvfs", err, outcome.Of(err))
 	}
 	if !l.journalExists() {
 		t.Fatal("no journal after an incomplete rollback")
@@ -454,7 +455,7 @@ func TestUnviableIOMMUGroupRollsBack(t *testing.T) {
 	l := newLab(t, hostsim.Options{SharedGroup: true})
 	before := l.snap()
 	_, err := setup.Up(context.Background(), l.h, req(2), l.opts())
-	if outcome.Code(err) != outcome.Failed || !strings.Contains(err.Error(), "0000:04:00.1 (driver ixgbe)") {
+	if !outcome.Is[*outcome.RolledBack](err) || !strings.Contains(err.Error(), "0000:04:00.1 (driver ixgbe)") {
 		t.Fatalf("up with a shared group: %v; want exit 1 naming the PF in the group", err)
 	}
 	if after := l.snap(); after != before {
@@ -468,7 +469,7 @@ func TestExistingVFsNeedForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := l.snap()
-	if _, err := setup.Up(context.Background(), l.h, req(2), l.opts()); outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "already has 4 VFs") {
+	if _, err := setup.Up(context.Background(), l.h, req(2), l.opts()); !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "already has 4 VFs") {
 		t.Fatalf("up over foreign VFs: %v; want exit 2", err)
 	}
 	if l.snap() != before {

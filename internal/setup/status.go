@@ -199,7 +199,7 @@ func (r *StatusResult) DriftError() error {
 	if len(d) == 0 {
 		return nil
 	}
-	return &outcome.Error{Code: outcome.Drift, Err: fmt.Errorf("drift: %s", strings.Join(d, "; ")),
+	return &outcome.Drift{Err: fmt.Errorf("drift: %s", strings.Join(d, "; ")),
 		Fix: fmt.Sprintf("run 'vfbypass up' with the request of %s to repair it (the journal keeps it), or 'vfbypass down' to undo it", strings.Join(pfs, ", "))}
 }
 
@@ -213,7 +213,7 @@ func Status(h *host.Host, pf, stateDir string) (*StatusResult, error) {
 		names = candidates(h, stateDir)
 	} else {
 		res.PF = pf
-		if _, err := checkPF(h, pf); err != nil && outcome.Code(err) == outcome.BadInput {
+		if _, err := checkPF(h, pf); err != nil && outcome.Is[*outcome.BadInput](err) {
 			// A PF that is gone may still have a journal worth showing.
 			if j, jerr := store.Load(pf); jerr != nil || j == nil {
 				return res, err
@@ -416,7 +416,7 @@ func stepDrift(h *host.Host, pf sriov.PF, req Request, j *journal.Journal) ([]Dr
 func ruleDrift(h *host.Host, store journal.Store, pf string) ([]Drift, error) {
 	states, err := steer.Inspect(h, store, pf)
 	if err != nil {
-		if outcome.Code(err) == outcome.BadInput {
+		if outcome.Is[*outcome.BadInput](err) {
 			// No table to compare with (the PF is gone, or ntuple fixed off).
 			return []Drift{{Field: "rules", Want: "the journal's rules", Have: errorText(err)}}, nil
 		}

@@ -91,7 +91,7 @@ func (d *pfDevices) driverList() string {
 // off. A journal is input, not authority: whoever can write the state
 // directory must not be able to steer down at another device. A VF that no
 // longer exists (its VFs were removed) is already gone, not foreign.
-// The error is exit 2, naming the journal path, the record and the field.
+// The error is *outcome.BadInput, naming the journal path, the record and the field.
 func verifyJournal(h *host.Host, pf sriov.PF, j *journal.Journal, path string) error {
 	refuse := func(record, field, format string, args ...any) error {
 		return outcome.Invalid(fmt.Sprintf("inspect %s with 'vfbypass status %s' and restore it by hand; then remove %s (vfbypass did not write that record)", pf.Name, pf.Name, path),

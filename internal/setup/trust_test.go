@@ -79,8 +79,8 @@ func TestDownRefusesAJournalNamingForeignDevices(t *testing.T) {
 			if err != nil {
 				msg = err.Error()
 			}
-			if outcome.Code(err) != outcome.BadInput || !strings.Contains(msg, "refusing to act on the journal "+p) {
-				t.Fatalf("down: %v (exit %d); want exit 2 refusing the journal %s", err, outcome.Code(err), p)
+			if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(msg, "refusing to act on the journal "+p) {
+				t.Fatalf("down: %v (outcome %T); want exit 2 refusing the journal %s", err, outcome.Of(err), p)
 			}
 			for _, w := range c.wants {
 				if !strings.Contains(msg, w) {
@@ -131,8 +131,8 @@ func TestDownRefusesAForeignDeviceWithTheVFsGone(t *testing.T) {
 	editJournal(t, p, func(j map[string]any) { undoOf(t, j, "vf0-bind")["old"].(map[string]any)["address"] = "0000:00:02.0" })
 	before := l.snap()
 	_, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
-	if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "0000:00:02.0 is not a VF of eth3") {
-		t.Fatalf("down: %v (exit %d); want exit 2 naming 0000:00:02.0", err, outcome.Code(err))
+	if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "0000:00:02.0 is not a VF of eth3") {
+		t.Fatalf("down: %v (outcome %T); want exit 2 naming 0000:00:02.0", err, outcome.Of(err))
 	}
 	if after := l.snap(); after != before {
 		t.Fatalf("down changed the host:\n%s", diff(before, after))

@@ -202,7 +202,7 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 }
 
 // validate checks the request and the host before anything is touched:
-// every refusal is bad input (exit 2).
+// every refusal is bad input (*outcome.BadInput).
 func (u *upRun) validate(req Request) error {
 	pf, err := checkPFFor(u.h, req)
 	if err != nil {
@@ -249,7 +249,7 @@ func (u *upRun) checkIOMMU() error {
 	}
 	iommu, err := vfio.IOMMUPresent(u.h.FS)
 	if err != nil {
-		return outcome.WithCode(outcome.Failed, err)
+		return outcome.Failed(err)
 	}
 	if !iommu && !u.req.NoIOMMU && !vfio.NoIOMMUEnabled(u.h.FS) {
 		return outcome.Invalid("boot with intel_iommu=on iommu=pt (or amd_iommu=on), or pass --noiommu to use vfio's unsafe no-IOMMU mode", "%s has no IOMMU groups (%s is empty): vfio-pci needs an IOMMU to give %s's VFs to userspace safely", hostName(u.h), u.h.FS.Path("/sys/kernel/iommu_groups"), u.pf.Name)
@@ -318,7 +318,7 @@ func (u *upRun) loadJournal(context.Context) error {
 	u.orig = Original{NumVFs: u.pf.NumVFs, Autoprobe: u.pf.Autoprobe, Driver: u.pf.Driver, RxQueues: u.res.RxQueuesPrev}
 	on, ok, _, err := ntupleSupport(u.h, u.pf.Name)
 	if err != nil {
-		return outcome.WithCode(outcome.Failed, err)
+		return outcome.Failed(err)
 	}
 	if ok {
 		u.orig.Ntuple = &on
@@ -330,7 +330,7 @@ func (u *upRun) loadJournal(context.Context) error {
 }
 
 // checkMode refuses a request in the other bypass mode than the journal's
-// (exit 2), before resume touches anything of the interrupted run.
+// (*outcome.BadInput), before resume touches anything of the interrupted run.
 func (u *upRun) checkMode(context.Context) error {
 	return checkModeChange(u.pf.Name, u.j, u.req)
 }
@@ -377,9 +377,8 @@ func (u *upRun) disruption() string {
 
 // errorText is err's message without its fix.
 func errorText(err error) string {
-	var oe *outcome.Error
-	if errors.As(err, &oe) {
-		return oe.Err.Error()
+	if oe := outcome.Of(err); oe != nil {
+		return oe.Unwrap().Error()
 	}
 	return err.Error()
 }

@@ -18,7 +18,7 @@ func TestValidIfname(t *testing.T) {
 			t.Errorf("ValidIfname(%q) = %v, want %v", name, got, want)
 		}
 		err := sriov.CheckIfname(name)
-		if (err == nil) != want || (err != nil && outcome.Code(err) != outcome.BadInput) {
+		if (err == nil) != want || (err != nil && !outcome.Is[*outcome.BadInput](err)) {
 			t.Errorf("CheckIfname(%q) = %v", name, err)
 		}
 	}

@@ -68,7 +68,7 @@ func ValidIfname(s string) bool {
 	return !strings.ContainsAny(s, "/:% \t\n\v\f\r")
 }
 
-// CheckIfname is ValidIfname as the error every command gives (exit 2).
+// CheckIfname is ValidIfname as the error every command gives (*outcome.BadInput).
 func CheckIfname(s string) error {
 	if ValidIfname(s) {
 		return nil

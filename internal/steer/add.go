@@ -273,7 +273,7 @@ func Add(h *host.Host, store journal.Store, pf string, req Request, opts Options
 // a rule whose match and target are installed already is left as it is
 // (changed false); the others are recorded in the PF's journal, inserted,
 // and confirmed. If an insert fails, the batch's rules are removed again
-// (exit 1).
+// (*outcome.RolledBack).
 func AddMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts Options) (*Result, error) {
 	return addMany(h, store, pf, reqs, opts, nil)
 }
@@ -348,7 +348,7 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	}
 	mine := e.writeAhead(j, todo, opts.Source)
 	if err := store.Save(j); err != nil {
-		return res, outcome.WithCode(outcome.Failed, fmt.Errorf("record the rules in the journal: %w", err))
+		return res, outcome.Failed(fmt.Errorf("record the rules in the journal: %w", err))
 	}
 	done, err := e.insertAll(store, j, todo, mine, len(reqs))
 	if err != nil {
@@ -487,11 +487,11 @@ func (e *env) rollback(store journal.Store, j *journal.Journal, todo, done []*it
 		left = append(left, "journal: "+err.Error())
 	}
 	if len(left) > 0 {
-		return &outcome.Error{Code: outcome.RollbackIncomplete,
+		return &outcome.RollbackIncomplete{
 			Err: fmt.Errorf("%w; removing the rules added before it failed too: %s", cause, strings.Join(left, "; ")),
 			Fix: fmt.Sprintf("run 'vfbypass steer clear %s' (or 'vfbypass down %s') to retry, or delete them with 'ethtool -N %s delete LOC'", e.pf, e.pf, e.pf)}
 	}
-	return outcome.WithCode(outcome.Failed, fmt.Errorf("%w (rolled back: the table of %s is as it was)", cause, e.pf))
+	return outcome.Failed(fmt.Errorf("%w (rolled back: the table of %s is as it was)", cause, e.pf))
 }
 
 // restoreRecord undoes a pending record at loc: the record of the rule it

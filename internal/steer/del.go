@@ -141,8 +141,8 @@ func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, r
 }
 
 // undelete puts back the rules a failed del or clear had deleted (in
-// reverse, at their locations), so that exit 1 leaves the table as it was;
-// what cannot be put back makes it exit 3, naming the rules.
+// reverse, at their locations), so that a *outcome.RolledBack leaves the table as it was;
+// what cannot be put back makes it *outcome.RollbackIncomplete, naming the rules.
 func (e *env) undelete(deleted []*installed, cause error) error {
 	var left []string
 	for i := len(deleted) - 1; i >= 0; i-- {
@@ -154,11 +154,11 @@ func (e *env) undelete(deleted []*installed, cause error) error {
 		}
 	}
 	if len(left) > 0 {
-		return &outcome.Error{Code: outcome.RollbackIncomplete,
+		return &outcome.RollbackIncomplete{
 			Err: fmt.Errorf("%w; putting back the rules deleted before it failed too, these are gone: %s", cause, strings.Join(left, "; ")),
 			Fix: fmt.Sprintf("re-add them with 'vfbypass steer add %s ...' if they should stay ('vfbypass down %s' skips rules that are gone)", e.pf, e.pf)}
 	}
-	return outcome.WithCode(outcome.Failed, fmt.Errorf("%w (rolled back: the rules deleted before it are back, the table of %s is as it was)", cause, e.pf))
+	return outcome.Failed(fmt.Errorf("%w (rolled back: the rules deleted before it are back, the table of %s is as it was)", cause, e.pf))
 }
 
 // begin takes pf's lock, opens its rule table (for adding when forAdd) and

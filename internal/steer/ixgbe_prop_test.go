@@ -126,7 +126,7 @@ func TestPrecheckAgreesWithSimulatedIxgbe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if verdict != nil && outcome.Code(verdict) != outcome.BadInput {
+			if verdict != nil && !outcome.Is[*outcome.BadInput](verdict) {
 				t.Fatalf("seed %d: the precheck's refusal is not bad input: %v", seed, verdict)
 			}
 			_, ierr := dev.Insert(fs, 0)

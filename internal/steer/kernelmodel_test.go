@@ -172,7 +172,7 @@ func (m *modelHost) precheck(c modelCase) {
 	res, err := steer.Add(m.h, journal.Store{Dir: simtest.StateDir(m.t)}, "eth3", steer.Request{Words: strings.Fields(words)}, steer.Options{DryRun: true, StateDir: simtest.StateDir(m.t)})
 	got := "ok"
 	switch {
-	case err != nil && outcome.Code(err) == outcome.BadInput:
+	case err != nil && outcome.Is[*outcome.BadInput](err):
 		got = "refuse"
 	case err != nil:
 		m.t.Fatalf("precheck of %q failed: %v", words, err)

@@ -59,8 +59,8 @@ func TestPFQueueTargetAndRSSWarning(t *testing.T) {
 		t.Errorf("hidden queue: %v, warnings %v", err, res.Warnings)
 	}
 	_, err = add("flow-type udp4 dst-port 4791", 16)
-	if outcome.Code(err) != outcome.BadInput || !strings.Contains(err.Error(), "targets PF queue 16, but eth3 has 16 RX queues") {
-		t.Errorf("queue 16 of 16: %v (code %d)", err, outcome.Code(err))
+	if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(err.Error(), "targets PF queue 16, but eth3 has 16 RX queues") {
+		t.Errorf("queue 16 of 16: %v (outcome %T)", err, outcome.Of(err))
 	}
 }
 

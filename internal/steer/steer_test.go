@@ -80,8 +80,8 @@ func (l *lab) list() []steer.RuleInfo {
 
 func wantInvalid(t *testing.T, err error, want ...string) {
 	t.Helper()
-	if outcome.Code(err) != outcome.BadInput {
-		t.Fatalf("error %v: exit %d, want 2", err, outcome.Code(err))
+	if !outcome.Is[*outcome.BadInput](err) {
+		t.Fatalf("error %v: outcome %T, want bad input", err, outcome.Of(err))
 	}
 	if outcome.FixOf(err) == "" {
 		t.Errorf("error %v has no fix", err)
@@ -315,8 +315,8 @@ func TestInsertFaultRollsBack(t *testing.T) {
 		reqs = append(reqs, steer.Request{Words: words(fmt.Sprintf("flow-type tcp4 dst-port %d", p)), VF: vf(0)})
 	}
 	_, err := steer.AddMany(l.h, l.store, "eth3", reqs, l.opts())
-	if outcome.Code(err) != outcome.Failed || !errors.Is(err, unix.EIO) || !strings.Contains(err.Error(), "rolled back") {
-		t.Fatalf("insert fault: exit %d %v", outcome.Code(err), err)
+	if !outcome.Is[*outcome.RolledBack](err) || !errors.Is(err, unix.EIO) || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("insert fault: outcome %T %v", outcome.Of(err), err)
 	}
 	if l.snap() != before {
 		t.Fatal("a failed batch left rules or records behind")
@@ -418,8 +418,8 @@ func TestUpRuleFaultRollsBack(t *testing.T) {
 	}
 	req := setup.Request{PF: "eth3", NumVFs: 2, Rules: []setup.RuleRequest{{VF: vf(0), Flow: "flow-type tcp4 dst-port 80"}}}
 	_, err := setup.Up(context.Background(), l.h, req, setup.Options{StateDir: l.store.Dir})
-	if outcome.Code(err) != outcome.Failed || !errors.Is(err, unix.EIO) {
-		t.Fatalf("up with a failing insert: exit %d %v", outcome.Code(err), err)
+	if !outcome.Is[*outcome.RolledBack](err) || !errors.Is(err, unix.EIO) {
+		t.Fatalf("up with a failing insert: outcome %T %v", outcome.Of(err), err)
 	}
 	if l.snap() != before {
 		t.Fatal("up was not rolled back")
@@ -438,8 +438,8 @@ func TestDeleteFaultPutsRulesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := steer.Clear(l.h, l.store, "eth3", false, l.opts())
-	if outcome.Code(err) != outcome.Failed || !errors.Is(err, unix.EIO) || !strings.Contains(err.Error(), "rolled back") {
-		t.Fatalf("delete fault: exit %d %v", outcome.Code(err), err)
+	if !outcome.Is[*outcome.RolledBack](err) || !errors.Is(err, unix.EIO) || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("delete fault: outcome %T %v", outcome.Of(err), err)
 	}
 	if res.Changed || len(res.Rules) != 0 {
 		t.Fatalf("a rolled-back clear reports changes: %+v", res)
