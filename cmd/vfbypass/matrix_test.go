@@ -26,10 +26,11 @@ import (
 // for byte to what it was before the first up, and leave no file but locks
 // in the state directory; anything else is a leak.
 //
-// make test runs a sample of the call numbers (the first, the middle and
-// the last); make faults (VFBYPASS_FAULTS=full) runs them all, openat and
-// openat2 (which the simulator's reads make the most frequent calls) every
-// FAULTS_OPENAT_STRIDE-th.
+// make test runs one cell per scenario and syscall: the first, the middle
+// or the last call, with EIO or SIGKILL, in turn over the cells (sampleCell);
+// make faults (VFBYPASS_FAULTS=full) runs every call number with both,
+// openat and openat2 (which the simulator's reads make the most frequent
+// calls) every FAULTS_OPENAT_STRIDE-th.
 
 // openat2 is how RootFS opens files under a --host-root (RESOLVE_IN_ROOT).
 var matrixSyscalls = []string{"write", "openat", "openat2", "renameat", "fsync", "unlinkat", "linkat"}
@@ -97,14 +98,21 @@ func TestFaultMatrix(t *testing.T) {
 	if s, err := strconv.Atoi(os.Getenv("FAULTS_OPENAT_STRIDE")); err == nil && s > 0 {
 		stride = s
 	}
+	preps := prepareAll(t, bin, strace)
+	if t.Failed() {
+		return
+	}
 	var cases []matrixCase
-	for _, s := range matrixScenarios() {
-		p := prepare(t, bin, strace, s)
-		for _, sc := range matrixSyscalls {
-			for _, n := range callNumbers(p.calls[sc], strings.HasPrefix(sc, "openat"), full, stride) {
-				for _, f := range faultsAt(n, p.calls[sc], full) {
+	for i, p := range preps {
+		for j, sc := range matrixSyscalls {
+			if !full {
+				if n, f := sampleCell(p.calls[sc], i*len(matrixSyscalls)+j); n > 0 {
 					cases = append(cases, matrixCase{p, sc, f, n})
 				}
+				continue
+			}
+			for _, n := range callNumbers(p.calls[sc], strings.HasPrefix(sc, "openat"), stride) {
+				cases = append(cases, matrixCase{p, sc, "EIO", n}, matrixCase{p, sc, "KILL", n})
 			}
 		}
 	}
@@ -151,21 +159,8 @@ func TestFaultMatrix(t *testing.T) {
 }
 
 // callNumbers are the N of when=N to try for a syscall a thread makes at
-// most max times: all of them (openat every stride-th) for the full
-// matrix; the first, the middle and the last for the sample.
-func callNumbers(max int, openat, full bool, stride int) []int {
-	if max == 0 {
-		return nil
-	}
-	if !full {
-		set := map[int]bool{1: true, max: true, (max + 1) / 2: true}
-		var ns []int
-		for n := range set {
-			ns = append(ns, n)
-		}
-		sort.Ints(ns)
-		return ns
-	}
+// most max times in the full matrix: all of them, openat every stride-th.
+func callNumbers(max int, openat bool, stride int) []int {
 	step := 1
 	if openat {
 		step = stride
@@ -177,23 +172,43 @@ func callNumbers(max int, openat, full bool, stride int) []int {
 	return ns
 }
 
-// faultsAt are the faults to inject at call n of max: both in the full
-// matrix; in the sample EIO at the first and the last call, SIGKILL at the
-// middle and the last.
-func faultsAt(n, max int, full bool) []string {
-	switch {
-	case full || n == max:
-		return []string{"EIO", "KILL"}
-	case n == 1:
-		return []string{"EIO"}
+// sampleCell is make test's one cell of the k-th scenario and syscall pair,
+// of a syscall a thread makes at most max times (n 0: none): the first,
+// the middle and the last call in turn, and EIO and SIGKILL in turn, so
+// the six combinations come round every six cells.
+func sampleCell(max, k int) (n int, fault string) {
+	if max == 0 {
+		return 0, ""
 	}
-	return []string{"KILL"}
+	n = []int{1, (max + 1) / 2, max}[k%3]
+	fault = "EIO"
+	if k/3%2 == 1 {
+		fault = "KILL"
+	}
+	return n, fault
 }
 
-// prepare runs the scenario's set-up once and counts its syscalls.
-func prepare(t *testing.T, bin, strace string, s matrixScenario) *prepared {
+// prepareAll prepares every scenario, side by side; their trees live in
+// t's temporary directories, so the cells can copy them.
+func prepareAll(t *testing.T, bin, strace string) []*prepared {
+	scenarios := matrixScenarios()
+	preps := make([]*prepared, len(scenarios))
+	t.Run("prepare", func(t0 *testing.T) {
+		for i, s := range scenarios {
+			dir := t.TempDir()
+			t0.Run(s.name, func(t *testing.T) {
+				t.Parallel()
+				preps[i] = prepare(t, dir, bin, strace, s)
+			})
+		}
+	})
+	return preps
+}
+
+// prepare runs the scenario's set-up once in dir and counts its syscalls.
+func prepare(t *testing.T, dir, bin, strace string, s matrixScenario) *prepared {
 	t.Helper()
-	p := &prepared{matrixScenario: s, dir: t.TempDir()}
+	p := &prepared{matrixScenario: s, dir: dir}
 	root, state := filepath.Join(p.dir, "h"), filepath.Join(p.dir, "s")
 	if out, err := exec.Command(bin, "sim", "init", root).CombinedOutput(); err != nil {
 		t.Fatalf("sim init: %v %s", err, out)
