@@ -268,9 +268,34 @@ func countCalls(t *testing.T, trace string) map[string]int {
 	return most
 }
 
+// copyTree copies a host and its state directories from from to to; the
+// rule claims under to's hosts name the state directories under to, as if
+// the runs had been there (a claim names its state directory by path).
 func copyTree(from, to string) error {
 	if out, err := exec.Command("cp", "-a", from+"/.", to).CombinedOutput(); err != nil {
 		return fmt.Errorf("cp -a %s %s: %v %s", from, to, err, out)
+	}
+	claims, err := filepath.Glob(filepath.Join(to, "*", "run/lock/vfbypass/*.claims"))
+	if err != nil {
+		return err
+	}
+	rfrom, err := filepath.EvalSymlinks(from)
+	if err != nil {
+		return err
+	}
+	rto, err := filepath.EvalSymlinks(to)
+	if err != nil {
+		return err
+	}
+	for _, c := range claims {
+		b, err := os.ReadFile(c)
+		if err != nil {
+			return err
+		}
+		b = []byte(strings.ReplaceAll(string(b), `"`+rfrom+"/", `"`+rto+"/"))
+		if err := os.WriteFile(c, b, 0o600); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -406,40 +406,57 @@ const LockDir = "/run/lock/vfbypass"
 // lockFile is the lock of interface pf on host f: keyed by its PCI address,
 // or by name for an interface without a PCI device.
 func lockFile(f host.FS, pf string) (string, error) {
+	dir, key, err := lockPlace(f, pf, true)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, key+".lock"), nil
+}
+
+// lockPlace is where pf's lock and rule claims live on host f: the lock
+// directory under the host root (made when create; "" when it does not
+// exist and !create) and the PF's key, its PCI address or "net-" and its
+// name for an interface without a PCI device.
+func lockPlace(f host.FS, pf string, create bool) (dir, key string, err error) {
 	if _, err := f.Stat(sriov.NetDir(pf)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", outcome.Invalid("check the name with 'ip link' (or 'vfbypass doctor')", "PF %s: %w under %s", pf, sriov.ErrNoInterface, f.Path("/sys/class/net"))
+			return "", "", outcome.Invalid("check the name with 'ip link' (or 'vfbypass doctor')", "PF %s: %w under %s", pf, sriov.ErrNoInterface, f.Path("/sys/class/net"))
 		}
-		return "", fmt.Errorf("lock %s: %w", pf, err)
+		return "", "", fmt.Errorf("lock %s: %w", pf, err)
 	}
-	key := "net-" + pf
+	key = "net-" + pf
 	t, err := f.Readlink(sriov.NetDir(pf) + "/device")
 	switch {
 	case err == nil && path.Base(t) != "." && path.Base(t) != ".." && path.Base(t) != "/":
 		key = path.Base(t)
 	case err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.EINVAL):
-		return "", fmt.Errorf("lock %s: %w", pf, err)
+		return "", "", fmt.Errorf("lock %s: %w", pf, err)
 	}
-	dir, err := f.InRoot(LockDir, true)
+	dir, err = f.InRoot(LockDir, true)
 	if err != nil {
-		return "", fmt.Errorf("lock directory %s: %w", f.Path(LockDir), err)
+		return "", "", fmt.Errorf("lock directory %s: %w", f.Path(LockDir), err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("lock directory %s: %w", dir, err)
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", "", fmt.Errorf("lock directory %s: %w", dir, err)
+		}
 	}
 	// /run/lock is writable by everyone (sticky): a directory or link
 	// someone else made there first would let them hold every PF's lock.
 	fi, err := os.Lstat(dir)
+	if !create && errors.Is(err, fs.ErrNotExist) {
+		return "", key, nil
+	}
 	if err != nil {
-		return "", fmt.Errorf("lock directory %s: %w", dir, err)
+		return "", "", fmt.Errorf("lock directory %s: %w", dir, err)
 	}
 	if !fi.IsDir() {
-		return "", outcome.Invalid(fmt.Sprintf("remove %s (vfbypass makes it, as a directory)", dir), "lock directory %s is not a directory (%s)", dir, fi.Mode().Type())
+		return "", "", outcome.Invalid(fmt.Sprintf("remove %s (vfbypass makes it, as a directory)", dir), "lock directory %s is not a directory (%s)", dir, fi.Mode().Type())
 	}
 	if err := checkOwner("lock directory", dir, fi); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return filepath.Join(dir, key+".lock"), nil
+	return dir, key, nil
 }
 
 // Lock takes the lock of pf on host f, waiting up to timeout for another
@@ -465,6 +482,7 @@ func (s Store) Lock(f host.FS, pf string, timeout time.Duration) (*Lock, error) 
 		err := unix.Flock(int(fh.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			s.removeTemps(pf)
+			removeClaimTemps(p)
 			return &Lock{f: fh}, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
@@ -511,6 +529,22 @@ func (s Store) removeTemps(pf string) {
 	}
 	if removed {
 		syncDir(s.Dir)
+	}
+}
+
+// removeClaimTemps removes the temporary files of the PF's rule claims a
+// run killed while writing them left beside lock p; the caller holds the
+// lock. Best effort, like removeTemps.
+func removeClaimTemps(lock string) {
+	prefix := "." + strings.TrimSuffix(filepath.Base(lock), ".lock") + ".claims."
+	ents, err := os.ReadDir(filepath.Dir(lock))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if rest, ok := strings.CutPrefix(e.Name(), prefix); ok && tempName.MatchString(rest) {
+			os.Remove(filepath.Join(filepath.Dir(lock), e.Name()))
+		}
 	}
 }
 

@@ -200,7 +200,7 @@ func checkPFForUndo(h *host.Host, pf sriov.PF, pfErr error, unlocked bool, j *jo
 // so it keeps going in the same order, and only what the kernel refused is
 // left (a later down undoes the rest again).
 func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journal, opts Options, steps *[]StepResult, anyChanged *bool, warn func(string, ...any)) error {
-	left, saveErr := undoRules(e, store, j, opts, steps, anyChanged)
+	left, saveErr := undoRules(e, store, j, opts, steps, anyChanged, warn)
 	undone := 0
 	for i := len(j.Steps) - 1; i >= 0; i-- {
 		ent := j.Steps[i]
@@ -247,13 +247,18 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 	if err := store.Remove(j.PF); err != nil {
 		return &outcome.RollbackIncomplete{Err: err}
 	}
+	// Every claim of this state directory on the PF goes with its journal
+	// (one a killed release left behind too).
+	if c, err := store.LoadClaims(e.h.FS, j.PF); err != nil || c.Reconcile(nil) != nil {
+		warn("the rule claims of %s for state directory %s could not be cleared; the next run that installs a rule there replaces them", j.PF, store.StateDirID())
+	}
 	return nil
 }
 
 // undoRules deletes the rules j records, newest first, with the table
 // opened once, drops the records of those gone and saves j once. It
 // returns what it could not delete, and the save's error.
-func undoRules(e *env, store journal.Store, j *journal.Journal, opts Options, steps *[]StepResult, anyChanged *bool) ([]string, error) {
+func undoRules(e *env, store journal.Store, j *journal.Journal, opts Options, steps *[]StepResult, anyChanged *bool, warn func(string, ...any)) ([]string, error) {
 	rev := slices.Clone(j.Rules)
 	slices.Reverse(rev)
 	desc := func(r journal.Rule) string { return fmt.Sprintf("delete ntuple rule %d (%s)", r.Location, r.Words) }
@@ -268,13 +273,20 @@ func undoRules(e *env, store journal.Store, j *journal.Journal, opts Options, st
 		return nil, nil
 	}
 	opts.Progress(fmt.Sprintf("delete %s vfbypass installed", report.Count(len(rev), "ntuple rule")))
-	rm, err := steer.RemoveRecords(e.h, j.PF, rev)
+	rm, err := steer.RemoveRecords(e.h, store, j.PF, rev)
 	var left []string
 	var kept []journal.Rule
 	for i, r := range rev {
 		rerr := err
 		if rerr == nil {
 			rerr = rm[i].Err
+		}
+		if rerr == nil && rm[i].ClaimedBy != "" {
+			// Not this state directory's rule: its record is forged or
+			// stale, and goes; the rule stays.
+			warn("ntuple rule %d (%s) is claimed by state directory %s, which installed it; left alone and its record here forgotten", r.Location, r.Words, rm[i].ClaimedBy)
+			*steps = append(*steps, StepResult{ID: id(r), Action: desc(r), Status: statusOf(false)})
+			continue
 		}
 		if rerr != nil {
 			left = append(left, desc(r)+": "+rerr.Error())

@@ -125,12 +125,17 @@ func (u *upRun) recreateFirst(ctx context.Context) error {
 func (u *upRun) tearDown(ctx context.Context) error {
 	rev := slices.Clone(u.j.Rules)
 	slices.Reverse(rev)
-	rm, err := steer.RemoveRecords(u.h, u.pf.Name, rev)
+	rm, err := steer.RemoveRecords(u.h, u.store, u.pf.Name, rev)
 	if err != nil {
 		return fmt.Errorf("--recreate: %w", err)
 	}
 	for i, r := range rev {
 		changed, err := rm[i].Deleted, rm[i].Err
+		if rm[i].ClaimedBy != "" {
+			u.res.Warn("ntuple rule %d (%s) is claimed by state directory %s, which installed it; left alone and its record here forgotten", r.Location, r.Words, rm[i].ClaimedBy)
+			u.j.DropRule(r.Location)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("--recreate: delete ntuple rule %d (%s): %w", r.Location, r.Words, err)
 		}

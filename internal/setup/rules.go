@@ -56,8 +56,12 @@ type rulePlan struct {
 func (p rulePlan) warnLeft(res *report.Common) {
 	for _, st := range p.left {
 		r := st.Rule
-		if st.State == steer.RecordMoved {
+		switch st.State {
+		case steer.RecordMoved:
 			res.Warn("ntuple rule %d (%s) that vfbypass installed is now at location %d; left alone", r.Location, r.Words, st.MovedTo)
+			continue
+		case steer.RecordClaimed:
+			res.Warn("ntuple rule %d (%s) is claimed by state directory %s, which installed it; left alone", r.Location, st.Have, st.ClaimedBy)
 			continue
 		}
 		res.Warn("ntuple rule %d (%s) that vfbypass installed has been replaced by another rule (%s); left alone: delete that rule to have it back", r.Location, r.Words, st.Have)
@@ -103,7 +107,7 @@ func (u *upRun) planRules() (rulePlan, error) {
 			p.forget = append(p.forget, r)
 		case st.State == steer.RecordMissing:
 			p.reinstall = append(p.reinstall, r)
-		case st.State == steer.RecordChanged, st.State == steer.RecordMoved:
+		case st.State == steer.RecordChanged, st.State == steer.RecordMoved, st.State == steer.RecordClaimed:
 			p.left = append(p.left, st)
 		}
 	}

@@ -432,6 +432,8 @@ func ruleDrift(h *host.Host, store journal.Store, pf string) ([]Drift, error) {
 			out = append(out, Drift{Field: f, Want: want, Have: ruleValue(strings.Fields(st.Have))})
 		case steer.RecordMoved:
 			out = append(out, Drift{Field: f, Want: want, Have: fmt.Sprintf("moved to location %d", st.MovedTo)})
+		case steer.RecordClaimed:
+			out = append(out, Drift{Field: f, Want: want, Have: fmt.Sprintf("%s, installed from state directory %s", ruleValue(strings.Fields(st.Have)), st.ClaimedBy)})
 		}
 	}
 	return out, nil

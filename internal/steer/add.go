@@ -3,6 +3,7 @@ package steer
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -342,7 +343,13 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 		return res, nil
 	}
 
-	// Write ahead: every rule this batch may install is recorded first.
+	return e.install(store, j, todo, res, opts, len(items))
+}
+
+// install records todo in the journal (write ahead), claims its locations,
+// inserts it and confirms the records: the changing half of addMany.
+func (e *env) install(store journal.Store, j *journal.Journal, todo []*item, res *Result, opts Options, nItems int) (*Result, error) {
+	pf := e.pf
 	if j == nil {
 		j = &journal.Journal{PF: pf, Created: time.Now().UTC()}
 	}
@@ -350,7 +357,12 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	if err := store.Save(j); err != nil {
 		return res, outcome.Failed(fmt.Errorf("record the rules in the journal: %w", err))
 	}
-	done, err := e.insertAll(store, j, todo, mine, len(reqs))
+	// Claimed before inserted: no other state directory's record can
+	// make a run delete these rules.
+	if err := e.claims.Claim(slices.Collect(maps.Keys(mine))); err != nil {
+		return res, e.rollback(store, j, todo, nil, fmt.Errorf("claim the rules' locations: %w", err))
+	}
+	done, err := e.insertAll(store, j, todo, mine, nItems)
 	if err != nil {
 		return res, err
 	}
@@ -363,7 +375,7 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	}
 	res.Changed = true
 	res.Message = fmt.Sprintf("%s: %s added, %d installed already (journal %s; 'vfbypass down %s' or 'vfbypass steer clear %s' removes them)",
-		pf, report.Count(len(done), "rule"), len(items)-len(done), store.Path(pf), pf, pf)
+		pf, report.Count(len(done), "rule"), nItems-len(done), store.Path(pf), pf, pf)
 	return res, nil
 }
 
@@ -420,6 +432,10 @@ func (e *env) insertAll(store journal.Store, j *journal.Journal, todo []*item, m
 			return done, e.rollback(store, j, todo, done, fmt.Errorf("insert %s at location %d on %s: %w", it.label(batch), it.loc, e.pf, err))
 		}
 		if loc != it.loc { // RX_CLS_LOC_ANY: the driver chose
+			// A rule without a claim is any journal's that records it;
+			// the next run of this state directory claims it
+			// (Claims.Reconcile) when this one cannot.
+			_ = e.claims.Claim([]uint32{loc})
 			for i := range j.Rules {
 				if j.Rules[i].Location == it.loc && mine[it.loc] {
 					j.Rules[i].Location = loc
@@ -460,6 +476,7 @@ func (e *env) confirm(j *journal.Journal, done []*item, res *Result, source stri
 // a Failed error, or RollbackIncomplete naming what is left.
 func (e *env) rollback(store journal.Store, j *journal.Journal, todo, done []*item, cause error) error {
 	var left []string
+	var empty []uint32
 	inserted := map[uint32]bool{}
 	for _, it := range done {
 		inserted[it.loc] = true
@@ -482,10 +499,16 @@ func (e *env) rollback(store journal.Store, j *journal.Journal, todo, done []*it
 			}
 		}
 		restoreRecord(j, it.loc, back)
+		if it.replace == nil {
+			empty = append(empty, it.loc)
+		}
 	}
 	if err := saveJournal(store, j); err != nil {
 		left = append(left, "journal: "+err.Error())
 	}
+	// A claim that stays is of an empty location: harmless, and dropped
+	// by the next run of this state directory.
+	_ = e.claims.Release(empty)
 	if len(left) > 0 {
 		return &outcome.RollbackIncomplete{
 			Err: fmt.Errorf("%w; removing the rules added before it failed too: %s", cause, strings.Join(left, "; ")),

@@ -117,6 +117,15 @@ func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, r
 		res.Rules = append(res.Rules, ri)
 		res.Changed = true
 	}
+	var empty []uint32
+	for l := range gone {
+		empty = append(empty, l)
+	}
+	if err := e.claims.Release(empty); err != nil {
+		// An empty location's claim is harmless: the next insert there
+		// claims it anew, the next run of this state directory drops it.
+		res.Warn("the rules are deleted but their claims stay (%v)", err)
+	}
 	if j != nil {
 		kept := j.Rules[:0]
 		for _, r := range j.Rules {
@@ -180,7 +189,17 @@ func begin(h *host.Host, store journal.Store, pf string, forAdd bool, as *assume
 		end()
 		return nil, nil, nil, err
 	}
+	if err := e.loadClaims(store); err != nil {
+		end()
+		return nil, nil, nil, err
+	}
 	e.settle(j)
 	e.markJournaled(j)
+	if !opts.DryRun {
+		if err := e.claims.Reconcile(e.journaledLocs()); err != nil {
+			end()
+			return nil, nil, nil, err
+		}
+	}
 	return e, j, end, nil
 }

@@ -22,6 +22,10 @@ const (
 	// RecordMoved: the recorded rule is gone from its location but the
 	// same match and target sit at another one.
 	RecordMoved = "moved"
+	// RecordClaimed: the rule at the record's location is one another
+	// state directory installed (journal.Claims); it is never this
+	// journal's to change.
+	RecordClaimed = "claimed"
 )
 
 // RecordState is one journaled rule held against the PF's table.
@@ -34,6 +38,9 @@ type RecordState struct {
 	// MovedTo is the location of the recorded rule when State is
 	// RecordMoved.
 	MovedTo uint32
+	// ClaimedBy is the state directory that claims the location when
+	// State is RecordClaimed.
+	ClaimedBy string
 }
 
 // Inspect holds every rule the PF's journal records against the table, for
@@ -48,6 +55,9 @@ func Inspect(h *host.Host, store journal.Store, pf string) ([]RecordState, error
 		return nil, err
 	}
 	defer e.close()
+	if err := e.loadClaims(store); err != nil {
+		return nil, err
+	}
 	out := make([]RecordState, 0, len(j.Rules))
 	for _, r := range j.Rules {
 		out = append(out, e.inspect(r))
@@ -58,6 +68,10 @@ func Inspect(h *host.Host, store journal.Store, pf string) ([]RecordState, error
 func (e *env) inspect(r journal.Rule) RecordState {
 	st := RecordState{Rule: r, State: RecordMissing}
 	if x, ok := e.table[r.Location]; ok {
+		if o := e.claimedBy(r.Location); o != "" {
+			st.State, st.Have, st.ClaimedBy = RecordClaimed, strings.Join(flows.Words(x.fs, x.rss), " "), o
+			return st
+		}
 		if e.ours(x, &r) {
 			st.State = RecordInPlace
 			return st

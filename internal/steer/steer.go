@@ -212,6 +212,28 @@ type env struct {
 	qpp      uint32 // queues per VF pool
 	table    map[uint32]*installed
 	vfs      map[int]sriov.VF
+	// claims: which state directory installed the rule at each location
+	// (journal.Claims); a rule another one claims is never this
+	// journal's.
+	claims *journal.Claims
+}
+
+// loadClaims reads the PF's rule claims for the state directory store.
+func (e *env) loadClaims(store journal.Store) error {
+	c, err := store.LoadClaims(e.h.FS, e.pf)
+	if err != nil {
+		return err
+	}
+	e.claims = c
+	return nil
+}
+
+// claimedBy returns the other state directory that claims loc, or "".
+func (e *env) claimedBy(loc uint32) string {
+	if e.claims == nil {
+		return ""
+	}
+	return e.claims.Other(loc)
 }
 
 func (e *env) close() {
@@ -396,12 +418,28 @@ func (e *env) markJournaled(j *journal.Journal) {
 	}
 }
 
+// journaledLocs are the locations of the table's rules linked to a record
+// (markJournaled).
+func (e *env) journaledLocs() []uint32 {
+	var locs []uint32
+	for l, x := range e.table {
+		if x.from != nil {
+			locs = append(locs, l)
+		}
+	}
+	return locs
+}
+
 // ours is the one definition of "this installed rule is the one vfbypass
 // recorded": its match and target are the record's, or, for a record not
 // yet confirmed, those of the rule it replaces. The comparison is in the
 // masked form the driver keeps (matchKey), so a record in the requested
-// form (older journals) and one in the stored form both match.
+// form (older journals) and one in the stored form both match. A rule
+// another state directory claims is never ours, whatever the record says.
 func (e *env) ours(x *installed, r *journal.Rule) bool {
+	if e.claimedBy(x.loc) != "" {
+		return false
+	}
 	return e.recordMatches(x, r.Spec) || (r.Replaces != nil && e.recordMatches(x, r.Replaces.Spec))
 }
 
@@ -433,6 +471,10 @@ func (e *env) settle(j *journal.Journal) {
 		x, ok := e.table[r.Location]
 		switch {
 		case !r.Pending:
+		case e.claimedBy(r.Location) != "":
+			// The claim is written before the insert: another state
+			// directory's rule is there, this record's insert never was.
+			continue
 		case ok && e.recordMatches(x, r.Spec):
 			r = journal.NewRule(r.Location, x.fs, x.rss, r.Source)
 		case ok && r.Replaces != nil && e.recordMatches(x, r.Replaces.Spec):
@@ -484,21 +526,29 @@ var ErrNotOurs = errors.New("the rule is no longer the one vfbypass installed")
 // Removal is the outcome of removing one journaled rule: Deleted is false
 // when the rule was gone already, or when its record was never confirmed
 // and its location holds someone else's rule (the insert never happened);
-// Err wraps ErrNotOurs when a confirmed record's location holds another
-// rule, which is left alone.
+// ClaimedBy names the other state directory that installed the rule at the
+// record's location, which is left alone (the record is not this state
+// directory's to act on); Err wraps ErrNotOurs when a confirmed record's
+// location holds another rule, which is left alone.
 type Removal struct {
-	Deleted bool
-	Err     error
+	Deleted   bool
+	ClaimedBy string
+	Err       error
 }
 
 // RemoveRecords removes, in the order given, the rules the journal records
-// rs describe from pf's table, each only if it is still vfbypass's (ours):
-// the removal path of `down`, with the table opened once. The error is the
-// table's own (it cannot be opened): then nothing was removed.
-func RemoveRecords(h *host.Host, pf string, rs []journal.Rule) ([]Removal, error) {
+// rs describe from pf's table, each only if it is still vfbypass's (ours)
+// and no other state directory than store's claims it: the removal path
+// of `down`, with the table opened once. The claims of the locations it
+// empties go. The error is the table's or the claims' own (they cannot be
+// read): then nothing was removed.
+func RemoveRecords(h *host.Host, store journal.Store, pf string, rs []journal.Rule) ([]Removal, error) {
 	e := &env{h: h, pf: pf}
 	if p, err := sriov.LookupPF(h.FS, pf); err == nil || errors.Is(err, sriov.ErrNoSRIOV) || errors.Is(err, sriov.ErrNotPCI) {
 		e.ixgbe = p.Driver == "ixgbe"
+	}
+	if err := e.loadClaims(store); err != nil {
+		return nil, err
 	}
 	dev, err := h.Rules(pf)
 	if err != nil {
@@ -506,34 +556,52 @@ func RemoveRecords(h *host.Host, pf string, rs []journal.Rule) ([]Removal, error
 	}
 	defer dev.Close()
 	out := make([]Removal, len(rs))
+	var empty []uint32
 	for i, r := range rs {
-		out[i].Deleted, out[i].Err = e.removeRecorded(dev, r)
+		var gone bool
+		out[i], gone = e.removeRecorded(dev, r)
+		if gone {
+			empty = append(empty, r.Location)
+		}
 	}
+	// A claim left behind (the release failed) is of an empty location:
+	// the next run of this state directory drops it (Claims.Reconcile),
+	// and an insert there claims it anew.
+	_ = e.claims.Release(empty)
 	return out, nil
 }
 
-func (e *env) removeRecorded(dev flows.Device, r journal.Rule) (deleted bool, err error) {
+// removeRecorded deletes the rule record r describes when it is ours;
+// gone says the location is empty afterwards.
+func (e *env) removeRecorded(dev flows.Device, r journal.Rule) (rm Removal, gone bool) {
 	fs, rss, err := dev.Rule(r.Location)
 	if isGone(err) {
-		return false, nil
+		return rm, true
 	}
 	if err != nil {
-		return false, fmt.Errorf("read rule %d of %s: %w", r.Location, e.pf, err)
+		rm.Err = fmt.Errorf("read rule %d of %s: %w", r.Location, e.pf, err)
+		return rm, false
+	}
+	if o := e.claimedBy(r.Location); o != "" {
+		rm.ClaimedBy = o
+		return rm, false
 	}
 	if !e.ours(&installed{loc: r.Location, fs: fs, rss: rss}, &r) {
-		if r.Pending {
-			return false, nil
+		if !r.Pending {
+			rm.Err = fmt.Errorf("%w: location %d of %s holds %s; left alone (delete it with 'vfbypass steer del %s %d' if it should go)",
+				ErrNotOurs, r.Location, e.pf, strings.Join(flows.Words(fs, rss), " "), e.pf, r.Location)
 		}
-		return false, fmt.Errorf("%w: location %d of %s holds %s; left alone (delete it with 'vfbypass steer del %s %d' if it should go)",
-			ErrNotOurs, r.Location, e.pf, strings.Join(flows.Words(fs, rss), " "), e.pf, r.Location)
+		return rm, false
 	}
 	if err := dev.Delete(r.Location); err != nil {
 		if isGone(err) {
-			return false, nil
+			return rm, true
 		}
-		return false, fmt.Errorf("delete rule %d of %s: %w", r.Location, e.pf, err)
+		rm.Err = fmt.Errorf("delete rule %d of %s: %w", r.Location, e.pf, err)
+		return rm, false
 	}
-	return true, nil
+	rm.Deleted = true
+	return rm, true
 }
 
 func (e *env) info(x *installed) RuleInfo {
@@ -650,6 +718,9 @@ func List(h *host.Host, store journal.Store, pf string) (*Result, error) {
 	defer e.close()
 	j, err := loadJournal(store, pf)
 	if err != nil {
+		return res, err
+	}
+	if err := e.loadClaims(store); err != nil {
 		return res, err
 	}
 	e.settle(j)

@@ -556,12 +556,12 @@ func TestPendingRecordOverAForeignRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := journal.Rule{Location: 7, Words: "flow-type tcp4 dst-port 82 vf 0 queue 0 loc 7", Spec: hex.EncodeToString(b), Source: "steer", Pending: true}
-	deleted, err := removeRecorded(l.h, rec)
+	deleted, err := removeRecorded(l.h, l.store, rec)
 	if err != nil || deleted {
 		t.Fatalf("pending record over a foreign rule: deleted %v, %v", deleted, err)
 	}
 	rec.Pending = false
-	if _, err := removeRecorded(l.h, rec); !errors.Is(err, steer.ErrNotOurs) {
+	if _, err := removeRecorded(l.h, l.store, rec); !errors.Is(err, steer.ErrNotOurs) {
 		t.Fatalf("confirmed record over a foreign rule: %v, want ErrNotOurs", err)
 	}
 	rec.Pending = true
@@ -619,8 +619,8 @@ func TestPendingReplacementSettlesBack(t *testing.T) {
 }
 
 // removeRecorded removes one journaled rule from eth3 as down does.
-func removeRecorded(h *host.Host, r journal.Rule) (bool, error) {
-	rm, err := steer.RemoveRecords(h, "eth3", []journal.Rule{r})
+func removeRecorded(h *host.Host, store journal.Store, r journal.Rule) (bool, error) {
+	rm, err := steer.RemoveRecords(h, store, "eth3", []journal.Rule{r})
 	if err != nil {
 		return false, err
 	}
