@@ -32,9 +32,6 @@ type globals struct {
 	host *host.Host
 	// pfArg is the PF the command was given, for "did you mean".
 	pfArg string
-	// started is set once a command's flags and arguments were accepted:
-	// an error before that is a usage error.
-	started bool
 }
 
 func newRootCmd(g *globals) *cobra.Command {
@@ -47,8 +44,13 @@ with ntuple rules and runs a DPDK receive loop on it. Every change is
 journaled, so "vfbypass down" undoes exactly what "vfbypass up" did.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Runnable, so that cobra hands a word that is no command to
+		// unknownCommand instead of refusing it in words of its own; alone,
+		// vfbypass prints its help as before.
+		Args: unknownCommand,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			g.started = true
+			g.Started = true
 			g.pfArg = pfArgOf(cmd, args)
 			if cmd.Annotations[jsonlAnnotation] != "" {
 				g.Formats = []string{"text", "json", "jsonl"} // a JSON line per event, then the summary
@@ -74,15 +76,42 @@ journaled, so "vfbypass down" undoes exactly what "vfbypass up" did.`,
 	return root
 }
 
+// usageFix is the fix of a command line vfbypass cannot make sense of.
+const usageFix = "see 'vfbypass --help' for the commands and their flags"
+
+// unknownCommand is the root's argument check: every word the root is
+// left with is no command of vfbypass (cobra found none by that name), said
+// as bad usage with the commands it is close to.
+func unknownCommand(root *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	fix := usageFix
+	root.SuggestionsMinimumDistance = 2 // cobra's own default
+	if s := root.SuggestionsFor(args[0]); len(s) > 0 {
+		fix = "did you mean " + strings.Join(s, " or ") + "? " + fix
+	}
+	return outcome.Invalid(fix, "unknown command %q for %q", args[0], root.CommandPath())
+}
+
+// noArgs is cobra.NoArgs as bad usage.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return outcome.Invalid(usageFix, "unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	return nil
+}
+
 // onlyUnixShells keeps the completion scripts of the shells vfbypass's
 // hosts run (bash, zsh, fish): cobra's PowerShell script has no use on
-// Linux.
+// Linux. The scripts take no arguments, refused as bad usage.
 func onlyUnixShells(root *cobra.Command) {
 	for _, c := range root.Commands() {
 		if c.Name() != "completion" {
 			continue
 		}
 		for _, sh := range c.Commands() {
+			sh.Args = noArgs
 			if sh.Name() == "powershell" {
 				c.RemoveCommand(sh)
 			}
@@ -154,17 +183,21 @@ func flagError(c *cobra.Command, err error) error {
 		}
 		return outcome.Invalid(fix, "%s takes no negative number, got %s", c.CommandPath(), v)
 	case errors.As(err, &invalid):
-		return outcome.Invalid(fix, "--%s %q %s", invalid.GetFlag().Name, invalid.GetValue(), valueProblem(invalid.Unwrap()))
+		f := invalid.GetFlag()
+		return outcome.Invalid(fix, "--%s %q %s", f.Name, invalid.GetValue(), valueProblem(f.Value.Type(), invalid.Unwrap()))
 	}
 	return cli.FlagError(c, err)
 }
 
 var negativeNumber = regexp.MustCompile(`^[0-9]+$`)
 
-// valueProblem says why a flag's value was refused, in words.
-func valueProblem(err error) string {
+// valueProblem says why the value of a flag of type typ (pflag's name of
+// it) was refused, in words.
+func valueProblem(typ string, err error) string {
 	var ne *strconv.NumError
 	switch {
+	case typ == "duration":
+		return "is not a duration (write e.g. 10s, 500ms, 1m30s)"
 	case errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange):
 		return "is out of range"
 	case errors.As(err, &ne) && ne.Func == "ParseBool":
@@ -173,8 +206,6 @@ func valueProblem(err error) string {
 		return "is not a number"
 	case errors.As(err, &ne):
 		return "is not a whole number"
-	case err != nil && strings.HasPrefix(err.Error(), "time: "):
-		return "is not a duration (write e.g. 10s, 500ms, 1m30s)"
 	case err != nil:
 		return err.Error()
 	}
@@ -197,30 +228,16 @@ func runWith(stdin *os.File, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	err := root.Execute()
-	if err != nil && !g.started {
-		// cobra refused the command line before any command ran (unknown
+	if err != nil && !g.Started {
+		// The command line was refused before any command ran (unknown
 		// command or flag, bad value, argument count): flags after the
 		// error were not parsed, so -o is read from the line itself.
-		err = usageError(err)
+		err = cli.Usage(err, usageFix)
 		if o, ok := outputFromArgs(args); ok {
 			g.Output = o
 		}
 	}
 	return g.Exit(err)
-}
-
-// usageError makes an error cobra found in the command line a bad-input
-// error (exit 2) with a fix, keeping one that already is.
-func usageError(err error) error {
-	if outcome.Of(err) != nil {
-		return err
-	}
-	msg, suggest, _ := strings.Cut(err.Error(), "\n\nDid you mean this?\n")
-	fix := "see 'vfbypass --help' for the commands and their flags"
-	if s := strings.Fields(suggest); len(s) > 0 {
-		fix = "did you mean " + strings.Join(s, " or ") + "? " + fix
-	}
-	return outcome.Invalid(fix, "%s", strings.TrimSpace(msg))
 }
 
 // shortOutput is a group of short flags ending with -o: "-o", "-ojson",

@@ -184,3 +184,25 @@ func TestSteerReportsVFs(t *testing.T) {
 		}
 	}
 }
+
+// A word that is no command, a shell script given arguments and cobra's
+// own __complete without arguments are bad usage (exit 2), said in
+// vfbypass's words with a fix; vfbypass alone prints its help (exit 0).
+func TestUsageUnknownCommands(t *testing.T) {
+	for _, c := range []struct {
+		args        []string
+		code        int
+		out, stderr string
+	}{
+		{nil, 0, "Available Commands:", ""},
+		{[]string{"stauts"}, 2, "", "vfbypass: unknown command \"stauts\" for \"vfbypass\"\n  fix: did you mean status? see 'vfbypass --help' for the commands and their flags\n"},
+		{[]string{"bogus"}, 2, "", "vfbypass: unknown command \"bogus\" for \"vfbypass\"\n  fix: see 'vfbypass --help' for the commands and their flags\n"},
+		{[]string{"completion", "bash", "x"}, 2, "", "vfbypass: unknown command \"x\" for \"vfbypass completion bash\"\n  fix: see 'vfbypass --help' for the commands and their flags\n"},
+		{[]string{"__complete"}, 2, "", "vfbypass: requires at least 1 arg(s), only received 0\n  fix: see 'vfbypass --help' for the commands and their flags\n"},
+	} {
+		code, out, stderr := vfb(c.args...)
+		if code != c.code || !strings.Contains(out, c.out) || stderr != c.stderr {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr %q", c.args, code, out, stderr, c.code, c.out, c.stderr)
+		}
+	}
+}

@@ -44,6 +44,9 @@ type Globals struct {
 	Formats []string
 	Stdout  io.Writer
 	Stderr  io.Writer
+	// Started is set once cobra accepted the command line and a command's
+	// hooks run: an error before that is bad usage (Usage).
+	Started bool
 }
 
 // outputs are the values -o takes.
@@ -172,10 +175,19 @@ func (g *Globals) Exit(err error) int {
 			PrintError(g.Stderr, err)
 		}
 	}
-	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "accepts ") || strings.Contains(err.Error(), "arg(s)") {
-		err = &outcome.BadInput{Err: err}
-	}
 	return ExitCode(err)
+}
+
+// Usage makes an error returned before any command ran (Started is false)
+// bad usage with fix: the flag-error function and the argument checks of
+// both binaries return *outcome.BadInput already, and what else cobra
+// refuses at that point (the arguments of the __complete command it adds)
+// is the command line too.
+func Usage(err error, fix string) error {
+	if err == nil || outcome.Of(err) != nil {
+		return err
+	}
+	return &outcome.BadInput{Err: err, Fix: fix}
 }
 
 // PrintError writes err and its fix for a person.

@@ -21,7 +21,10 @@ func NewCommand(g *cli.Globals, name string) *cobra.Command {
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	// jsonl is the receive loop's own: a JSON line per interval.
 	g.Formats = []string{"text", "json", "jsonl"}
-	cmd.PersistentPreRunE = func(*cobra.Command, []string) error { return g.Check() }
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		g.Started = true
+		return g.Check()
+	}
 	cmd.SetOut(g.Stdout)
 	cmd.SetErr(g.Stderr)
 	g.Bind(cmd.PersistentFlags())
@@ -88,5 +91,9 @@ func Run(name string, args []string, stdout, stderr io.Writer) int {
 	g := &cli.Globals{Stdout: stdout, Stderr: stderr}
 	cmd := NewCommand(g, name)
 	cmd.SetArgs(args)
-	return g.Exit(cmd.Execute())
+	err := cmd.Execute()
+	if !g.Started {
+		err = cli.Usage(err, "see '"+name+" --help' for the flags and their values")
+	}
+	return g.Exit(err)
 }
