@@ -183,7 +183,7 @@ func (u *upRun) entryFor(s step) (*applied, error) {
 			return nil, err
 		}
 		rec, _ := json.Marshal(s)
-		ent = &journal.Entry{ID: s.id(), Kind: s.kind(), Desc: s.describe(u.e), Undo: rec}
+		ent = &journal.Entry{ID: s.id(), Kind: string(s.kind()), Desc: s.describe(u.e), Undo: rec}
 		u.j.Steps = append(u.j.Steps, ent)
 		return &applied{ent: ent, s: s, before: before}, nil
 	}

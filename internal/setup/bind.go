@@ -27,7 +27,7 @@ type bindStep struct {
 
 func (s *bindStep) id() string { return "vf" + strconv.Itoa(s.Index) + "-bind" }
 
-func (s *bindStep) kind() string { return "bind" }
+func (s *bindStep) kind() StepKind { return KindBind }
 
 func (s *bindStep) describe(e *env) string {
 	addr := "(its PCI address once enabled)"

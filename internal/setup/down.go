@@ -419,7 +419,7 @@ func checkRecords(j *journal.Journal, totalVFs int) error {
 // group open: unbinding or removing the VF would block until it lets go.
 func checkNotInUse(h *host.Host, pf string, j *journal.Journal, totalVFs int) error {
 	for _, ent := range j.Steps {
-		if ent.Kind != "bind" || ent.State == journal.Undone {
+		if ent.Kind != string(KindBind) || ent.State == journal.Undone {
 			continue
 		}
 		s, err := decodeEntry(ent, totalVFs)

@@ -20,9 +20,9 @@ type lroStep struct {
 	Old bool `json:"old"`
 }
 
-func (s *lroStep) id() string { return "lro" }
+func (s *lroStep) id() string { return string(KindLRO) }
 
-func (s *lroStep) kind() string { return "lro" }
+func (s *lroStep) kind() StepKind { return KindLRO }
 
 func (s *lroStep) describe(e *env) string {
 	return fmt.Sprintf("switch LRO off (ethtool -K %s lro off), which XDP needs", e.pf.Name)

@@ -22,7 +22,7 @@ type moduleStep struct {
 
 func (s *moduleStep) id() string { return "module-" + s.Name }
 
-func (s *moduleStep) kind() string { return "module" }
+func (s *moduleStep) kind() StepKind { return KindModule }
 
 func (s *moduleStep) describe(e *env) string { return "load kernel module " + s.Name }
 

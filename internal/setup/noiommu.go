@@ -20,9 +20,9 @@ type noIOMMUStep struct {
 	Old string `json:"old"`
 }
 
-func (s *noIOMMUStep) id() string { return "noiommu" }
+func (s *noIOMMUStep) id() string { return string(KindNoIOMMU) }
 
-func (s *noIOMMUStep) kind() string { return "noiommu" }
+func (s *noIOMMUStep) kind() StepKind { return KindNoIOMMU }
 
 func (s *noIOMMUStep) describe(e *env) string {
 	return "switch vfio's unsafe no-IOMMU mode on (" + vfio.NoIOMMUParam + " = Y): the VF can DMA anywhere in memory"

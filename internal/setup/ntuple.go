@@ -19,9 +19,9 @@ type ntupleStep struct {
 	Old bool `json:"old"`
 }
 
-func (s *ntupleStep) id() string { return "ntuple" }
+func (s *ntupleStep) id() string { return string(KindNtuple) }
 
-func (s *ntupleStep) kind() string { return "ntuple" }
+func (s *ntupleStep) kind() StepKind { return KindNtuple }
 
 func (s *ntupleStep) describe(e *env) string {
 	d := fmt.Sprintf("switch ntuple filters on (ethtool -K %s ntuple on)", e.pf.Name)

@@ -27,9 +27,9 @@ type numVFsStep struct {
 	OldAutoprobe bool `json:"old_autoprobe"`
 }
 
-func (s *numVFsStep) id() string { return "numvfs" }
+func (s *numVFsStep) id() string { return string(KindNumVFs) }
 
-func (s *numVFsStep) kind() string { return "numvfs" }
+func (s *numVFsStep) kind() StepKind { return KindNumVFs }
 
 func (s *numVFsStep) describe(e *env) string {
 	d := fmt.Sprintf("write %d to %s/sriov_numvfs (the PF resets: its link drops for a moment)", s.Want, e.pf.DevDir())

@@ -297,7 +297,7 @@ type flushPlan struct {
 func (u *upRun) planFlush() error {
 	flushes := false
 	for _, s := range u.steps {
-		if s.id() == "numvfs" && u.pf.Driver == "ixgbe" {
+		if s.kind() == KindNumVFs && u.pf.Driver == "ixgbe" {
 			c, err := s.changes(u.e)
 			if err != nil {
 				return err

@@ -21,9 +21,9 @@ type probeVFsStep struct {
 	VFs []int `json:"vfs"`
 }
 
-func (s *probeVFsStep) id() string { return "probe-vfs" }
+func (s *probeVFsStep) id() string { return string(KindProbeVFs) }
 
-func (s *probeVFsStep) kind() string { return "probe-vfs" }
+func (s *probeVFsStep) kind() StepKind { return KindProbeVFs }
 
 func (s *probeVFsStep) describe(e *env) string {
 	return fmt.Sprintf("bind VFs %v to their kernel driver (drivers_probe), as autoprobe would have", s.VFs)

@@ -190,7 +190,7 @@ func queueSteps(p queueProbe, req Request, j *journal.Journal, orig Original) ([
 	if p.ntuple {
 		steps = append(steps, &ntupleStep{})
 	}
-	if p.lroOn && !p.lroFixed || activeEntry(j, "lro") {
+	if p.lroOn && !p.lroFixed || activeEntry(j, string(KindLRO)) {
 		steps = append(steps, &lroStep{})
 	}
 	q := uint32(req.Queue)
@@ -218,10 +218,10 @@ func activeEntry(j *journal.Journal, id string) bool {
 
 // journaledIndir is the journal's rss-indir record still in effect.
 func journaledIndir(j *journal.Journal) *rssIndirStep {
-	if !activeEntry(j, "rss-indir") {
+	if !activeEntry(j, string(KindRSSIndir)) {
 		return nil
 	}
-	ent := j.Entry("rss-indir")
+	ent := j.Entry(string(KindRSSIndir))
 	s, err := decodeEntry(ent, maxVFsUnknown)
 	if err != nil {
 		return nil

@@ -26,7 +26,7 @@ type releaseStep struct {
 
 func (s *releaseStep) id() string { return "vf" + strconv.Itoa(s.bind.Index) + "-release" }
 
-func (s *releaseStep) kind() string { return "release" }
+func (s *releaseStep) kind() StepKind { return KindRelease }
 
 func (s *releaseStep) describe(e *env) string {
 	return fmt.Sprintf("give VF %d back to the kernel (undo its bind to %s)", s.bind.Index, s.bind.Driver)
@@ -73,7 +73,7 @@ func releaseSteps(j *journal.Journal, chosen map[int]bool) []step {
 	}
 	var out []step
 	for _, ent := range j.Steps {
-		if ent.Kind != "bind" || ent.State == journal.Undone {
+		if ent.Kind != string(KindBind) || ent.State == journal.Undone {
 			continue
 		}
 		s, err := decodeEntry(ent, maxVFsUnknown) // loadForUndo checked it

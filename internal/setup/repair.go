@@ -75,7 +75,7 @@ func Repair(ctx context.Context, h *host.Host, pfName, after string, opts Option
 // repairTable writes queue mode's table again when a reset refilled it.
 func repairTable(ctx context.Context, e *env, j *journal.Journal, after string, res *RepairResult) error {
 	s := journaledIndir(j)
-	if s == nil || j.Entry("rss-indir").State != journal.Applied {
+	if s == nil || j.Entry(string(KindRSSIndir)).State != journal.Applied {
 		return nil
 	}
 	c, err := s.changes(e)
@@ -85,7 +85,7 @@ func repairTable(ctx context.Context, e *env, j *journal.Journal, after string, 
 	if err := s.apply(ctx, e); err != nil {
 		return fmt.Errorf("take queue %d of %s out of RSS again %s: %w", s.Queue, e.pf.Name, after, err)
 	}
-	res.Steps = append(res.Steps, StepResult{ID: "rss-indir", Action: fmt.Sprintf("take queue %d out of RSS again %s (ixgbe_setup_reta had put it back)", s.Queue, after), Status: "repaired"})
+	res.Steps = append(res.Steps, StepResult{ID: string(KindRSSIndir), Action: fmt.Sprintf("take queue %d out of RSS again %s (ixgbe_setup_reta had put it back)", s.Queue, after), Status: "repaired"})
 	res.Changed = true
 	return nil
 }

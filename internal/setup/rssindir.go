@@ -37,9 +37,9 @@ type rssIndirStep struct {
 	orig []uint32
 }
 
-func (s *rssIndirStep) id() string { return "rss-indir" }
+func (s *rssIndirStep) id() string { return string(KindRSSIndir) }
 
-func (s *rssIndirStep) kind() string { return "rss-indir" }
+func (s *rssIndirStep) kind() StepKind { return KindRSSIndir }
 
 func (s *rssIndirStep) describe(e *env) string {
 	return fmt.Sprintf("take RX queue %d of %s out of RSS: write its %d-entry indirection table over the other queues (ethtool -X %s weight ...)", s.Queue, e.pf.Name, len(s.Want), e.pf.Name)

@@ -31,12 +31,31 @@ func (e *env) refresh() error {
 	return nil
 }
 
+// StepKind names a kind of step: the "kind" of its journal entries
+// (docs/journal.md), from which its record is decoded (a release is never
+// journaled: it marks the bind it undoes).
+type StepKind string
+
+// The step kinds. A kind with one step per PF is also that step's id.
+const (
+	KindNumVFs   StepKind = "numvfs"
+	KindProbeVFs StepKind = "probe-vfs"
+	KindVFConfig StepKind = "vf-config"
+	KindModule   StepKind = "module"
+	KindNoIOMMU  StepKind = "noiommu"
+	KindBind     StepKind = "bind"
+	KindRelease  StepKind = "release"
+	KindNtuple   StepKind = "ntuple"
+	KindRSSIndir StepKind = "rss-indir"
+	KindLRO      StepKind = "lro"
+)
+
 // step is one reversible change. Its JSON form is its journal record: the
 // wanted state and the state it replaced, so that a journal alone is enough
 // to verify and undo it in a later process.
 type step interface {
 	id() string
-	kind() string
+	kind() StepKind
 	describe(e *env) string
 	// changes lists the managed fields in which the kernel differs from
 	// the wanted state (Before: the kernel's, After: wanted); none means
@@ -61,26 +80,26 @@ type step interface {
 // vfbypass writes (each kind's validate, with the checks of validate.go).
 // totalVFs is the PF's sriov_totalvfs; a negative one (unknown: the PF is
 // gone or shows no SR-IOV) bounds VF indexes at 255.
-func decodeStep(kind string, rec json.RawMessage, totalVFs int) (step, error) {
+func decodeStep(kind StepKind, rec json.RawMessage, totalVFs int) (step, error) {
 	var s step
 	switch kind {
-	case "numvfs":
+	case KindNumVFs:
 		s = &numVFsStep{}
-	case "probe-vfs":
+	case KindProbeVFs:
 		s = &probeVFsStep{}
-	case "vf-config":
+	case KindVFConfig:
 		s = &vfConfigStep{}
-	case "module":
+	case KindModule:
 		s = &moduleStep{}
-	case "noiommu":
+	case KindNoIOMMU:
 		s = &noIOMMUStep{}
-	case "bind":
+	case KindBind:
 		s = &bindStep{}
-	case "ntuple":
+	case KindNtuple:
 		s = &ntupleStep{}
-	case "rss-indir":
+	case KindRSSIndir:
 		s = &rssIndirStep{}
-	case "lro":
+	case KindLRO:
 		s = &lroStep{}
 	default:
 		return nil, fmt.Errorf("journal step kind %q is not known to this vfbypass", kind)
@@ -108,7 +127,7 @@ func decodeStep(kind string, rec json.RawMessage, totalVFs int) (step, error) {
 // kind "module" is not one vfbypass wrote, and every reader of the
 // journal finds a step by its id and takes its type from its kind.
 func decodeEntry(ent *journal.Entry, totalVFs int) (step, error) {
-	s, err := decodeStep(ent.Kind, ent.Undo, totalVFs)
+	s, err := decodeStep(StepKind(ent.Kind), ent.Undo, totalVFs)
 	if err != nil {
 		return nil, err
 	}

@@ -346,7 +346,7 @@ func (u *upRun) checkCount(context.Context) error {
 	if have == 0 || have == want || u.req.queueMode() {
 		return nil
 	}
-	owned := u.j != nil && u.j.Entry("numvfs") != nil && u.j.Entry("numvfs").State != journal.Undone
+	owned := u.j != nil && u.j.Entry(string(KindNumVFs)) != nil && u.j.Entry(string(KindNumVFs)).State != journal.Undone
 	if !owned {
 		if u.opts.Force {
 			return nil
@@ -402,9 +402,9 @@ func (u *upRun) finish() {
 func warnReset(res *UpResult, pf sriov.PF) {
 	for _, r := range res.Steps {
 		switch {
-		case r.ID == "numvfs" && r.Status == "applied":
+		case r.ID == string(KindNumVFs) && r.Status == "applied":
 			res.Warn("enabling SR-IOV resets %s (driver %s): its link dropped for a moment and the kernel's traffic on it was interrupted", pf.Name, pf.Driver)
-		case r.ID == "numvfs" && r.Status == "would-apply":
+		case r.ID == string(KindNumVFs) && r.Status == "would-apply":
 			res.Warn("enabling SR-IOV will reset %s (driver %s): its link drops for a moment", pf.Name, pf.Driver)
 		}
 	}

@@ -29,7 +29,7 @@ type vfConfigStep struct {
 
 func (s *vfConfigStep) id() string { return "vf" + strconv.Itoa(s.Index) + "-config" }
 
-func (s *vfConfigStep) kind() string { return "vf-config" }
+func (s *vfConfigStep) kind() StepKind { return KindVFConfig }
 
 func (s *vfConfigStep) describe(e *env) string {
 	d := fmt.Sprintf("configure VF %d on %s:", s.Index, e.pf.Name)
