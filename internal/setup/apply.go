@@ -119,7 +119,7 @@ func (u *upRun) applyBatch(ctx context.Context, batch []step) ([]*applied, error
 		}
 		desc := s.describe(u.e)
 		if len(c) == 0 && !u.recreate {
-			u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: desc, Status: "already"})
+			u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: desc, Status: StepAlready})
 			continue
 		}
 		run := u.repairView(s, c)
@@ -148,14 +148,14 @@ func (u *upRun) applyBatch(ctx context.Context, batch []step) ([]*applied, error
 		}
 		u.opts.Progress(descs[i])
 		if err := runs[i].apply(ctx, u.e); err != nil {
-			u.res.Steps = append(u.res.Steps, StepResult{ID: a.s.id(), Action: descs[i], Status: "failed", Error: err.Error()})
+			u.res.Steps = append(u.res.Steps, StepResult{ID: a.s.id(), Action: descs[i], Status: StepFailed, Error: err.Error()})
 			return todo, fmt.Errorf("%s: %w", a.s.id(), err)
 		}
 		a.ent.State = journal.Applied
 		if _, ok := a.s.(*releaseStep); ok {
 			a.ent.State = journal.Undone
 		}
-		u.res.Steps = append(u.res.Steps, StepResult{ID: a.s.id(), Action: descs[i], Status: "applied"})
+		u.res.Steps = append(u.res.Steps, StepResult{ID: a.s.id(), Action: descs[i], Status: StepApplied})
 		u.res.Changed = true
 	}
 	if err := u.store.Save(u.j); err != nil {
@@ -311,8 +311,8 @@ func (a *applied) putBack(ctx context.Context, e *env) error {
 
 func markRolledBack(res *UpResult, id string) {
 	for i := range res.Steps {
-		if res.Steps[i].ID == id && res.Steps[i].Status != "failed" {
-			res.Steps[i].Status = "rolled-back"
+		if res.Steps[i].ID == id && res.Steps[i].Status != StepFailed {
+			res.Steps[i].Status = StepRolledBack
 		}
 	}
 }

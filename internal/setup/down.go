@@ -214,14 +214,14 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 		}
 		desc := undoDesc(s, e, ent)
 		if opts.DryRun {
-			*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: "would-undo"})
+			*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: StepWouldUndo})
 			continue
 		}
 		opts.Progress(desc)
 		changed, err := s.undo(ctx, e)
 		if err != nil {
 			left = append(left, fmt.Sprintf("%s (%s): %v", ent.ID, ent.Desc, err))
-			*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: "failed", Error: err.Error()})
+			*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: StepFailed, Error: err.Error()})
 			continue
 		}
 		ent.State = journal.Undone
@@ -268,7 +268,7 @@ func undoRules(e *env, store journal.Store, j *journal.Journal, opts Options, st
 	}
 	if opts.DryRun {
 		for _, r := range rev {
-			*steps = append(*steps, StepResult{ID: id(r), Action: desc(r), Status: "would-undo"})
+			*steps = append(*steps, StepResult{ID: id(r), Action: desc(r), Status: StepWouldUndo})
 		}
 		return nil, nil
 	}
@@ -290,7 +290,7 @@ func undoRules(e *env, store journal.Store, j *journal.Journal, opts Options, st
 		}
 		if rerr != nil {
 			left = append(left, desc(r)+": "+rerr.Error())
-			*steps = append(*steps, StepResult{ID: id(r), Action: desc(r), Status: "failed", Error: rerr.Error()})
+			*steps = append(*steps, StepResult{ID: id(r), Action: desc(r), Status: StepFailed, Error: rerr.Error()})
 			kept = append(kept, r)
 			continue
 		}
@@ -346,7 +346,7 @@ func restoreOriginal(e *env, j *journal.Journal, dry bool, steps *[]StepResult, 
 	pf := e.pf.Name
 	desc := fmt.Sprintf("put back what was on %s before up (%s, %s) once the last reset is done", pf, report.Count(len(orig.Rules), "ntuple rule"), tableWord(orig.RSSIndir))
 	if dry {
-		*steps = append(*steps, StepResult{ID: "original", Action: desc, Status: "would-apply"})
+		*steps = append(*steps, StepResult{ID: "original", Action: desc, Status: StepWouldApply})
 		return nil
 	}
 	changed, err := restoreTable(e.h, pf, orig.RSSIndir)
@@ -364,7 +364,7 @@ func restoreOriginal(e *env, j *journal.Journal, dry bool, steps *[]StepResult, 
 	*anyChanged = *anyChanged || changed
 	st := StepResult{ID: "original", Action: desc, Status: statusOf(changed)}
 	if len(left) > 0 {
-		st.Status, st.Error = "failed", strings.Join(left, "; ")
+		st.Status, st.Error = StepFailed, strings.Join(left, "; ")
 	}
 	*steps = append(*steps, st)
 	return left
@@ -378,11 +378,11 @@ func tableWord(t []uint32) string {
 	return "the configured RSS table"
 }
 
-func statusOf(changed bool) string {
+func statusOf(changed bool) StepStatus {
 	if changed {
-		return "undone"
+		return StepUndone
 	}
-	return "unchanged"
+	return StepUnchanged
 }
 
 // loadForUndo loads pf's journal and decodes every step record in it and

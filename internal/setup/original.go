@@ -360,7 +360,7 @@ func (u *upRun) putBackFlushed() {
 		return
 	}
 	for _, r := range done {
-		u.res.Steps = append(u.res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("install ntuple rule %d (%s) again: it was on %s before up and a reset flushed it", r.Location, r.Words, u.pf.Name), Status: "applied"})
+		u.res.Steps = append(u.res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("install ntuple rule %d (%s) again: it was on %s before up and a reset flushed it", r.Location, r.Words, u.pf.Name), Status: StepApplied})
 		u.res.Changed = true
 	}
 	for _, l := range left {

@@ -129,9 +129,9 @@ func (u *upRun) desired(req Request, j *journal.Journal) (desired, error) {
 // dryRun reports the plan as the real run would carry it out.
 func (u *upRun) dryRun() error {
 	for _, s := range u.steps {
-		st := "would-apply"
+		st := StepWouldApply
 		if d, err := done(s, u.e); err == nil && d && !u.recreate {
-			st = "already"
+			st = StepAlready
 		}
 		u.res.Steps = append(u.res.Steps, StepResult{ID: s.id(), Action: s.describe(u.e), Status: st})
 	}

@@ -59,7 +59,7 @@ func (l *lab) drift() []setup.Drift {
 func stepStatus(res *setup.UpResult, id string) string {
 	for _, s := range res.Steps {
 		if s.ID == id {
-			return s.Status
+			return string(s.Status)
 		}
 	}
 	return ""

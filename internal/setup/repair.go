@@ -63,7 +63,7 @@ func Repair(ctx context.Context, h *host.Host, pfName, after string, opts Option
 		return res, err
 	}
 	for _, r := range done {
-		res.Steps = append(res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("install ntuple rule %d (%s) again %s: it was on %s before up", r.Location, r.Words, after, pfName), Status: "repaired"})
+		res.Steps = append(res.Steps, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("install ntuple rule %d (%s) again %s: it was on %s before up", r.Location, r.Words, after, pfName), Status: StepRepaired})
 		res.Changed = true
 	}
 	for _, l := range left {
@@ -85,7 +85,7 @@ func repairTable(ctx context.Context, e *env, j *journal.Journal, after string, 
 	if err := s.apply(ctx, e); err != nil {
 		return fmt.Errorf("take queue %d of %s out of RSS again %s: %w", s.Queue, e.pf.Name, after, err)
 	}
-	res.Steps = append(res.Steps, StepResult{ID: string(KindRSSIndir), Action: fmt.Sprintf("take queue %d out of RSS again %s (ixgbe_setup_reta had put it back)", s.Queue, after), Status: "repaired"})
+	res.Steps = append(res.Steps, StepResult{ID: string(KindRSSIndir), Action: fmt.Sprintf("take queue %d out of RSS again %s (ixgbe_setup_reta had put it back)", s.Queue, after), Status: StepRepaired})
 	res.Changed = true
 	return nil
 }
@@ -111,7 +111,7 @@ func repairRules(h *host.Host, store journal.Store, pf, after string, opts Optio
 		return err
 	}
 	for _, r := range sr.Rules {
-		st := ruleStep(r, "repaired")
+		st := ruleStep(r, StepRepaired)
 		st.Action += " (installed again " + after + ")"
 		res.Steps = append(res.Steps, st)
 	}

@@ -120,7 +120,7 @@ func heldStep(id, desc string, c []report.Change) StepResult {
 	for _, x := range c {
 		fields = append(fields, x.Field)
 	}
-	return StepResult{ID: id, Action: desc + " (left drifted: " + strings.Join(fields, " ") + ")", Status: "held"}
+	return StepResult{ID: id, Action: desc + " (left drifted: " + strings.Join(fields, " ") + ")", Status: StepHeld}
 }
 
 // without is the VF's settings without the held ones; the VLAN and its QoS

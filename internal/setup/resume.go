@@ -89,7 +89,7 @@ func (u *upRun) recreateFirst(ctx context.Context) error {
 	if u.opts.DryRun {
 		for i := len(u.j.Steps) - 1; i >= 0; i-- {
 			if ent := u.j.Steps[i]; ent.State != journal.Undone {
-				u.res.Steps = append(u.res.Steps, StepResult{ID: ent.ID, Action: "undo: " + ent.Desc, Status: "would-undo"})
+				u.res.Steps = append(u.res.Steps, StepResult{ID: ent.ID, Action: "undo: " + ent.Desc, Status: StepWouldUndo})
 			}
 		}
 		return nil
@@ -156,7 +156,7 @@ func (u *upRun) tearDown(ctx context.Context) error {
 		a := &applied{ent: ent, s: s, prev: s, prevUndo: ent.Undo, prevState: ent.State, prevDesc: ent.Desc, tornDown: true}
 		changed, err := s.undo(ctx, u.e)
 		if err != nil {
-			u.res.Steps = append(u.res.Steps, StepResult{ID: ent.ID, Action: desc, Status: "failed", Error: err.Error()})
+			u.res.Steps = append(u.res.Steps, StepResult{ID: ent.ID, Action: desc, Status: StepFailed, Error: err.Error()})
 			u.applied = append(u.applied, a) // half undone: applied again
 			return fmt.Errorf("--recreate: %s: %w", ent.ID, err)
 		}

@@ -159,16 +159,16 @@ func (p rulePlan) diff() []report.Change {
 func (u *upRun) ruleSteps(p rulePlan) []StepResult {
 	var out []StepResult
 	for _, r := range p.remove {
-		out = append(out, deleteStep(r.Location, strings.Fields(r.Words), "would-undo"))
+		out = append(out, deleteStep(r.Location, strings.Fields(r.Words), StepWouldUndo))
 	}
 	for _, r := range p.reinstall {
-		out = append(out, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("install ntuple rule %d again (%s): it went missing", r.Location, r.Words), Status: "would-apply"})
+		out = append(out, StepResult{ID: fmt.Sprintf("rule-%d", r.Location), Action: fmt.Sprintf("install ntuple rule %d again (%s): it went missing", r.Location, r.Words), Status: StepWouldApply})
 	}
 	if u.rules != nil {
 		for _, r := range u.rules.Rules {
-			st := "would-apply"
+			st := StepWouldApply
 			if r.Status == "exists" && !u.recreate {
-				st = "already"
+				st = StepAlready
 			}
 			out = append(out, ruleStep(r, st))
 		}
@@ -223,7 +223,7 @@ func (u *upRun) applyRules(ctx context.Context) error {
 		}
 		opts.Source = journal.SourceUp
 		sr, err := steer.AddMany(u.h, u.store, u.pf.Name, u.req.steerRequests(), opts)
-		if err := u.took(sr, err, "applied", fmt.Sprintf("install %s", report.Count(len(u.req.Rules), "ntuple rule"))); err != nil {
+		if err := u.took(sr, err, StepApplied, fmt.Sprintf("install %s", report.Count(len(u.req.Rules), "ntuple rule"))); err != nil {
 			return err
 		}
 	}
@@ -256,7 +256,7 @@ func (u *upRun) removeRules(remove []journal.Rule) error {
 	}
 	u.opts.Progress(fmt.Sprintf("delete %s the config no longer has", report.Count(len(locs), "ntuple rule")))
 	sr, err := steer.Del(u.h, u.store, u.pf.Name, locs, u.steerOptions())
-	if err := u.took(sr, err, "undone", "delete the rules the config no longer has"); err != nil {
+	if err := u.took(sr, err, StepUndone, "delete the rules the config no longer has"); err != nil {
 		return err
 	}
 	if u.ruleUndo != nil {
@@ -284,7 +284,7 @@ func (u *upRun) reinstallRules(missing []journal.Rule) error {
 	}
 	u.opts.Progress(fmt.Sprintf("install %s again", report.Count(len(keep), "ntuple rule")))
 	sr, err := steer.Reinstall(u.h, u.store, u.pf.Name, keep, u.steerOptions())
-	if err := u.took(sr, err, "repaired", "install the missing rules again"); err != nil {
+	if err := u.took(sr, err, StepRepaired, "install the missing rules again"); err != nil {
 		return err
 	}
 	if u.ruleUndo != nil {
@@ -344,9 +344,9 @@ func (u *upRun) putRulesBack() []string {
 // took reports one steer operation of up's and keeps the journal steer
 // saved. A failed rule operation is steer's own all-or-nothing; up's steps
 // stay (they are what was asked, and down undoes them).
-func (u *upRun) took(sr *steer.Result, err error, status, what string) error {
+func (u *upRun) took(sr *steer.Result, err error, status StepStatus, what string) error {
 	if err != nil {
-		u.res.Steps = append(u.res.Steps, StepResult{ID: "rules", Action: what, Status: "failed", Error: err.Error()})
+		u.res.Steps = append(u.res.Steps, StepResult{ID: "rules", Action: what, Status: StepFailed, Error: err.Error()})
 		return u.rollback(u.applied, fmt.Errorf("rules: %w", err))
 	}
 	if cur, lerr := u.store.Load(u.pf.Name); lerr == nil && cur != nil {
@@ -357,10 +357,10 @@ func (u *upRun) took(sr *steer.Result, err error, status, what string) error {
 	}
 	for _, r := range sr.Rules {
 		switch {
-		case status == "undone":
+		case status == StepUndone:
 			u.res.Steps = append(u.res.Steps, deleteStep(r.Location, r.Words, status))
 		case r.Status == "exists":
-			u.res.Steps = append(u.res.Steps, ruleStep(r, "already"))
+			u.res.Steps = append(u.res.Steps, ruleStep(r, StepAlready))
 		default:
 			u.res.Steps = append(u.res.Steps, ruleStep(r, status))
 		}
@@ -372,12 +372,12 @@ func (u *upRun) took(sr *steer.Result, err error, status, what string) error {
 
 // deleteStep reports the deletion of a rule an earlier config installed
 // and this one lacks.
-func deleteStep(loc uint32, words []string, status string) StepResult {
+func deleteStep(loc uint32, words []string, status StepStatus) StepResult {
 	return StepResult{ID: fmt.Sprintf("rule-%d", loc), Action: fmt.Sprintf("delete ntuple rule %d (%s): the config no longer has it", loc, ruleValue(words)), Status: status}
 }
 
 // ruleStep reports one rule as a step of up's plan.
-func ruleStep(r steer.RuleInfo, status string) StepResult {
+func ruleStep(r steer.RuleInfo, status StepStatus) StepResult {
 	target := flows.Target{Drop: r.Target.Drop, VF: r.Target.VF, Queue: r.Target.Queue}.String()
 	if r.VFAddress != "" {
 		target = fmt.Sprintf("VF %d (%s) queue %d", r.Target.VF, r.VFAddress, r.Target.Queue)

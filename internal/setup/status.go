@@ -325,7 +325,7 @@ func (st *PFStatus) addJournal(h *host.Host, store journal.Store, pf sriov.PF, p
 	js := &JournalSummary{Path: store.Path(name), Request: req.Args(), Rules: append([]journal.Rule{}, j.Rules...), Steps: []StepResult{}}
 	st.Journal = js
 	for _, ent := range j.Steps {
-		js.Steps = append(js.Steps, StepResult{ID: ent.ID, Action: ent.Desc, Status: ent.State})
+		js.Steps = append(js.Steps, StepResult{ID: ent.ID, Action: ent.Desc, Status: StepStatus(ent.State)})
 	}
 	if err := checkRecords(j, total); err != nil {
 		// down refuses such a journal as a whole.

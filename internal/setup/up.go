@@ -54,13 +54,31 @@ func (o *Options) defaults() {
 
 // StepResult is what happened to one step.
 type StepResult struct {
-	ID     string `json:"id"`
-	Action string `json:"action"`
-	// Status: applied, already, would-apply, rolled-back, failed, undone,
-	// unchanged, would-undo, left, repaired, held (RepairDrift).
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
+	ID     string     `json:"id"`
+	Action string     `json:"action"`
+	Status StepStatus `json:"status"`
+	Error  string     `json:"error,omitempty"`
 }
+
+// StepStatus says what happened to a step, or would in a dry run
+// (docs/json.md); status reports a journal entry's state with the same
+// words (pending, applied, undone).
+type StepStatus string
+
+// The step statuses.
+const (
+	StepApplied    StepStatus = "applied"
+	StepAlready    StepStatus = "already"
+	StepWouldApply StepStatus = "would-apply"
+	StepWouldUndo  StepStatus = "would-undo"
+	StepRolledBack StepStatus = "rolled-back"
+	StepFailed     StepStatus = "failed"
+	StepUndone     StepStatus = "undone"
+	StepUnchanged  StepStatus = "unchanged"
+	StepRepaired   StepStatus = "repaired"
+	// StepHeld: RepairDrift left the field as it is (held in backoff).
+	StepHeld StepStatus = "held"
+)
 
 // Original is the PF's state before the first `up`, kept in the journal.
 type Original struct {
@@ -402,9 +420,9 @@ func (u *upRun) finish() {
 func warnReset(res *UpResult, pf sriov.PF) {
 	for _, r := range res.Steps {
 		switch {
-		case r.ID == string(KindNumVFs) && r.Status == "applied":
+		case r.ID == string(KindNumVFs) && r.Status == StepApplied:
 			res.Warn("enabling SR-IOV resets %s (driver %s): its link dropped for a moment and the kernel's traffic on it was interrupted", pf.Name, pf.Driver)
-		case r.ID == string(KindNumVFs) && r.Status == "would-apply":
+		case r.ID == string(KindNumVFs) && r.Status == StepWouldApply:
 			res.Warn("enabling SR-IOV will reset %s (driver %s): its link drops for a moment", pf.Name, pf.Driver)
 		}
 	}
