@@ -49,14 +49,18 @@ const Version = 3
 // oldestVersion is the oldest format Load still reads.
 const oldestVersion = 1
 
+// State is where a journaled step is in its write-ahead life: pending,
+// then applied, then undone.
+type State string
+
 // Entry states.
 const (
 	// Pending: the undo record is durable; the step may have started.
-	Pending = "pending"
+	Pending State = "pending"
 	// Applied: the step completed.
-	Applied = "applied"
+	Applied State = "applied"
 	// Undone: the step's undo completed.
-	Undone = "undone"
+	Undone State = "undone"
 )
 
 // Entry is one journaled step.
@@ -64,7 +68,7 @@ type Entry struct {
 	ID    string          `json:"id"`
 	Kind  string          `json:"kind"`
 	Desc  string          `json:"desc"`
-	State string          `json:"state"`
+	State State           `json:"state"`
 	Undo  json.RawMessage `json:"undo,omitempty"`
 }
 

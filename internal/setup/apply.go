@@ -22,7 +22,7 @@ type applied struct {
 	// prevUndo, prevState and prevDesc are its record, state and text.
 	prev      step
 	prevUndo  json.RawMessage
-	prevState string
+	prevState journal.State
 	prevDesc  string
 	// before, for a VF's settings, holds their values before this run in
 	// its Old: a rollback sets them again, whether or not an earlier run
