@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,7 +69,9 @@ func TestTextOutputReadsRight(t *testing.T) {
 }
 
 // A run that waits more than a second for another run's lock says so on
-// stderr.
+// stderr. The lock is let go when the run has said it waits (or after 30
+// s, when the test fails), not after a sleep that a loaded machine
+// outruns.
 func TestLockWaitIsSaid(t *testing.T) {
 	t.Parallel()
 	root, state := simHost(t)
@@ -90,17 +94,42 @@ func TestLockWaitIsSaid(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		said := &noticeWriter{want: c.want, said: make(chan struct{})}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			time.Sleep(1300 * time.Millisecond)
+			select {
+			case <-said.said:
+			case <-time.After(30 * time.Second):
+			}
 			held.Unlock()
 			h.Close()
 		}()
-		code, _, errs := vfb(append(append([]string{}, g...), c.args...)...)
+		var out bytes.Buffer
+		code := run(append(append([]string{}, g...), c.args...), &out, said)
 		<-done
+		errs := said.buf.String()
 		if code != 0 || strings.Count(errs, c.want) != 1 {
 			t.Errorf("%v: exit %d, stderr %q; want one %q", c.args, code, errs, c.want)
 		}
 	}
+}
+
+// noticeWriter is a stderr that closes said once want has been written.
+type noticeWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	said chan struct{}
+	once sync.Once
+}
+
+func (w *noticeWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.said) })
+	}
+	return n, err
 }
