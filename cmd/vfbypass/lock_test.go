@@ -5,10 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/vfbypass/vfbypass/internal/hostsim"
-	"github.com/vfbypass/vfbypass/internal/journal"
 )
 
 // The lock is found the same way with and without -v: with run/lock a
@@ -51,17 +47,7 @@ func TestVerboseTakesTheSameLock(t *testing.T) {
 			}
 		}
 	}
-	h, err := hostsim.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	held, err := journal.Store{Dir: state}.Lock(h.FS, "eth3", time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { time.Sleep(1300 * time.Millisecond); held.Unlock() }()
-	code, _, e := vfb("-v", "--host-root", root, "--state-dir", state, "steer", "clear", "eth3")
+	code, e := runWhileLocked(t, root, state, "waiting for another vfbypass run on eth3", "-v", "--host-root", root, "--state-dir", state, "steer", "clear", "eth3")
 	if code != 0 || !strings.Contains(e, "waiting for another vfbypass run on eth3") {
 		t.Errorf("-v steer clear while the lock is held: exit %d, want it to wait:\n%s", code, e)
 	}

@@ -69,9 +69,7 @@ func TestTextOutputReadsRight(t *testing.T) {
 }
 
 // A run that waits more than a second for another run's lock says so on
-// stderr. The lock is let go when the run has said it waits (or after 30
-// s, when the test fails), not after a sleep that a loaded machine
-// outruns.
+// stderr.
 func TestLockWaitIsSaid(t *testing.T) {
 	t.Parallel()
 	root, state := simHost(t)
@@ -86,33 +84,42 @@ func TestLockWaitIsSaid(t *testing.T) {
 		{[]string{"steer", "clear", "eth3"}, "vfbypass: waiting for another vfbypass run on eth3"},
 		{[]string{"down", "eth3"}, "→ waiting for another vfbypass run on eth3"},
 	} {
-		h, err := hostsim.Open(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held, err := journal.Store{Dir: state}.Lock(h.FS, "eth3", time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		said := &noticeWriter{want: c.want, said: make(chan struct{})}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			select {
-			case <-said.said:
-			case <-time.After(30 * time.Second):
-			}
-			held.Unlock()
-			h.Close()
-		}()
-		var out bytes.Buffer
-		code := run(append(append([]string{}, g...), c.args...), &out, said)
-		<-done
-		errs := said.buf.String()
+		code, errs := runWhileLocked(t, root, state, c.want, append(append([]string{}, g...), c.args...)...)
 		if code != 0 || strings.Count(errs, c.want) != 1 {
 			t.Errorf("%v: exit %d, stderr %q; want one %q", c.args, code, errs, c.want)
 		}
 	}
+}
+
+// runWhileLocked runs args while another holder has eth3's lock, and lets
+// the lock go once the run's stderr holds want (or after 30 s, when the
+// caller's check fails), not after a sleep that a loaded machine outruns:
+// the exit code and stderr.
+func runWhileLocked(t *testing.T, root, state, want string, args ...string) (int, string) {
+	t.Helper()
+	h, err := hostsim.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := journal.Store{Dir: state}.Lock(h.FS, "eth3", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	said := &noticeWriter{want: want, said: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-said.said:
+		case <-time.After(30 * time.Second):
+		}
+		held.Unlock()
+		h.Close()
+	}()
+	var out bytes.Buffer
+	code := run(args, &out, said)
+	<-done
+	return code, said.buf.String()
 }
 
 // noticeWriter is a stderr that closes said once want has been written.
