@@ -16,6 +16,7 @@ import (
 // with a native program attached is refused only after the close deleted
 // the rules (ixgbe_setup_tc); asking for the current state does nothing.
 func TestDCBAndNativeXDP(t *testing.T) {
+	t.Parallel()
 	root, h, dev := upHost(t, hostsim.Options{Ntuple: true}, "")
 	if err := h.Ethtool.SetFeature("eth3", host.LROFeature, false); err != nil {
 		t.Fatal(err)
@@ -71,6 +72,7 @@ func TestDCBAndNativeXDP(t *testing.T) {
 
 // igb has no dcbnl_ops: DCB is EOPNOTSUPP and nothing changes.
 func TestDCBOnIgb(t *testing.T) {
+	t.Parallel()
 	root, _ := open(t, hostsim.Options{Model: "82576", CPUs: 2})
 	before, err := hostsim.Snapshot(root)
 	if err != nil {

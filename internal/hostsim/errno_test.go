@@ -20,6 +20,7 @@ import (
 // "absent" and turned into the kernel errno the model returns for a missing
 // interface, driver or device, nor into a wrong decision.
 func TestTreeErrorsAreNotAbsence(t *testing.T) {
+	t.Parallel()
 	// fileFor replaces the directory rel with a file: Lstat below it gives
 	// ENOTDIR.
 	fileFor := func(rel string) func(t *testing.T, root string) {
@@ -119,6 +120,7 @@ func TestTreeErrorsAreNotAbsence(t *testing.T) {
 // Modules.Loaded has no error to return: an unreadable /sys/module is not
 // taken for "not loaded" (which would make down unload, or up reload).
 func TestModuleLoadedOnTreeError(t *testing.T) {
+	t.Parallel()
 	root, h := open(t, hostsim.Options{})
 	if err := os.RemoveAll(filepath.Join(root, "sys/module")); err != nil {
 		t.Fatal(err)
@@ -134,6 +136,7 @@ func TestModuleLoadedOnTreeError(t *testing.T) {
 // A device name with a '/' names no PCI device (bus_find_device_by_name):
 // ENODEV, not a look-up of a path below another device.
 func TestDriversProbeNameWithSlash(t *testing.T) {
+	t.Parallel()
 	_, h := open(t, hostsim.Options{})
 	for _, name := range []string{"0000:04:00.1/vendor", "../devices/0000:04:00.1", "..", ""} {
 		if err := h.FS.WriteAttr("/sys/bus/pci/drivers_probe", name); !errors.Is(err, unix.ENODEV) {

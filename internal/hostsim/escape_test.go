@@ -12,6 +12,7 @@ import (
 // the way to one) never leads a write out of the tree: the simulator
 // resolves links within its root, as RESOLVE_IN_ROOT does.
 func TestAbsoluteLinksDoNotLeaveTheTree(t *testing.T) {
+	t.Parallel()
 	const pfDir = "sys/devices/pci0000:00/0000:00:03.0/0000:04:00.1"
 	for _, c := range []struct{ name, link, attr, value string }{
 		{"sriov_numvfs", pfDir + "/sriov_numvfs", "/sys/bus/pci/devices/0000:04:00.1/sriov_numvfs", "2"},
@@ -64,6 +65,7 @@ func TestAbsoluteLinksDoNotLeaveTheTree(t *testing.T) {
 // A process killed between replaceFile's write and rename leaves
 // state.json.tmp (or a rule table's .tmp); the next Open removes it.
 func TestOpenRemovesLeftTemporaryFiles(t *testing.T) {
+	t.Parallel()
 	root := filepath.Join(t.TempDir(), "h")
 	if err := hostsim.Init(root, hostsim.Options{}); err != nil {
 		t.Fatal(err)

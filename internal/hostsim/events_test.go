@@ -14,6 +14,7 @@ import (
 // appended after it, for its interface only, in order; a line appended in two
 // writes is delivered once complete.
 func TestEventFeedDeliversInOrderForOneLink(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	if err := Init(root, Options{PF: "eth3", Model: "82599"}); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ var open = simtest.Host
 
 // sriov_numvfs_store's rules, each with the kernel's errno.
 func TestNumVFsFollowsTheKernel(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		o     hostsim.Options
@@ -54,6 +55,7 @@ func TestNumVFsFollowsTheKernel(t *testing.T) {
 }
 
 func TestVFsAppearWithRelativeLinksAndVanish(t *testing.T) {
+	t.Parallel()
 	root, h := open(t, hostsim.Options{})
 	before := mustSnapshot(t, root)
 	if err := h.FS.WriteAttr(pf+"/sriov_numvfs", "2"); err != nil {
@@ -97,6 +99,7 @@ func TestVFsAppearWithRelativeLinksAndVanish(t *testing.T) {
 }
 
 func TestAutoprobeOffLeavesVFsUnbound(t *testing.T) {
+	t.Parallel()
 	_, h := open(t, hostsim.Options{})
 	if err := h.FS.WriteAttr(pf+"/sriov_drivers_autoprobe", "2"); !errors.Is(err, unix.EINVAL) {
 		t.Errorf("autoprobe 2: %v, want EINVAL", err)
@@ -123,6 +126,7 @@ func TestAutoprobeOffLeavesVFsUnbound(t *testing.T) {
 }
 
 func TestDriverCoreBinding(t *testing.T) {
+	t.Parallel()
 	root, h := open(t, hostsim.Options{})
 	h.FS.WriteAttr(pf+"/sriov_numvfs", "1")
 	vf := "0000:04:10.1"
@@ -161,6 +165,7 @@ func TestDriverCoreBinding(t *testing.T) {
 }
 
 func TestSharedGroupIsUnviable(t *testing.T) {
+	t.Parallel()
 	root, h := open(t, hostsim.Options{SharedGroup: true})
 	h.FS.WriteAttr(pf+"/sriov_drivers_autoprobe", "0")
 	h.FS.WriteAttr(pf+"/sriov_numvfs", "1")
@@ -174,6 +179,7 @@ func TestSharedGroupIsUnviable(t *testing.T) {
 }
 
 func TestNetlinkErrors(t *testing.T) {
+	t.Parallel()
 	_, h := open(t, hostsim.Options{})
 	mac, _ := net.ParseMAC("02:00:00:00:00:01")
 	if err := h.Links.SetVFMAC("eth3", 0, mac); !errors.Is(err, unix.EINVAL) {
@@ -203,6 +209,7 @@ func TestNetlinkErrors(t *testing.T) {
 }
 
 func TestRxQueuesShrinkWithVFs(t *testing.T) {
+	t.Parallel()
 	_, h := open(t, hostsim.Options{})
 	for _, c := range []struct{ vfs, want int }{{0, 16}, {2, 4}, {31, 4}, {32, 2}, {63, 2}} {
 		h.FS.WriteAttr(pf+"/sriov_numvfs", "0")
@@ -230,6 +237,7 @@ func itoa(i int) string {
 }
 
 func TestFaultsFireOnceAfterN(t *testing.T) {
+	t.Parallel()
 	root, h := open(t, hostsim.Options{})
 	if err := hostsim.AddFault(root, hostsim.Fault{Op: "write", Match: "*/sriov_numvfs", After: 1, Errno: unix.EIO}); err != nil {
 		t.Fatal(err)
@@ -267,6 +275,7 @@ func TestFaultsFireOnceAfterN(t *testing.T) {
 // as it was, as the kernel's sriov_enable error path does: no VF 0, no half
 // VF 1, sriov_numvfs still 0.
 func TestFailedWriteLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
 	root, h := open(t, hostsim.Options{})
 	block := filepath.Join(root, "sys/bus/pci/devices/0000:04:10.3/x")
 	if err := os.MkdirAll(block, 0o755); err != nil {
@@ -294,6 +303,7 @@ var mustSnapshot = simtest.Snapshot
 // A simulator directory that is a symlink, or holds one, is refused: the
 // simulator would otherwise write its state wherever the link points.
 func TestOpenRefusesALinkedSimulatorDir(t *testing.T) {
+	t.Parallel()
 	root, _ := open(t, hostsim.Options{})
 	outside := t.TempDir()
 	sim := filepath.Join(root, hostsim.MarkerDir)

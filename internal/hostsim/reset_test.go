@@ -39,6 +39,7 @@ func events(t *testing.T, h *host.Host) (stop func() []string) {
 // deletes the rule, a reinit keeps it; both refill the table; the feed
 // names the change and the driver function.
 func TestIxgbeResetClasses(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name      string
 		do        func(root string, h *host.Host) error
@@ -106,6 +107,7 @@ func TestIxgbeResetClasses(t *testing.T) {
 // attach (igb_nfc_filter_restore; igb_setup_mrqc with the same queue
 // count).
 func TestIgbKeepsTheTableAcrossResets(t *testing.T) {
+	t.Parallel()
 	root, h := open(t, hostsim.Options{Model: "82576", CPUs: 2})
 	user := weight(128, 1, 0)
 	if err := h.Ethtool.SetIndir("eth3", user); err != nil {
@@ -130,6 +132,7 @@ func TestIgbKeepsTheTableAcrossResets(t *testing.T) {
 // A port that is down is not reset by a numvfs change; rules added while
 // down are written when it comes up.
 func TestDownPortKeepsRulesUntilUp(t *testing.T) {
+	t.Parallel()
 	root, h, dev := upHost(t, hostsim.Options{Ntuple: true}, "")
 	if err := hostsim.SetLink(root, "eth3", false); err != nil {
 		t.Fatal(err)
@@ -155,6 +158,7 @@ func TestDownPortKeepsRulesUntilUp(t *testing.T) {
 // native XDP with SR-IOV or LRO on; sriov_numvfs with native XDP on; a
 // channel shrink below a rule's queue (6.12) or a bound AF_XDP socket.
 func TestXDPSRIOVAndChannelRefusals(t *testing.T) {
+	t.Parallel()
 	root, h, dev := upHost(t, hostsim.Options{Ntuple: true}, "")
 	if err := hostsim.AttachXDP(root, "eth3", hostsim.XDPNative); !errors.Is(err, unix.EINVAL) || !strings.Contains(errText(err), "RSC") {
 		t.Errorf("native XDP with LRO on: %v", err)
@@ -195,6 +199,7 @@ func TestXDPSRIOVAndChannelRefusals(t *testing.T) {
 // to 63, GRXRINGS and the table stay at 16; a PF rule to queue 40 is taken,
 // a table entry 16 is not.
 func TestIxgbeManyCPUs(t *testing.T) {
+	t.Parallel()
 	_, h, dev := upHost(t, hostsim.Options{Ntuple: true, CPUs: 64}, "")
 	ch, err := h.Ethtool.Channels("eth3")
 	if err != nil || ch.Combined != 63 || ch.MaxCombined != 63 {
@@ -218,6 +223,7 @@ func TestIxgbeManyCPUs(t *testing.T) {
 // (ixgbe_set_sriov_queues): 4 with 4+ CPUs in 32-pool mode, 2 with 2
 // CPUs, 1 with one; 2 in 64-pool mode.
 func TestQueuesPerPool(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ cpus, vfs, want int }{{16, 31, 4}, {2, 4, 2}, {1, 4, 1}, {16, 32, 2}, {1, 63, 1}} {
 		_, h := open(t, hostsim.Options{CPUs: c.cpus})
 		if err := h.FS.WriteAttr(pf+"/sriov_numvfs", itoa(c.vfs)); err != nil {
@@ -232,6 +238,7 @@ func TestQueuesPerPool(t *testing.T) {
 // IXGBE_FDIR_DROP_QUEUE is hardware queue 127: PF ring 1 with 63 VFs, ring
 // 3 with 31, none without VFs.
 func TestDropQueueRing(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ vfs, ring int }{{63, 1}, {31, 3}, {0, -1}} {
 		root, h := open(t, hostsim.Options{})
 		if c.vfs > 0 {

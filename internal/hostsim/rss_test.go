@@ -36,6 +36,7 @@ func weight(size int, queues ...uint32) []uint32 {
 // table written and reset with a zero-size write leaves the host byte for
 // byte as it was.
 func TestIxgbeIndirRoundTrip(t *testing.T) {
+	t.Parallel()
 	root, h := open(t, hostsim.Options{})
 	before := mustSnapshot(t, root)
 	if got := mustIndir(t, h); !slices.Equal(got, flows.DefaultIndir(128, 16)) {
@@ -71,6 +72,7 @@ func TestIxgbeIndirRoundTrip(t *testing.T) {
 
 // ethtool_set_rxfh_indir's and ixgbe_set_rxfh's refusals.
 func TestIxgbeIndirRefusals(t *testing.T) {
+	t.Parallel()
 	_, h := open(t, hostsim.Options{})
 	bad := flows.DefaultIndir(128, 16)
 	bad[9] = 16
@@ -111,6 +113,7 @@ func errText(err error) string {
 // reset clears the flag and the same request then works, leaving 14
 // queues and the table i % 14 (ixgbe_setup_reta after the reset).
 func TestConfiguredTableBlocksFewerChannels(t *testing.T) {
+	t.Parallel()
 	root, h := open(t, hostsim.Options{})
 	if err := h.Ethtool.SetIndir("eth3", weight(128, 0, 14)); err != nil {
 		t.Fatal(err)
@@ -147,6 +150,7 @@ func TestConfiguredTableBlocksFewerChannels(t *testing.T) {
 // (a written one is lost), entries must be below 4, and disabling SR-IOV
 // brings back 16; ntuple and LRO changes reset it too (ixgbe_set_features).
 func TestIxgbeResetsRefillTheTable(t *testing.T) {
+	t.Parallel()
 	_, h := open(t, hostsim.Options{})
 	hidden := weight(128, 0, 1, 2)
 	set := func() {
@@ -206,6 +210,7 @@ func TestIxgbeResetsRefillTheTable(t *testing.T) {
 // reset that does not change the queue count; LRO fixed off. The zero-size
 // reset writes i % 2, not igb's own layout.
 func TestIgbIndir(t *testing.T) {
+	t.Parallel()
 	root, h := open(t, hostsim.Options{Model: "82576", CPUs: 2})
 	before := mustSnapshot(t, root)
 	tbl := mustIndir(t, h)
@@ -246,6 +251,7 @@ func TestIgbIndir(t *testing.T) {
 // attaching one resets the PF, which refills the table; with a program on,
 // LRO stays off. Generic XDP switches LRO off and keeps the table.
 func TestXDPAttach(t *testing.T) {
+	t.Parallel()
 	root, h := open(t, hostsim.Options{})
 	if err := hostsim.AttachXDP(root, "eth3", hostsim.XDPNative); !errors.Is(err, unix.EINVAL) {
 		t.Errorf("native XDP with LRO on: %v", err)

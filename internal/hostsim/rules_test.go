@@ -66,6 +66,7 @@ func upHost(t *testing.T, o hostsim.Options, n string) (string, *host.Host, flow
 
 // ixgbe_add_ethtool_fdir_entry's refusals, each with the kernel's errno.
 func TestIxgbeInsertFollowsTheDriver(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		o     hostsim.Options
@@ -131,6 +132,7 @@ func TestIxgbeInsertFollowsTheDriver(t *testing.T) {
 
 // What ixgbe_get_ethtool_fdir_entry reports back.
 func TestIxgbeReportsRulesAsTheDriver(t *testing.T) {
+	t.Parallel()
 	root, _, dev := upHost(t, hostsim.Options{Ntuple: true}, "2")
 	ins := tcp4().dstPort(80).to(1, 2).at(7)
 	ins.HU[9] = 0x34                    // psrc low byte, masked out by a zero mask
@@ -198,6 +200,7 @@ func TestIxgbeReportsRulesAsTheDriver(t *testing.T) {
 }
 
 func TestRuleTableSizeAndReplace(t *testing.T) {
+	t.Parallel()
 	root, _, dev := upHost(t, hostsim.Options{Ntuple: true}, "2")
 	if err := hostsim.SetRuleTableSize(root, 4); err != nil {
 		t.Fatal(err)
@@ -223,6 +226,7 @@ func TestRuleTableSizeAndReplace(t *testing.T) {
 // without rxnfc ops (virtio-net here, veth on a real host) answers
 // EOPNOTSUPP to everything; a missing one ENODEV.
 func TestRuleTablesOfOtherDevices(t *testing.T) {
+	t.Parallel()
 	_, h := open(t, hostsim.Options{Model: "82576"})
 	dev, err := h.Rules("eth3")
 	if err != nil {
@@ -252,6 +256,7 @@ func TestRuleTablesOfOtherDevices(t *testing.T) {
 // Faults on op "ethtool-rule" (key IF/insert, IF/delete, IF/get, IF/list,
 // IF/count, IF/rings) fail the call and change nothing.
 func TestRuleFaults(t *testing.T) {
+	t.Parallel()
 	root, _, dev := upHost(t, hostsim.Options{Ntuple: true}, "2")
 	before := mustSnapshot(t, root)
 	if err := hostsim.AddFault(root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/insert", Errno: unix.EIO}); err != nil {

@@ -9,6 +9,7 @@ import (
 // the call in progress; the next Open puts the tree and state back, as the
 // kernel never leaves half a write behind.
 func TestKilledWriteIsRolledBackOnOpen(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	if err := Init(root, Options{}); err != nil {
 		t.Fatal(err)

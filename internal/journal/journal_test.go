@@ -20,6 +20,7 @@ import (
 )
 
 func TestSaveLoadRemove(t *testing.T) {
+	t.Parallel()
 	s := journal.Store{Dir: t.TempDir()}
 	if j, err := s.Load("eth3"); j != nil || err != nil {
 		t.Fatalf("Load of a missing journal = %v, %v; want nil, nil", j, err)
@@ -55,6 +56,7 @@ func TestSaveLoadRemove(t *testing.T) {
 }
 
 func TestCorruptJournalIsReported(t *testing.T) {
+	t.Parallel()
 	s := journal.Store{Dir: t.TempDir()}
 	for name, content := range map[string]string{
 		"truncated":   `{"version":1,"pf":"eth3","steps":[`,
@@ -75,6 +77,7 @@ func TestCorruptJournalIsReported(t *testing.T) {
 }
 
 func TestInterfaceNamesCannotEscapeTheStateDir(t *testing.T) {
+	t.Parallel()
 	s := journal.Store{Dir: t.TempDir()}
 	for _, pf := range []string{"../etc", "a/b", "", "..", "0123456789abcdef"} {
 		if _, err := s.Load(pf); err == nil {
@@ -88,6 +91,7 @@ func TestInterfaceNamesCannotEscapeTheStateDir(t *testing.T) {
 
 // Two holders of one PF's lock run one after the other.
 func TestLockSerialises(t *testing.T) {
+	t.Parallel()
 	s := journal.Store{Dir: t.TempDir()}
 	h := testHost(t)
 	var mu sync.Mutex
@@ -124,6 +128,7 @@ func TestLockSerialises(t *testing.T) {
 }
 
 func TestLockTimesOutNamingThePF(t *testing.T) {
+	t.Parallel()
 	s := journal.Store{Dir: t.TempDir()}
 	h := testHost(t)
 	l, err := s.Lock(h, "eth3", time.Second)
@@ -144,6 +149,7 @@ func TestLockTimesOutNamingThePF(t *testing.T) {
 // A Lock that waits longer than WaitNotice says so, once; the run holding
 // the lock lets go only once told, so the test waits for nothing else.
 func TestLockSaysWhenItWaits(t *testing.T) {
+	t.Parallel()
 	h := testHost(t)
 	dir := t.TempDir()
 	held, err := journal.Store{Dir: dir}.Lock(h, "eth3", time.Second)
@@ -177,6 +183,7 @@ func TestLockSaysWhenItWaits(t *testing.T) {
 }
 
 func TestUnwritableStateDir(t *testing.T) {
+	t.Parallel()
 	// Root writes anywhere, but a regular file in the way still fails.
 	f := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(f, nil, 0o644); err != nil {
@@ -200,6 +207,7 @@ func compact(b []byte) string {
 // path and what is in the way; a bad PF name is bad input too; and
 // CheckWritable leaves nothing behind.
 func TestStateDirRefusals(t *testing.T) {
+	t.Parallel()
 	tmp := t.TempDir()
 	file := filepath.Join(tmp, "file")
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
@@ -274,6 +282,7 @@ func writeRaw(t *testing.T, s journal.Store, j any) {
 // source, a replaces record in a confirmed record, a location recorded
 // twice. Save refuses to write any of them.
 func TestLoadRefusesBadRuleRecords(t *testing.T) {
+	t.Parallel()
 	const words = "flow-type tcp4 dst-port 80 action 1 loc 2045"
 	spec := specOf(t, words)
 	good := journal.Rule{Location: 2045, Words: words, Spec: spec, Source: "steer"}
@@ -329,6 +338,7 @@ func TestLoadRefusesBadRuleRecords(t *testing.T) {
 // installed. Load shows the spec's words, whatever the words said, and a
 // version 2 record without a spec is still read (it matches no rule).
 func TestVersion2RuleWordsBecomeTheSpecs(t *testing.T) {
+	t.Parallel()
 	s := journal.Store{Dir: t.TempDir()}
 	spec := specOf(t, "flow-type tcp4 dst-port 80 action 1 loc 5")
 	writeRaw(t, s, map[string]any{"version": 2, "pf": "eth3", "steps": []any{}, "rules": []journal.Rule{

@@ -19,6 +19,7 @@ import (
 // not share a lock, and the lock lives in HOST_ROOT/run/lock/vfbypass named
 // by the PF's PCI address.
 func TestLockIsPerPFAcrossStateDirs(t *testing.T) {
+	t.Parallel()
 	h, other := testHost(t), testHost(t)
 	a, b := journal.Store{Dir: t.TempDir()}, journal.Store{Dir: t.TempDir()}
 	l, err := a.Lock(h, "eth3", time.Second)
@@ -47,6 +48,7 @@ func TestLockIsPerPFAcrossStateDirs(t *testing.T) {
 // Lock on an interface that does not exist is exit 2 and creates nothing:
 // no state directory, no lock directory.
 func TestLockOfAMissingPFCreatesNothing(t *testing.T) {
+	t.Parallel()
 	h := testHost(t)
 	s := journal.Store{Dir: filepath.Join(t.TempDir(), "state")}
 	_, err := s.Lock(h, "eth9", time.Second)
@@ -64,6 +66,7 @@ func TestLockOfAMissingPFCreatesNothing(t *testing.T) {
 // state directory others can write (or owned by someone else) is refused
 // with the fix.
 func TestLinksAndLaxStateDirsAreRefused(t *testing.T) {
+	t.Parallel()
 	h := testHost(t)
 	s := journal.Store{Dir: t.TempDir()}
 	victim := filepath.Join(t.TempDir(), "victim")
@@ -120,6 +123,7 @@ func TestLinksAndLaxStateDirsAreRefused(t *testing.T) {
 // The temporary files of a Save killed half-way (".eth3.json.N", and its
 // ".prev" link) are removed by the next Lock; other files stay.
 func TestLockRemovesLeftTemporaryFiles(t *testing.T) {
+	t.Parallel()
 	h := testHost(t)
 	s := journal.Store{Dir: t.TempDir()}
 	for _, n := range []string{".eth3.json.123", ".eth3.json.456.prev", ".eth3.json.x", ".eth30.json.1", ".eth4.json.7", "eth3.json.bak"} {
@@ -147,6 +151,7 @@ func TestLockRemovesLeftTemporaryFiles(t *testing.T) {
 // one writable by others or someone else's is refused. (A link there is
 // refused on the running host; under another root it resolves within it.)
 func TestLaxLockDirIsRefused(t *testing.T) {
+	t.Parallel()
 	for name, spoil := range map[string]func(dir string) error{
 		"mode 0777": func(dir string) error { return os.Mkdir(dir, 0o777|os.ModeSticky) },
 		"someone else's": func(dir string) error {

@@ -13,6 +13,7 @@ import (
 // TestJournalVersions: Save writes the current version; versions 1 and 2
 // are read; a version this vfbypass does not know is refused naming it.
 func TestJournalVersions(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o700); err != nil {
 		t.Fatal(err)

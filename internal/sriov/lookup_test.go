@@ -38,6 +38,7 @@ func (f failFS) Readlink(p string) (string, error) {
 // An I/O error while looking a PF up is that error, with its path and errno,
 // not "no such interface" or "not a PCI device" (which are bad input).
 func TestLookupPFKeepsTheErrno(t *testing.T) {
+	t.Parallel()
 	_, h := simtest.Host(t, hostsim.Options{})
 	for _, c := range []struct {
 		path  string

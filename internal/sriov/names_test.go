@@ -9,6 +9,7 @@ import (
 )
 
 func TestValidIfname(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]bool{
 		"eth3": true, "enp4s0f1": true, "a": true, strings.Repeat("x", 15): true, "eth3.100": true, "br-lan@x": true,
 		"": false, ".": false, "..": false, strings.Repeat("x", 16): false,
@@ -25,6 +26,7 @@ func TestValidIfname(t *testing.T) {
 }
 
 func TestValidPCIAddress(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]bool{
 		"0000:04:00.1": true, "0000:00:1f.7": true, "10000:00:01.0": true, "ffffffff:ff:1f.7": true,
 		"04:00.1": false, "0000:04:20.0": false, "0000:04:00.8": false, "0000:04:00.1 ": false, "0000:0G:00.1": false,

@@ -17,6 +17,7 @@ import (
 // sriov_numvfs_store), and a driver refusing to remove VFs in use (a write
 // of 0). Each is explained as itself.
 func TestSetNumVFsExplainsEBUSY(t *testing.T) {
+	t.Parallel()
 	root, h := simtest.Host(t, hostsim.Options{})
 	pf, err := sriov.LookupPF(h.FS, "eth3")
 	if err != nil {
@@ -42,6 +43,7 @@ func TestSetNumVFsExplainsEBUSY(t *testing.T) {
 // EPERM (ixgbe_disable_sriov with VFs assigned; ixgbe_pci_sriov_enable
 // beyond its pools) are each explained.
 func TestSetNumVFsExplainsEINVALAndEPERM(t *testing.T) {
+	t.Parallel()
 	root, h := simtest.Host(t, hostsim.Options{})
 	pf, err := sriov.LookupPF(h.FS, "eth3")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 )
 
 func TestDefaultRouteInterfacesFromProc(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(p, s string) {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
@@ -41,6 +42,7 @@ func TestDefaultRouteInterfacesFromProc(t *testing.T) {
 // The guard reads the kernel's own /proc/net/route: in a namespace whose
 // default route goes through vfbt0, vfbt0 is named and vfbt1 is not.
 func TestDefaultRouteInterfacesRealKernel(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("VFBT_IN_NETNS") == "1" {
 		got, err := sriov.DefaultRouteInterfaces(host.NewRootFS("/"))
 		fmt.Printf("ROUTES=%s ERR=%v\n", strings.Join(got, ","), err)

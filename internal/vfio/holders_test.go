@@ -13,6 +13,7 @@ import (
 
 // Holders finds a real process holding a file open through the real /proc.
 func TestHoldersFindsARealProcess(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		t.Skip("no /proc here")
 	}
@@ -42,6 +43,7 @@ func TestHoldersFindsARealProcess(t *testing.T) {
 }
 
 func TestHoldersOfAnUnopenedNodeIsEmpty(t *testing.T) {
+	t.Parallel()
 	if hs := vfio.Holders(host.NewRootFS("/"), "/dev/vfio/does-not-exist"); len(hs) != 0 {
 		t.Fatalf("Holders = %v, want none", hs)
 	}

@@ -10,6 +10,7 @@ import (
 )
 
 func TestIOMMUPresent(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name    string
 		make    func(root string) error

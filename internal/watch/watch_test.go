@@ -168,6 +168,7 @@ func until(d time.Duration, cond func() bool) bool {
 // from the events, without waiting for the resync; each field is a log
 // record and a metric, status shows the watcher and its last repair.
 func TestWatchRepairsAResetOnEvents(t *testing.T) {
+	t.Parallel()
 	req := setup.Request{PF: "eth3", Mode: setup.ModeQueue, Queue: 15,
 		Rules: []setup.RuleRequest{{Flow: "flow-type udp4 dst-port 4789"}, {Flow: "flow-type udp4 dst-port 4790"}}}
 	s := newSim(t, req)
@@ -220,6 +221,7 @@ func TestWatchRepairsAResetOnEvents(t *testing.T) {
 // repaired three times, then reported with a backoff, and repaired again
 // only when the backoff ends, however many events come meanwhile.
 func TestWatchBacksOffAFight(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, setup.Request{PF: "eth3", NumVFs: 2, Driver: "none", VFs: []setup.VFRequest{{Index: 0, MAC: "02:00:00:00:00:0a"}}})
 	w := s.watch(watch.Config{Resync: time.Hour, Backoff: watch.Backoff{Window: time.Minute, After: 3, Min: 700 * time.Millisecond, Max: 5 * time.Second}})
 	other, _ := net.ParseMAC("02:00:00:00:00:0b")
@@ -265,6 +267,7 @@ func TestWatchBacksOffAFight(t *testing.T) {
 // 1's back and leaves VF 0's as the other manager set it, logged once as
 // held.
 func TestWatchRepairLeavesAFieldInBackoff(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, setup.Request{PF: "eth3", NumVFs: 2, Driver: "none", VFs: []setup.VFRequest{
 		{Index: 0, MAC: "02:00:00:00:00:0a"}, {Index: 1, MAC: "02:00:00:00:00:1a"}}})
 	w := s.watch(watch.Config{Resync: time.Hour, Backoff: watch.Backoff{Window: time.Minute, After: 3, Min: 10 * time.Second, Max: 20 * time.Second}})
@@ -311,6 +314,7 @@ func TestWatchRepairLeavesAFieldInBackoff(t *testing.T) {
 // TestWatchEndsWithDown: down makes the watcher return nil and remove its
 // files; a watcher of a PF that is not up is refused.
 func TestWatchEndsWithDown(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, setup.Request{PF: "eth3", NumVFs: 2, Driver: "none", VFs: []setup.VFRequest{{Index: 0, MAC: "02:00:00:00:00:0a"}}})
 	w := s.watch(watch.Config{Resync: time.Hour})
 	if _, err := setup.Down(context.Background(), s.h, "eth3", setup.Options{StateDir: s.state}); err != nil {
