@@ -13,7 +13,10 @@
 //
 // Each -then 'MARKER=N' is a later phase: once MARKER shows in -wait-file,
 // N more datagrams go to the PF, from source addresses that vary (igb
-// hashes UDP on addresses only, so they spread over its RSS queues).
+// hashes UDP on addresses only, so they spread over its RSS queues). A
+// -then-vf MARKER phase sends the first phase again once MARKER shows:
+// -count frames to -dst-mac interleaved with -pf-count datagrams to the PF.
+// Phases run in the order given, each after the one before.
 //
 // Inside the guest, -listen ADDR counts the UDP datagrams a kernel socket
 // bound to ADDR receives until SIGTERM or SIGINT (or -expect are in), then
@@ -63,6 +66,13 @@ func main() {
 		phases = append(phases, p)
 		return err
 	})
+	flag.Func("then-vf", "later phase MARKER: once MARKER is in -wait-file, send -count frames to -dst-mac and -pf-count datagrams to the PF again (repeatable)", func(v string) error {
+		if v == "" {
+			return errors.New("-then-vf needs a marker")
+		}
+		phases = append(phases, phase{marker: v, vf: true})
+		return nil
+	})
 	flag.Parse()
 	if *listen != "" {
 		if err := countUDP(*listen, *expect); err != nil {
@@ -110,10 +120,12 @@ func parsePF(mac, addr string, count int) (pfFlow, error) {
 	return pfFlow{mac: m, ip: a.Addr().As4(), port: a.Port(), count: count}, nil
 }
 
-// phase is a later burst of datagrams to the PF.
+// phase is a later burst of datagrams to the PF (vf: the first phase's
+// frames to the VF and datagrams to the PF again).
 type phase struct {
 	marker string
 	count  int
+	vf     bool
 }
 
 func parsePhase(v string) (phase, error) {
@@ -173,6 +185,13 @@ func run(to, bind, dst, src string, count, pps, size int, waitFile, waitFor stri
 	for _, ph := range phases {
 		if err := waitMarker(waitFile, ph.marker, timeout); err != nil {
 			return err
+		}
+		if ph.vf {
+			if err := sd.sendVFAndPF(d, count, pf); err != nil {
+				return err
+			}
+			fmt.Printf("labsend: after %q sent %d frames to %s and %d datagrams to the PF\n", ph.marker, count, dst, pf.count)
+			continue
 		}
 		if err := sd.sendPhase(pf, ph); err != nil {
 			return err
