@@ -4,12 +4,21 @@
 # initramfs holding our vfbypass binary. The scenario in lab/scenario.sh runs
 # inside and prints LABSTEP lines; this script turns them into lab-result.json.
 # Usage: lab/lab.sh [install|build|boot|all]   (default: all)
+# LAB_ONLY=watch runs only the watch steps (lab/watch.sh), for their
+# development: a full run is several minutes under TCG.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 CACHE=${LAB_CACHE:-$HOME/.cache/vfbypass/lab}
 # The steps lab/scenario.sh reports, in order; each must pass.
-LAB_STEPS="doctor rollback-on-failure up up-idempotent status steer-no-ntuple rx split down-refuses-busy-vf down vf-vlan-spoofchk queue-rss-spread queue-up queue-rx queue-down"
+WATCH_STEPS="watch-vf-flap watch-queue-repair"
+LAB_STEPS="doctor rollback-on-failure up up-idempotent status steer-no-ntuple rx split down-refuses-busy-vf down vf-vlan-spoofchk queue-rss-spread queue-up queue-rx queue-down $WATCH_STEPS"
+LAB_ONLY=${LAB_ONLY:-}
+case "$LAB_ONLY" in
+  "") ;;
+  watch) LAB_STEPS=$WATCH_STEPS ;;
+  *) echo "lab: LAB_ONLY=$LAB_ONLY: the only subset is watch" >&2; exit 2 ;;
+esac
 RESULT=${LAB_RESULT:-$top/lab-result.json}
 APT="apt-get -o DPkg::Lock::Timeout=600 -qq"
 export DEBIAN_FRONTEND=noninteractive
@@ -94,7 +103,7 @@ build() {
   done | awk '!seen[$0]++' | while read -r ko; do
     b=$(basename "$ko" .xz); xz -dc "$ko" > "root/lib/modules/$b"; echo "$b" >> root/modlist
   done
-  cp "$here/init" root/init && cp "$here/scenario.sh" root/scenario.sh && chmod +x root/init root/scenario.sh
+  cp "$here/init" root/init && cp "$here/scenario.sh" root/scenario.sh && cp "$here/watch.sh" root/watch.sh && chmod +x root/init root/scenario.sh
   (cd root && find . | cpio -o -H newc --quiet | gzip -1) > initrd.gz
   say "initramfs $(du -h initrd.gz | cut -f1)"
 }
@@ -115,19 +124,24 @@ guest() {
   [ "$1" = kvm ] && cpu=host
   say "booting the guest with -accel $1 -cpu $cpu -smp $3 (kernel $2)"
   : > serial.log
+  # The sender's phases follow the scenario: rx, queue-rss-spread, queue-rx,
+  # then the watch steps (alone with LAB_ONLY=watch).
+  local phases=(-wait-for 'LAB: rx ready' -then "LAB: queue ready=$LAB_Q_DGRAMS" -then "LAB: queue hidden=$LAB_Q_DGRAMS"
+    -then-vf 'LAB: watch rx ready' -then-vf 'LAB: watch flapped' -then "LAB: watch repaired=$LAB_Q_DGRAMS")
+  [ "$LAB_ONLY" = watch ] && phases=(-wait-for 'LAB: watch rx ready' -then-vf 'LAB: watch flapped' -then "LAB: watch repaired=$LAB_Q_DGRAMS")
   "$CACHE/labsend" -to "127.0.0.1:$port" -bind "127.0.0.1:$((port + 1))" -dst-mac "$LAB_MAC" \
-    -count "$LAB_FRAMES" -pps "${LAB_PPS:-500}" -wait-file serial.log -wait-for 'LAB: rx ready' \
-    -pf-mac "$LAB_PF_MAC" -pf-count "$LAB_PF_DGRAMS" -pf-addr 10.99.0.2:5001 -then "LAB: queue ready=$LAB_Q_DGRAMS" -then "LAB: queue hidden=$LAB_Q_DGRAMS" \
-    -timeout "${BOOT_TIMEOUT:-600}s" > labsend.log 2>&1 &
+    -count "$LAB_FRAMES" -pps "${LAB_PPS:-500}" -wait-file serial.log "${phases[@]}" \
+    -pf-mac "$LAB_PF_MAC" -pf-count "$LAB_PF_DGRAMS" -pf-addr 10.99.0.2:5001 \
+    -timeout "${BOOT_TIMEOUT:-900}s" > labsend.log 2>&1 &
   local sender=$!
-  timeout "${BOOT_TIMEOUT:-600}" qemu-system-x86_64 \
+  timeout "${BOOT_TIMEOUT:-900}" qemu-system-x86_64 \
     -machine q35,kernel-irqchip=split -accel "$1" -cpu "$cpu" -smp "$3" -m 1536 \
     -device intel-iommu,intremap=on,caching-mode=on \
     -device pcie-root-port,id=rp1,chassis=1,slot=1 \
     -netdev "dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=$port,remote.type=inet,remote.host=127.0.0.1,remote.port=$((port + 1))" \
     -device igb,netdev=n0,bus=rp1,romfile=,mac="$LAB_PF_MAC" \
     -kernel "kern-$2/boot/vmlinuz-$2" -initrd initrd.gz \
-    -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 quiet no_timer_check lab.frames=$LAB_FRAMES lab.mac=$LAB_MAC lab.pfdgrams=$LAB_PF_DGRAMS lab.qdgrams=$LAB_Q_DGRAMS" \
+    -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 quiet no_timer_check lab.frames=$LAB_FRAMES lab.mac=$LAB_MAC lab.pfdgrams=$LAB_PF_DGRAMS lab.qdgrams=$LAB_Q_DGRAMS${LAB_ONLY:+ lab.only=$LAB_ONLY}" \
     -nographic -no-reboot </dev/null >> serial.log 2>&1 &
   local qemu=$! rc=0
   while kill -0 "$qemu" 2>/dev/null; do

@@ -4,13 +4,13 @@
 # LABSTEP line of JSON: {"name", "pass", "detail"}.
 V=/usr/bin/vfbypass
 step() { # name pass detail
-  d=$(printf '%s' "$3" | tr '"\\\n' "'/ " | cut -c1-300)
+  d=$(printf '%s' "$3" | tr '"\\\n' "'/ " | cut -c1-600)
   echo "LABSTEP {\"name\": \"$1\", \"pass\": $2, \"detail\": \"$d\"}"
 }
 # skip: a step that cannot be run on this guest, with the reason (it
 # neither passes nor fails).
 skip() { # name detail
-  d=$(printf '%s' "$2" | tr '"\\\n' "'/ " | cut -c1-300)
+  d=$(printf '%s' "$2" | tr '"\\\n' "'/ " | cut -c1-600)
   echo "LABSTEP {\"name\": \"$1\", \"pass\": null, \"skipped\": true, \"detail\": \"$d\"}"
 }
 run() { echo "LAB\$ vfbypass $*"; OUT=$($V "$@" 2>/tmp/err); RC=$?; echo "$OUT" | sed 's/^/  /'; sed 's/^/  /' /tmp/err; echo "  rc=$RC"; }
@@ -25,6 +25,8 @@ ip link set "$PF" up 2>/dev/null || true
 DEV=/sys/class/net/$PF/device
 AP0=$(cat $DEV/sriov_drivers_autoprobe)
 echo "LAB: PF=$PF autoprobe=$AP0 totalvfs=$(cat $DEV/sriov_totalvfs)"
+# lab.only=watch (LAB_ONLY=watch lab/lab.sh): the watch steps alone.
+if grep -q 'lab\.only=watch' /proc/cmdline; then . /watch.sh; exit 0; fi
 
 run doctor "$PF" -o json
 if [ $RC = 0 ] && has '"ok": true'; then step doctor true "required checks pass on $PF"; else step doctor false "rc=$RC"; fi
@@ -238,3 +240,6 @@ fi
 /usr/sbin/ip addr del 10.99.0.2/24 dev "$PF"
 
 run status "$PF"
+
+# vfbypass watch against a link flap and an ethtool -L (lab/watch.sh).
+. /watch.sh
