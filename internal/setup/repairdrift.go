@@ -164,7 +164,7 @@ func (u *upRun) repairRules(p *rulePlan) {
 	}
 	p.reinstall = append(p.reinstall, p.forget...)
 	p.forget = nil
-	keep := func(r journal.Rule) bool { return u.opts.holds(ruleField(r.Location)) }
-	p.reinstall = slices.DeleteFunc(p.reinstall, keep)
-	p.remove = slices.DeleteFunc(p.remove, keep)
+	held := func(r journal.Rule) bool { return u.opts.holds(ruleField(r.Location)) }
+	p.reinstall = slices.DeleteFunc(p.reinstall, held)
+	p.remove = slices.DeleteFunc(p.remove, held)
 }
