@@ -38,8 +38,7 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/flows"
 )
 
-// Values from drivers/net/ethernet/intel/ixgbe/ixgbe_type.h and
-// include/uapi/linux/in.h.
+// Values from drivers/net/ethernet/intel/ixgbe/ixgbe_type.h.
 const (
 	atrFlowTypeIPv4   = 0x0 // IXGBE_ATR_FLOW_TYPE_IPV4
 	atrFlowTypeUDPv4  = 0x1 // IXGBE_ATR_FLOW_TYPE_UDPV4
@@ -47,9 +46,6 @@ const (
 	atrFlowTypeSCTPv4 = 0x3 // IXGBE_ATR_FLOW_TYPE_SCTPV4
 	atrL4TypeMask     = 0x3 // IXGBE_ATR_L4TYPE_MASK
 	atrL4TypeIPv6Mask = 0x4 // IXGBE_ATR_L4TYPE_IPV6_MASK
-	ipprotoTCP        = 6
-	ipprotoUDP        = 17
-	ipprotoSCTP       = 132
 	// igbMaxRxnfcFilters is IGB_MAX_RXNFC_FILTERS (igb.h).
 	igbMaxRxnfcFilters = 16
 	// ixgbeFdirPballoc64K is ixgbe's default adapter->fdir_pballoc
@@ -536,11 +532,11 @@ func flowspecToFlowType(fs flows.FlowSpec) (uint8, bool) {
 		return atrFlowTypeSCTPv4, true
 	case flows.FlowIPv4User:
 		switch fs.HU[flows.OffIP4Proto] {
-		case ipprotoTCP:
+		case unix.IPPROTO_TCP:
 			return atrFlowTypeTCPv4, true
-		case ipprotoUDP:
+		case unix.IPPROTO_UDP:
 			return atrFlowTypeUDPv4, true
-		case ipprotoSCTP:
+		case unix.IPPROTO_SCTP:
 			return atrFlowTypeSCTPv4, true
 		case 0:
 			if fs.MU[flows.OffIP4Proto] == 0 {
