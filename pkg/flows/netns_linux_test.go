@@ -16,15 +16,7 @@ import (
 // commands with EOPNOTSUPP, which the client reports naming the command and
 // the interface, matching both unix.EOPNOTSUPP and ErrNotSupported.
 func TestVethHasNoNtupleTable(t *testing.T) {
-	ns := netnstest.New(t)
-	ns.Run("ip link add vfbt0 type veth peer name vfbt1 && ip link set vfbt0 up")
-
-	var dev Device
-	var openErr error
-	ns.Do(func() { dev, openErr = Open("vfbt0") })
-	if openErr != nil {
-		t.Fatalf("Open(vfbt0) in %s: %v", ns.Name, openErr)
-	}
+	dev := openInVeth(t, "vfbt0", "", Open)
 	defer dev.Close()
 	if dev.Name() != "vfbt0" {
 		t.Errorf("Name() = %q", dev.Name())
@@ -101,4 +93,20 @@ func TestOpenMissingInterface(t *testing.T) {
 			t.Errorf("Open(%q) = %v", name, err)
 		}
 	}
+}
+
+// openInVeth makes veth name (and its peer) in a fresh namespace with the
+// ip link options opts, sets it up, and opens it there with open: the
+// handle keeps talking to that namespace's kernel.
+func openInVeth[T any](t *testing.T, name, opts string, open func(string) (T, error)) T {
+	t.Helper()
+	ns := netnstest.New(t)
+	ns.Run("ip link add " + name + " " + opts + " type veth peer name " + name + "p && ip link set " + name + " up")
+	var dev T
+	var err error
+	ns.Do(func() { dev, err = open(name) })
+	if err != nil {
+		t.Fatalf("open %s in %s: %v", name, ns.Name, err)
+	}
+	return dev
 }

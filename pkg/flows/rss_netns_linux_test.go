@@ -5,8 +5,6 @@ package flows
 import (
 	"strings"
 	"testing"
-
-	"github.com/vfbypass/vfbypass/internal/netnstest"
 )
 
 // TestVethHasNoIndirectionTable talks SIOCETHTOOL to a real kernel: a veth
@@ -15,15 +13,7 @@ import (
 // size-0 reset alike), while veth_get_channels answers the queue counts
 // the veth was made with.
 func TestVethHasNoIndirectionTable(t *testing.T) {
-	ns := netnstest.New(t)
-	ns.Run("ip link add vfbr0 numtxqueues 3 numrxqueues 4 type veth peer name vfbr1 && ip link set vfbr0 up")
-
-	var dev RSS
-	var openErr error
-	ns.Do(func() { dev, openErr = OpenRSS("vfbr0") })
-	if openErr != nil {
-		t.Fatalf("OpenRSS(vfbr0) in %s: %v", ns.Name, openErr)
-	}
+	dev := openInVeth(t, "vfbr0", "numtxqueues 3 numrxqueues 4", OpenRSS)
 	defer dev.Close()
 
 	_, err := dev.Indir()
