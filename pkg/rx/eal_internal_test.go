@@ -95,7 +95,7 @@ func TestCallsRacingClose(t *testing.T) {
 // the EAL's ports from several goroutines while Close stops and closes the
 // port and cleans EAL up: every read either succeeds or says ErrClosed
 // (never a DPDK error from a port half closed). Run it with -race (make
-// test does, in test-rx-race).
+// integration does, in test-rx-race).
 func TestStatsRacingClose(t *testing.T) {
 	prefix, child := inChild(t, "TestStatsRacingClose")
 	if !child {
