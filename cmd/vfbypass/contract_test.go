@@ -153,6 +153,9 @@ func (c *contractHost) check(t *testing.T, dir string, code int, out string) str
 		if host == c.host0 {
 			return "exit 3, but the host is as it was: nothing is left"
 		}
+		if u := c.leftUnnamed(t, dir, out); len(u) > 0 {
+			return fmt.Sprintf("exit 3, but its list leaves out what the journal still holds: %s", strings.Join(u, ", "))
+		}
 	default:
 		return fmt.Sprintf("exit %d is not in the contract", code)
 	}
@@ -218,4 +221,66 @@ func (c *contractHost) countCallsIn(t *testing.T) {
 		t.Fatalf("faults.json: %v %s", err, b)
 	}
 	c.calls, c.clean = fs[0].Hits, snapshot(t, root)
+}
+
+// leftUnnamed returns what the journal in dir still holds of the run's
+// changes (a step not undone, a rule record, that differs from the
+// journal before the run in c.dir) and the exit-3 message out does not
+// name: the step's id, or the rule's location. down's list is every
+// record left, since down undoes them all.
+func (c *contractHost) leftUnnamed(t *testing.T, dir, out string) []string {
+	t.Helper()
+	type rec struct {
+		Steps []struct {
+			ID    string          `json:"id"`
+			State string          `json:"state"`
+			Undo  json.RawMessage `json:"undo"`
+		} `json:"steps"`
+		Rules []struct {
+			Location uint32 `json:"location"`
+			Spec     string `json:"spec"`
+			Pending  bool   `json:"pending"`
+		} `json:"rules"`
+	}
+	load := func(d string) rec {
+		var r rec
+		b, err := os.ReadFile(filepath.Join(d, "s", "eth3.json"))
+		if errors.Is(err, os.ErrNotExist) {
+			return r
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("journal after the run: %v", err)
+		}
+		return r
+	}
+	before, after := load(c.dir), load(dir)
+	isDown := c.args[0] == "down"
+	was := map[string]bool{}
+	for _, s := range before.Steps {
+		was[s.ID+s.State+string(s.Undo)] = true
+	}
+	for _, r := range before.Rules {
+		was[fmt.Sprint(r.Location, r.Spec, r.Pending)] = true
+	}
+	var unnamed []string
+	for _, s := range after.Steps {
+		if s.State == "undone" || (!isDown && was[s.ID+s.State+string(s.Undo)]) {
+			continue
+		}
+		if !strings.Contains(out, s.ID) {
+			unnamed = append(unnamed, "step "+s.ID)
+		}
+	}
+	for _, r := range after.Rules {
+		if !isDown && was[fmt.Sprint(r.Location, r.Spec, r.Pending)] {
+			continue
+		}
+		if !strings.Contains(out, fmt.Sprint(r.Location)) {
+			unnamed = append(unnamed, fmt.Sprintf("rule %d", r.Location))
+		}
+	}
+	return unnamed
 }
