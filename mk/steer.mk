@@ -7,7 +7,7 @@ STEERBENCH_BUDGET ?= 45s
 BENCH_TARGETS += bench-steer
 .PHONY: bench-steer
 bench-steer: build
-	$(GO) run ./tools/steerbench -bin $(BIN) -n $(STEERBENCH_RULES) -budget $(STEERBENCH_BUDGET)
+	$(GO) run ./tools/steerbench -bin $(SIMBIN) -n $(STEERBENCH_RULES) -budget $(STEERBENCH_BUDGET)
 
 # bench-scale: up, a no-op up, status and down of a config with
 # STEERBENCH_VFS VFs and each rule count of STEERBENCH_SCALE (2046 fills the
@@ -18,4 +18,4 @@ STEERBENCH_VFS ?= 63
 BENCH_TARGETS += bench-scale
 .PHONY: bench-scale
 bench-scale: build
-	$(GO) run ./tools/steerbench -bin $(BIN) -scale $(STEERBENCH_SCALE) -vfs $(STEERBENCH_VFS)
+	$(GO) run ./tools/steerbench -bin $(SIMBIN) -scale $(STEERBENCH_SCALE) -vfs $(STEERBENCH_VFS)

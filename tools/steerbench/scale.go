@@ -21,30 +21,46 @@ type scaleRow struct {
 	command    string
 	took       time.Duration
 	writes     int
+	load       string // the load average when it ended
 }
 
-// runScale runs, for each rule count, on a fresh simulated 82599 with vfs
-// VFs: up of a config with the VFs and the rules, the same up again (a
+// runScale runs, for each rule count, on a fresh simulated 82599 with the
+// same vfs VFs for every row: up of a config with the VFs and the rules, the same up again (a
 // no-op), status, and down; it prints each command's time and journal
-// writes, and down's time against up's.
+// writes and the machine's load average, and down's time against up's.
 func runScale(bin string, counts []int, vfs int) error {
 	tmp, err := os.MkdirTemp("", "steerbench-scale.")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	fmt.Printf("%6s %4s  %-10s %9s  %s\n", "rules", "VFs", "command", "time", "journal writes")
+	fmt.Printf("%6s %4s  %-10s %9s  %-14s  %s\n", "rules", "VFs", "command", "time", "journal writes", "load average (1 5 15 min)")
 	for _, n := range counts {
 		rows, err := scaleOne(bin, filepath.Join(tmp, strconv.Itoa(n)), n, vfs)
 		if err != nil {
 			return fmt.Errorf("%d rules: %w", n, err)
 		}
 		for _, r := range rows {
-			fmt.Printf("%6d %4d  %-10s %7.2f s  %d\n", r.rules, r.vfs, r.command, r.took.Seconds(), r.writes)
+			fmt.Printf("%6d %4d  %-10s %7.2f s  %-14d  %s\n", r.rules, r.vfs, r.command, r.took.Seconds(), r.writes, r.load)
 		}
 		fmt.Printf("%6d %4d  down/up    %7.2fx\n", n, vfs, rows[3].took.Seconds()/rows[0].took.Seconds())
 	}
 	return nil
+}
+
+// loadAverage is the machine's load average when a command ended
+// (/proc/loadavg's first three fields), so that a row measured on a busy
+// machine says so.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func scaleOne(bin, dir string, n, vfs int) ([]scaleRow, error) {
@@ -74,7 +90,7 @@ func scaleOne(bin, dir string, n, vfs int) ([]scaleRow, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.name, err)
 		}
-		rows = append(rows, scaleRow{rules: n, vfs: vfs, command: c.name, took: took, writes: writes})
+		rows = append(rows, scaleRow{rules: n, vfs: vfs, command: c.name, took: took, writes: writes, load: loadAverage()})
 	}
 	return rows, nil
 }
