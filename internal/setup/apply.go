@@ -166,9 +166,15 @@ func (u *upRun) applyBatch(ctx context.Context, batch []step) ([]*applied, error
 
 // entryFor returns the journal entry of s: a new one with the state s
 // replaces, or the existing one, whose original values s keeps.
-func (u *upRun) entryFor(s step) (*applied, error) {
-	if r, ok := s.(*releaseStep); ok {
-		return &applied{ent: r.ent, s: s, prev: r.bind, prevUndo: r.ent.Undo, prevState: r.ent.State}, nil
+func (u *upRun) entryFor(st step) (*applied, error) {
+	var s journaled
+	switch x := st.(type) {
+	case *releaseStep:
+		return &applied{ent: x.ent, s: x, prev: x.bind, prevUndo: x.ent.Undo, prevState: x.ent.State}, nil
+	case journaled:
+		s = x
+	default:
+		return nil, fmt.Errorf("step %s has no journal record", st.id())
 	}
 	var before *vfConfigStep
 	if v, ok := s.(*vfConfigStep); ok {

@@ -12,10 +12,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/vfio"
 )
 
-var (
-	_ step      = (*bindStep)(nil)
-	_ validator = (*bindStep)(nil)
-)
+var _ journaled = (*bindStep)(nil)
 
 // bindStep binds a VF to a driver (vfio-pci) through driver_override,
 // unbind and drivers_probe, and records the VF's binding before.
@@ -59,7 +56,7 @@ func (s *bindStep) record(e *env) error {
 	return err
 }
 
-func (s *bindStep) keep(old step, _ *env) error {
+func (s *bindStep) keep(old journaled, _ *env) error {
 	o, err := earlier[*bindStep](old)
 	if err != nil {
 		return err

@@ -212,7 +212,7 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 			left = append(left, fmt.Sprintf("%s: %v", ent.ID, err))
 			continue
 		}
-		desc := undoDesc(s, e, ent)
+		desc := s.describeUndo(e)
 		if opts.DryRun {
 			*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: StepWouldUndo})
 			continue

@@ -8,10 +8,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/report"
 )
 
-var (
-	_ step      = (*lroStep)(nil)
-	_ validator = (*lroStep)(nil)
-)
+var _ journaled = (*lroStep)(nil)
 
 // lroStep switches large receive offload off: ixgbe_xdp_setup refuses a
 // native XDP program while RSC is on, and generic XDP would switch it off
@@ -42,7 +39,7 @@ func (s *lroStep) record(e *env) error {
 	return err
 }
 
-func (s *lroStep) keep(old step, _ *env) error {
+func (s *lroStep) keep(old journaled, _ *env) error {
 	o, err := earlier[*lroStep](old)
 	if err != nil {
 		return err

@@ -8,10 +8,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/vfio"
 )
 
-var (
-	_ step      = (*moduleStep)(nil)
-	_ validator = (*moduleStep)(nil)
-)
+var _ journaled = (*moduleStep)(nil)
 
 // moduleStep loads a kernel module (vfio-pci) and records whether it was
 // loaded.
@@ -35,7 +32,7 @@ func (s *moduleStep) record(e *env) error {
 	return nil
 }
 
-func (s *moduleStep) keep(old step, _ *env) error {
+func (s *moduleStep) keep(old journaled, _ *env) error {
 	o, err := earlier[*moduleStep](old)
 	if err != nil {
 		return err

@@ -9,10 +9,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/vfio"
 )
 
-var (
-	_ step      = (*noIOMMUStep)(nil)
-	_ validator = (*noIOMMUStep)(nil)
-)
+var _ journaled = (*noIOMMUStep)(nil)
 
 // noIOMMUStep switches vfio's unsafe no-IOMMU mode on and records the
 // parameter's value.
@@ -41,7 +38,7 @@ func (s *noIOMMUStep) record(e *env) error {
 	return nil
 }
 
-func (s *noIOMMUStep) keep(old step, _ *env) error {
+func (s *noIOMMUStep) keep(old journaled, _ *env) error {
 	o, err := earlier[*noIOMMUStep](old)
 	if err != nil {
 		return err

@@ -8,10 +8,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/report"
 )
 
-var (
-	_ step      = (*ntupleStep)(nil)
-	_ validator = (*ntupleStep)(nil)
-)
+var _ journaled = (*ntupleStep)(nil)
 
 // ntupleStep switches the PF's ntuple filters on and records whether they
 // were.
@@ -46,7 +43,7 @@ func (s *ntupleStep) record(e *env) error {
 	return err
 }
 
-func (s *ntupleStep) keep(old step, _ *env) error {
+func (s *ntupleStep) keep(old journaled, _ *env) error {
 	o, err := earlier[*ntupleStep](old)
 	if err != nil {
 		return err

@@ -9,10 +9,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/sriov"
 )
 
-var (
-	_ step      = (*numVFsStep)(nil)
-	_ validator = (*numVFsStep)(nil)
-)
+var _ journaled = (*numVFsStep)(nil)
 
 // numVFsStep sets the PF's VF count (sriov_numvfs), through 0 when the
 // count changes, and records the count and sriov_drivers_autoprobe it
@@ -58,7 +55,7 @@ func (s *numVFsStep) record(e *env) error {
 	return nil
 }
 
-func (s *numVFsStep) keep(old step, _ *env) error {
+func (s *numVFsStep) keep(old journaled, _ *env) error {
 	o, err := earlier[*numVFsStep](old)
 	if err != nil {
 		return err

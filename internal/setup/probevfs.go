@@ -9,10 +9,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/vfio"
 )
 
-var (
-	_ step      = (*probeVFsStep)(nil)
-	_ validator = (*probeVFsStep)(nil)
-)
+var _ journaled = (*probeVFsStep)(nil)
 
 // probeVFsStep binds the VFs left to the kernel to their driver
 // (drivers_probe) after the VFs were created with autoprobe off, as
@@ -45,7 +42,7 @@ func (s *probeVFsStep) changes(e *env) ([]report.Change, error) {
 
 func (s *probeVFsStep) record(*env) error { return nil }
 
-func (s *probeVFsStep) keep(step, *env) error { return nil }
+func (s *probeVFsStep) keep(journaled, *env) error { return nil }
 
 func (s *probeVFsStep) apply(_ context.Context, e *env) error {
 	for _, k := range s.VFs {

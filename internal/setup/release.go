@@ -40,10 +40,6 @@ func (s *releaseStep) changes(e *env) ([]report.Change, error) {
 	return change(vfField(s.bind.Index, "driver"), v.Driver, kernelDriver), nil
 }
 
-func (s *releaseStep) record(*env) error { return nil }
-
-func (s *releaseStep) keep(step, *env) error { return nil }
-
 func (s *releaseStep) apply(ctx context.Context, e *env) error {
 	if _, err := s.bind.undo(ctx, e); err != nil {
 		return err
@@ -58,12 +54,6 @@ func (s *releaseStep) apply(ctx context.Context, e *env) error {
 // undo binds the VF to vfio-pci again (the rollback of a failed run).
 func (s *releaseStep) undo(ctx context.Context, e *env) (bool, error) {
 	return true, s.bind.apply(ctx, e)
-}
-
-func (s *releaseStep) restores(*env) []report.Change { return nil }
-
-func (s *releaseStep) describeUndo(*env) string {
-	return fmt.Sprintf("bind VF %d to %s again", s.bind.Index, s.bind.Driver)
 }
 
 // releaseSteps lists the journal's binds of VFs not chosen now.

@@ -151,7 +151,7 @@ func (u *upRun) tearDown(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("--recreate: %s: %w", ent.ID, err)
 		}
-		desc := undoDesc(s, u.e, ent)
+		desc := s.describeUndo(u.e)
 		u.opts.Progress(desc)
 		a := &applied{ent: ent, s: s, prev: s, prevUndo: ent.Undo, prevState: ent.State, prevDesc: ent.Desc, tornDown: true}
 		changed, err := s.undo(ctx, u.e)

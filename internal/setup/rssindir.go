@@ -11,10 +11,7 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/flows"
 )
 
-var (
-	_ step      = (*rssIndirStep)(nil)
-	_ validator = (*rssIndirStep)(nil)
-)
+var _ journaled = (*rssIndirStep)(nil)
 
 // rssIndirStep takes one queue out of the PF's RSS indirection table.
 type rssIndirStep struct {
@@ -70,7 +67,7 @@ func (s *rssIndirStep) record(e *env) error {
 	return nil
 }
 
-func (s *rssIndirStep) keep(old step, _ *env) error {
+func (s *rssIndirStep) keep(old journaled, _ *env) error {
 	o, err := earlier[*rssIndirStep](old)
 	if err != nil {
 		return err

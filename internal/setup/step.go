@@ -50,9 +50,8 @@ const (
 	KindLRO      StepKind = "lro"
 )
 
-// step is one reversible change. Its JSON form is its journal record: the
-// wanted state and the state it replaced, so that a journal alone is enough
-// to verify and undo it in a later process.
+// step is one change of the plan: what it wants (changes, apply) and how
+// to take it back (undo).
 type step interface {
 	id() string
 	kind() StepKind
@@ -61,27 +60,40 @@ type step interface {
 	// the wanted state (Before: the kernel's, After: wanted); none means
 	// the step is done.
 	changes(e *env) ([]report.Change, error)
+	apply(ctx context.Context, e *env) error
+	// undo restores the state before apply; it is idempotent and reports
+	// whether it changed anything.
+	undo(ctx context.Context, e *env) (bool, error)
+}
+
+// journaled is a step with a journal record of its own: its JSON form is
+// the wanted state and the state it replaced, so that a journal alone is
+// enough to verify and undo it in a later process. (A release has none:
+// it marks the bind record it undoes.)
+type journaled interface {
+	step
+	validator
 	// record captures the state the step is about to replace.
 	record(e *env) error
 	// keep takes the recorded state from old, the same step's record of an
 	// earlier run, so that undo restores the value before the first up
 	// rather than an intermediate one; it records what old did not cover.
-	keep(old step, e *env) error
-	apply(ctx context.Context, e *env) error
-	// undo restores the recorded state; it is idempotent and reports
-	// whether it changed anything.
-	undo(ctx context.Context, e *env) (bool, error)
+	keep(old journaled, e *env) error
 	// restores lists the fields undo would change (Before: the kernel's,
 	// After: the recorded original), for down's diff.
 	restores(e *env) []report.Change
+	// describeUndo says what undo does, in the words of that action
+	// ("switch ntuple filters off"), for down's progress and result; the
+	// journal's Desc says what the step did.
+	describeUndo(e *env) string
 }
 
 // decodeStep rebuilds a step from its journal record and refuses values no
 // vfbypass writes (each kind's validate, with the checks of validate.go).
 // totalVFs is the PF's sriov_totalvfs; a negative one (unknown: the PF is
 // gone or shows no SR-IOV) bounds VF indexes at 255.
-func decodeStep(kind StepKind, rec json.RawMessage, totalVFs int) (step, error) {
-	var s step
+func decodeStep(kind StepKind, rec json.RawMessage, totalVFs int) (journaled, error) {
+	var s journaled
 	switch kind {
 	case KindNumVFs:
 		s = &numVFsStep{}
@@ -112,11 +124,7 @@ func decodeStep(kind StepKind, rec json.RawMessage, totalVFs int) (step, error) 
 	if totalVFs < 0 {
 		totalVFs = maxVFsUnknown
 	}
-	v, ok := s.(validator)
-	if !ok {
-		return nil, fmt.Errorf("journal step %s: no check for its record", kind)
-	}
-	if err := v.validate(totalVFs); err != nil {
+	if err := s.validate(totalVFs); err != nil {
 		return nil, fmt.Errorf("journal step %s: %w", kind, err)
 	}
 	return s, nil
@@ -126,7 +134,7 @@ func decodeStep(kind StepKind, rec json.RawMessage, totalVFs int) (step, error) 
 // refuses an entry whose id is not its record's: an entry "vf0-config" of
 // kind "module" is not one vfbypass wrote, and every reader of the
 // journal finds a step by its id and takes its type from its kind.
-func decodeEntry(ent *journal.Entry, totalVFs int) (step, error) {
+func decodeEntry(ent *journal.Entry, totalVFs int) (journaled, error) {
 	s, err := decodeStep(StepKind(ent.Kind), ent.Undo, totalVFs)
 	if err != nil {
 		return nil, err
@@ -140,7 +148,7 @@ func decodeEntry(ent *journal.Entry, totalVFs int) (step, error) {
 // earlier is old, the same step's record of an earlier run, as the type
 // of the step keeping it; decodeEntry makes another type impossible, and
 // this makes it an error rather than a panic.
-func earlier[T step](old step) (T, error) {
+func earlier[T journaled](old journaled) (T, error) {
 	o, ok := old.(T)
 	if !ok {
 		var s T
@@ -161,21 +169,6 @@ func change(field, have, want string) []report.Change {
 		return nil
 	}
 	return []report.Change{{Field: field, Before: have, After: want}}
-}
-
-// undoDescriber is a step that says what its undo does, in the words of
-// that action ("switch ntuple filters off"), for down's progress and
-// result; the journal's Desc says what the step did.
-type undoDescriber interface {
-	describeUndo(e *env) string
-}
-
-// undoDesc describes the undo of the journal entry ent, decoded as s.
-func undoDesc(s step, e *env, ent *journal.Entry) string {
-	if u, ok := s.(undoDescriber); ok {
-		return u.describeUndo(e)
-	}
-	return "undo: " + ent.Desc
 }
 
 // vfField names a VF's managed field in diffs: vf0.mac.

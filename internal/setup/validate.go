@@ -21,7 +21,7 @@ const maxVFsUnknown = 256
 // or "..", no space or control characters.
 var driverName = regexp.MustCompile(`^[A-Za-z0-9_.+-]{1,64}$`)
 
-// validator is implemented by every step: it refuses a record with values
+// validator is implemented by every journaled step: it refuses a record with values
 // that no vfbypass writes, before anything acts on it. totalVFs is the PF's
 // sriov_totalvfs, or maxVFsUnknown when that cannot be read.
 type validator interface {

@@ -11,10 +11,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/report"
 )
 
-var (
-	_ step      = (*vfConfigStep)(nil)
-	_ validator = (*vfConfigStep)(nil)
-)
+var _ journaled = (*vfConfigStep)(nil)
 
 // vfConfigStep sets a VF's MAC, VLAN/QoS, trust and spoofchk over
 // rtnetlink, recording the values of the fields it sets.
@@ -92,7 +89,7 @@ func (s *vfConfigStep) record(e *env) error {
 // keep takes the original of each field the old record covers; a field
 // that record did not manage gets its value from now. Created stays as the
 // first run found it.
-func (s *vfConfigStep) keep(old step, e *env) error {
+func (s *vfConfigStep) keep(old journaled, e *env) error {
 	o, err := earlier[*vfConfigStep](old)
 	if err != nil {
 		return err
