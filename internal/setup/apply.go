@@ -277,7 +277,7 @@ func (a *applied) putBack(ctx context.Context, e *env) error {
 		return nil
 	}
 	if a.before != nil {
-		if _, err := a.before.undo(ctx, e); err != nil {
+		if _, err := undo(ctx, a.before, e); err != nil {
 			return err
 		}
 		if a.prev == nil {
@@ -289,7 +289,7 @@ func (a *applied) putBack(ctx context.Context, e *env) error {
 	}
 	if a.prev == nil {
 		if a.ent.State != journal.Undone {
-			if _, err := a.s.undo(ctx, e); err != nil {
+			if _, err := undo(ctx, a.s, e); err != nil {
 				return err
 			}
 		}
@@ -299,11 +299,11 @@ func (a *applied) putBack(ctx context.Context, e *env) error {
 	var err error
 	switch {
 	case a.prevState == journal.Applied && a.ent.State == journal.Undone:
-		_, err = a.s.undo(ctx, e) // a release: bind again
+		_, err = undo(ctx, a.s, e) // a release: bind again
 	case a.prevState == journal.Applied:
 		err = a.prev.apply(ctx, e)
 	default:
-		_, err = a.s.undo(ctx, e)
+		_, err = undo(ctx, a.s, e)
 	}
 	if err != nil {
 		return err

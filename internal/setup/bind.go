@@ -95,34 +95,45 @@ func (s *bindStep) apply(ctx context.Context, e *env) error {
 	return nil
 }
 
-func (s *bindStep) undo(_ context.Context, e *env) (bool, error) {
-	if s.Old.Address == "" {
-		return false, nil
-	}
-	cur, err := vfio.Current(e.h.FS, s.Old.Address)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err == nil && cur == s.Old {
-		return false, nil
-	}
-	return true, vfio.Restore(e.h.FS, s.Old)
-}
+// back is the VF's binding before the first up (driver and
+// driver_override).
+func (s *bindStep) back() target { return bindBack{s} }
 
-func (s *bindStep) restores(e *env) []report.Change {
-	v, err := sriov.LookupVF(e.h.FS, e.pf.Name, s.Index)
-	if err != nil {
-		return nil
-	}
-	return change(vfField(s.Index, "driver"), orNone(v.Driver), orNone(s.Old.Driver))
-}
+// bindBack is the recorded binding (Old) of the VF of s.
+type bindBack struct{ s *bindStep }
 
-func (s *bindStep) describeUndo(*env) string {
+func (b bindBack) describe(*env) string {
+	s := b.s
 	if s.Old.Driver == "" {
 		return fmt.Sprintf("unbind VF %d %s from %s: no driver, as before up", s.Index, s.Old.Address, s.Driver)
 	}
 	return fmt.Sprintf("bind VF %d %s back to %s", s.Index, s.Old.Address, s.Old.Driver)
 }
+
+// changes: a VF that is gone (or was not there to record) took its
+// binding with it; one whose binding cannot be read is restored.
+func (b bindBack) changes(e *env) ([]report.Change, error) {
+	old := b.s.Old
+	if old.Address == "" {
+		return nil, nil
+	}
+	cur, err := vfio.Current(e.h.FS, old.Address)
+	field := vfField(b.s.Index, "driver")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return change(field, "unreadable", orNone(old.Driver)), nil
+	case cur == old:
+		return nil, nil
+	}
+	if c := change(field, orNone(cur.Driver), orNone(old.Driver)); c != nil {
+		return c, nil
+	}
+	return []report.Change{{Field: vfField(b.s.Index, "driver_override"), Before: orNone(cur.Override), After: orNone(old.Override)}}, nil
+}
+
+func (b bindBack) apply(_ context.Context, e *env) error { return vfio.Restore(e.h.FS, b.s.Old) }
 
 func (s *bindStep) validate(total int) error {
 	if err := checkVFIndex("index", s.Index, total); err != nil {

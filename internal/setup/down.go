@@ -212,13 +212,13 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 			left = append(left, fmt.Sprintf("%s: %v", ent.ID, err))
 			continue
 		}
-		desc := s.describeUndo(e)
+		desc := describeUndo(s, e)
 		if opts.DryRun {
 			*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: StepWouldUndo})
 			continue
 		}
 		opts.Progress(desc)
-		changed, err := s.undo(ctx, e)
+		changed, err := undo(ctx, s, e)
 		if err != nil {
 			left = append(left, fmt.Sprintf("%s (%s): %v", ent.ID, ent.Desc, err))
 			*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: StepFailed, Error: err.Error()})
@@ -327,7 +327,7 @@ func downDiff(e *env, j *journal.Journal) []report.Change {
 			continue
 		}
 		if s, err := decodeEntry(ent, -1); err == nil { // loadForUndo checked it
-			c = append(c, s.restores(e)...)
+			c = append(c, restores(s, e)...)
 		}
 	}
 	return c

@@ -2,9 +2,7 @@ package setup
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/vfbypass/vfbypass/internal/host"
 	"github.com/vfbypass/vfbypass/internal/report"
 )
 
@@ -22,19 +20,13 @@ func (s *lroStep) id() string { return string(KindLRO) }
 func (s *lroStep) kind() StepKind { return KindLRO }
 
 func (s *lroStep) describe(e *env) string {
-	return fmt.Sprintf("switch LRO off (ethtool -K %s lro off), which XDP needs", e.pf.Name)
+	return lroFeature(false).describe(e) + ", which XDP needs"
 }
 
-func (s *lroStep) changes(e *env) ([]report.Change, error) {
-	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.LROFeature)
-	if err != nil {
-		return nil, err
-	}
-	return change("lro", onOff(on), "off"), nil
-}
+func (s *lroStep) changes(e *env) ([]report.Change, error) { return lroFeature(false).changes(e) }
 
 func (s *lroStep) record(e *env) error {
-	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.LROFeature)
+	on, err := lroFeature(false).read(e)
 	s.Old = on
 	return err
 }
@@ -48,36 +40,17 @@ func (s *lroStep) keep(old journaled, _ *env) error {
 	return nil
 }
 
-func (s *lroStep) apply(_ context.Context, e *env) error {
-	return e.h.Ethtool.SetFeature(e.pf.Name, host.LROFeature, false)
+func (s *lroStep) apply(ctx context.Context, e *env) error {
+	return lroFeature(false).apply(ctx, e)
 }
 
-// undo checks that LRO came back: a driver may keep it off without an
-// error (ixgbe_fix_features while an XDP program is attached).
-func (s *lroStep) undo(_ context.Context, e *env) (bool, error) {
-	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.LROFeature)
-	if err != nil || on == s.Old {
-		return false, err
-	}
-	if err := e.h.Ethtool.SetFeature(e.pf.Name, host.LROFeature, s.Old); err != nil {
-		return true, err
-	}
-	if on, _, err = e.h.Ethtool.Feature(e.pf.Name, host.LROFeature); err == nil && on != s.Old {
-		err = fmt.Errorf("LRO of %s stays %s: the driver keeps it so while an XDP program is attached (stop 'vfbypass rx --queue' and run down again)", e.pf.Name, onOff(on))
-	}
-	return true, err
-}
-
-func (s *lroStep) restores(e *env) []report.Change {
-	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.LROFeature)
-	if err != nil {
-		return nil
-	}
-	return change("lro", onOff(on), onOff(s.Old))
-}
-
-func (s *lroStep) describeUndo(e *env) string {
-	return fmt.Sprintf("switch LRO %[1]s (ethtool -K %[2]s lro %[1]s)", onOff(s.Old), e.pf.Name)
+// back is LRO as it was before the first up. A driver may keep it off
+// without an error (ixgbe_fix_features while an XDP program is attached):
+// the target checks that it came back.
+func (s *lroStep) back() target {
+	t := lroFeature(s.Old)
+	t.stuck = "the driver keeps it so while an XDP program is attached (stop 'vfbypass rx --queue' and run down again)"
+	return t
 }
 
 func (s *lroStep) validate(int) error { return nil }

@@ -51,32 +51,33 @@ func (s *moduleStep) apply(_ context.Context, e *env) error {
 	return nil
 }
 
-// undo unloads the module only when this run loaded it and no device is
-// bound to it any more.
-func (s *moduleStep) undo(_ context.Context, e *env) (bool, error) {
-	if s.WasLoaded || !e.h.Modules.Loaded(s.Name) {
-		return false, nil
+// back unloads the module when up loaded it, unless a device is bound to
+// it then (moduleBack's hold).
+func (s *moduleStep) back() target {
+	if s.WasLoaded {
+		return leave("leave kernel module " + s.Name + " loaded (it was before up)")
 	}
-	bound, err := vfio.BoundDevices(e.h.FS, s.Name)
-	if err != nil || len(bound) > 0 {
-		return false, err // still in use by another device: leave it loaded
-	}
-	return true, e.h.Modules.Unload(s.Name)
+	return moduleBack{s.Name}
 }
 
-func (s *moduleStep) restores(e *env) []report.Change {
-	if s.WasLoaded {
-		return nil
-	}
-	return change("module."+s.Name, loaded(e.h.Modules.Loaded(s.Name)), loaded(false))
+// moduleBack is a module up loaded, unloaded again.
+type moduleBack struct{ name string }
+
+func (b moduleBack) describe(*env) string {
+	return "unload kernel module " + b.name + " (unless another device is bound to it)"
 }
 
-func (s *moduleStep) describeUndo(*env) string {
-	if s.WasLoaded {
-		return "leave kernel module " + s.Name + " loaded (it was before up)"
-	}
-	return "unload kernel module " + s.Name + " (unless another device is bound to it)"
+func (b moduleBack) changes(e *env) ([]report.Change, error) {
+	return change("module."+b.name, loaded(e.h.Modules.Loaded(b.name)), loaded(false)), nil
 }
+
+// hold leaves the module loaded while a device is bound to it.
+func (b moduleBack) hold(e *env) (bool, error) {
+	bound, err := vfio.BoundDevices(e.h.FS, b.name)
+	return len(bound) > 0, err
+}
+
+func (b moduleBack) apply(_ context.Context, e *env) error { return e.h.Modules.Unload(b.name) }
 
 func (s *moduleStep) validate(int) error { return checkDriver("name", s.Name, false) }
 

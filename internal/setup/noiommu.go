@@ -54,26 +54,33 @@ func (s *noIOMMUStep) apply(_ context.Context, e *env) error {
 	return nil
 }
 
-func (s *noIOMMUStep) undo(_ context.Context, e *env) (bool, error) {
-	cur, err := host.ReadString(e.h.FS, vfio.NoIOMMUParam)
-	if err != nil || cur == s.Old {
-		return false, nil
-	}
-	if err := e.h.FS.WriteAttr(vfio.NoIOMMUParam, s.Old); err != nil {
-		return false, fmt.Errorf("restore vfio no-IOMMU mode: write %s: %w", e.h.FS.Path(vfio.NoIOMMUParam), err)
-	}
-	return true, nil
-}
+// back is the no-IOMMU parameter's value before the first up.
+func (s *noIOMMUStep) back() target { return noIOMMUBack{s.Old} }
 
-func (s *noIOMMUStep) restores(e *env) []report.Change {
-	return change("noiommu", yn(vfio.NoIOMMUEnabled(e.h.FS)), s.Old)
-}
+// noIOMMUBack is vfio's no-IOMMU parameter at value old.
+type noIOMMUBack struct{ old string }
 
-func (s *noIOMMUStep) describeUndo(*env) string {
-	if s.Old == "" || s.Old == "N" {
+func (b noIOMMUBack) describe(*env) string {
+	if b.old == "" || b.old == "N" {
 		return "switch vfio's no-IOMMU mode off (" + vfio.NoIOMMUParam + " = N)"
 	}
-	return "write " + s.Old + " to " + vfio.NoIOMMUParam + " again"
+	return "write " + b.old + " to " + vfio.NoIOMMUParam + " again"
+}
+
+// changes: a parameter that cannot be read went with its module.
+func (b noIOMMUBack) changes(e *env) ([]report.Change, error) {
+	cur, err := host.ReadString(e.h.FS, vfio.NoIOMMUParam)
+	if err != nil {
+		return nil, nil
+	}
+	return change("noiommu", cur, b.old), nil
+}
+
+func (b noIOMMUBack) apply(_ context.Context, e *env) error {
+	if err := e.h.FS.WriteAttr(vfio.NoIOMMUParam, b.old); err != nil {
+		return fmt.Errorf("restore vfio no-IOMMU mode: write %s: %w", e.h.FS.Path(vfio.NoIOMMUParam), err)
+	}
+	return nil
 }
 
 func (s *noIOMMUStep) validate(int) error {

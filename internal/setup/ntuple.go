@@ -2,9 +2,7 @@ package setup
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/vfbypass/vfbypass/internal/host"
 	"github.com/vfbypass/vfbypass/internal/report"
 )
 
@@ -21,7 +19,7 @@ func (s *ntupleStep) id() string { return string(KindNtuple) }
 func (s *ntupleStep) kind() StepKind { return KindNtuple }
 
 func (s *ntupleStep) describe(e *env) string {
-	d := fmt.Sprintf("switch ntuple filters on (ethtool -K %s ntuple on)", e.pf.Name)
+	d := ntupleFeature(true).describe(e)
 	if e.pf.Driver == "ixgbe" {
 		// ixgbe_set_features: a change of NETIF_F_NTUPLE means ixgbe_do_reset.
 		d += "; ixgbe resets the PF for it: its link drops for a moment"
@@ -29,16 +27,10 @@ func (s *ntupleStep) describe(e *env) string {
 	return d
 }
 
-func (s *ntupleStep) changes(e *env) ([]report.Change, error) {
-	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.NtupleFeature)
-	if err != nil {
-		return nil, err
-	}
-	return change("ntuple", onOff(on), "on"), nil
-}
+func (s *ntupleStep) changes(e *env) ([]report.Change, error) { return ntupleFeature(true).changes(e) }
 
 func (s *ntupleStep) record(e *env) error {
-	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.NtupleFeature)
+	on, err := ntupleFeature(true).read(e)
 	s.Old = on
 	return err
 }
@@ -52,31 +44,11 @@ func (s *ntupleStep) keep(old journaled, _ *env) error {
 	return nil
 }
 
-func (s *ntupleStep) apply(_ context.Context, e *env) error {
-	return e.h.Ethtool.SetFeature(e.pf.Name, host.NtupleFeature, true)
+func (s *ntupleStep) apply(ctx context.Context, e *env) error {
+	return ntupleFeature(true).apply(ctx, e)
 }
 
-func (s *ntupleStep) undo(_ context.Context, e *env) (bool, error) {
-	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.NtupleFeature)
-	if err != nil {
-		return false, err
-	}
-	if on == s.Old {
-		return false, nil
-	}
-	return true, e.h.Ethtool.SetFeature(e.pf.Name, host.NtupleFeature, s.Old)
-}
-
-func (s *ntupleStep) restores(e *env) []report.Change {
-	on, _, err := e.h.Ethtool.Feature(e.pf.Name, host.NtupleFeature)
-	if err != nil {
-		return nil
-	}
-	return change("ntuple", onOff(on), onOff(s.Old))
-}
-
-func (s *ntupleStep) describeUndo(e *env) string {
-	return fmt.Sprintf("switch ntuple filters %[1]s (ethtool -K %[2]s ntuple %[1]s)", onOff(s.Old), e.pf.Name)
-}
+// back is ntuple as it was before the first up.
+func (s *ntupleStep) back() target { return ntupleFeature(s.Old) }
 
 func (s *ntupleStep) validate(int) error { return nil }

@@ -79,37 +79,35 @@ func (s *numVFsStep) apply(ctx context.Context, e *env) error {
 	return err
 }
 
-func (s *numVFsStep) undo(ctx context.Context, e *env) (bool, error) {
-	changed := false
-	if err := e.refresh(); err != nil {
-		return false, err
-	}
-	if e.pf.NumVFs != s.Old {
-		changed = true
-		if err := setNumVFs(ctx, e, s.Old); err != nil {
-			return changed, err
-		}
-	}
-	if e.pf.Autoprobe != s.OldAutoprobe {
-		changed = true
-		return changed, restoreAutoprobe(e, s.OldAutoprobe)
-	}
-	return changed, nil
+// back is the VF count and sriov_drivers_autoprobe before the first up.
+func (s *numVFsStep) back() target { return numVFsBack{n: s.Old, autoprobe: s.OldAutoprobe} }
+
+// numVFsBack is the PF's VF count and autoprobe setting before up.
+type numVFsBack struct {
+	n         int
+	autoprobe bool
 }
 
-func (s *numVFsStep) restores(e *env) []report.Change {
-	if e.refresh() != nil {
-		return nil
-	}
-	c := change("numvfs", strconv.Itoa(e.pf.NumVFs), strconv.Itoa(s.Old))
-	return append(c, change("drivers_autoprobe", strconv.Itoa(b2i(e.pf.Autoprobe)), strconv.Itoa(b2i(s.OldAutoprobe)))...)
-}
-
-func (s *numVFsStep) describeUndo(e *env) string {
-	if s.Old == 0 {
+func (b numVFsBack) describe(e *env) string {
+	if b.n == 0 {
 		return fmt.Sprintf("write 0 to %s/sriov_numvfs: the VFs go (the PF resets: its link drops for a moment)", e.pf.DevDir())
 	}
-	return fmt.Sprintf("write %d to %s/sriov_numvfs, the count before up (through 0: the PF resets)", s.Old, e.pf.DevDir())
+	return fmt.Sprintf("write %d to %s/sriov_numvfs, the count before up (through 0: the PF resets)", b.n, e.pf.DevDir())
+}
+
+func (b numVFsBack) changes(e *env) ([]report.Change, error) {
+	if err := e.refresh(); err != nil {
+		return nil, err
+	}
+	c := change("numvfs", strconv.Itoa(e.pf.NumVFs), strconv.Itoa(b.n))
+	return append(c, change("drivers_autoprobe", strconv.Itoa(b2i(e.pf.Autoprobe)), strconv.Itoa(b2i(b.autoprobe)))...), nil
+}
+
+func (b numVFsBack) apply(ctx context.Context, e *env) error {
+	if err := setNumVFs(ctx, e, b.n); err != nil {
+		return err
+	}
+	return restoreAutoprobe(e, b.autoprobe)
 }
 
 func (s *numVFsStep) validate(total int) error {

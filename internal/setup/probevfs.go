@@ -60,14 +60,10 @@ func (s *probeVFsStep) apply(_ context.Context, e *env) error {
 	return nil
 }
 
-// undo: the VFs go with the numvfs step's undo; a kernel driver on them is
+// back: the VFs go with the numvfs step's undo; a kernel driver on them is
 // what the PF had before autoprobe was switched off.
-func (s *probeVFsStep) undo(context.Context, *env) (bool, error) { return false, nil }
-
-func (s *probeVFsStep) restores(*env) []report.Change { return nil }
-
-func (s *probeVFsStep) describeUndo(*env) string {
-	return fmt.Sprintf("leave VFs %v with their kernel driver (they go with the VFs)", s.VFs)
+func (s *probeVFsStep) back() target {
+	return leave(fmt.Sprintf("leave VFs %v with their kernel driver (they go with the VFs)", s.VFs))
 }
 
 func (s *probeVFsStep) validate(total int) error {

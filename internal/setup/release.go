@@ -41,7 +41,7 @@ func (s *releaseStep) changes(e *env) ([]report.Change, error) {
 }
 
 func (s *releaseStep) apply(ctx context.Context, e *env) error {
-	if _, err := s.bind.undo(ctx, e); err != nil {
+	if _, err := undo(ctx, s.bind, e); err != nil {
 		return err
 	}
 	v, err := sriov.LookupVF(e.h.FS, e.pf.Name, s.bind.Index)
@@ -51,10 +51,9 @@ func (s *releaseStep) apply(ctx context.Context, e *env) error {
 	return vfio.Probe(e.h.FS, v.Address)
 }
 
-// undo binds the VF to vfio-pci again (the rollback of a failed run).
-func (s *releaseStep) undo(ctx context.Context, e *env) (bool, error) {
-	return true, s.bind.apply(ctx, e)
-}
+// back is the bind the release undid: a rollback binds the VF to
+// vfio-pci again.
+func (s *releaseStep) back() target { return s.bind }
 
 // releaseSteps lists the journal's binds of VFs not chosen now.
 func releaseSteps(j *journal.Journal, chosen map[int]bool) []step {

@@ -59,7 +59,7 @@ func (u *upRun) undoPending(ctx context.Context) error {
 		}
 		s, err := decodeEntry(ent, u.pf.TotalVFs)
 		if err == nil {
-			_, err = s.undo(ctx, u.e)
+			_, err = undo(ctx, s, u.e)
 		}
 		if err != nil {
 			if serr := save(); serr != nil {
@@ -151,10 +151,10 @@ func (u *upRun) tearDown(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("--recreate: %s: %w", ent.ID, err)
 		}
-		desc := s.describeUndo(u.e)
+		desc := describeUndo(s, u.e)
 		u.opts.Progress(desc)
 		a := &applied{ent: ent, s: s, prev: s, prevUndo: ent.Undo, prevState: ent.State, prevDesc: ent.Desc, tornDown: true}
-		changed, err := s.undo(ctx, u.e)
+		changed, err := undo(ctx, s, u.e)
 		if err != nil {
 			u.res.Steps = append(u.res.Steps, StepResult{ID: ent.ID, Action: desc, Status: StepFailed, Error: err.Error()})
 			u.applied = append(u.applied, a) // half undone: applied again

@@ -80,50 +80,42 @@ func (s *rssIndirStep) apply(_ context.Context, e *env) error {
 	return e.h.Ethtool.SetIndir(e.pf.Name, s.Want)
 }
 
-// undo puts the table back: the zero-size reset for a default table (also
-// when it reads as the default already: the configured flag may still be
-// set by this run's write), the exact table otherwise.
-func (s *rssIndirStep) undo(_ context.Context, e *env) (bool, error) {
-	cur, err := e.h.Ethtool.Indir(e.pf.Name)
-	if err != nil {
-		return false, err
-	}
-	changed := !slices.Equal(cur, s.Old)
-	if !s.Configured {
-		return changed, e.h.Ethtool.SetIndir(e.pf.Name, nil)
-	}
-	if !changed {
-		return false, nil
-	}
-	if err := e.h.Ethtool.SetIndir(e.pf.Name, s.Old); err != nil {
-		return true, fmt.Errorf("restore the RSS indirection table of %s (%s): %w", e.pf.Name, indirWords(s.Old), err)
-	}
-	return true, nil
-}
+// back is the table before the first up: the exact old table when it was
+// configured, the driver's default (the zero-size reset) otherwise.
+func (s *rssIndirStep) back() target { return indirBack{s} }
 
-// restores: the table undo writes back (the kernel's default for a table
-// that was not configured, the exact old one otherwise).
-func (s *rssIndirStep) restores(e *env) []report.Change {
-	cur, err := e.h.Ethtool.Indir(e.pf.Name)
-	if err != nil {
-		return nil
-	}
-	back := s.Old
-	if !s.Configured {
-		rings, err := e.h.Ethtool.RxRings(e.pf.Name)
-		if err != nil {
-			return nil
-		}
-		back = flows.DefaultIndir(len(cur), rings)
-	}
-	return change("rss.indir", indirWords(cur), indirWords(back))
-}
+// indirBack is the recorded table (Old) of s.
+type indirBack struct{ s *rssIndirStep }
 
-func (s *rssIndirStep) describeUndo(e *env) string {
-	if !s.Configured {
+func (b indirBack) describe(e *env) string {
+	if !b.s.Configured {
 		return fmt.Sprintf("reset the RSS indirection table of %s to the driver's default", e.pf.Name)
 	}
-	return fmt.Sprintf("write the RSS indirection table of %s back (%s)", e.pf.Name, indirWords(s.Old))
+	return fmt.Sprintf("write the RSS indirection table of %s back (%s)", e.pf.Name, indirWords(b.s.Old))
+}
+
+// changes compares the table with Old, which for a table that was not
+// configured is the driver's default as up found it.
+func (b indirBack) changes(e *env) ([]report.Change, error) {
+	cur, err := e.h.Ethtool.Indir(e.pf.Name)
+	if err != nil {
+		return nil, err
+	}
+	return change("rss.indir", indirWords(cur), indirWords(b.s.Old)), nil
+}
+
+// resets: a default table is reset also when it reads as the default
+// already, since the configured flag may still be set by up's write.
+func (b indirBack) resets() bool { return !b.s.Configured }
+
+func (b indirBack) apply(_ context.Context, e *env) error {
+	if !b.s.Configured {
+		return e.h.Ethtool.SetIndir(e.pf.Name, nil)
+	}
+	if err := e.h.Ethtool.SetIndir(e.pf.Name, b.s.Old); err != nil {
+		return fmt.Errorf("restore the RSS indirection table of %s (%s): %w", e.pf.Name, indirWords(b.s.Old), err)
+	}
+	return nil
 }
 
 func (s *rssIndirStep) validate(int) error {

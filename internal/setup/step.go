@@ -50,20 +50,28 @@ const (
 	KindLRO      StepKind = "lro"
 )
 
-// step is one change of the plan: what it wants (changes, apply) and how
-// to take it back (undo).
-type step interface {
-	id() string
-	kind() StepKind
+// target is a state of some of the host's fields, reached by one
+// read/compare/write path: changes reads the fields and compares them
+// with the target, apply writes it. A step is the target up converges to;
+// its back is the target down (and a rollback) converges to.
+type target interface {
 	describe(e *env) string
 	// changes lists the managed fields in which the kernel differs from
-	// the wanted state (Before: the kernel's, After: wanted); none means
-	// the step is done.
+	// the target (Before: the kernel's, After: the target's); none means
+	// the host is there.
 	changes(e *env) ([]report.Change, error)
 	apply(ctx context.Context, e *env) error
-	// undo restores the state before apply; it is idempotent and reports
-	// whether it changed anything.
-	undo(ctx context.Context, e *env) (bool, error)
+}
+
+// step is one change of the plan: the target up converges to, and the
+// target that takes it back.
+type step interface {
+	target
+	id() string
+	kind() StepKind
+	// back is the state before the step: for a journaled step, the
+	// journaled original (the state before the first up).
+	back() target
 }
 
 // journaled is a step with a journal record of its own: its JSON form is
@@ -79,14 +87,68 @@ type journaled interface {
 	// earlier run, so that undo restores the value before the first up
 	// rather than an intermediate one; it records what old did not cover.
 	keep(old journaled, e *env) error
-	// restores lists the fields undo would change (Before: the kernel's,
-	// After: the recorded original), for down's diff.
-	restores(e *env) []report.Change
-	// describeUndo says what undo does, in the words of that action
-	// ("switch ntuple filters off"), for down's progress and result; the
-	// journal's Desc says what the step did.
-	describeUndo(e *env) string
 }
+
+// holder is a target with an explicit guard: hold reports, just before
+// the write, a reason to leave the host as it is (a module another device
+// is bound to).
+type holder interface {
+	hold(e *env) (bool, error)
+}
+
+// resetter is a target written even when its fields read as the target
+// already: the write also resets state no read shows (the RSS table's
+// configured-by-user flag).
+type resetter interface {
+	resets() bool
+}
+
+// converge takes the host to t: it reads and compares t's fields and
+// writes t when they differ, unless t holds. It is idempotent and reports
+// whether the fields differed.
+func converge(ctx context.Context, t target, e *env) (bool, error) {
+	c, err := t.changes(e)
+	if err != nil {
+		return false, err
+	}
+	if h, ok := t.(holder); ok && len(c) > 0 {
+		if held, err := h.hold(e); err != nil || held {
+			return false, err
+		}
+	}
+	if r, ok := t.(resetter); len(c) == 0 && !(ok && r.resets()) {
+		return false, nil
+	}
+	return len(c) > 0, t.apply(ctx, e)
+}
+
+// undo converges the host back to the state before s.
+func undo(ctx context.Context, s step, e *env) (bool, error) {
+	return converge(ctx, s.back(), e)
+}
+
+// restores lists the fields undo would change, for down's diff (none when
+// they cannot be read).
+func restores(s step, e *env) []report.Change {
+	c, err := s.back().changes(e)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// describeUndo says what undo does, in the words of that action ("switch
+// ntuple filters off"), for down's progress and result; the journal's
+// Desc says what the step did.
+func describeUndo(s step, e *env) string { return s.back().describe(e) }
+
+// leave is the back of a step whose state goes with something else (the
+// settings of a VF up created go with the VF): nothing to write.
+type leave string
+
+func (l leave) describe(*env) string                  { return string(l) }
+func (l leave) changes(*env) ([]report.Change, error) { return nil, nil }
+func (l leave) apply(context.Context, *env) error     { return nil }
 
 // decodeStep rebuilds a step from its journal record and refuses values no
 // vfbypass writes (each kind's validate, with the checks of validate.go).

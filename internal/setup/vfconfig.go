@@ -144,35 +144,32 @@ func (s *vfConfigStep) set(e *env, w vfSettings) error {
 	return nil
 }
 
-func (s *vfConfigStep) undo(_ context.Context, e *env) (bool, error) {
+// back is the VF's settings before the first up; those of a VF up created
+// vanish with it (numvfs says so).
+func (s *vfConfigStep) back() target {
 	if s.Created {
-		return false, nil
+		return leave(fmt.Sprintf("leave VF %d's settings: they go with the VF", s.Index))
 	}
-	cur, ok, err := s.current(e)
+	return vfConfigBack{s}
+}
+
+// vfConfigBack is the recorded settings (Old) of the VF of s.
+type vfConfigBack struct{ s *vfConfigStep }
+
+func (b vfConfigBack) describe(e *env) string {
+	return fmt.Sprintf("set VF %d on %s back to%s", b.s.Index, e.pf.Name, b.s.Old.words())
+}
+
+// changes: a VF that is gone took its settings with it.
+func (b vfConfigBack) changes(e *env) ([]report.Change, error) {
+	cur, ok, err := b.s.current(e)
 	if err != nil || !ok {
-		return false, err
+		return nil, err
 	}
-	if len(s.Old.changes(s.Index, settingsOf(cur, s.Old), true)) == 0 {
-		return false, nil
-	}
-	return true, s.set(e, s.Old)
+	return b.s.Old.changes(b.s.Index, settingsOf(cur, b.s.Old), true), nil
 }
 
-// restores: settings of a VF up created vanish with it (numvfs says so).
-func (s *vfConfigStep) restores(e *env) []report.Change {
-	cur, ok, err := s.current(e)
-	if s.Created || err != nil || !ok {
-		return nil
-	}
-	return s.Old.changes(s.Index, settingsOf(cur, s.Old), true)
-}
-
-func (s *vfConfigStep) describeUndo(e *env) string {
-	if s.Created {
-		return fmt.Sprintf("leave VF %d's settings: they go with the VF", s.Index)
-	}
-	return fmt.Sprintf("set VF %d on %s back to%s", s.Index, e.pf.Name, s.Old.words())
-}
+func (b vfConfigBack) apply(_ context.Context, e *env) error { return b.s.set(e, b.s.Old) }
 
 func (s *vfConfigStep) validate(total int) error {
 	if err := checkVFIndex("index", s.Index, total); err != nil {
