@@ -86,7 +86,7 @@ type Rule struct {
 	// RSSContext is the rule's rss_context (with FLOW_RSS in the spec).
 	RSSContext uint32 `json:"rss_context,omitempty"`
 	// Source is "steer" or "up".
-	Source string `json:"source,omitempty"`
+	Source Source `json:"source,omitempty"`
 	// Pending marks a record saved before its insert and not yet
 	// confirmed: Location may hold this rule, the rule Replaces records,
 	// or neither.

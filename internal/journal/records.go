@@ -10,12 +10,15 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/flows"
 )
 
+// Source says which command installed a rule.
+type Source string
+
 // Rule sources.
 const (
 	// SourceSteer: the rule was added with `vfbypass steer add`.
-	SourceSteer = "steer"
+	SourceSteer Source = "steer"
 	// SourceUp: the rule is one of the config's, installed by `up`.
-	SourceUp = "up"
+	SourceUp Source = "up"
 )
 
 // check refuses what no vfbypass writes: a null step, one without id or
@@ -131,7 +134,7 @@ func (r Rule) FlowSpec() (flows.FlowSpec, error) {
 
 // NewRule is the record of the rule fs (with rss context rss) at loc: the
 // spec's hex and its words.
-func NewRule(loc uint32, fs flows.FlowSpec, rss uint32, source string) Rule {
+func NewRule(loc uint32, fs flows.FlowSpec, rss uint32, source Source) Rule {
 	b, _ := fs.MarshalBinary()
 	r := Rule{Location: loc, Spec: hex.EncodeToString(b), RSSContext: rss, Source: source}
 	r.display()

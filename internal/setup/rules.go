@@ -74,7 +74,7 @@ func (u *upRun) planRules() (rulePlan, error) {
 	var p rulePlan
 	if u.rules != nil {
 		for _, r := range u.rules.Rules {
-			if r.Status != "exists" {
+			if r.Status != steer.RuleExists {
 				p.add = append(p.add, r)
 			}
 		}
@@ -93,7 +93,7 @@ func (u *upRun) planRules() (rulePlan, error) {
 	wanted := map[uint32]bool{}
 	if u.rules != nil {
 		for _, r := range u.rules.Rules {
-			if r.Status == "exists" {
+			if r.Status == steer.RuleExists {
 				wanted[r.Location] = true
 			}
 		}
@@ -167,7 +167,7 @@ func (u *upRun) ruleSteps(p rulePlan) []StepResult {
 	if u.rules != nil {
 		for _, r := range u.rules.Rules {
 			st := StepWouldApply
-			if r.Status == "exists" && !u.recreate {
+			if r.Status == steer.RuleExists && !u.recreate {
 				st = StepAlready
 			}
 			out = append(out, ruleStep(r, st))
@@ -359,7 +359,7 @@ func (u *upRun) took(sr *steer.Result, err error, status StepStatus, what string
 		switch {
 		case status == StepUndone:
 			u.res.Steps = append(u.res.Steps, deleteStep(r.Location, r.Words, status))
-		case r.Status == "exists":
+		case r.Status == steer.RuleExists:
 			u.res.Steps = append(u.res.Steps, ruleStep(r, StepAlready))
 		default:
 			u.res.Steps = append(u.res.Steps, ruleStep(r, status))

@@ -321,7 +321,7 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 	for _, it := range items {
 		if it.exists != nil {
 			ri := e.info(it.exists)
-			ri.Status = "exists"
+			ri.Status = RuleExists
 			res.Rules = append(res.Rules, ri)
 			continue
 		}
@@ -331,7 +331,7 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 		for _, it := range todo {
 			it.spec.Location = it.loc
 			ri := e.info(&installed{loc: it.loc, fs: it.spec, rss: it.rss})
-			ri.Status = "would-add"
+			ri.Status = RuleWouldAdd
 			res.Rules = append(res.Rules, ri)
 		}
 		switch {
@@ -398,7 +398,7 @@ func warnVFDrivers(h *host.Host, pf string, items []*item, res *Result) {
 
 // writeAhead records every rule of the batch in j, pending, in the form
 // the driver will keep; it returns the locations of those records.
-func (e *env) writeAhead(j *journal.Journal, todo []*item, source string) map[uint32]bool {
+func (e *env) writeAhead(j *journal.Journal, todo []*item, source journal.Source) map[uint32]bool {
 	mine := map[uint32]bool{}
 	for _, it := range todo {
 		it.spec.Location = it.loc
@@ -451,7 +451,7 @@ func (e *env) insertAll(store journal.Store, j *journal.Journal, todo []*item, m
 // confirm records each inserted rule as the kernel reports it back and
 // adds it to res; it returns the records as they were before, for a
 // rollback when the save fails.
-func (e *env) confirm(j *journal.Journal, done []*item, res *Result, source string) (pending []journal.Rule) {
+func (e *env) confirm(j *journal.Journal, done []*item, res *Result, source journal.Source) (pending []journal.Rule) {
 	pending = slices.Clone(j.Rules)
 	for _, it := range done {
 		fs, rss, err := e.dev.Rule(it.loc)
@@ -465,7 +465,7 @@ func (e *env) confirm(j *journal.Journal, done []*item, res *Result, source stri
 		}
 		x := &installed{loc: it.loc, fs: fs, rss: rss, from: &journal.Rule{Source: source}}
 		ri := e.info(x)
-		ri.Status = "added"
+		ri.Status = RuleAdded
 		res.Rules = append(res.Rules, ri)
 	}
 	return pending

@@ -70,7 +70,7 @@ func Clear(h *host.Host, store journal.Store, pf string, all bool, opts Options)
 			x, ok := e.table[r.Location]
 			switch {
 			case !ok:
-				res.Rules = append(res.Rules, RuleInfo{Location: r.Location, Words: strings.Fields(r.Words), Text: fmt.Sprintf("Filter: %d (not installed any more) %s", r.Location, r.Words), Journaled: true, Source: r.Source, Status: statusWord(opts.DryRun, "forgotten")})
+				res.Rules = append(res.Rules, RuleInfo{Location: r.Location, Words: strings.Fields(r.Words), Text: fmt.Sprintf("Filter: %d (not installed any more) %s", r.Location, r.Words), Journaled: true, Source: r.Source, Status: statusWord(opts.DryRun, RuleForgotten)})
 			case x.from == nil && !all:
 				res.Warn("the rule at location %d is no longer the one vfbypass installed (%s); left alone and forgotten (delete it with 'vfbypass steer del %s %d' if it should go)", r.Location, r.Words, pf, r.Location)
 			}
@@ -79,7 +79,7 @@ func Clear(h *host.Host, store journal.Store, pf string, all bool, opts Options)
 	return e.remove(store, j, xs, res, opts)
 }
 
-func statusWord(dry bool, s string) string {
+func statusWord(dry bool, s RuleStatus) RuleStatus {
 	if dry {
 		return "would-be-" + s
 	}
@@ -91,7 +91,7 @@ func statusWord(dry bool, s string) string {
 func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, res *Result, opts Options) (*Result, error) {
 	for _, x := range xs {
 		ri := e.info(x)
-		ri.Status = "would-delete"
+		ri.Status = RuleWouldDelete
 		if opts.DryRun {
 			res.Rules = append(res.Rules, ri)
 		}
@@ -113,7 +113,7 @@ func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, r
 			deleted = append(deleted, x)
 		}
 		gone[x.loc] = true
-		ri.Status = "deleted"
+		ri.Status = RuleDeleted
 		res.Rules = append(res.Rules, ri)
 		res.Changed = true
 	}

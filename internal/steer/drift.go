@@ -94,8 +94,8 @@ func (e *env) inspect(r journal.Rule) RecordState {
 // What is installed is each record's spec, never its words (the journal
 // checked that they agree when it was loaded).
 func Reinstall(h *host.Host, store journal.Store, pf string, missing []journal.Rule, opts Options) (*Result, error) {
-	bySource := map[string][]Request{}
-	var order []string
+	bySource := map[journal.Source][]Request{}
+	var order []journal.Source
 	for _, r := range missing {
 		fs, err := r.FlowSpec()
 		if err != nil {

@@ -59,7 +59,7 @@ type Options struct {
 	// another target already has.
 	Force bool
 	// Source is recorded with each rule in the journal ("steer" or "up").
-	Source string
+	Source journal.Source
 	// LockHeld says the caller holds the PF's journal lock (setup.Up).
 	LockHeld bool
 	// LockTimeout bounds the wait for the PF's lock (default 60 s).
@@ -98,11 +98,26 @@ type RuleInfo struct {
 	// Journaled is true for rules vfbypass recorded (down removes them).
 	Journaled bool `json:"journaled"`
 	// Source is the journal's source of the rule: steer or up.
-	Source string `json:"source,omitempty"`
-	// Status: added, exists, would-add, deleted, would-delete, forgotten,
-	// or empty in a listing.
-	Status string `json:"status,omitempty"`
+	Source journal.Source `json:"source,omitempty"`
+	// Status is what the command did to the rule; empty in a listing.
+	Status RuleStatus `json:"status,omitempty"`
 }
+
+// RuleStatus says what a command did to a rule, or would in a dry run
+// (docs/json.md).
+type RuleStatus string
+
+// The rule statuses.
+const (
+	RuleAdded       RuleStatus = "added"
+	RuleExists      RuleStatus = "exists"
+	RuleWouldAdd    RuleStatus = "would-add"
+	RuleDeleted     RuleStatus = "deleted"
+	RuleWouldDelete RuleStatus = "would-delete"
+	// RuleForgotten: the journal's record of a rule no longer installed
+	// is dropped (would-be-forgotten in a dry run).
+	RuleForgotten RuleStatus = "forgotten"
+)
 
 // Result is the report of every steer operation.
 type Result struct {
@@ -165,7 +180,7 @@ func (r *Result) Brief(w io.Writer) {
 	for _, x := range r.Rules {
 		by := "-"
 		if x.Journaled {
-			by = "vfbypass " + x.Source
+			by = "vfbypass " + string(x.Source)
 		}
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", x.Location, strings.Join(x.Words, " "), targetText(x), by)
 	}
