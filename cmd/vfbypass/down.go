@@ -10,6 +10,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/journal"
 	"github.com/vfbypass/vfbypass/internal/setup"
 	"github.com/vfbypass/vfbypass/internal/sriov"
+	"github.com/vfbypass/vfbypass/internal/watch"
 )
 
 func init() { register(newDownCmd) }
@@ -50,6 +51,11 @@ func newDownCmd(g *globals) *cobra.Command {
 			res, err := setup.Down(context.WithoutCancel(ctx), h, args[0], opts)
 			if unknown && err == nil {
 				res.Warn("%v", g.unknownPF(args[0], ""))
+			}
+			if err == nil && !opts.DryRun && !journalExists(g.StateDir, args[0]) {
+				if ferr := watch.Forget(g.StateDir, args[0]); ferr != nil {
+					res.Warn("the PF is down, but a stopped watcher's files stay: %v", ferr)
+				}
 			}
 			return g.emit(res, err)
 		},

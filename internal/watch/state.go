@@ -121,6 +121,33 @@ func (s *stateFile) remove() {
 	os.Remove(filepath.Join(s.dir, s.pf+lockExt))
 }
 
+// Forget removes what a watcher of pf left in dir when it stopped before
+// down (SIGTERM, a crash): its state file, a temporary one and its lock
+// file, so down leaves the state directory as it was before up. A
+// watcher still running (it holds the lock) is left alone: it sees the
+// journal go and removes its files itself.
+func Forget(dir, pf string) error {
+	p := filepath.Join(dir, pf+lockExt)
+	f, err := os.OpenFile(p, os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("watcher lock %s: %w", p, err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil
+		}
+		return fmt.Errorf("watcher lock %s: %w", p, err)
+	}
+	s := &stateFile{dir: dir, pf: pf}
+	s.removeTemps()
+	s.remove()
+	return nil
+}
+
 func (s *stateFile) close() {
 	unix.Flock(int(s.lock.Fd()), unix.LOCK_UN)
 	s.lock.Close()
