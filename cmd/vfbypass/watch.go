@@ -54,8 +54,8 @@ type watchResult struct {
 
 func (r *watchResult) Text(w io.Writer) {
 	if r.Stopped != "" {
-		fmt.Fprintf(w, "watch %s stopped (%s): %d repaired, %d failed, %d unrepairable, %d backoffs\n", r.PF, r.Stopped,
-			r.Repairs["repaired"], r.Repairs["failed"], r.Repairs["unrepairable"], r.Repairs["backoff"])
+		fmt.Fprintf(w, "watch %s stopped (%s): %d repaired, %d failed, %d unrepairable, %d backoffs, %d held\n", r.PF, r.Stopped,
+			r.Repairs["repaired"], r.Repairs["failed"], r.Repairs["unrepairable"], r.Repairs["backoff"], r.Repairs["held"])
 	}
 }
 
