@@ -212,6 +212,7 @@ func (u *upRun) entryFor(st step) (*applied, error) {
 // RollbackIncomplete naming what is left.
 func (u *upRun) rollback(done []*applied, cause error) error {
 	ctx := context.Background()
+	u.table = nil // an undo may reset the PF: each read from here is afresh
 	left := u.putRulesBack()
 	var saveErr error
 	if u.j != nil {

@@ -143,40 +143,26 @@ func foreignRules(h *host.Host, pf string, j *journal.Journal) []OriginalRule {
 	return out
 }
 
-// ruleTable is the PF's rule table as it is now: location → spec.
-func ruleTable(dev flows.Device) (map[uint32]flows.FlowSpec, error) {
-	locs, _, err := dev.RuleLocations()
-	if err != nil {
-		return nil, err
-	}
-	t := map[uint32]flows.FlowSpec{}
-	for _, l := range locs {
-		fs, _, err := dev.Rule(l)
-		if err != nil {
-			return nil, fmt.Errorf("read rule %d: %w", l, err)
-		}
-		t[l] = fs
-	}
-	return t, nil
-}
-
 // missingOriginal lists the original rules whose location is free now.
 func missingOriginal(h *host.Host, pf string, rules []OriginalRule) ([]OriginalRule, error) {
+	return missingIn(h, pf, rules, nil)
+}
+
+// missingIn lists the original rules whose location is free in the table
+// t holds (read into t when it is empty; nil: read it).
+func missingIn(h *host.Host, pf string, rules []OriginalRule, t *steer.Table) ([]OriginalRule, error) {
 	if len(rules) == 0 {
 		return nil, nil
 	}
-	dev, err := h.Rules(pf)
-	if err != nil {
-		return nil, fmt.Errorf("open the rule table of %s: %w", pf, err)
+	if t == nil {
+		t = &steer.Table{}
 	}
-	defer dev.Close()
-	t, err := ruleTable(dev)
-	if err != nil {
-		return nil, fmt.Errorf("rules of %s: %w", pf, err)
+	if err := t.Load(h, pf); err != nil {
+		return nil, err
 	}
 	var out []OriginalRule
 	for _, r := range rules {
-		if _, ok := t[r.Location]; !ok {
+		if !t.Has(r.Location) {
 			out = append(out, r)
 		}
 	}
@@ -305,7 +291,7 @@ func (u *upRun) planFlush() error {
 			flushes = len(c) > 0
 		}
 	}
-	missing, err := missingOriginal(u.h, u.pf.Name, u.orig.Rules)
+	missing, err := missingIn(u.h, u.pf.Name, u.orig.Rules, u.table)
 	if err != nil && !isNoTable(err) {
 		return err
 	}
@@ -354,6 +340,7 @@ func (u *upRun) putBackFlushed() {
 	if len(again) == 0 {
 		return
 	}
+	u.table.Forget()
 	done, left, err := putBackRules(u.h, u.pf.Name, again)
 	if err != nil {
 		u.res.Warn("the ntuple rules that were on %s before up are not installed again: %v", u.pf.Name, err)

@@ -26,6 +26,9 @@ func (u *upRun) resume(ctx context.Context) error {
 	if err := u.undoPending(ctx); err != nil {
 		return err
 	}
+	if len(u.res.Repaired) > 0 {
+		u.table.Forget() // an undo may have reset the PF
+	}
 	if err := u.e.refresh(); err != nil {
 		return err
 	}
@@ -102,6 +105,7 @@ func (u *upRun) recreateFirst(ctx context.Context) error {
 	u.prevReq = u.j.Request
 	u.oldRules = slices.Clone(u.j.Rules)
 	u.tornDown = true
+	u.table.Forget()
 	if err := u.tearDown(ctx); err != nil {
 		return u.rollback(u.applied, err)
 	}

@@ -86,7 +86,7 @@ func (u *upRun) planRules() (rulePlan, error) {
 	if u.j == nil {
 		return p, nil
 	}
-	states, err := steer.Inspect(u.h, u.store, u.pf.Name)
+	states, err := steer.InspectTable(u.h, u.store, u.pf.Name, u.table)
 	if err != nil {
 		return p, err
 	}
@@ -128,7 +128,7 @@ func (u *upRun) recheckRules() error {
 		locs = append(locs, r.Location)
 	}
 	var err error
-	if u.rules, err = steer.Check(u.h, u.store, u.pf.Name, u.req.steerRequests(), u.req.NumVFs, locs); err != nil {
+	if u.rules, err = steer.Check(u.h, u.store, u.pf.Name, u.req.steerRequests(), u.req.NumVFs, locs, u.table); err != nil {
 		return err
 	}
 	u.rulePlan, err = u.planRules()
@@ -191,8 +191,8 @@ func (u *upRun) recreateDrops() []journal.Rule {
 
 // applyRules brings the rules to the plan, each change journaled by steer
 // (write ahead, all or nothing) under the lock this run holds. The table
-// is read again rather than taken from plan: the steps applied since (an
-// ntuple switch, --recreate) may have changed it.
+// is the one plan read unless something changed it since (a step that
+// reset the PF, --recreate): then it is read again.
 func (u *upRun) applyRules(ctx context.Context) error {
 	p, err := u.planRules()
 	if err != nil {
@@ -296,7 +296,7 @@ func (u *upRun) reinstallRules(missing []journal.Rule) error {
 }
 
 func (u *upRun) steerOptions() steer.Options {
-	return steer.Options{StateDir: u.opts.StateDir, LockHeld: true, LockTimeout: u.opts.LockTimeout}
+	return steer.Options{StateDir: u.opts.StateDir, LockHeld: true, LockTimeout: u.opts.LockTimeout, Table: u.table}
 }
 
 // ruleUndo is what applyRules changed in the rule table and the journal's

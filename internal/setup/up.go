@@ -160,6 +160,10 @@ type upRun struct {
 	orig       Original
 	// rules: the config's rules checked against the table (nil: none).
 	rules *steer.Result
+	// table: the PF's rule table as this run last read it, which every
+	// phase takes rather than reading it again; emptied (Forget) when
+	// something changes the table, nil once a rollback starts.
+	table *steer.Table
 	// recreate: the VF count changes on a PF vfbypass set up.
 	recreate bool
 	// rulePlan: the rules' plan as plan found it (the diff, a dry run).
@@ -185,7 +189,7 @@ type upRun struct {
 // request the kernel already meets changes nothing.
 func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult, error) {
 	opts.defaults()
-	u := &upRun{h: h, opts: opts, store: journal.Store{Dir: opts.StateDir, Waiting: opts.Progress}}
+	u := &upRun{h: h, opts: opts, store: journal.Store{Dir: opts.StateDir, Waiting: opts.Progress}, table: &steer.Table{}}
 	u.res = &UpResult{Request: req, DryRun: opts.DryRun, Steps: []StepResult{}, Repaired: []string{}}
 	u.res.PF = req.PF
 	if err := u.validate(req); err != nil {
@@ -208,6 +212,9 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 	if err := u.apply(ctx); err != nil {
 		return u.res, err
 	}
+	if len(u.applied) > 0 {
+		u.table.Forget() // a step may have reset the PF
+	}
 	u.putBackFlushed()
 	if err := u.applyRules(ctx); err != nil {
 		return u.res, err
@@ -220,7 +227,8 @@ func Up(ctx context.Context, h *host.Host, req Request, opts Options) (*UpResult
 }
 
 // validate checks the request and the host before anything is touched:
-// every refusal is bad input (*outcome.BadInput).
+// every refusal is bad input (*outcome.BadInput). The config's rules are
+// checked against the table under the lock (checkRules).
 func (u *upRun) validate(req Request) error {
 	pf, err := checkPFFor(u.h, req)
 	if err != nil {
@@ -233,12 +241,6 @@ func (u *upRun) validate(req Request) error {
 	}
 	if req.queueMode() {
 		if err := checkQueueHost(pf, probeQueue(u.h, pf), req); err != nil {
-			return err
-		}
-	}
-	if len(req.Rules) > 0 {
-		// Every rule is checked against the PF before anything changes.
-		if u.rules, err = steer.Check(u.h, u.store, pf.Name, req.steerRequests(), req.NumVFs, nil); err != nil {
 			return err
 		}
 	}
@@ -275,27 +277,53 @@ func (u *upRun) checkIOMMU() error {
 	return nil
 }
 
-// lock takes the PF's lock (not for a dry run) and re-reads the PF, which
-// another run may have changed while this one waited.
+// lock takes the PF's lock (not for a dry run), re-reads the PF, which
+// another run may have changed while this one waited, checks the
+// config's rules against the table, and then the state directory, which
+// CheckWritable makes: a refused rule leaves nothing behind.
 func (u *upRun) lock() (func(), error) {
 	if u.opts.DryRun {
-		return func() {}, nil
-	}
-	if err := u.store.CheckWritable(); err != nil {
-		if outcome.FixOf(err) != "" {
-			return nil, err // the state directory's own fix (chmod 700)
-		}
-		return nil, outcome.Invalid("pass a writable --state-dir (default /run/vfbypass)", "%v", err)
+		return func() {}, u.checkRules()
 	}
 	l, err := u.store.Lock(u.h.FS, u.pf.Name, u.opts.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
-	if u.pf, err = checkPFFor(u.h, u.req); err != nil {
+	if err := u.checkLocked(); err != nil {
 		l.Unlock()
 		return nil, err
 	}
 	return func() { l.Unlock() }, nil
+}
+
+// checkLocked is lock's checks once the lock is held.
+func (u *upRun) checkLocked() error {
+	var err error
+	if u.pf, err = checkPFFor(u.h, u.req); err != nil {
+		return err
+	}
+	if err := u.checkRules(); err != nil {
+		return err
+	}
+	if err := u.store.CheckWritable(); err != nil {
+		if outcome.FixOf(err) != "" {
+			return err // the state directory's own fix (chmod 700)
+		}
+		return outcome.Invalid("pass a writable --state-dir (default /run/vfbypass)", "%v", err)
+	}
+	return nil
+}
+
+// checkRules checks every rule of the config against the PF's table before
+// anything changes (*outcome.BadInput), reading the table into u.table for
+// the phases after it.
+func (u *upRun) checkRules() error {
+	if len(u.req.Rules) == 0 {
+		return nil
+	}
+	var err error
+	u.rules, err = steer.Check(u.h, u.store, u.pf.Name, u.req.steerRequests(), u.req.NumVFs, nil, u.table)
+	return err
 }
 
 // loadJournal reads the PF's journal and the original state it keeps; a

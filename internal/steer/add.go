@@ -283,9 +283,9 @@ func AddMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 // if pf had numVFs VFs and ntuple on, against its table as it will be once
 // the rules at the locations in removed are deleted (up deletes them
 // before it adds). It changes nothing; its result lists where each rule
-// would go.
-func Check(h *host.Host, store journal.Store, pf string, reqs []Request, numVFs int, removed []uint32) (*Result, error) {
-	return addMany(h, store, pf, reqs, Options{DryRun: true, StateDir: store.Dir}, &assume{numVFs: numVFs, ntuple: true, removed: removed})
+// would go. The table is taken from t when t holds it (nil: read it).
+func Check(h *host.Host, store journal.Store, pf string, reqs []Request, numVFs int, removed []uint32, t *Table) (*Result, error) {
+	return addMany(h, store, pf, reqs, Options{DryRun: true, StateDir: store.Dir, Table: t}, &assume{numVFs: numVFs, ntuple: true, removed: removed})
 }
 
 func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts Options, as *assume) (*Result, error) {
@@ -350,6 +350,7 @@ func addMany(h *host.Host, store journal.Store, pf string, reqs []Request, opts 
 // inserts it and confirms the records: the changing half of addMany.
 func (e *env) install(store journal.Store, j *journal.Journal, todo []*item, res *Result, opts Options, nItems int) (*Result, error) {
 	pf := e.pf
+	e.snap.Forget()
 	if j == nil {
 		j = &journal.Journal{PF: pf, Created: time.Now().UTC()}
 	}

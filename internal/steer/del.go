@@ -100,6 +100,7 @@ func (e *env) remove(store journal.Store, j *journal.Journal, xs []*installed, r
 		res.Message = fmt.Sprintf("%s: %s would be deleted (dry run, nothing changed)", e.pf, report.Count(len(xs), "rule"))
 		return res, nil
 	}
+	e.snap.Forget()
 	gone := map[uint32]bool{}
 	var deleted []*installed // deleted by this call, to put back on failure
 	for _, x := range xs {
@@ -178,7 +179,7 @@ func begin(h *host.Host, store journal.Store, pf string, forAdd bool, as *assume
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	e, err = open(h, pf, forAdd, as)
+	e, err = open(h, pf, forAdd, as, opts.Table)
 	if err != nil {
 		unlock()
 		return nil, nil, nil, err

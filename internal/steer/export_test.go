@@ -9,7 +9,7 @@ import (
 // for pf's table as it is now: refused is nil when the precheck expects
 // the driver to take the rule.
 func DriverRefusal(h *host.Host, pf string, fs flows.FlowSpec) (refused error, err error) {
-	e, err := open(h, pf, true, nil)
+	e, err := open(h, pf, true, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -20,7 +20,7 @@ func DriverRefusal(h *host.Host, pf string, fs flows.FlowSpec) (refused error, e
 // StoredForm is the precheck's prediction of fs as pf's driver reports it
 // back once inserted.
 func StoredForm(h *host.Host, pf string, fs flows.FlowSpec) (flows.FlowSpec, error) {
-	e, err := open(h, pf, false, nil)
+	e, err := open(h, pf, false, nil, nil)
 	if err != nil {
 		return fs, err
 	}

@@ -64,6 +64,11 @@ type Options struct {
 	LockHeld bool
 	// LockTimeout bounds the wait for the PF's lock (default 60 s).
 	LockTimeout time.Duration
+	// Table, with LockHeld, is the PF's table as the caller's run last
+	// read it: taken instead of reading the table again when it holds
+	// it, filled when it is empty, emptied when the call changes the
+	// table (see Table).
+	Table *Table
 }
 
 func (o *Options) defaults() {
@@ -226,7 +231,10 @@ type env struct {
 	pfQueues uint32 // num_rx_queues: the PF's rings a rule may target
 	qpp      uint32 // queues per VF pool
 	table    map[uint32]*installed
-	vfs      map[int]sriov.VF
+	// snap: the table as read, shared with the caller (Options.Table),
+	// emptied when this env inserts or deletes a rule.
+	snap *Table
+	vfs  map[int]sriov.VF
 	// claims: which state directory installed the rule at each location
 	// (journal.Claims); a rule another one claims is never this
 	// journal's.
@@ -281,13 +289,14 @@ type assume struct {
 	removed []uint32
 }
 
-// open reads the PF and its rule table. It returns bad-input errors for a
+// open reads the PF and its rule table (taken from snap when that holds
+// it; read into snap when snap is empty). It returns bad-input errors for a
 // PF that does not exist or cannot steer, and (with needOn) for ntuple off.
-func open(h *host.Host, pf string, needOn bool, as *assume) (*env, error) {
+func open(h *host.Host, pf string, needOn bool, as *assume, snap *Table) (*env, error) {
 	if err := sriov.CheckIfname(pf); err != nil {
 		return nil, err
 	}
-	e := &env{h: h, pf: pf, table: map[uint32]*installed{}, vfs: map[int]sriov.VF{}}
+	e := &env{h: h, pf: pf, table: map[uint32]*installed{}, vfs: map[int]sriov.VF{}, snap: snap}
 	p, err := sriov.LookupPF(h.FS, pf)
 	switch {
 	case errors.Is(err, sriov.ErrNoInterface):
@@ -340,24 +349,19 @@ func (e *env) checkNtuple(needOn bool, as *assume) error {
 	return nil
 }
 
-// readTable reads the rule table through e.dev (less the rules as says
-// are removed) and counts the RX queues; on an error it says what it was
-// doing.
+// readTable reads the rule table through e.dev, or takes it from e.snap
+// when that holds it (less the rules as says are removed), and counts the
+// RX queues; on an error it says what it was doing.
 func (e *env) readTable(as *assume) (what string, err error) {
-	dev := e.dev
-	if _, e.special, err = dev.RuleCount(); err != nil {
-		return "count the rules", err
+	if e.snap == nil {
+		e.snap = &Table{}
 	}
-	var locs []uint32
-	if locs, e.size, err = dev.RuleLocations(); err != nil {
-		return "list the rules", err
+	if what, err := e.snap.load(e.dev); err != nil {
+		return what, err
 	}
-	for _, l := range locs {
-		fs, rss, err := dev.Rule(l)
-		if err != nil {
-			return fmt.Sprintf("read rule %d", l), err
-		}
-		e.table[l] = &installed{loc: l, fs: fs, rss: rss}
+	e.size, e.special = e.snap.size, e.snap.special
+	for l, x := range e.snap.rules {
+		e.table[l] = &installed{loc: l, fs: x.fs, rss: x.rss}
 	}
 	if as != nil {
 		for _, l := range as.removed {
@@ -726,7 +730,7 @@ func sortedLocs(t map[uint32]*installed) []uint32 {
 func List(h *host.Host, store journal.Store, pf string) (*Result, error) {
 	res := &Result{Rules: []RuleInfo{}}
 	res.PF = pf
-	e, err := open(h, pf, false, nil)
+	e, err := open(h, pf, false, nil, nil)
 	if err != nil {
 		return res, err
 	}
