@@ -11,27 +11,30 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/flows"
 )
 
-// How a journaled rule stands in the PF's table.
+// RecordStanding is how a journaled rule stands in the PF's table.
+type RecordStanding string
+
+// The standings of a journaled rule.
 const (
 	// RecordInPlace: the rule at the record's location is the one recorded.
-	RecordInPlace = "in-place"
+	RecordInPlace RecordStanding = "in-place"
 	// RecordMissing: no rule at the record's location, nor anywhere else.
-	RecordMissing = "missing"
+	RecordMissing RecordStanding = "missing"
 	// RecordChanged: another rule holds the record's location.
-	RecordChanged = "changed"
+	RecordChanged RecordStanding = "changed"
 	// RecordMoved: the recorded rule is gone from its location but the
 	// same match and target sit at another one.
-	RecordMoved = "moved"
+	RecordMoved RecordStanding = "moved"
 	// RecordClaimed: the rule at the record's location is one another
 	// state directory installed (journal.Claims); it is never this
 	// journal's to change.
-	RecordClaimed = "claimed"
+	RecordClaimed RecordStanding = "claimed"
 )
 
 // RecordState is one journaled rule held against the PF's table.
 type RecordState struct {
 	Rule  journal.Rule
-	State string
+	State RecordStanding
 	// Have is the rule at the record's location now, in ethtool's words
 	// ("" when there is none).
 	Have string
