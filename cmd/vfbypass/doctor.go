@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vfbypass/vfbypass/internal/host"
 
-	"github.com/vfbypass/vfbypass/internal/setup"
+	"github.com/vfbypass/vfbypass/internal/inspect"
 )
 
 func init() { register(newDoctorCmd) }
@@ -19,7 +19,7 @@ func newDoctorCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.withHost(func(h *host.Host) error {
-				res, err := setup.Doctor(h, optionalPF(args))
+				res, err := inspect.Doctor(h, optionalPF(args))
 				return g.emit(res, err)
 			})
 		},

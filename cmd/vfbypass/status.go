@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vfbypass/vfbypass/internal/host"
 
-	"github.com/vfbypass/vfbypass/internal/setup"
+	"github.com/vfbypass/vfbypass/internal/inspect"
 	"github.com/vfbypass/vfbypass/internal/watch"
 )
 
@@ -26,7 +26,7 @@ want/have pairs. With --check, drift makes the exit code 4 (for monitoring);
 				return err
 			}
 			return g.withHost(func(h *host.Host) error {
-				res, err := setup.Status(h, optionalPF(args), g.StateDir)
+				res, err := inspect.Status(h, optionalPF(args), g.StateDir)
 				for i, p := range res.PFs {
 					var werr error
 					if res.PFs[i].Watcher, werr = watch.Inspect(g.StateDir, p.Name); werr != nil {

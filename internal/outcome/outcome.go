@@ -118,3 +118,12 @@ func FixOf(err error) string {
 	}
 	return ""
 }
+
+// MessageOf returns err's message without the fix its outermost outcome
+// carries.
+func MessageOf(err error) string {
+	if e := Of(err); e != nil {
+		return e.Unwrap().Error()
+	}
+	return err.Error()
+}

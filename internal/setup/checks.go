@@ -17,8 +17,8 @@ func orNone(s string) string {
 	return s
 }
 
-// checkPF resolves and vets the PF for a change, returning bad-input errors.
-func checkPF(h *host.Host, name string) (sriov.PF, error) {
+// CheckPF resolves and vets the PF for a change, returning bad-input errors.
+func CheckPF(h *host.Host, name string) (sriov.PF, error) {
 	if err := sriov.CheckIfname(name); err != nil {
 		return sriov.PF{}, err
 	}
@@ -66,9 +66,9 @@ func checkRoot(h *host.Host) error {
 	return nil
 }
 
-// ntupleSupport reports whether the PF's ntuple feature can be switched on
+// NtupleSupport reports whether the PF's ntuple feature can be switched on
 // (why not, when it cannot); err is a read that failed, which says neither.
-func ntupleSupport(h *host.Host, pf string) (on, ok bool, why string, err error) {
+func NtupleSupport(h *host.Host, pf string) (on, ok bool, why string, err error) {
 	on, fixed, err := h.Ethtool.Feature(pf, host.NtupleFeature)
 	if errors.Is(err, host.ErrNoFeature) {
 		return false, false, err.Error(), nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/inspect"
 	"github.com/vfbypass/vfbypass/internal/journal"
 	"github.com/vfbypass/vfbypass/internal/outcome"
 	"github.com/vfbypass/vfbypass/internal/setup"
@@ -65,7 +66,7 @@ func FuzzJournal(f *testing.F) {
 		dry.DryRun = true
 		_, derr := setup.Down(ctx, h, "eth3", dry)
 		_, uerr := setup.Up(ctx, h, r, dry)
-		if _, err := setup.Status(h, "eth3", state); err != nil && !outcome.Is[*outcome.BadInput](err) && !strings.Contains(err.Error(), "journal") {
+		if _, err := inspect.Status(h, "eth3", state); err != nil && !outcome.Is[*outcome.BadInput](err) && !strings.Contains(err.Error(), "journal") {
 			t.Errorf("status: %v", err)
 		}
 		if errors.Is(lerr, journal.ErrCorrupt) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/inspect"
 	"github.com/vfbypass/vfbypass/internal/outcome"
 	"github.com/vfbypass/vfbypass/internal/setup"
 )
@@ -171,7 +172,7 @@ func TestDownRefusesOutOfRangeJournalValues(t *testing.T) {
 			if now, _ := os.ReadFile(p); !bytes.Equal(now, edited) {
 				t.Error("down with a damaged journal changed the journal")
 			}
-			st, err := setup.Status(l.h, "eth3", l.state)
+			st, err := inspect.Status(l.h, "eth3", l.state)
 			if err != nil || st.PFs[0].Journal == nil || st.PFs[0].Journal.Damaged == "" {
 				t.Errorf("status: %v; want the journal shown as damaged", err)
 			}

@@ -111,7 +111,7 @@ func (u *upRun) plan(context.Context) error {
 // desired gathers what planSteps needs for req on this PF.
 func (u *upRun) desired(req Request, j *journal.Journal) (desired, error) {
 	iommu, _ := vfio.IOMMUPresent(u.h.FS) // a read error was refused by validate
-	_, ok, why, err := ntupleSupport(u.h, u.pf.Name)
+	_, ok, why, err := NtupleSupport(u.h, u.pf.Name)
 	if err != nil {
 		return desired{}, err
 	}

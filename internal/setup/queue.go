@@ -63,14 +63,14 @@ func (r *Request) validateQueue() error {
 	return nil
 }
 
-// checkQueuePF resolves the PF for queue mode, which needs a bound network
+// CheckQueuePF resolves the PF for queue mode, which needs a bound network
 // driver but no SR-IOV.
-func checkQueuePF(h *host.Host, name string) (sriov.PF, error) {
+func CheckQueuePF(h *host.Host, name string) (sriov.PF, error) {
 	pf, err := sriov.LookupPF(h.FS, name)
 	if (err == nil || errors.Is(err, sriov.ErrNoSRIOV)) && pf.Driver != "" && sriov.ValidIfname(name) {
 		return pf, nil
 	}
-	return checkPF(h, name)
+	return CheckPF(h, name)
 }
 
 // queueProbe is what queue mode needs to know of the PF.
@@ -268,7 +268,7 @@ func modeName(r Request) string {
 // checkPFFor resolves the PF as the request's mode needs it.
 func checkPFFor(h *host.Host, req Request) (sriov.PF, error) {
 	if req.queueMode() {
-		return checkQueuePF(h, req.PF)
+		return CheckQueuePF(h, req.PF)
 	}
-	return checkPF(h, req.PF)
+	return CheckPF(h, req.PF)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vfbypass/vfbypass/internal/host"
 	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/inspect"
 	"github.com/vfbypass/vfbypass/internal/outcome"
 	"github.com/vfbypass/vfbypass/internal/setup"
 	"github.com/vfbypass/vfbypass/pkg/flows"
@@ -243,7 +244,7 @@ func TestDoctorModes(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l := newLab(t, c.o)
-			res, err := setup.Doctor(l.h, "eth3")
+			res, err := inspect.Doctor(l.h, "eth3")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -323,7 +324,7 @@ func TestQueueModeRules(t *testing.T) {
 // a warning) and queue mode is recommended; vf mode lacks SR-IOV.
 func TestDoctorQueueOnlyPF(t *testing.T) {
 	l := newLab(t, hostsim.Options{NoSRIOV: true})
-	res, err := setup.Doctor(l.h, "eth3")
+	res, err := inspect.Doctor(l.h, "eth3")
 	if err != nil || !res.OK || res.RecommendedMode != setup.ModeQueue {
 		t.Fatalf("doctor: %v, ok %v, recommended %q", err, res.OK, res.RecommendedMode)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/inspect"
 	"github.com/vfbypass/vfbypass/internal/journal"
 	"github.com/vfbypass/vfbypass/internal/outcome"
 	"github.com/vfbypass/vfbypass/internal/report"
@@ -49,7 +50,7 @@ func (l *lab) down() {
 // drift is status's drift for eth3.
 func (l *lab) drift() []setup.Drift {
 	l.t.Helper()
-	st, err := setup.Status(l.h, "eth3", l.state)
+	st, err := inspect.Status(l.h, "eth3", l.state)
 	if err != nil || len(st.PFs) != 1 {
 		l.t.Fatalf("status: %+v %v", st, err)
 	}
@@ -360,7 +361,7 @@ func TestStatusLaxStateDirIsNotDrift(t *testing.T) {
 	if err := os.Chmod(l.state, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	st, err := setup.Status(l.h, "eth3", l.state)
+	st, err := inspect.Status(l.h, "eth3", l.state)
 	if !outcome.Is[*outcome.BadInput](err) || !strings.Contains(outcome.FixOf(err), "chmod 700") {
 		t.Fatalf("status with a 0777 state directory: %v; want exit 2 with the chmod fix", err)
 	}

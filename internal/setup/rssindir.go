@@ -157,3 +157,6 @@ func indirWords(t []uint32) string {
 	}
 	return strings.Join(w, " ")
 }
+
+// IndirWords is indirWords, for the table status shows.
+func IndirWords(t []uint32) string { return indirWords(t) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vfbypass/vfbypass/internal/host"
 	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/inspect"
 	"github.com/vfbypass/vfbypass/internal/outcome"
 	"github.com/vfbypass/vfbypass/internal/setup"
 	"github.com/vfbypass/vfbypass/internal/simtest"
@@ -261,7 +262,7 @@ func TestEditedJournalDownRefusesBeforeUndoing(t *testing.T) {
 			if l.snap() != before {
 				t.Error("down with an unreadable journal record changed the host")
 			}
-			st, err := setup.Status(l.h, "eth3", l.state)
+			st, err := inspect.Status(l.h, "eth3", l.state)
 			if err != nil || st.PFs[0].Journal == nil || st.PFs[0].Journal.Damaged == "" {
 				t.Errorf("status: %v; want the journal shown as damaged", err)
 			}
@@ -320,7 +321,7 @@ func TestDownPFGone(t *testing.T) {
 func TestDoctorPFName(t *testing.T) {
 	l := newLab(t, hostsim.Options{})
 	for name, want := range map[string]string{"../../x": "*outcome.BadInput", "eth 3": "*outcome.BadInput", "eth9": "*outcome.RolledBack", "eth3": "<nil>"} {
-		if _, err := setup.Doctor(l.h, name); fmt.Sprintf("%T", outcome.Of(err)) != want || (want == "<nil>") != (err == nil) {
+		if _, err := inspect.Doctor(l.h, name); fmt.Sprintf("%T", outcome.Of(err)) != want || (want == "<nil>") != (err == nil) {
 			t.Errorf("doctor %q: %v (outcome %T), want %s", name, err, outcome.Of(err), want)
 		}
 	}
@@ -432,7 +433,7 @@ func TestDriftIsReportedAndRepaired(t *testing.T) {
 	if err := l.h.FS.WriteAttr("/sys/bus/pci/drivers/vfio-pci/unbind", "0000:04:10.1"); err != nil {
 		t.Fatal(err)
 	}
-	st, err := setup.Status(l.h, "eth3", l.state)
+	st, err := inspect.Status(l.h, "eth3", l.state)
 	if err != nil || len(st.PFs) != 1 || len(st.PFs[0].Drift) != 1 || st.PFs[0].Drift[0] != (setup.Drift{Field: "vf0.driver", Want: "vfio-pci", Have: "none"}) {
 		t.Fatalf("status after drift: %+v, %v; want vf0.driver: have none, want vfio-pci", st, err)
 	}

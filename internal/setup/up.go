@@ -137,7 +137,7 @@ func (r *UpResult) Text(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", s.Status, s.Action)
 	}
 	for _, v := range r.VFs {
-		writeVF(w, v)
+		report.WriteVF(w, v)
 	}
 	if r.Journal != "" && !r.DryRun && r.Error == nil {
 		fmt.Fprintf(w, "journal: %s (\"vfbypass down %s\" undoes it)\n", r.Journal, r.PF)
@@ -362,7 +362,7 @@ func (u *upRun) loadJournal(context.Context) error {
 		}
 	}
 	u.orig = Original{NumVFs: u.pf.NumVFs, Autoprobe: u.pf.Autoprobe, Driver: u.pf.Driver, RxQueues: u.res.RxQueuesPrev}
-	on, ok, _, err := ntupleSupport(u.h, u.pf.Name)
+	on, ok, _, err := NtupleSupport(u.h, u.pf.Name)
 	if err != nil {
 		return outcome.Failed(err)
 	}
@@ -413,20 +413,12 @@ func (u *upRun) checkCount(context.Context) error {
 func (u *upRun) disruption() string {
 	d := fmt.Sprintf("all %d VFs of %s are removed and the PF resets (its link drops for a moment)", u.pf.NumVFs, u.pf.Name)
 	if err := checkNotInUse(u.h, u.pf.Name, u.j, u.pf.TotalVFs); err != nil {
-		d += "; " + errorText(err)
+		d += "; " + outcome.MessageOf(err)
 	}
 	if n := len(u.j.Rules); n > 0 {
 		d += fmt.Sprintf("; %s removed and installed again where their VF still exists", report.Count(n, "ntuple rule"))
 	}
 	return d
-}
-
-// errorText is err's message without its fix.
-func errorText(err error) string {
-	if oe := outcome.Of(err); oe != nil {
-		return oe.Unwrap().Error()
-	}
-	return err.Error()
 }
 
 // finish reports the VFs and the RSS queue count after the run.

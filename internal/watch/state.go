@@ -12,9 +12,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vfbypass/vfbypass/internal/inspect"
 	"github.com/vfbypass/vfbypass/internal/journal"
 	"github.com/vfbypass/vfbypass/internal/outcome"
-	"github.com/vfbypass/vfbypass/internal/setup"
 )
 
 // The watcher's files beside the PF's journal: PF.watch is its state (what
@@ -32,7 +32,7 @@ const (
 type stateFile struct {
 	dir, pf string
 	lock    *os.File
-	st      setup.Watcher
+	st      inspect.Watcher
 }
 
 func openState(dir, pf string) (*stateFile, error) {
@@ -56,7 +56,7 @@ func openState(dir, pf string) (*stateFile, error) {
 		}
 		return nil, fmt.Errorf("watcher lock %s: %w", p, err)
 	}
-	s := &stateFile{dir: dir, pf: pf, lock: f, st: setup.Watcher{Running: true, PID: os.Getpid(), Started: time.Now().UTC()}}
+	s := &stateFile{dir: dir, pf: pf, lock: f, st: inspect.Watcher{Running: true, PID: os.Getpid(), Started: time.Now().UTC()}}
 	s.removeTemps()
 	return s, nil
 }
@@ -65,7 +65,7 @@ func openState(dir, pf string) (*stateFile, error) {
 func (s *stateFile) update(trigger string, at time.Time, drift int, repaired []string, rerr error) error {
 	s.st.LastReconcile, s.st.Drift = at.UTC(), drift
 	if len(repaired) > 0 || rerr != nil {
-		r := &setup.WatcherRepair{Time: time.Now().UTC(), Trigger: trigger, Fields: repaired}
+		r := &inspect.WatcherRepair{Time: time.Now().UTC(), Trigger: trigger, Fields: repaired}
 		if r.Fields == nil {
 			r.Fields = []string{}
 		}
@@ -156,7 +156,7 @@ func (s *stateFile) close() {
 // Inspect reads the state a watcher of pf keeps in dir (checked like a
 // journal: a regular file owned by root, writable by nobody else), and
 // whether the watcher runs now; nil when none ever ran.
-func Inspect(dir, pf string) (*setup.Watcher, error) {
+func Inspect(dir, pf string) (*inspect.Watcher, error) {
 	p := filepath.Join(dir, pf+stateExt)
 	b, err := journal.ReadOwned("watcher state", p, maxState)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -165,7 +165,7 @@ func Inspect(dir, pf string) (*setup.Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	var w setup.Watcher
+	var w inspect.Watcher
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("watcher state %s: %w", p, err)
 	}

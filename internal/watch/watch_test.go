@@ -15,6 +15,7 @@ import (
 
 	"github.com/vfbypass/vfbypass/internal/host"
 	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/inspect"
 	"github.com/vfbypass/vfbypass/internal/setup"
 	"github.com/vfbypass/vfbypass/internal/simtest"
 	"github.com/vfbypass/vfbypass/internal/watch"
@@ -80,7 +81,7 @@ func (s *sim) flush() {
 
 func (s *sim) drift() []setup.Drift {
 	s.t.Helper()
-	st, err := setup.Status(s.h, "eth3", s.state)
+	st, err := inspect.Status(s.h, "eth3", s.state)
 	if err != nil {
 		s.t.Fatal(err)
 	}

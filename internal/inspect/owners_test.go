@@ -1,4 +1,4 @@
-package setup_test
+package inspect_test
 
 import (
 	"os"
@@ -7,7 +7,8 @@ import (
 	"testing"
 
 	"github.com/vfbypass/vfbypass/internal/hostsim"
-	"github.com/vfbypass/vfbypass/internal/setup"
+	"github.com/vfbypass/vfbypass/internal/inspect"
+	"github.com/vfbypass/vfbypass/internal/simtest"
 )
 
 // TestDoctorNamesOtherOwners: doctor warns when systemd-networkd,
@@ -26,20 +27,20 @@ func TestDoctorNamesOtherOwners(t *testing.T) {
 		{"driverctl elsewhere", "etc/driverctl.d/pci-0000:00:02.0", "vfio-pci\n", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			l := newLab(t, hostsim.Options{})
-			l.up(req(2), l.opts())
-			p := filepath.Join(l.root, c.file)
+			root, h := simtest.Host(t, hostsim.Options{})
+			simtest.Up(t, h, simtest.StateDir(t), "eth3", 2)
+			p := filepath.Join(root, c.file)
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.WriteFile(p, []byte(c.body), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			res, err := setup.Doctor(l.h, "eth3")
+			res, err := inspect.Doctor(h, "eth3")
 			if res == nil {
 				t.Fatalf("doctor: %v", err)
 			}
-			var owners *setup.Check
+			var owners *inspect.Check
 			for i := range res.Checks {
 				if res.Checks[i].Name == "owners" {
 					owners = &res.Checks[i]

@@ -32,10 +32,10 @@ func nativeXDPDriver(driver string) bool {
 	return false
 }
 
-// modeReports describes vf and queue mode on pf and recommends one: queue
+// ModeReports describes vf and queue mode on pf and recommends one: queue
 // mode when the PF can run it whole (it leaves the kernel all queues but
 // one), else vf mode when it can, else none.
-func modeReports(h *host.Host, pf sriov.PF) ([]ModeReport, string) {
+func ModeReports(h *host.Host, pf sriov.PF) ([]ModeReport, string) {
 	p := probeQueue(h, pf)
 	vf, queue := vfModeReport(pf, p), queueModeReport(pf, p)
 	rec := ""

@@ -1,4 +1,4 @@
-package setup
+package inspect
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/host"
 	"github.com/vfbypass/vfbypass/internal/outcome"
 	"github.com/vfbypass/vfbypass/internal/report"
+	"github.com/vfbypass/vfbypass/internal/setup"
 	"github.com/vfbypass/vfbypass/internal/sriov"
 	"github.com/vfbypass/vfbypass/internal/vfio"
 )
@@ -31,8 +32,8 @@ type DoctorResult struct {
 	OK     bool    `json:"ok"`
 	// Modes says what vf and queue mode need and cost on the PF, and
 	// RecommendedMode which one to use ("" when neither runs there).
-	Modes           []ModeReport `json:"modes,omitempty"`
-	RecommendedMode string       `json:"recommended_mode,omitempty"`
+	Modes           []setup.ModeReport `json:"modes,omitempty"`
+	RecommendedMode string             `json:"recommended_mode,omitempty"`
 }
 
 // Text implements report.Result.
@@ -55,7 +56,7 @@ func (r *DoctorResult) Text(w io.Writer) {
 		if m.Supported {
 			state = "supported"
 		}
-		fmt.Fprintf(w, "mode %-5s %s; the kernel keeps %s\n", m.Mode, state, orNone(m.KernelQueues))
+		fmt.Fprintf(w, "mode %-5s %s; the kernel keeps %s\n", m.Mode, state, report.OrNone(m.KernelQueues))
 		for _, x := range m.Has {
 			fmt.Fprintf(w, "  + %s\n", x)
 		}
@@ -65,7 +66,7 @@ func (r *DoctorResult) Text(w io.Writer) {
 		fmt.Fprintf(w, "  cost: %s\n", m.Cost)
 	}
 	if len(r.Modes) > 0 {
-		fmt.Fprintf(w, "recommended mode: %s\n", orNone(r.RecommendedMode))
+		fmt.Fprintf(w, "recommended mode: %s\n", report.OrNone(r.RecommendedMode))
 	}
 	if r.OK {
 		fmt.Fprintln(w, "ready: every required check passed")
@@ -107,7 +108,7 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 		}
 	}
 	if pfOK {
-		res.VFs = vfReports(h, pf)
+		res.VFs = setup.VFReports(h, pf)
 	}
 	if !res.OK {
 		return res, outcome.Failed(fmt.Errorf("preflight failed: %s", failedNames(res.Checks)))
@@ -118,21 +119,21 @@ func Doctor(h *host.Host, pf string) (*DoctorResult, error) {
 // pfChecks adds the checks that pf is an SR-IOV capable PCI device (and
 // the modes it allows) to res; ok says it is.
 func pfChecks(h *host.Host, pf string, res *DoctorResult) (p sriov.PF, ok bool) {
-	if qp, err := checkQueuePF(h, pf); err == nil {
-		res.Modes, res.RecommendedMode = modeReports(h, qp)
+	if qp, err := setup.CheckQueuePF(h, pf); err == nil {
+		res.Modes, res.RecommendedMode = setup.ModeReports(h, qp)
 	}
-	p, err := checkPF(h, pf)
+	p, err := setup.CheckPF(h, pf)
 	switch {
 	case err == nil:
 		res.Checks = append(res.Checks,
 			Check{Name: "pf", Required: true, Pass: true, Detail: fmt.Sprintf("%s is PCI device %s, driver %s", pf, p.Address, p.Driver)},
 			Check{Name: "sriov", Required: true, Pass: true, Detail: fmt.Sprintf("SR-IOV capable: %d of %d VFs enabled, drivers_autoprobe %d", p.NumVFs, p.TotalVFs, b2i(p.Autoprobe))})
 		return p, true
-	case res.RecommendedMode == ModeQueue:
+	case res.RecommendedMode == setup.ModeQueue:
 		// Queue mode needs no SR-IOV: the PF is usable without it.
-		res.Checks = append(res.Checks, Check{Name: "pf", Required: false, Pass: false, Detail: errorText(err) + "; queue mode works without SR-IOV", Fix: outcome.FixOf(err)})
+		res.Checks = append(res.Checks, Check{Name: "pf", Required: false, Pass: false, Detail: outcome.MessageOf(err) + "; queue mode works without SR-IOV", Fix: outcome.FixOf(err)})
 	default:
-		res.Checks = append(res.Checks, Check{Name: "pf", Required: true, Pass: false, Detail: errorText(err), Fix: outcome.FixOf(err)})
+		res.Checks = append(res.Checks, Check{Name: "pf", Required: true, Pass: false, Detail: outcome.MessageOf(err), Fix: outcome.FixOf(err)})
 	}
 	return p, false
 }
@@ -147,8 +148,8 @@ func usageChecks(h *host.Host, pf string, p sriov.PF) []Check {
 		drv.Fix = "up and rx work; steer needs a driver whose ntuple rules can target a VF"
 	}
 	nt := Check{Name: "ntuple", Required: false}
-	if on, ok, why, _ := ntupleSupport(h, pf); ok {
-		nt.Pass, nt.Detail = true, "ntuple filters supported (now "+onOff(on)+"; vfbypass up switches them on)"
+	if on, ok, why, _ := setup.NtupleSupport(h, pf); ok {
+		nt.Pass, nt.Detail = true, "ntuple filters supported (now "+report.OnOff(on)+"; vfbypass up switches them on)"
 	} else {
 		nt.Detail, nt.Fix = "no ntuple support: "+why, "flows cannot be steered to a VF on this PF; only MAC/VLAN switching reaches it"
 	}
@@ -168,10 +169,10 @@ func hostPFsCheck(h *host.Host) Check {
 	var pfs []string
 	for _, n := range candidates(h, "") {
 		if q, err := sriov.LookupPF(h.FS, n); err == nil {
-			pfs = append(pfs, fmt.Sprintf("%s (%s, %s, %d VFs max)", n, q.Address, orNone(q.Driver), q.TotalVFs))
+			pfs = append(pfs, fmt.Sprintf("%s (%s, %s, %d VFs max)", n, q.Address, report.OrNone(q.Driver), q.TotalVFs))
 		}
 	}
-	return Check{Name: "pfs", Required: false, Pass: len(pfs) > 0, Detail: "SR-IOV capable interfaces: " + orNone(strings.Join(pfs, ", ")),
+	return Check{Name: "pfs", Required: false, Pass: len(pfs) > 0, Detail: "SR-IOV capable interfaces: " + report.OrNone(strings.Join(pfs, ", ")),
 		Fix: "enable SR-IOV (VT-d) in the BIOS and use an SR-IOV NIC such as an Intel 82599"}
 }
 
@@ -236,7 +237,7 @@ func hugepages(h *host.Host) Check {
 	}
 	total, free := hp.Total, hp.Free
 	c.Pass = total > 0 && free > 0
-	c.Detail = fmt.Sprintf("%d hugepages of %s reserved, %d free", total, orNone(hp.Size), free)
+	c.Detail = fmt.Sprintf("%d hugepages of %s reserved, %d free", total, report.OrNone(hp.Size), free)
 	if !c.Pass {
 		c.Fix = "reserve them for 'vfbypass rx': " + host.ReserveHugepages + "; tests can use 'vfbypass rx --no-huge'"
 	}

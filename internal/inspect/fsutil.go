@@ -1,4 +1,4 @@
-package setup
+package inspect
 
 import "os"
 
