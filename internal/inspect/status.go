@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -167,7 +168,7 @@ func Status(h *host.Host, pf, stateDir string) (*StatusResult, error) {
 		}
 	}
 	for _, n := range names {
-		st, err := pfStatus(h, store, n)
+		st, err := pfStatus(h, n, stateDir)
 		if err != nil {
 			return res, err
 		}
@@ -207,7 +208,22 @@ func candidates(h *host.Host, stateDir string) []string {
 	return out
 }
 
-func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) {
+// readDir lists dir's entries by name.
+func readDir(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ents))
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out, nil
+}
+
+// pfStatus is PF name as the kernel has it, with its journal in stateDir and
+// the drift from it.
+func pfStatus(h *host.Host, name, stateDir string) (PFStatus, error) {
 	st := PFStatus{Name: name, TotalVFs: -1, Drift: []setup.Drift{}}
 	pf, pfErr := sriov.LookupPF(h.FS, name)
 	if pfErr == nil || errors.Is(pfErr, sriov.ErrNoSRIOV) {
@@ -232,7 +248,7 @@ func pfStatus(h *host.Host, store journal.Store, name string) (PFStatus, error) 
 	if st.VFs == nil {
 		st.VFs = []report.VF{}
 	}
-	js, drift, err := setup.JournalDrift(h, name, store.Dir)
+	js, drift, err := setup.JournalDrift(h, name, stateDir)
 	st.Journal, st.Drift = js, append(st.Drift, drift...)
 	return st, err
 }

@@ -227,41 +227,6 @@ func TestQueueModeFailureRollsBack(t *testing.T) {
 	}
 }
 
-// doctor's modes: the 82599 runs both and queue mode is recommended (15 of
-// 16 queues stay with the kernel, 4 of 16 in vf mode); the lab's igb has a
-// table and XDP but no ntuple, so neither mode runs whole.
-func TestDoctorModes(t *testing.T) {
-	for _, c := range []struct {
-		name      string
-		o         hostsim.Options
-		rec       string
-		vf, queue string // kernel queues
-		lacks     string
-	}{
-		{"82599", hostsim.Options{}, setup.ModeQueue, "4 of 16 RX queues (2 with more than 31 VFs)", "15 of 16 RX queues", ""},
-		{"82576 on 2 vCPUs", hostsim.Options{Model: "82576", CPUs: 2}, "", "2 of 2 RX queues", "1 of 2 RX queues", "ntuple filters"},
-		{"82576 on 1 vCPU", hostsim.Options{Model: "82576", CPUs: 1}, "", "1 of 1 RX queues", "", "a second RX queue"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			l := newLab(t, c.o)
-			res, err := inspect.Doctor(l.h, "eth3")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Modes) != 2 || res.RecommendedMode != c.rec {
-				t.Fatalf("modes %+v, recommended %q", res.Modes, res.RecommendedMode)
-			}
-			vf, queue := res.Modes[0], res.Modes[1]
-			if vf.KernelQueues != c.vf || queue.KernelQueues != c.queue {
-				t.Errorf("kernel queues: vf %q, queue %q", vf.KernelQueues, queue.KernelQueues)
-			}
-			if c.lacks != "" && !slices.ContainsFunc(queue.Lacks, func(s string) bool { return strings.Contains(s, c.lacks) }) {
-				t.Errorf("queue mode lacks %v, want %q", queue.Lacks, c.lacks)
-			}
-		})
-	}
-}
-
 // The receive path attaches a native XDP program: ixgbe resets and refills
 // its table, which status shows as drift in rss.indir and up repairs;
 // down refuses to call LRO restored while the program keeps it off, and

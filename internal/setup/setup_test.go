@@ -3,7 +3,6 @@ package setup_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -313,17 +312,6 @@ func TestDownPFGone(t *testing.T) {
 	}
 	if l.snap() != before || !l.journalExists() {
 		t.Error("down for a gone PF changed the host or dropped the journal")
-	}
-}
-
-// doctor with a name that cannot be an interface is bad usage (exit 2); an
-// unknown but valid name is a failed check (exit 1).
-func TestDoctorPFName(t *testing.T) {
-	l := newLab(t, hostsim.Options{})
-	for name, want := range map[string]string{"../../x": "*outcome.BadInput", "eth 3": "*outcome.BadInput", "eth9": "*outcome.RolledBack", "eth3": "<nil>"} {
-		if _, err := inspect.Doctor(l.h, name); fmt.Sprintf("%T", outcome.Of(err)) != want || (want == "<nil>") != (err == nil) {
-			t.Errorf("doctor %q: %v (outcome %T), want %s", name, err, outcome.Of(err), want)
-		}
 	}
 }
 
