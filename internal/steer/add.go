@@ -142,10 +142,9 @@ func (e *env) prepare(it *item, batch int, taken map[uint32]*item, opts Options)
 // rule is it already (same target and location), an error when it steers
 // the flow elsewhere and neither --force nor its location allows a second.
 func (e *env) sameMatch(it *item, r flows.Rule, what string, opts Options) (done bool, err error) {
-	key := matchKey(it.spec, e.ixgbe)
-	for _, l := range sortedLocs(e.table) {
+	for _, l := range e.withMatch(matchKey(it.spec, e.ixgbe)) {
 		x := e.table[l]
-		if e.keyOf(x) != key || x.rss != it.rss {
+		if x.rss != it.rss {
 			continue
 		}
 		if x.fs.RingCookie == it.spec.RingCookie && (!r.HasLoc || r.NeedsLocation() || it.loc == x.loc) {
@@ -238,9 +237,12 @@ func (e *env) driverRefusal(what, flowType string, fs flows.FlowSpec, locGiven b
 // ixgbe compares with the port mask even when the new rule replaces the
 // only one.
 func (e *env) maskReference(taken map[uint32]*item) (*flows.FlowSpec, string) {
-	for _, l := range sortedLocs(e.table) {
-		x := e.table[l]
-		return &x.fs, fmt.Sprintf("location %d: %s", x.loc, strings.Join(flows.Words(x.fs, x.rss), " "))
+	if len(e.locs) > 0 {
+		x := e.table[e.locs[0]]
+		if e.refWords == "" { // the same for every rule of the batch
+			e.refWords = fmt.Sprintf("location %d: %s", x.loc, strings.Join(flows.Words(x.fs, x.rss), " "))
+		}
+		return &x.fs, e.refWords
 	}
 	first := -1
 	var ref *item

@@ -59,7 +59,7 @@ func Clear(h *host.Host, store journal.Store, pf string, all bool, opts Options)
 	}
 	defer end()
 	var xs []*installed
-	for _, l := range sortedLocs(e.table) {
+	for _, l := range e.locs {
 		if x := e.table[l]; all || x.from != nil {
 			xs = append(xs, x)
 		}

@@ -88,7 +88,7 @@ func (e *env) inspect(r journal.Rule) RecordState {
 		st.State, st.Have = RecordChanged, strings.Join(flows.Words(x.fs, x.rss), " ")
 		return st
 	}
-	for _, l := range sortedLocs(e.table) {
+	for _, l := range e.locs {
 		if e.ours(e.table[l], &r) {
 			st.State, st.MovedTo = RecordMoved, l
 			return st

@@ -208,6 +208,19 @@ type installed struct {
 	key  string        // matchKey, once computed
 }
 
+// withMatch returns the locations, in order, of the table's rules whose
+// matchKey is key.
+func (e *env) withMatch(key string) []uint32 {
+	if e.byMatch == nil {
+		e.byMatch = map[string][]uint32{}
+		for _, l := range e.locs {
+			k := e.keyOf(e.table[l])
+			e.byMatch[k] = append(e.byMatch[k], l)
+		}
+	}
+	return e.byMatch[key]
+}
+
 // keyOf is x's matchKey, computed once.
 func (e *env) keyOf(x *installed) string {
 	if x.key == "" {
@@ -231,6 +244,11 @@ type env struct {
 	pfQueues uint32 // num_rx_queues: the PF's rings a rule may target
 	qpp      uint32 // queues per VF pool
 	table    map[uint32]*installed
+	// locs: the table's locations in order; byMatch: them by matchKey
+	// (withMatch); refWords: the mask reference's words (maskReference).
+	locs     []uint32
+	byMatch  map[string][]uint32
+	refWords string
 	// snap: the table as read, shared with the caller (Options.Table),
 	// emptied when this env inserts or deletes a rule.
 	snap *Table
@@ -368,6 +386,7 @@ func (e *env) readTable(as *assume) (what string, err error) {
 			delete(e.table, l)
 		}
 	}
+	e.locs = sortedLocs(e.table)
 	if err := e.countQueues(as); err != nil {
 		return "count the RX queues", err
 	}
@@ -745,7 +764,7 @@ func List(h *host.Host, store journal.Store, pf string) (*Result, error) {
 	e.settle(j)
 	e.markJournaled(j)
 	res.TableSize, res.RxRings, res.list = e.size, e.pfQueues, true
-	for _, l := range sortedLocs(e.table) {
+	for _, l := range e.locs {
 		res.Rules = append(res.Rules, e.info(e.table[l]))
 	}
 	res.Message = fmt.Sprintf("%s: %s in a table of %d locations", pf, report.Count(len(res.Rules), "rule"), e.size)
