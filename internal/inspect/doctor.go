@@ -127,7 +127,7 @@ func pfChecks(h *host.Host, pf string, res *DoctorResult) (p sriov.PF, ok bool) 
 	case err == nil:
 		res.Checks = append(res.Checks,
 			Check{Name: "pf", Required: true, Pass: true, Detail: fmt.Sprintf("%s is PCI device %s, driver %s", pf, p.Address, p.Driver)},
-			Check{Name: "sriov", Required: true, Pass: true, Detail: fmt.Sprintf("SR-IOV capable: %d of %d VFs enabled, drivers_autoprobe %d", p.NumVFs, p.TotalVFs, b2i(p.Autoprobe))})
+			Check{Name: "sriov", Required: true, Pass: true, Detail: fmt.Sprintf("SR-IOV capable: %d of %d VFs enabled, drivers_autoprobe %d", p.NumVFs, p.TotalVFs, report.Bit(p.Autoprobe))})
 		return p, true
 	case res.RecommendedMode == setup.ModeQueue:
 		// Queue mode needs no SR-IOV: the PF is usable without it.

@@ -102,7 +102,7 @@ func (r *StatusResult) Text(w io.Writer) {
 		if p.Ntuple != nil {
 			nt = report.OnOff(*p.Ntuple)
 		}
-		fmt.Fprintf(w, "  VFs %d of %d, drivers_autoprobe %d, ntuple %s, RX queues %d", p.NumVFs, p.TotalVFs, b2i(p.Autoprobe), nt, p.RxQueues)
+		fmt.Fprintf(w, "  VFs %d of %d, drivers_autoprobe %d, ntuple %s, RX queues %d", p.NumVFs, p.TotalVFs, report.Bit(p.Autoprobe), nt, p.RxQueues)
 		if p.DefaultRoute {
 			fmt.Fprint(w, ", carries the default route")
 		}
@@ -251,11 +251,4 @@ func pfStatus(h *host.Host, name, stateDir string) (PFStatus, error) {
 	js, drift, err := setup.JournalDrift(h, name, stateDir)
 	st.Journal, st.Drift = js, append(st.Drift, drift...)
 	return st, err
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -21,6 +21,14 @@ func OnOff(b bool) string {
 	return "off"
 }
 
+// Bit is a switch as a sysfs attribute reads: 1 or 0.
+func Bit(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // WriteVF prints one VF on a line, as status and up show it.
 func WriteVF(w io.Writer, v VF) {
 	fmt.Fprintf(w, "  VF %d  %s  driver %-9s", v.Index, v.Address, OrNone(v.Driver))

@@ -40,7 +40,7 @@ func (s *bindStep) changes(e *env) ([]report.Change, error) {
 	if err != nil {
 		return change(field, "", s.Driver), nil
 	}
-	have := orNone(v.Driver)
+	have := report.OrNone(v.Driver)
 	if v.Driver == s.Driver && s.Driver == vfio.Driver && v.IOMMUGroup != "" && vfio.DeviceNode(e.h.FS, v.IOMMUGroup) == "" {
 		have += " (no /dev/vfio/" + v.IOMMUGroup + ")"
 	}
@@ -123,14 +123,14 @@ func (b bindBack) changes(e *env) ([]report.Change, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
 	case err != nil:
-		return change(field, "unreadable", orNone(old.Driver)), nil
+		return change(field, "unreadable", report.OrNone(old.Driver)), nil
 	case cur == old:
 		return nil, nil
 	}
-	if c := change(field, orNone(cur.Driver), orNone(old.Driver)); c != nil {
+	if c := change(field, report.OrNone(cur.Driver), report.OrNone(old.Driver)); c != nil {
 		return c, nil
 	}
-	return []report.Change{{Field: vfField(b.s.Index, "driver_override"), Before: orNone(cur.Override), After: orNone(old.Override)}}, nil
+	return []report.Change{{Field: vfField(b.s.Index, "driver_override"), Before: report.OrNone(cur.Override), After: report.OrNone(old.Override)}}, nil
 }
 
 func (b bindBack) apply(_ context.Context, e *env) error { return vfio.Restore(e.h.FS, b.s.Old) }

@@ -7,15 +7,9 @@ import (
 
 	"github.com/vfbypass/vfbypass/internal/host"
 	"github.com/vfbypass/vfbypass/internal/outcome"
+	"github.com/vfbypass/vfbypass/internal/report"
 	"github.com/vfbypass/vfbypass/internal/sriov"
 )
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
 
 // CheckPF resolves and vets the PF for a change, returning bad-input errors.
 func CheckPF(h *host.Host, name string) (sriov.PF, error) {
@@ -29,7 +23,7 @@ func CheckPF(h *host.Host, name string) (sriov.PF, error) {
 	case errors.Is(err, sriov.ErrNotPCI):
 		return pf, outcome.Invalid("choose the interface of a physical SR-IOV NIC port (see 'vfbypass doctor')", "PF %s is not a PCI network device, so it has no VFs", name)
 	case errors.Is(err, sriov.ErrNoSRIOV):
-		return pf, outcome.Invalid("choose an SR-IOV capable port (e.g. an Intel 82599 on ixgbe); 'vfbypass doctor' lists them", "PF %s (%s, driver %s) has no SR-IOV capability (no sriov_totalvfs)", name, pf.Address, orNone(pf.Driver))
+		return pf, outcome.Invalid("choose an SR-IOV capable port (e.g. an Intel 82599 on ixgbe); 'vfbypass doctor' lists them", "PF %s (%s, driver %s) has no SR-IOV capability (no sriov_totalvfs)", name, pf.Address, report.OrNone(pf.Driver))
 	case err != nil:
 		return pf, err
 	}

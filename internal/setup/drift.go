@@ -14,6 +14,7 @@ import (
 	"github.com/vfbypass/vfbypass/internal/host"
 	"github.com/vfbypass/vfbypass/internal/journal"
 	"github.com/vfbypass/vfbypass/internal/outcome"
+	"github.com/vfbypass/vfbypass/internal/report"
 	"github.com/vfbypass/vfbypass/internal/sriov"
 	"github.com/vfbypass/vfbypass/internal/steer"
 	"github.com/vfbypass/vfbypass/internal/vfio"
@@ -27,7 +28,7 @@ type Drift struct {
 }
 
 func (d Drift) String() string {
-	return fmt.Sprintf("%s: have %s, want %s", d.Field, orNone(d.Have), orNone(d.Want))
+	return fmt.Sprintf("%s: have %s, want %s", d.Field, report.OrNone(d.Have), report.OrNone(d.Want))
 }
 
 // JournalSummary is what status shows of a journal.

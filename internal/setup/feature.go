@@ -36,7 +36,7 @@ func (t featureTarget) read(e *env) (bool, error) {
 }
 
 func (t featureTarget) describe(e *env) string {
-	return fmt.Sprintf("switch %[1]s %[2]s (ethtool -K %[3]s %[4]s %[2]s)", t.label, onOff(t.want), e.pf.Name, t.field)
+	return fmt.Sprintf("switch %[1]s %[2]s (ethtool -K %[3]s %[4]s %[2]s)", t.label, report.OnOff(t.want), e.pf.Name, t.field)
 }
 
 func (t featureTarget) changes(e *env) ([]report.Change, error) {
@@ -44,7 +44,7 @@ func (t featureTarget) changes(e *env) ([]report.Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	return change(t.field, onOff(on), onOff(t.want)), nil
+	return change(t.field, report.OnOff(on), report.OnOff(t.want)), nil
 }
 
 func (t featureTarget) apply(_ context.Context, e *env) error {
@@ -53,7 +53,7 @@ func (t featureTarget) apply(_ context.Context, e *env) error {
 	}
 	on, err := t.read(e)
 	if err == nil && on != t.want {
-		err = fmt.Errorf("%s of %s stays %s: %s", t.label, e.pf.Name, onOff(on), t.stuck)
+		err = fmt.Errorf("%s of %s stays %s: %s", t.label, e.pf.Name, report.OnOff(on), t.stuck)
 	}
 	return err
 }

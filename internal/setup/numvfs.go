@@ -100,7 +100,7 @@ func (b numVFsBack) changes(e *env) ([]report.Change, error) {
 		return nil, err
 	}
 	c := change("numvfs", strconv.Itoa(e.pf.NumVFs), strconv.Itoa(b.n))
-	return append(c, change("drivers_autoprobe", strconv.Itoa(b2i(e.pf.Autoprobe)), strconv.Itoa(b2i(b.autoprobe)))...), nil
+	return append(c, change("drivers_autoprobe", strconv.Itoa(report.Bit(e.pf.Autoprobe)), strconv.Itoa(report.Bit(b.autoprobe)))...), nil
 }
 
 func (b numVFsBack) apply(ctx context.Context, e *env) error {

@@ -212,7 +212,7 @@ func restoreTable(h *host.Host, pf string, t []uint32) (bool, error) {
 		return false, nil
 	}
 	if err := h.Ethtool.SetIndir(pf, t); err != nil {
-		return true, fmt.Errorf("write back the RSS indirection table of %s (%s): %w", pf, indirWords(t), err)
+		return true, fmt.Errorf("write back the RSS indirection table of %s (%s): %w", pf, IndirWords(t), err)
 	}
 	return true, nil
 }

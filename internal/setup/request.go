@@ -313,10 +313,10 @@ func (r Request) Args() string {
 			fmt.Fprintf(&b, " --vlan %d", *v.VLAN)
 		}
 		if v.Trust != nil {
-			fmt.Fprintf(&b, " --trust=%s", onOff(*v.Trust))
+			fmt.Fprintf(&b, " --trust=%s", report.OnOff(*v.Trust))
 		}
 		if v.Spoofchk != nil {
-			fmt.Fprintf(&b, " --spoofchk=%s", onOff(*v.Spoofchk))
+			fmt.Fprintf(&b, " --spoofchk=%s", report.OnOff(*v.Spoofchk))
 		}
 	}
 	if r.Driver != vfio.Driver {

@@ -47,7 +47,7 @@ func (s *rssIndirStep) changes(e *env) ([]report.Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	return change("rss.indir", indirWords(cur), indirWords(s.Want)), nil
+	return change("rss.indir", IndirWords(cur), IndirWords(s.Want)), nil
 }
 
 func (s *rssIndirStep) record(e *env) error {
@@ -91,7 +91,7 @@ func (b indirBack) describe(e *env) string {
 	if !b.s.Configured {
 		return fmt.Sprintf("reset the RSS indirection table of %s to the driver's default", e.pf.Name)
 	}
-	return fmt.Sprintf("write the RSS indirection table of %s back (%s)", e.pf.Name, indirWords(b.s.Old))
+	return fmt.Sprintf("write the RSS indirection table of %s back (%s)", e.pf.Name, IndirWords(b.s.Old))
 }
 
 // changes compares the table with Old, which for a table that was not
@@ -101,7 +101,7 @@ func (b indirBack) changes(e *env) ([]report.Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	return change("rss.indir", indirWords(cur), indirWords(b.s.Old)), nil
+	return change("rss.indir", IndirWords(cur), IndirWords(b.s.Old)), nil
 }
 
 // resets: a default table is reset also when it reads as the default
@@ -113,7 +113,7 @@ func (b indirBack) apply(_ context.Context, e *env) error {
 		return e.h.Ethtool.SetIndir(e.pf.Name, nil)
 	}
 	if err := e.h.Ethtool.SetIndir(e.pf.Name, b.s.Old); err != nil {
-		return fmt.Errorf("restore the RSS indirection table of %s (%s): %w", e.pf.Name, indirWords(b.s.Old), err)
+		return fmt.Errorf("restore the RSS indirection table of %s (%s): %w", e.pf.Name, IndirWords(b.s.Old), err)
 	}
 	return nil
 }
@@ -139,9 +139,9 @@ func (s *rssIndirStep) validate(int) error {
 	return nil
 }
 
-// indirWords writes a table exactly and compactly, each run of one queue
+// IndirWords writes a table exactly and compactly, each run of one queue
 // as Q*N ("0*9 1*9 2*8", or "0 1 2 3 0 1 2 3" without runs).
-func indirWords(t []uint32) string {
+func IndirWords(t []uint32) string {
 	var w []string
 	for i := 0; i < len(t); {
 		n := 1
@@ -157,6 +157,3 @@ func indirWords(t []uint32) string {
 	}
 	return strings.Join(w, " ")
 }
-
-// IndirWords is indirWords, for the table status shows.
-func IndirWords(t []uint32) string { return indirWords(t) }

@@ -238,17 +238,3 @@ func vfField(k int, name string) string { return "vf" + strconv.Itoa(k) + "." + 
 
 // kernelDriver is the wanted driver of a VF left to the kernel, in diffs.
 const kernelDriver = "kernel driver"
-
-func onOff(b bool) string {
-	if b {
-		return "on"
-	}
-	return "off"
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}

@@ -131,7 +131,7 @@ func (r *UpResult) Text(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", "repaired", s)
 	}
 	for _, c := range r.Diff {
-		fmt.Fprintf(w, "  %-12s %s: %s -> %s\n", "change", c.Field, orNone(c.Before), orNone(c.After))
+		fmt.Fprintf(w, "  %-12s %s: %s -> %s\n", "change", c.Field, report.OrNone(c.Before), report.OrNone(c.After))
 	}
 	for _, s := range r.Steps {
 		fmt.Fprintf(w, "  %-12s %s\n", s.Status, s.Action)

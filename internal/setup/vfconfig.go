@@ -40,10 +40,10 @@ func (s *vfConfigStep) describe(e *env) string {
 		}
 	}
 	if s.Want.Trust != nil {
-		d += " trust " + onOff(*s.Want.Trust)
+		d += " trust " + report.OnOff(*s.Want.Trust)
 	}
 	if s.Want.Spoofchk != nil {
-		d += " spoofchk " + onOff(*s.Want.Spoofchk)
+		d += " spoofchk " + report.OnOff(*s.Want.Spoofchk)
 	}
 	return d
 }
@@ -209,10 +209,10 @@ func (w vfSettings) changes(k int, have vfSettings, present bool) []report.Chang
 		c = append(c, change(vfField(k, "qos"), val(have.VLAN != nil, strconv.Itoa(have.QoS)), strconv.Itoa(w.QoS))...)
 	}
 	if w.Trust != nil {
-		c = append(c, change(vfField(k, "trust"), val(have.Trust != nil, onOff(derefB(have.Trust))), onOff(*w.Trust))...)
+		c = append(c, change(vfField(k, "trust"), val(have.Trust != nil, report.OnOff(derefB(have.Trust))), report.OnOff(*w.Trust))...)
 	}
 	if w.Spoofchk != nil {
-		c = append(c, change(vfField(k, "spoofchk"), val(have.Spoofchk != nil, onOff(derefB(have.Spoofchk))), onOff(*w.Spoofchk))...)
+		c = append(c, change(vfField(k, "spoofchk"), val(have.Spoofchk != nil, report.OnOff(derefB(have.Spoofchk))), report.OnOff(*w.Spoofchk))...)
 	}
 	return c
 }
@@ -243,10 +243,10 @@ func (v vfSettings) words() string {
 		fmt.Fprintf(&b, " vlan %d qos %d", *v.VLAN, v.QoS)
 	}
 	if v.Trust != nil {
-		b.WriteString(" trust " + onOff(*v.Trust))
+		b.WriteString(" trust " + report.OnOff(*v.Trust))
 	}
 	if v.Spoofchk != nil {
-		b.WriteString(" spoofchk " + onOff(*v.Spoofchk))
+		b.WriteString(" spoofchk " + report.OnOff(*v.Spoofchk))
 	}
 	if b.Len() == 0 {
 		return " its settings"

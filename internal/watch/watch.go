@@ -17,6 +17,7 @@ import (
 
 	"github.com/vfbypass/vfbypass/internal/host"
 	"github.com/vfbypass/vfbypass/internal/journal"
+	"github.com/vfbypass/vfbypass/internal/report"
 	"github.com/vfbypass/vfbypass/internal/setup"
 )
 
@@ -92,16 +93,9 @@ func (r Record) String() string {
 	if r.Field == "" {
 		return fmt.Sprintf("%s %s: %s", r.Time.Format(time.RFC3339Nano), r.Trigger, r.Message)
 	}
-	s := fmt.Sprintf("%s %s: %s %s (want %s, had %s) in %.1f ms", r.Time.Format(time.RFC3339Nano), r.Trigger, r.Field, r.Result, orNone(r.Want), orNone(r.Have), r.LatencyMS)
+	s := fmt.Sprintf("%s %s: %s %s (want %s, had %s) in %.1f ms", r.Time.Format(time.RFC3339Nano), r.Trigger, r.Field, r.Result, report.OrNone(r.Want), report.OrNone(r.Have), r.LatencyMS)
 	if r.Message != "" {
 		s += ": " + r.Message
-	}
-	return s
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
 	}
 	return s
 }
