@@ -239,7 +239,7 @@ func (c *contractHost) leftUnnamed(t *testing.T, dir, out string) []string {
 		Rules []struct {
 			Location uint32 `json:"location"`
 			Spec     string `json:"spec"`
-			Pending  bool   `json:"pending"`
+			State    string `json:"state"`
 		} `json:"rules"`
 	}
 	load := func(d string) rec {
@@ -263,7 +263,7 @@ func (c *contractHost) leftUnnamed(t *testing.T, dir, out string) []string {
 		was[s.ID+s.State+string(s.Undo)] = true
 	}
 	for _, r := range before.Rules {
-		was[fmt.Sprint(r.Location, r.Spec, r.Pending)] = true
+		was[fmt.Sprint(r.Location, r.Spec, r.State)] = true
 	}
 	var unnamed []string
 	for _, s := range after.Steps {
@@ -275,7 +275,7 @@ func (c *contractHost) leftUnnamed(t *testing.T, dir, out string) []string {
 		}
 	}
 	for _, r := range after.Rules {
-		if !isDown && was[fmt.Sprint(r.Location, r.Spec, r.Pending)] {
+		if !isDown && was[fmt.Sprint(r.Location, r.Spec, r.State)] {
 			continue
 		}
 		if !strings.Contains(out, fmt.Sprint(r.Location)) {

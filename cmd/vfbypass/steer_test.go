@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vfbypass/vfbypass/internal/hostsim"
+	"github.com/vfbypass/vfbypass/internal/journal"
 	"github.com/vfbypass/vfbypass/internal/simtest"
 )
 
@@ -347,7 +348,7 @@ func killWhen(t *testing.T, cmd *exec.Cmd, ready func() bool) {
 }
 
 // hasPendingRule reports whether the journal at path holds a rule record
-// written ahead of its insert (format 3 writes a record's words from its
+// written ahead of its insert (a record's words are written from its
 // masked spec, so the words given to steer add are not what to look for).
 // A journal not there yet, or caught mid-rename, holds none.
 func hasPendingRule(path string) bool {
@@ -357,14 +358,14 @@ func hasPendingRule(path string) bool {
 	}
 	var j struct {
 		Rules []struct {
-			Pending bool `json:"pending"`
+			State journal.State `json:"state"`
 		} `json:"rules"`
 	}
 	if json.Unmarshal(b, &j) != nil {
 		return false
 	}
 	for _, r := range j.Rules {
-		if r.Pending {
+		if r.State == journal.Pending {
 			return true
 		}
 	}

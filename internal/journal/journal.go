@@ -35,33 +35,22 @@ import (
 )
 
 // Version is the journal format version Save writes (docs/journal.md
-// defines every version). Version 3 makes a rule record's spec its
-// authority: the spec is required, words are the spec's display
-// (flows.Words) and must parse back to it, and rss_context is recorded;
-// step ids and rule locations are unique. Versions 1 and 2 are still
-// read: their rule records' words are replaced by the display of their
-// spec when they are loaded, since vfbypass never acts on those words.
+// defines every version). Version 4 gives a rule record the state a step
+// has (State: pending, then applied) in place of version 3's pending flag.
+// Version 3 made a rule record's spec its authority: the spec is
+// required, words are the spec's display (flows.Words) and must parse
+// back to it, and rss_context is recorded; step ids and rule locations
+// are unique. Versions 1 to 3 are still read (upgrade): their rule
+// records' pending flags become states, and the words of versions 1 and 2
+// are replaced by the display of their spec, since vfbypass never acts on
+// those words.
 // A new step kind or a new optional field is not a new version: a
 // vfbypass that does not know a kind refuses the journal (bad input) rather
 // than misreading it.
-const Version = 3
+const Version = 4
 
 // oldestVersion is the oldest format Load still reads.
 const oldestVersion = 1
-
-// State is where a journaled step is in its write-ahead life: pending,
-// then applied, then undone.
-type State string
-
-// Entry states.
-const (
-	// Pending: the undo record is durable; the step may have started.
-	Pending State = "pending"
-	// Applied: the step completed.
-	Applied State = "applied"
-	// Undone: the step's undo completed.
-	Undone State = "undone"
-)
 
 // Entry is one journaled step.
 type Entry struct {
@@ -87,12 +76,13 @@ type Rule struct {
 	RSSContext uint32 `json:"rss_context,omitempty"`
 	// Source is "steer" or "up".
 	Source Source `json:"source,omitempty"`
-	// Pending marks a record saved before its insert and not yet
-	// confirmed: Location may hold this rule, the rule Replaces records,
-	// or neither.
-	Pending bool `json:"pending,omitempty"`
+	// State is Pending for a record saved before its insert and not yet
+	// confirmed (Location may hold this rule, the rule Replaces records,
+	// or neither), Applied once confirmed.
+	State State `json:"state"`
 	// Replaces is the record of the vfbypass rule at Location this one
-	// replaces, kept until the replacement is confirmed.
+	// replaces, kept until the replacement is confirmed: the record a
+	// rollback puts back, as an entry's earlier record is for a step.
 	Replaces *Rule `json:"replaces,omitempty"`
 }
 
@@ -136,7 +126,7 @@ func (j *Journal) Active() bool {
 		return true
 	}
 	for _, e := range j.Steps {
-		if e.State != Undone {
+		if e.State.Live() {
 			return true
 		}
 	}
@@ -276,7 +266,9 @@ func (s Store) Load(pf string) (*Journal, error) {
 	if j.PF != pf {
 		return nil, fmt.Errorf("%w: %s: written for interface %q, not %q", ErrCorrupt, p, j.PF, pf)
 	}
-	j.upgrade()
+	if err := j.upgrade(b); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, p, err)
+	}
 	if err := j.check(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, p, err)
 	}

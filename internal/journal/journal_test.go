@@ -285,7 +285,7 @@ func TestLoadRefusesBadRuleRecords(t *testing.T) {
 	t.Parallel()
 	const words = "flow-type tcp4 dst-port 80 action 1 loc 2045"
 	spec := specOf(t, words)
-	good := journal.Rule{Location: 2045, Words: words, Spec: spec, Source: "steer"}
+	good := journal.Rule{Location: 2045, Words: words, Spec: spec, Source: "steer", State: journal.Applied}
 	with := func(f func(r *journal.Rule)) []journal.Rule { r := good; f(&r); return []journal.Rule{r} }
 	other := specOf(t, "flow-type tcp4 dst-port 81 action 1 loc 2045")
 	for _, c := range []struct {
@@ -297,8 +297,15 @@ func TestLoadRefusesBadRuleRecords(t *testing.T) {
 		{"pending with its replaced record", with(func(r *journal.Rule) {
 			old := good
 			old.Spec, old.Words = other, "flow-type tcp4 dst-port 81 action 1 loc 2045"
-			r.Pending, r.Replaces = true, &old
+			r.State, r.Replaces = journal.Pending, &old
 		}), ""},
+		{"pending replacing a pending record", with(func(r *journal.Rule) {
+			old := good
+			old.State = journal.Pending
+			r.State, r.Replaces = journal.Pending, &old
+		}), "field replaces"},
+		{"undone", with(func(r *journal.Rule) { r.State = journal.Undone }), "field state"},
+		{"no state", with(func(r *journal.Rule) { r.State = "" }), "field state"},
 		{"no spec", with(func(r *journal.Rule) { r.Spec = "" }), "field spec"},
 		{"location 2^31", with(func(r *journal.Rule) { r.Location = 1 << 31 }), "field location"},
 		{"location max", with(func(r *journal.Rule) { r.Location = 1<<32 - 1 }), "field location"},
@@ -317,7 +324,7 @@ func TestLoadRefusesBadRuleRecords(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := journal.Store{Dir: t.TempDir()}
-			writeRaw(t, s, map[string]any{"version": 3, "pf": "eth3", "steps": []any{}, "rules": c.rules})
+			writeRaw(t, s, map[string]any{"version": 4, "pf": "eth3", "steps": []any{}, "rules": c.rules})
 			_, err := s.Load("eth3")
 			switch {
 			case c.want == "" && err != nil:

@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,7 +24,7 @@ const (
 
 // check refuses what no vfbypass writes: a null step, one without id or
 // kind, two steps with one id, a state other than pending, applied or
-// undone, a step to undo without its undo record; and any rule record
+// undone, a live step without its undo record; and any rule record
 // check refuses, or two rule records for one location. The step records
 // themselves are for the package that defines each kind (internal/setup).
 func (j *Journal) check() error {
@@ -36,9 +37,9 @@ func (j *Journal) check() error {
 			return fmt.Errorf("step %d has no id or kind", i)
 		case ids[e.ID]:
 			return fmt.Errorf("step %s is recorded twice", e.ID)
-		case e.State != Pending && e.State != Applied && e.State != Undone:
-			return fmt.Errorf("step %s has state %q (want %s, %s or %s)", e.ID, e.State, Pending, Applied, Undone)
-		case e.State != Undone && (len(e.Undo) == 0 || string(e.Undo) == "null"):
+		case e.State.check(false) != nil:
+			return fmt.Errorf("step %s has %v", e.ID, e.State.check(false))
+		case e.State.Live() && (len(e.Undo) == 0 || string(e.Undo) == "null"):
 			return fmt.Errorf("step %s (%s) has no undo record", e.ID, e.State)
 		}
 		ids[e.ID] = true
@@ -58,7 +59,8 @@ func (j *Journal) check() error {
 
 // check refuses a rule record no vfbypass writes: a location the kernel's
 // __u32 cannot come from ethtool's int-sized table (>= 2^31), a source
-// other than steer or up, a spec that is not the hex of one struct
+// other than steer or up, a state other than pending or applied (an
+// undone rule's record is dropped), a spec that is not the hex of one struct
 // ethtool_rx_flow_spec, a confirmed spec whose location is not the
 // record's, and words that do not parse back to the spec (the words are
 // only the spec's display: a record whose words say one rule and whose
@@ -72,6 +74,9 @@ func (r Rule) check(version int) error {
 	if !known {
 		return fmt.Errorf("field source (location %d): %q, want %s or %s", r.Location, r.Source, SourceSteer, SourceUp)
 	}
+	if err := r.State.check(true); err != nil {
+		return fmt.Errorf("field state (location %d): %v", r.Location, err)
+	}
 	if r.Spec == "" && version < 3 {
 		return nil
 	}
@@ -79,15 +84,15 @@ func (r Rule) check(version int) error {
 	if err != nil {
 		return err
 	}
-	if !r.Pending && fs.Location != r.Location {
+	if r.State != Pending && fs.Location != r.Location {
 		return fmt.Errorf("field spec (location %d): the spec is of location %d", r.Location, fs.Location)
 	}
 	if err := r.checkWords(fs); err != nil {
 		return err
 	}
 	if p := r.Replaces; p != nil {
-		if !r.Pending || p.Location != r.Location || p.Replaces != nil || p.Pending || p.Spec == "" {
-			return fmt.Errorf("field replaces (location %d): a record of location %d, pending %v, replacing another, in a record pending %v", r.Location, p.Location, p.Pending, r.Pending)
+		if r.State != Pending || p.Location != r.Location || p.Replaces != nil || p.State != Applied || p.Spec == "" {
+			return fmt.Errorf("field replaces (location %d): a record of location %d, %s, replacing another, in a record %s (want an applied record of the same location in a pending one)", r.Location, p.Location, p.State, r.State)
 		}
 		if err := p.check(version); err != nil {
 			return fmt.Errorf("field replaces: %v", err)
@@ -133,12 +138,33 @@ func (r Rule) FlowSpec() (flows.FlowSpec, error) {
 }
 
 // NewRule is the record of the rule fs (with rss context rss) at loc: the
-// spec's hex and its words.
-func NewRule(loc uint32, fs flows.FlowSpec, rss uint32, source Source) Rule {
+// spec's hex and its words, pending (it is written ahead of the insert)
+// and replacing the record replaces (nil: none).
+func NewRule(loc uint32, fs flows.FlowSpec, rss uint32, source Source, replaces *Rule) Rule {
 	b, _ := fs.MarshalBinary()
-	r := Rule{Location: loc, Spec: hex.EncodeToString(b), RSSContext: rss, Source: source}
+	r := Rule{Location: loc, Spec: hex.EncodeToString(b), RSSContext: rss, Source: source, Replaces: replaces}
+	r.State.Begin()
 	r.display()
 	return r
+}
+
+// Confirm settles a pending rule record whose insert happened: it becomes
+// the record of the rule the kernel reports back (fs, rss), applied, and
+// the record it replaced goes.
+func (r *Rule) Confirm(fs flows.FlowSpec, rss uint32) {
+	*r = NewRule(r.Location, fs, rss, r.Source, nil)
+	r.State.Confirm()
+}
+
+// RollBack settles a pending rule record whose insert did not happen, as
+// a rolled-back step goes back to its earlier record: the record it
+// replaces stands again, and ok is false when it replaced none (an undone
+// rule's record is dropped).
+func (r Rule) RollBack() (prev Rule, ok bool) {
+	if r.Replaces == nil {
+		return Rule{}, false
+	}
+	return *r.Replaces, true
 }
 
 // display sets Words (and those of the record r replaces) to the display
@@ -152,18 +178,47 @@ func (r *Rule) display() {
 	}
 }
 
-// upgrade reads an older version's records as this version's: the words
-// of a version 1 or 2 rule record are the rule as given, which may differ
-// from its spec's display; they become the display.
-func (j *Journal) upgrade() {
-	if j.Version >= 3 {
-		return
+// upgrade reads an older version's records as this version's, from b, the
+// journal as read: a rule record of versions 1 to 3 is pending when its
+// pending flag is set and applied otherwise, and so is the record it
+// replaces (which check then refuses when pending, as version 3 did); the
+// words of a version 1 or 2 rule record are the rule as given, which may
+// differ from its spec's display: they become the display.
+func (j *Journal) upgrade(b []byte) error {
+	if j.Version >= 4 {
+		return nil
+	}
+	type flag struct {
+		Pending bool `json:"pending"`
+	}
+	var old struct {
+		Rules []struct {
+			Pending  bool  `json:"pending"`
+			Replaces *flag `json:"replaces"`
+		} `json:"rules"`
+	}
+	if err := json.Unmarshal(b, &old); err != nil || len(old.Rules) != len(j.Rules) {
+		return fmt.Errorf("version %d rule records: %v", j.Version, err)
+	}
+	state := func(pending bool) State {
+		if pending {
+			return Pending
+		}
+		return Applied
 	}
 	for i := range j.Rules {
 		r := &j.Rules[i]
+		r.State = state(old.Rules[i].Pending)
+		if r.Replaces != nil && old.Rules[i].Replaces != nil {
+			r.Replaces.State = state(old.Rules[i].Replaces.Pending)
+		}
+		if j.Version >= 3 {
+			continue
+		}
 		if p, err := flows.Parse(strings.Fields(r.Words)); err == nil {
 			r.RSSContext = p.RSSContext
 		}
 		r.display()
 	}
+	return nil
 }

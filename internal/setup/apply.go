@@ -131,7 +131,7 @@ func (u *upRun) applyBatch(ctx context.Context, batch []step) ([]*applied, error
 		if err != nil {
 			return todo, fmt.Errorf("record state before %s: %w", s.id(), err)
 		}
-		a.ent.State = journal.Pending
+		a.ent.State.Begin()
 		todo, descs, runs = append(todo, a), append(descs, desc), append(runs, run)
 	}
 	if len(todo) == 0 {
@@ -151,9 +151,9 @@ func (u *upRun) applyBatch(ctx context.Context, batch []step) ([]*applied, error
 			u.res.Steps = append(u.res.Steps, StepResult{ID: a.s.id(), Action: descs[i], Status: StepFailed, Error: err.Error()})
 			return todo, fmt.Errorf("%s: %w", a.s.id(), err)
 		}
-		a.ent.State = journal.Applied
+		a.ent.State.Confirm()
 		if _, ok := a.s.(*releaseStep); ok {
-			a.ent.State = journal.Undone
+			a.ent.State.Undo()
 		}
 		u.res.Steps = append(u.res.Steps, StepResult{ID: a.s.id(), Action: descs[i], Status: StepApplied})
 		u.res.Changed = true
@@ -282,7 +282,7 @@ func (a *applied) putBack(ctx context.Context, e *env) error {
 			return err
 		}
 		if a.prev == nil {
-			a.ent.State = journal.Undone
+			a.ent.State.Undo()
 		} else {
 			a.ent.Undo, a.ent.State, a.ent.Desc = a.prevUndo, a.prevState, a.prevDesc
 		}
@@ -294,7 +294,7 @@ func (a *applied) putBack(ctx context.Context, e *env) error {
 				return err
 			}
 		}
-		a.ent.State = journal.Undone
+		a.ent.State.Undo()
 		return nil
 	}
 	var err error

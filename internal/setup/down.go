@@ -224,7 +224,7 @@ func undoAll(ctx context.Context, e *env, store journal.Store, j *journal.Journa
 			*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: StepFailed, Error: err.Error()})
 			continue
 		}
-		ent.State = journal.Undone
+		ent.State.Undo()
 		undone++
 		*anyChanged = *anyChanged || changed
 		*steps = append(*steps, StepResult{ID: ent.ID, Action: desc, Status: statusOf(changed)})

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +17,9 @@ import (
 	"github.com/vfbypass/vfbypass/internal/outcome"
 	"github.com/vfbypass/vfbypass/internal/setup"
 )
+
+// ruleState is a rule record's source and state in a journal Save wrote.
+var ruleState = regexp.MustCompile(`"source": "up",\s*"state": "applied"`)
 
 // FuzzJournal feeds arbitrary bytes as eth3's journal through every reader
 // of it: Load, down's plan (a dry run: load, verify, the undo plan and its
@@ -47,10 +52,17 @@ func FuzzJournal(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(seed)
-	f.Add(bytes.Replace(seed, []byte(`"source": "up"`), []byte(`"source": "up", "pending": true`), 1))
+	if m := ruleState.FindIndex(seed); m != nil {
+		f.Add(slices.Concat(seed[:m[0]], []byte(`"source": "up", "state": "pending"`), seed[m[1]:]))
+	} else {
+		f.Fatalf("no applied rule record in the seed:\n%s", seed)
+	}
 	f.Add(bytes.Replace(seed, []byte(`"id": "vf0-config"`), []byte(`"id": "module-vfio-pci"`), 1))
-	f.Add(bytes.Replace(seed, []byte(`"version": 3`), []byte(`"version": 2`), 1))
-	f.Add([]byte(`{"version":3,"pf":"eth3","request":{"pf":"eth3","mode":"queue","queue":3},"original":{"num_vfs":0,"drivers_autoprobe":true,"driver":"ixgbe","rx_queues":8},` +
+	v3 := bytes.Replace(seed, []byte(`"version": 4`), []byte(`"version": 3`), 1)
+	f.Add(v3)
+	f.Add(bytes.Replace(v3, []byte(`"source": "up"`), []byte(`"source": "up", "pending": true`), 1))
+	f.Add(bytes.Replace(seed, []byte(`"version": 4`), []byte(`"version": 2`), 1))
+	f.Add([]byte(`{"version":4,"pf":"eth3","request":{"pf":"eth3","mode":"queue","queue":3},"original":{"num_vfs":0,"drivers_autoprobe":true,"driver":"ixgbe","rx_queues":8},` +
 		`"steps":[{"id":"rss-indir","kind":"rss-indir","state":"applied","undo":{"want":[0,1,2],"old":[0,1,2,3],"configured":false}},{"id":"lro","kind":"lro","state":"pending","undo":{"old":true}}],"rules":[]}`))
 	f.Add([]byte(`{"version":1,"pf":"eth3","steps":[{"id":"numvfs","kind":"numvfs","state":"pending","undo":{"want":2,"old":0}}],"rules":[{"location":5,"words":"flow-type tcp4"}]}`))
 	before, err := hostsim.Snapshot(root)

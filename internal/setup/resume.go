@@ -70,7 +70,7 @@ func (u *upRun) undoPending(ctx context.Context) error {
 			}
 			return outcome.Failed(fmt.Errorf("finish the interrupted run: undo %s: %w (nothing else was changed; 'vfbypass down %s' retries the undo)", ent.ID, err, u.pf.Name))
 		}
-		ent.State = journal.Undone
+		ent.State.Undo()
 		undone++
 		u.res.Repaired = append(u.res.Repaired, what)
 	}
@@ -164,7 +164,7 @@ func (u *upRun) tearDown(ctx context.Context) error {
 			u.applied = append(u.applied, a) // half undone: applied again
 			return fmt.Errorf("--recreate: %s: %w", ent.ID, err)
 		}
-		ent.State = journal.Undone
+		ent.State.Undo()
 		u.applied = append(u.applied, a)
 		if err := u.store.Save(u.j); err != nil {
 			return err

@@ -405,21 +405,20 @@ func (e *env) writeAhead(j *journal.Journal, todo []*item, source journal.Source
 	mine := map[uint32]bool{}
 	for _, it := range todo {
 		it.spec.Location = it.loc
-		rec := journal.NewRule(it.loc, e.stored(it.spec), it.rss, source)
-		rec.Pending = true
+		var replaces *journal.Rule
 		switch {
 		case it.replace != nil && it.replace.from != nil:
 			// The replaced rule's record goes only when the insert is
 			// confirmed: until then the location may still hold it.
 			old := *it.replace.from
 			j.DropRule(it.loc)
-			rec.Replaces = &old
+			replaces = &old
 		case it.replace == nil:
 			// A record at a location the table has no rule at is stale
 			// (its rule went missing): the new record takes its place.
 			j.DropRule(it.loc)
 		}
-		j.Rules = append(j.Rules, rec)
+		j.Rules = append(j.Rules, journal.NewRule(it.loc, e.stored(it.spec), it.rss, source, replaces))
 		mine[it.loc] = true
 	}
 	return mine
@@ -463,7 +462,7 @@ func (e *env) confirm(j *journal.Journal, done []*item, res *Result, source jour
 		}
 		for i := range j.Rules {
 			if r := &j.Rules[i]; r.Location == it.loc {
-				*r = journal.NewRule(it.loc, fs, rss, r.Source)
+				r.Confirm(fs, rss)
 			}
 		}
 		x := &installed{loc: it.loc, fs: fs, rss: rss, from: &journal.Rule{Source: source}}
@@ -520,13 +519,14 @@ func (e *env) rollback(store journal.Store, j *journal.Journal, todo, done []*it
 	return outcome.Failed(fmt.Errorf("%w (rolled back: the table of %s is as it was)", cause, e.pf))
 }
 
-// restoreRecord undoes a pending record at loc: the record of the rule it
-// replaced stands again when that rule is back (back), else it goes.
+// restoreRecord rolls back a pending record at loc: the record of the
+// rule it replaced stands again when that rule is back (back), else it
+// goes.
 func restoreRecord(j *journal.Journal, loc uint32, back bool) {
 	for i := range j.Rules {
-		if r := j.Rules[i]; r.Location == loc && r.Pending {
-			if back && r.Replaces != nil {
-				j.Rules[i] = *r.Replaces
+		if r := j.Rules[i]; r.Location == loc && r.State == journal.Pending {
+			if prev, ok := r.RollBack(); ok && back {
+				j.Rules[i] = prev
 				return
 			}
 			j.Rules = append(j.Rules[:i], j.Rules[i+1:]...)

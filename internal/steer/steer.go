@@ -508,15 +508,15 @@ func (e *env) settle(j *journal.Journal) {
 	for _, r := range j.Rules {
 		x, ok := e.table[r.Location]
 		switch {
-		case !r.Pending:
+		case r.State != journal.Pending:
 		case e.claimedBy(r.Location) != "":
 			// The claim is written before the insert: another state
 			// directory's rule is there, this record's insert never was.
 			continue
 		case ok && e.recordMatches(x, r.Spec):
-			r = journal.NewRule(r.Location, x.fs, x.rss, r.Source)
+			r.Confirm(x.fs, x.rss)
 		case ok && r.Replaces != nil && e.recordMatches(x, r.Replaces.Spec):
-			r = *r.Replaces
+			r, _ = r.RollBack()
 		default:
 			continue
 		}
@@ -625,7 +625,7 @@ func (e *env) removeRecorded(dev flows.Device, r journal.Rule) (rm Removal, gone
 		return rm, false
 	}
 	if !e.ours(&installed{loc: r.Location, fs: fs, rss: rss}, &r) {
-		if !r.Pending {
+		if r.State != journal.Pending {
 			rm.Err = fmt.Errorf("%w: location %d of %s holds %s; left alone (delete it with 'vfbypass steer del %s %d' if it should go)",
 				ErrNotOurs, r.Location, e.pf, strings.Join(flows.Words(fs, rss), " "), e.pf, r.Location)
 		}

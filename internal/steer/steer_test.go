@@ -555,16 +555,16 @@ func TestPendingRecordOverAForeignRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := journal.Rule{Location: 7, Words: "flow-type tcp4 dst-port 82 vf 0 queue 0 loc 7", Spec: hex.EncodeToString(b), Source: "steer", Pending: true}
+	rec := journal.Rule{Location: 7, Words: "flow-type tcp4 dst-port 82 vf 0 queue 0 loc 7", Spec: hex.EncodeToString(b), Source: "steer", State: journal.Pending}
 	deleted, err := removeRecorded(l.h, l.store, rec)
 	if err != nil || deleted {
 		t.Fatalf("pending record over a foreign rule: deleted %v, %v", deleted, err)
 	}
-	rec.Pending = false
+	rec.State = journal.Applied
 	if _, err := removeRecorded(l.h, l.store, rec); !errors.Is(err, steer.ErrNotOurs) {
 		t.Fatalf("confirmed record over a foreign rule: %v, want ErrNotOurs", err)
 	}
-	rec.Pending = true
+	rec.State = journal.Pending
 	j, err := l.store.Load("eth3")
 	if err != nil || j == nil {
 		t.Fatalf("journal: %v", err)
@@ -577,7 +577,7 @@ func TestPendingRecordOverAForeignRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	j, err = l.store.Load("eth3")
-	if err != nil || len(j.Rules) != 1 || j.Rules[0].Location == 7 || j.Rules[0].Pending {
+	if err != nil || len(j.Rules) != 1 || j.Rules[0].Location == 7 || j.Rules[0].State != journal.Applied {
 		t.Fatalf("after settling: %+v %v", j.Rules, err)
 	}
 	if rs := l.list(); len(rs) != 2 {
@@ -602,7 +602,7 @@ func TestPendingReplacementSettlesBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Rules[0] = journal.Rule{Location: 5, Words: "flow-type tcp4 dst-port 82 vf 0 queue 0 loc 5", Spec: hex.EncodeToString(b), Source: "steer", Pending: true, Replaces: &old}
+	j.Rules[0] = journal.Rule{Location: 5, Words: "flow-type tcp4 dst-port 82 vf 0 queue 0 loc 5", Spec: hex.EncodeToString(b), Source: "steer", State: journal.Pending, Replaces: &old}
 	if err := l.store.Save(j); err != nil {
 		t.Fatal(err)
 	}
