@@ -33,6 +33,24 @@ func (u *upRun) resume(ctx context.Context) error {
 		return err
 	}
 	u.pf = u.e.pf
+	return u.settleRules()
+}
+
+// settleRules settles the rule records a run killed between its rule
+// batch's write-ahead save and its confirmation left pending, from the
+// table (steer.Settle), and saves the journal once when it settled any.
+func (u *upRun) settleRules() error {
+	if u.opts.DryRun {
+		return nil
+	}
+	n, err := steer.Settle(u.h, u.store, u.pf.Name, u.j, u.table)
+	if err != nil || n == 0 {
+		return err
+	}
+	if err := u.store.Save(u.j); err != nil {
+		return outcome.Failed(fmt.Errorf("finish the interrupted run: %w", err))
+	}
+	u.res.Repaired = append(u.res.Repaired, fmt.Sprintf("settled %s left pending by an interrupted run, from the rule table", report.Count(n, "ntuple rule record")))
 	return nil
 }
 

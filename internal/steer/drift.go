@@ -74,6 +74,35 @@ func InspectTable(h *host.Host, store journal.Store, pf string, t *Table) ([]Rec
 	return out, nil
 }
 
+// Settle settles the rule records of j that a run killed between its
+// write-ahead save and its confirmation left pending, from pf's table
+// (taken from t when t holds it; nil: read it), as every steer command
+// does (settle): each becomes applied, goes back to the record it
+// replaces, or goes. It returns how many it settled; the caller saves j.
+func Settle(h *host.Host, store journal.Store, pf string, j *journal.Journal, t *Table) (int, error) {
+	n := 0
+	if j != nil {
+		for _, r := range j.Rules {
+			if r.State == journal.Pending {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	e, err := open(h, pf, false, nil, t)
+	if err != nil {
+		return 0, err
+	}
+	defer e.close()
+	if err := e.loadClaims(store); err != nil {
+		return 0, err
+	}
+	e.settle(j)
+	return n, nil
+}
+
 func (e *env) inspect(r journal.Rule) RecordState {
 	st := RecordState{Rule: r, State: RecordMissing}
 	if x, ok := e.table[r.Location]; ok {
