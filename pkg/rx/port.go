@@ -41,6 +41,10 @@ type Port struct {
 	loop   *Loop
 	lcores []int // per RX queue, the lcore of the last loop started
 	closed bool
+	// resets is the count of the PMD's reset events (C memory the
+	// callback writes); nil when the PMD refused the callback.
+	resets *C.uint32_t
+	rs     restartState
 }
 
 // OpenPort sets up the port EAL made for name (a PCI address or a vdev name)
@@ -97,6 +101,7 @@ func (e *EAL) OpenPort(name string, cfg PortConfig) (*Port, error) {
 	p.TxQueues = int(pc.txq)
 	p.RxDesc = int(pc.rxd_used)
 	p.pool = pc.pool
+	p.watchResets()
 	if pc.promisc_result != 0 {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("port %s (%s): promiscuous mode not changed: %s", name, p.Driver, strerror(int(-pc.promisc_result))))
 	}
@@ -173,7 +178,10 @@ func (p *Port) Close() error {
 	}
 	var rc C.int
 	var msg [256]C.char
-	if err := p.eal.do(func() { rc = C.vfb_port_stop_close(C.uint16_t(p.ID), p.pool, &msg[0], C.int(len(msg))) }); err != nil {
+	if err := p.eal.do(func() {
+		p.unwatchResets()
+		rc = C.vfb_port_stop_close(C.uint16_t(p.ID), p.pool, &msg[0], C.int(len(msg)))
+	}); err != nil {
 		return err
 	}
 	p.closed = true
@@ -194,8 +202,13 @@ type Loop struct {
 	onMain     bool
 	mainDone   chan struct{}
 	queueLcore []int
+	lcores     []int // per job, its lcore
 	stopOnce   sync.Once
 	stopErr    error
+	// mu orders a restart's halt and relaunch (Port.Recover, under
+	// Port.mu) against Stop's halt; Stop never holds it while taking
+	// Port.mu. Lock order: Port.mu, Loop.mu, the EAL's callMu.
+	mu sync.Mutex
 	// Warnings says where the lcores given do not fit the queues.
 	Warnings []string
 }
@@ -254,7 +267,8 @@ func (p *Port) start(lc LoopConfig, burst int) (*Loop, error) {
 	if err := l.makeJobs(lcores, burst, cMatch(lc.Match)); err != nil {
 		return nil, err
 	}
-	if err := l.launch(lcores); err != nil {
+	l.lcores = lcores
+	if err := l.launch(); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -337,21 +351,29 @@ func (l *Loop) makeJobs(lcores []int, burst int, match C.struct_vfb_match) error
 
 // launch starts each job on its lcore; on a failure it stops those started
 // and frees the jobs.
-func (l *Loop) launch(lcores []int) error {
+func (l *Loop) launch() error {
+	if err := l.launchJobs(); err != nil {
+		l.free()
+		return err
+	}
+	return nil
+}
+
+// launchJobs starts each job on its lcore (l.lcores); on a failure it
+// stops those started and leaves the jobs allocated.
+func (l *Loop) launchJobs() error {
 	p, e := l.port, l.port.eal
-	for i, lcore := range lcores {
+	for i, lcore := range l.lcores {
 		j := l.jobs[i]
 		if lcore == e.main {
 			if err := l.launchOnMain(j); err != nil {
 				l.halt()
-				l.free()
 				return fmt.Errorf("port %s: %w", p.Name, err)
 			}
 			continue
 		}
 		if r := C.vfb_launch(j, C.uint(lcore)); r != 0 {
 			l.halt()
-			l.free()
 			return fmt.Errorf("port %s: launch on lcore %d: %w", p.Name, lcore, &Error{Op: "rte_eal_remote_launch", Errno: int(-r), Msg: "rte_eal_remote_launch: " + strerror(int(-r))})
 		}
 		l.workers = append(l.workers, lcore)
@@ -390,8 +412,10 @@ func (l *Loop) Lcores() []int { return append([]int(nil), l.queueLcore...) }
 // counters keep their final values until the port is closed.
 func (l *Loop) Stop() error {
 	l.stopOnce.Do(func() {
+		l.mu.Lock()
 		l.halt()
 		l.free()
+		l.mu.Unlock()
 		l.port.mu.Lock()
 		l.port.loop = nil
 		l.port.mu.Unlock()

@@ -18,6 +18,7 @@
 #include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_pause.h>
 
 #include "vfbrx.h"
 
@@ -216,6 +217,72 @@ int vfb_port_stats(uint16_t port, struct vfb_port_stats *s)
 	s->imissed = st.imissed;
 	s->ierrors = st.ierrors;
 	s->rx_nombuf = st.rx_nombuf;
+	return 0;
+}
+
+/* on_reset is the port's RTE_ETH_EVENT_INTR_RESET callback, run on EAL's
+ * interrupt thread: igbvf and ixgbevf raise it when the PF's mailbox says
+ * the PF reset (E1000_PF_CONTROL_MSG, IXGBE_PF_CONTROL_MSG). It only
+ * counts; the restart is the control side's (vfb_port_restart). */
+static int on_reset(uint16_t port, enum rte_eth_event_type ev, void *arg, void *ret)
+{
+	(void)port;
+	(void)ev;
+	(void)ret;
+	__atomic_fetch_add((uint32_t *)arg, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int vfb_watch_reset(uint16_t port, uint32_t *count)
+{
+	return rte_eth_dev_callback_register(port, RTE_ETH_EVENT_INTR_RESET, on_reset, count);
+}
+
+int vfb_unwatch_reset(uint16_t port, uint32_t *count)
+{
+	int r;
+	/* -EAGAIN: the callback runs right now; it returns at once. */
+	while ((r = rte_eth_dev_callback_unregister(port, RTE_ETH_EVENT_INTR_RESET, on_reset, count)) == -EAGAIN)
+		rte_pause();
+	return r;
+}
+
+uint32_t vfb_read_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+
+void vfb_add_u32(uint32_t *p, uint32_t v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+
+int vfb_link(uint16_t port)
+{
+	struct rte_eth_link l;
+	int r = rte_eth_link_get_nowait(port, &l);
+	if (r != 0)
+		return r;
+	return l.link_status == RTE_ETH_LINK_UP;
+}
+
+int vfb_set_link(uint16_t port, int up)
+{
+	return up ? rte_eth_dev_set_link_up(port) : rte_eth_dev_set_link_down(port);
+}
+
+/* vfb_port_restart stops and starts the port with the configuration and
+ * queues of its set-up (ethdev keeps them across a stop, and its start
+ * restores MAC addresses and promiscuous mode). A VF PMD's start resets the
+ * VF (igbvf_dev_start and ixgbevf_dev_start call mac.ops.reset_hw), which
+ * sends the PF the VF's reset message: the PF then enables the VF's
+ * receive again (igb_vf_reset_msg, ixgbe_vf_reset_msg). */
+int vfb_port_restart(uint16_t port, char *err, int errlen)
+{
+	int r = rte_eth_dev_stop(port);
+	if (r != 0) {
+		set_err(err, errlen, "rte_eth_dev_stop", -r);
+		return r;
+	}
+	r = rte_eth_dev_start(port);
+	if (r != 0) {
+		set_err(err, errlen, "rte_eth_dev_start", -r);
+		return r;
+	}
 	return 0;
 }
 

@@ -72,6 +72,18 @@ struct vfb_port_stats {
 };
 int vfb_port_stats(uint16_t port, struct vfb_port_stats *s);
 
+/* Port restarts after a device reset: the RTE_ETH_EVENT_INTR_RESET
+ * callback adds one to *count (C memory, read with vfb_read_u32); the link
+ * read is rte_eth_link_get_nowait (1 up, 0 down, else a negative errno);
+ * the restart is rte_eth_dev_stop then rte_eth_dev_start. */
+int vfb_watch_reset(uint16_t port, uint32_t *count);
+int vfb_unwatch_reset(uint16_t port, uint32_t *count);
+uint32_t vfb_read_u32(const uint32_t *p);
+void vfb_add_u32(uint32_t *p, uint32_t v);
+int vfb_link(uint16_t port);
+int vfb_set_link(uint16_t port, int up);
+int vfb_port_restart(uint16_t port, char *err, int errlen);
+
 int vfb_launch(struct vfb_job *j, unsigned lcore);
 int vfb_wait(unsigned lcore);
 int vfb_rx_loop(void *arg);
