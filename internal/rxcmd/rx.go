@@ -99,10 +99,12 @@ type rxResult struct {
 // rxLoop is what the loop reports of itself, also as the last line of -o
 // jsonl (rxSummary).
 type rxLoop struct {
-	Device    string             `json:"device"`
-	Driver    string             `json:"driver"`
-	EALArgs   []string           `json:"eal_args"`
-	StoppedBy string             `json:"stopped_by"`
+	Device    string   `json:"device"`
+	Driver    string   `json:"driver"`
+	EALArgs   []string `json:"eal_args"`
+	StoppedBy string   `json:"stopped_by"`
+	// Restarts counts the port's restarts after a reset under the loop.
+	Restarts  int                `json:"restarts"`
 	Packets   uint64             `json:"packets"`
 	Bytes     uint64             `json:"bytes"`
 	DurationS float64            `json:"duration_s"`

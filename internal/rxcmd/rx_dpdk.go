@@ -61,7 +61,7 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 	res.Warnings = append(res.Warnings, l.Warnings...)
 	read := func() (metrics.Sample, error) {
 		st, err := p.Stats()
-		return metrics.Sample{Time: time.Now(), Queues: p.Counters(), Port: st}, err
+		return metrics.Sample{Time: time.Now(), Queues: p.Counters(), Port: st, Restarts: uint64(p.Restarts())}, err
 	}
 	var exp *metrics.Exporter
 	if ln != nil {
@@ -83,7 +83,7 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 			o.device, p.Driver, p.RxQueues, l.Lcores(), mode)
 	}
 
-	res.StoppedBy = watch(ctx, g, o, start, read, exp, res)
+	res.StoppedBy = watch(ctx, g, o, start, read, exp, res, restarter(g, o, p, res))
 	stopSignals()
 	if err := l.Stop(); err != nil {
 		res.Warn("%v", err)
@@ -92,11 +92,54 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 	return nil
 }
 
+// rxRestart is the -o jsonl line of a port restart.
+type rxRestart struct {
+	Type     string  `json:"type"`
+	Time     string  `json:"time"`
+	Device   string  `json:"device"`
+	Reason   string  `json:"reason"`
+	TookMS   float64 `json:"took_ms"`
+	Restarts int     `json:"restarts"`
+}
+
+// restarter returns what watch calls each interval: it restarts the port
+// when its device was reset under the loop (rx.Port.Recover: a PF reset
+// stops a VF's receive until the VF resets) and reports the restart, a
+// line on stderr (unless -q) and with -o jsonl a "restart" object; a
+// failed restart is a warning and is tried again at the next interval.
+func restarter(g *cli.Globals, o *rxOptions, p *rx.Port, res *rxResult) func(enc *json.Encoder) {
+	return func(enc *json.Encoder) {
+		r, err := p.Recover()
+		if err != nil {
+			if !g.Quiet {
+				fmt.Fprintf(g.Stderr, "rx: %v\n", err)
+			}
+			res.Warn("%v", err)
+			return
+		}
+		if r == nil {
+			return
+		}
+		if !g.Quiet {
+			fmt.Fprintf(g.Stderr, "rx: restarted port %s after a %s (restart %d, the loop paused %.1f ms)\n",
+				o.device, r.Reason, r.Count, float64(r.Took.Microseconds())/1000)
+		}
+		if o.jsonl {
+			rec := rxRestart{Type: "restart", Time: time.Now().UTC().Format(time.RFC3339Nano), Device: o.device,
+				Reason: r.Reason, TookMS: float64(r.Took.Microseconds()) / 1000, Restarts: r.Count}
+			if err := enc.Encode(rec); err != nil {
+				res.Warn("write -o jsonl: %v", err)
+			}
+		}
+	}
+}
+
 // summarise fills res with the stopped loop's counts, rates and the port's
 // statistics over elapsed.
 func (o *rxOptions) summarise(p *rx.Port, elapsed time.Duration, res *rxResult) {
 	secs := elapsed.Seconds()
 	res.Queues = p.Counters()
+	res.Restarts = p.Restarts()
 	tot := rx.Sum(res.Queues)
 	res.Packets, res.Bytes, res.DurationS = tot.Packets, tot.Bytes, secs
 	if secs > 0 {
@@ -172,8 +215,9 @@ type rxInterval struct {
 // watch samples the loop every --interval until the duration passes or a
 // signal arrives, and reports each interval: the live line (stdout in text
 // mode, else stderr when it is a terminal), a JSON line with -o jsonl, and
-// the exporter's rates. It returns what stopped the run.
-func watch(ctx context.Context, g *cli.Globals, o *rxOptions, start time.Time, read func() (metrics.Sample, error), exp *metrics.Exporter, res *rxResult) string {
+// the exporter's rates. Each interval it first calls restart (a port
+// restart, when one is due). It returns what stopped the run.
+func watch(ctx context.Context, g *cli.Globals, o *rxOptions, start time.Time, read func() (metrics.Sample, error), exp *metrics.Exporter, res *rxResult, restart func(*json.Encoder)) string {
 	var live io.Writer = g.Stdout
 	switch {
 	case g.Quiet:
@@ -206,6 +250,7 @@ func watch(ctx context.Context, g *cli.Globals, o *rxOptions, start time.Time, r
 			return "duration"
 		case <-tick.C:
 		}
+		restart(enc)
 		cur, err := read()
 		if err != nil {
 			res.Warn("%v", err)

@@ -20,6 +20,8 @@ type Sample struct {
 	Time   time.Time
 	Queues []rx.QueueCounters
 	Port   rx.PortStats
+	// Restarts counts the port's restarts (rx.Port.Restarts).
+	Restarts uint64
 }
 
 // QueueRate is one queue's traffic over an interval.
@@ -90,7 +92,7 @@ type Exporter struct {
 
 	packets, bytes, match, pps, bps     *prometheus.Desc
 	missed, errors, nombuf, info, ratep *prometheus.Desc
-	build                               *prometheus.Desc
+	build, restarts                     *prometheus.Desc
 }
 
 // Labels say what an exporter's metrics describe: every metric carries
@@ -116,18 +118,19 @@ func NewExporter(l Labels, read func() (Sample, error)) *Exporter {
 		return prometheus.NewDesc("vfbypass_rx_"+name, help, v, c)
 	}
 	return &Exporter{
-		l:       l,
-		read:    read,
-		packets: d("packets_total", "Packets the receive loop took from the RX queue.", q),
-		bytes:   d("bytes_total", "Bytes (mbuf packet lengths, without CRC) the loop took from the RX queue.", q),
-		match:   d("match_packets_total", "Packets of the --match flow.", q),
-		pps:     d("packets_per_second", "Packets per second over the last interval.", q),
-		bps:     d("bytes_per_second", "Bytes (without CRC) per second over the last interval.", q),
-		missed:  d("missed_total", "Packets the NIC dropped for lack of a free descriptor (ethdev imissed, per port).", nil),
-		errors:  d("errors_total", "Erroneous received packets (ethdev ierrors, per port).", nil),
-		nombuf:  d("nombuf_total", "RX mbuf allocation failures (ethdev rx_nombuf, per port).", nil),
-		ratep:   d("interval_seconds", "Length of the interval the rates cover.", nil),
-		info:    d("info", "The device received on: its PMD and receive mode.", []string{"driver", "mode"}),
+		l:        l,
+		read:     read,
+		packets:  d("packets_total", "Packets the receive loop took from the RX queue.", q),
+		bytes:    d("bytes_total", "Bytes (mbuf packet lengths, without CRC) the loop took from the RX queue.", q),
+		match:    d("match_packets_total", "Packets of the --match flow.", q),
+		pps:      d("packets_per_second", "Packets per second over the last interval.", q),
+		bps:      d("bytes_per_second", "Bytes (without CRC) per second over the last interval.", q),
+		missed:   d("missed_total", "Packets the NIC dropped for lack of a free descriptor (ethdev imissed, per port).", nil),
+		errors:   d("errors_total", "Erroneous received packets (ethdev ierrors, per port).", nil),
+		nombuf:   d("nombuf_total", "RX mbuf allocation failures (ethdev rx_nombuf, per port).", nil),
+		restarts: d("port_restarts_total", "Restarts of the port after its device was reset under the loop (a PF reset stops a VF's receive until the VF resets).", nil),
+		ratep:    d("interval_seconds", "Length of the interval the rates cover.", nil),
+		info:     d("info", "The device received on: its PMD and receive mode.", []string{"driver", "mode"}),
 		build: prometheus.NewDesc("vfbypass_rx_build_info", "The build of vfbypass-rx and the DPDK it runs with.",
 			[]string{"version", "commit", "goversion", "dpdk"}, nil),
 	}
@@ -142,7 +145,7 @@ func (x *Exporter) Observe(iv Interval) {
 
 // Describe sends the metrics' descriptions.
 func (x *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{x.packets, x.bytes, x.match, x.pps, x.bps, x.missed, x.errors, x.nombuf, x.ratep, x.info, x.build} {
+	for _, d := range []*prometheus.Desc{x.packets, x.bytes, x.match, x.pps, x.bps, x.missed, x.errors, x.nombuf, x.restarts, x.ratep, x.info, x.build} {
 		ch <- d
 	}
 }
@@ -172,6 +175,7 @@ func (x *Exporter) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(x.missed, prometheus.CounterValue, float64(s.Port.IMissed))
 	ch <- prometheus.MustNewConstMetric(x.errors, prometheus.CounterValue, float64(s.Port.IErrors))
 	ch <- prometheus.MustNewConstMetric(x.nombuf, prometheus.CounterValue, float64(s.Port.RxNoMbuf))
+	ch <- prometheus.MustNewConstMetric(x.restarts, prometheus.CounterValue, float64(s.Restarts))
 	ch <- prometheus.MustNewConstMetric(x.ratep, prometheus.GaugeValue, last.Seconds)
 	ch <- prometheus.MustNewConstMetric(x.info, prometheus.GaugeValue, 1, x.l.Driver, x.l.Mode)
 	b := x.l.Build

@@ -39,6 +39,7 @@ func TestBetween(t *testing.T) {
 func TestExporterScrape(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	cur := sample(t0, 1, 3000, 7, 2)
+	cur.Restarts = 3
 	x := NewExporter(Labels{Device: "net_null0", Driver: "net_null", Mode: "vdev", Build: Build{Version: "1.0.0", Commit: "abc", GoVersion: "go1.26", DPDK: "22.11.11"}}, func() (Sample, error) { return cur, nil })
 	x.Observe(Between(sample(t0, 0, 1000, 7, 2), cur))
 	h, err := x.Handler()
@@ -60,6 +61,8 @@ func TestExporterScrape(t *testing.T) {
 		`vfbypass_rx_missed_total{device="net_null0",pf="",vf=""} 2`,
 		`vfbypass_rx_errors_total{device="net_null0",pf="",vf=""} 1`,
 		`vfbypass_rx_nombuf_total{device="net_null0",pf="",vf=""} 0`,
+		`vfbypass_rx_port_restarts_total{device="net_null0",pf="",vf=""} 3`,
+		"# TYPE vfbypass_rx_port_restarts_total counter",
 		`vfbypass_rx_interval_seconds{device="net_null0",pf="",vf=""} 1`,
 		`vfbypass_rx_info{device="net_null0",driver="net_null",mode="vdev",pf="",vf=""} 1`,
 		"# TYPE vfbypass_rx_packets_total counter",
