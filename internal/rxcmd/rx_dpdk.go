@@ -92,6 +92,12 @@ func runRx(g *cli.Globals, o *rxOptions, res *rxResult) (err error) {
 	return nil
 }
 
+// recoverPeriod is how often rx reads the port's link and reset events
+// (rx.Port.Recover): often enough to see a PF reset's link drop, which
+// lasts about a second on the emulated igb (its autonegotiation), and
+// cheap (rte_eth_link_get_nowait reads two VF registers).
+const recoverPeriod = 100 * time.Millisecond
+
 // rxRestart is the -o jsonl line of a port restart.
 type rxRestart struct {
 	Type     string  `json:"type"`
@@ -100,9 +106,12 @@ type rxRestart struct {
 	Reason   string  `json:"reason"`
 	TookMS   float64 `json:"took_ms"`
 	Restarts int     `json:"restarts"`
+	// Again says the restart was slow (a VF's reset message unanswered)
+	// and will be tried again.
+	Again bool `json:"again"`
 }
 
-// restarter returns what watch calls each interval: it restarts the port
+// restarter returns what watch calls every recoverPeriod: it restarts the port
 // when its device was reset under the loop (rx.Port.Recover: a PF reset
 // stops a VF's receive until the VF resets) and reports the restart, a
 // line on stderr (unless -q) and with -o jsonl a "restart" object; a
@@ -120,13 +129,18 @@ func restarter(g *cli.Globals, o *rxOptions, p *rx.Port, res *rxResult) func(enc
 		if r == nil {
 			return
 		}
+		took := float64(r.Took.Microseconds()) / 1000
 		if !g.Quiet {
-			fmt.Fprintf(g.Stderr, "rx: restarted port %s after a %s (restart %d, the loop paused %.1f ms)\n",
-				o.device, r.Reason, r.Count, float64(r.Took.Microseconds())/1000)
+			again := ""
+			if r.Again {
+				again = "; that slow, the VF's reset message may have gone unanswered: trying again once the link has settled"
+			}
+			fmt.Fprintf(g.Stderr, "rx: restarted port %s after a %s (restart %d, the loop paused %.1f ms%s)\n",
+				o.device, r.Reason, r.Count, took, again)
 		}
 		if o.jsonl {
 			rec := rxRestart{Type: "restart", Time: time.Now().UTC().Format(time.RFC3339Nano), Device: o.device,
-				Reason: r.Reason, TookMS: float64(r.Took.Microseconds()) / 1000, Restarts: r.Count}
+				Reason: r.Reason, TookMS: took, Restarts: r.Count, Again: r.Again}
 			if err := enc.Encode(rec); err != nil {
 				res.Warn("write -o jsonl: %v", err)
 			}
@@ -215,7 +229,7 @@ type rxInterval struct {
 // watch samples the loop every --interval until the duration passes or a
 // signal arrives, and reports each interval: the live line (stdout in text
 // mode, else stderr when it is a terminal), a JSON line with -o jsonl, and
-// the exporter's rates. Each interval it first calls restart (a port
+// the exporter's rates. Every recoverPeriod it calls restart (a port
 // restart, when one is due). It returns what stopped the run.
 func watch(ctx context.Context, g *cli.Globals, o *rxOptions, start time.Time, read func() (metrics.Sample, error), exp *metrics.Exporter, res *rxResult, restart func(*json.Encoder)) string {
 	var live io.Writer = g.Stdout
@@ -235,6 +249,8 @@ func watch(ctx context.Context, g *cli.Globals, o *rxOptions, start time.Time, r
 	}
 	tick := time.NewTicker(o.interval)
 	defer tick.Stop()
+	check := time.NewTicker(recoverPeriod)
+	defer check.Stop()
 	defer func() {
 		if tty {
 			fmt.Fprintln(live)
@@ -248,9 +264,11 @@ func watch(ctx context.Context, g *cli.Globals, o *rxOptions, start time.Time, r
 			return "signal"
 		case <-deadline:
 			return "duration"
+		case <-check.C:
+			restart(enc)
+			continue
 		case <-tick.C:
 		}
-		restart(enc)
 		cur, err := read()
 		if err != nil {
 			res.Warn("%v", err)

@@ -60,7 +60,7 @@ func (e *EAL) OpenPort(name string, cfg PortConfig) (*Port, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Port{ID: id, Name: name, eal: e, RxQueues: c.RxQueues, TxQueues: c.TxQueues, Mbufs: c.Mbufs}
+	p := &Port{ID: id, Name: name, eal: e, RxQueues: c.RxQueues, TxQueues: c.TxQueues, Mbufs: c.Mbufs, rs: restartState{settle: restartSettle}}
 	pc := C.struct_vfb_port_cfg{
 		rxq:     C.uint16_t(c.RxQueues),
 		txq:     C.uint16_t(c.TxQueues),

@@ -22,27 +22,54 @@ type Restart struct {
 	Took time.Duration
 	// Count is the port's restarts so far, this one included.
 	Count int
+	// Again says the restart was slow, as when a VF's reset message goes
+	// unanswered, and will be tried again once the link has settled.
+	Again bool
 }
+
+// restartSettle is how long the link must have been up before a due
+// restart runs: a PF's link can come up (autonegotiation) before the PF has
+// its interrupts back (igb's __igb_open requests them after configuring),
+// and a VF's reset message sent before then goes unanswered.
+const restartSettle = 2 * time.Second
+
+// restartSlow is how long a restart takes when the VF's reset message went
+// unanswered: e1000_reset_hw_vf waits up to 1 s for the PF's ack
+// (e1000_poll_for_ack, E1000_VF_MBX_INIT_TIMEOUT polls of 500 us), and
+// igbvf_dev_start ignores the failure. Such a restart is tried again, at
+// most restartTries times in a row.
+const (
+	restartSlow  = time.Second
+	restartTries = 3
+)
 
 // restartState is what Recover remembers between calls, under Port.mu.
 type restartState struct {
-	resetsSeen uint32 // the reset events already acted on
-	linkDown   bool   // the link was seen down since the last restart
-	pending    string // why a restart is due; "" when none is
-	count      int    // restarts done
+	resetsSeen uint32    // the reset events already acted on
+	linkDown   bool      // the link was seen down since the last restart
+	upSince    time.Time // when the link was first seen up again; zero while down
+	pending    string    // why a restart is due; "" when none is
+	tries      int       // slow restarts in a row
+	count      int       // restarts done
+	settle     time.Duration
 }
 
 // due takes the reset events counted so far and the link as vfb_link
-// reads it (1 up, 0 down, negative: the PMD cannot tell, taken as up) and
-// says whether a restart is due now: one was asked for and the link is up.
-func (s *restartState) due(resets uint32, link int) bool {
+// reads it (1 up, 0 down, negative: the PMD cannot tell, taken as up) at
+// now, and says whether a restart is due: one was asked for and the link
+// has been up for the settle time.
+func (s *restartState) due(resets uint32, link int, now time.Time) bool {
 	if resets != s.resetsSeen {
-		s.resetsSeen = resets
-		s.pending = "reset event"
+		// The PF pings its VFs as its reset begins, before its link
+		// drops: the settle time counts from the event.
+		s.resetsSeen, s.pending, s.upSince = resets, "reset event", now
 	}
 	if link == 0 {
-		s.linkDown = true
+		s.linkDown, s.upSince = true, time.Time{}
 		return false
+	}
+	if s.upSince.IsZero() {
+		s.upSince = now
 	}
 	if s.linkDown {
 		s.linkDown = false
@@ -50,7 +77,22 @@ func (s *restartState) due(resets uint32, link int) bool {
 			s.pending = "link down and up"
 		}
 	}
-	return s.pending != ""
+	return s.pending != "" && now.Sub(s.upSince) >= s.settle
+}
+
+// done records a restart that took took, ending at now: a slow one (see
+// restartSlow) stays due and waits for the settle time again, at most
+// restartTries times in a row. It says whether the restart is to be tried
+// again.
+func (s *restartState) done(took time.Duration, now time.Time) (again bool) {
+	s.count++
+	if took >= restartSlow && s.tries+1 < restartTries {
+		s.tries++
+		s.upSince = now
+		return true
+	}
+	s.pending, s.tries = "", 0
+	return false
 }
 
 // watchResets registers the port's RTE_ETH_EVENT_INTR_RESET callback,
@@ -88,12 +130,14 @@ func (p *Port) unwatchResets() {
 // PMD raised a reset event (igbvf and ixgbevf raise RTE_ETH_EVENT_INTR_RESET
 // when their PF resets, e.g. on ip link set PF down) or when the link was
 // seen down and is up again since the last call. A due restart waits for
-// the link to be up: the PF answers a VF's reset message only then. The
+// the link to have been up for 2 s: the PF answers a VF's reset message only
+// once it is up again. The
 // running loop is halted for the restart (rte_eth_dev_stop, then
 // rte_eth_dev_start, which resets a VF and so has its PF enable its
 // receive again) and relaunched on its lcores; its counters go on. Call it
 // from the control side, e.g. each stats interval: it returns nil, nil when
-// no restart was due. A failed restart is tried again at the next call.
+// no restart was due. A failed restart is tried again after the settle
+// time, and so is a slow one (Restart.Again), up to 3 in a row.
 func (p *Port) Recover() (*Restart, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -111,16 +155,17 @@ func (p *Port) Recover() (*Restart, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("port %s: %w", p.Name, err)
 	}
-	if !p.rs.due(resets, int(link)) {
+	if !p.rs.due(resets, int(link), time.Now()) {
 		return nil, nil
 	}
 	start := time.Now()
 	if err := p.restart(); err != nil {
-		return nil, fmt.Errorf("port %s: restart after %s: %w", p.Name, p.rs.pending, err)
+		p.rs.upSince = time.Now() // tried again after the settle time
+		return nil, fmt.Errorf("port %s: restart after a %s: %w", p.Name, p.rs.pending, err)
 	}
-	p.rs.count++
-	r := &Restart{Reason: p.rs.pending, Took: time.Since(start), Count: p.rs.count}
-	p.rs.pending = ""
+	r := &Restart{Reason: p.rs.pending, Took: time.Since(start)}
+	r.Again = p.rs.done(r.Took, time.Now())
+	r.Count = p.rs.count
 	return r, nil
 }
 

@@ -11,6 +11,69 @@ import (
 	"github.com/vfbypass/vfbypass/pkg/rx/internal/ringfeed"
 )
 
+// TestRestartDueAfterSettle walks restartState through a PF reset: the
+// event, while the link is still up, waits for the settle time; a link seen
+// down then waits for it to be up that long again; a slow restart (a VF's
+// unanswered reset message) stays due and waits again, at most
+// restartTries times in a row; a link flap without an event is a reason
+// of its own.
+func TestRestartDueAfterSettle(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	s := restartState{settle: 2 * time.Second}
+	steps := []struct {
+		resets uint32
+		link   int
+		ms     int
+		want   bool
+	}{
+		{0, 1, 0, false},    // nothing happened; the link up for 10 s
+		{1, 1, 100, false},  // the event, before the PF's reset drops the link: settle from here
+		{1, 0, 200, false},  // down
+		{1, 1, 900, false},  // up again: settle from here
+		{1, 1, 2800, false}, // 1.9 s
+		{1, 1, 2900, true},  // 2 s
+	}
+	s.upSince = at(0).Add(-10 * time.Second)
+	for i, st := range steps {
+		if got := s.due(st.resets, st.link, at(st.ms)); got != st.want {
+			t.Fatalf("step %d (%+v): due %v, want %v (state %+v)", i, st, got, st.want, s)
+		}
+	}
+	if s.pending != "reset event" {
+		t.Fatalf("reason %q, want reset event", s.pending)
+	}
+	// Slow restarts: tried again after the settle time, restartTries in all.
+	now := at(2900)
+	for try := 1; try < restartTries; try++ {
+		now = now.Add(restartSlow)
+		if !s.done(restartSlow, now) {
+			t.Fatalf("slow restart %d not to be tried again", try)
+		}
+		if s.due(1, 1, now.Add(time.Second)) {
+			t.Fatalf("slow restart %d: due again before the settle time", try)
+		}
+		now = now.Add(s.settle)
+		if !s.due(1, 1, now) {
+			t.Fatalf("slow restart %d: not due again after the settle time", try)
+		}
+	}
+	if s.done(restartSlow, now) {
+		t.Fatalf("restart %d tried again: at most %d in a row", restartTries, restartTries)
+	}
+	if s.count != restartTries || s.due(1, 1, now.Add(time.Hour)) {
+		t.Fatalf("after the last try: count %d, want %d, and nothing due", s.count, restartTries)
+	}
+	// A flap without an event.
+	s.due(1, 0, now.Add(time.Hour))
+	if s.due(1, 1, now.Add(time.Hour+time.Second)) || !s.due(1, 1, now.Add(time.Hour+3*time.Second)) || s.pending != "link down and up" {
+		t.Fatalf("link down and up: state %+v", s)
+	}
+	if s.done(time.Millisecond, now) || s.pending != "" {
+		t.Fatalf("a fast restart left %q due", s.pending)
+	}
+}
+
 // waitPackets waits until the port's loop has counted at least n packets
 // (at most wait), then lets settle pass so that more would show.
 func waitPackets(p *Port, n uint64, wait, settle time.Duration) uint64 {
@@ -38,6 +101,7 @@ func TestRecoverRestartsOnLinkDownUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.rs.settle = 0
 	l, err := p.Start(LoopConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +164,7 @@ func TestRecoverRestartsOnResetEvent(t *testing.T) {
 	if p.resets == nil {
 		t.Fatalf("no reset callback registered (warnings %q)", p.Warnings)
 	}
+	p.rs.settle = 0
 	l, err := p.Start(LoopConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +201,7 @@ func TestRecoverRacingStopAndClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.rs.settle = 0
 	l, err := p.Start(LoopConfig{})
 	if err != nil {
 		t.Fatal(err)
