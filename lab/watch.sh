@@ -38,9 +38,11 @@ linkup() { [ "$(cat /sys/class/net/$PF/operstate)" = up ]; }
 # someone takes the PF's link down and up. The watcher must get the link
 # events, reconcile and find nothing drifted (igb keeps VF MAC, trust and
 # its filters across a flap); the VF must count both batches, the PF's
-# socket both. igb's own reset stops the VF's receive (igb_reset writes
-# VFRE 0 until the VF driver asks for a reset), which vfbypass-rx does not
-# do: when that is what happened, the step is skipped and says so.
+# socket both. igb's own reset stops the VF's receive (igb_down calls
+# igb_reset, which pings the VFs and writes VFRE 0 until the VF driver
+# asks for a reset): rx must see the reset (the PMD's reset event, or the
+# link down and up) and restart its port, whose start resets the VF, and
+# say so on stderr before the second batch is sent.
 pfcount() { # label: a kernel socket on the PF counts WPFDG datagrams
   timeout 300 /usr/bin/labsend -listen 10.99.0.2:5001 -expect "$WPFDG" > /tmp/wcount-$1.out 2>&1 &
   CNTPID=$!
@@ -73,6 +75,10 @@ L1=$(metric 'vfbypass_watch_events_total{kind="link"'); R1=$(metric vfbypass_wat
 DRIFT=$(metric vfbypass_watch_drift_fields)
 run status "$PF" --check
 SRC=$RC
+# The last restart line, once it is not one to be tried again.
+restarted() { grep 'rx: restarted port' /tmp/wrx.err | tail -1 | grep -qv 'trying again'; }
+waitfor 300 restarted
+RSTLINE=$(grep 'rx: restarted port' /tmp/wrx.err | tail -1)
 pfcount after
 echo "LAB: watch flapped"
 wait $CNTPID
@@ -80,6 +86,7 @@ sleep 2
 kill -INT $RXPID; wait $RXPID; RXRC=$?
 sed 's/^/  /' /tmp/wcount-before.out /tmp/wcount-after.out /tmp/wrx.json; grep -v '^EAL\|^TELEMETRY' /tmp/wrx.err | tail -5 | sed 's/^/  /'
 GOT=$(sed -n 's/^  "packets": \([0-9]*\).*/\1/p' /tmp/wrx.json)
+RST=$(sed -n 's/^  "restarts": \([0-9]*\).*/\1/p' /tmp/wrx.json)
 PF1=$(pfgot before); PF2=$(pfgot after)
 watch_stop
 /usr/sbin/ip addr del 10.99.0.2/24 dev "$PF"
@@ -88,12 +95,10 @@ DRC=$RC
 W="the watcher got ${L1:-?} link events (${L0:-0} before the flap), reconciled ${R1:-?} times (${R0:-?} before), ${DRIFT:-?} fields drifted after it, status --check rc=$SRC; the PF's socket got ${PF1:-none} and ${PF2:-none} of $WPFDG datagrams before and after"
 OK=no
 [ $URC = 0 ] && [ "$PF1" = "$WPFDG" ] && [ "$PF2" = "$WPFDG" ] && [ "${L1:-0}" -gt "${L0:-0}" ] && [ "$DRIFT" = 0 ] && [ $SRC = 0 ] && [ $DRC = 0 ] && [ "$RXRC" = 0 ] && OK=yes
-if [ $OK = yes ] && [ "$GOT" = $((2 * WFRAMES)) ]; then
-  step watch-vf-flap true "rx on VF 0 counted all $GOT frames, $WFRAMES before and $WFRAMES after ip link set $PF down and up; $W (igb keeps VF MAC, trust and its filters across a flap: nothing to re-install)"
-elif [ $OK = yes ] && [ "$GOT" = "$WFRAMES" ]; then
-  skip watch-vf-flap "rx on VF 0 counted $WFRAMES of $WFRAMES frames before the flap and none after: igb_down calls igb_reset, which pings the VFs and writes VFRE 0 (igb_main.c); a VF receives again only once its driver asks for a reset (igb_vf_reset_msg), and vfbypass-rx does not restart its port then. $W"
+if [ $OK = yes ] && [ "$GOT" = $((2 * WFRAMES)) ] && [ "${RST:-0}" -ge 1 ]; then
+  step watch-vf-flap true "rx on VF 0 counted all $GOT frames, $WFRAMES before and $WFRAMES after the flap, with $RST port restart(s): '${RSTLINE#rx: restarted port }'; $W"
 else
-  step watch-vf-flap false "up rc=$URC; rx rc=$RXRC counted ${GOT:-none} of $((2 * WFRAMES)) ($WFRAMES before the flap, $WFRAMES after); $W; down rc=$DRC"
+  step watch-vf-flap false "up rc=$URC; rx rc=$RXRC counted ${GOT:-none} of $((2 * WFRAMES)) ($WFRAMES before the flap, $WFRAMES after), port restarts ${RST:-none} ('${RSTLINE:-no restart line}'); $W; down rc=$DRC"
 fi
 
 # watch-queue-repair: queue mode on the PF without VFs, the watcher
