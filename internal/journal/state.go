@@ -49,3 +49,10 @@ func (s State) check(rule bool) error {
 	}
 	return fmt.Errorf("state %q (want %s, %s or %s)", s, Pending, Applied, Undone)
 }
+
+// RollBack puts a step's entry back to was, its record, state and text
+// before the run that changed it, as Rule.RollBack puts back the record a
+// rule replaces.
+func (e *Entry) RollBack(was Entry) {
+	e.Undo, e.State, e.Desc = was.Undo, was.State, was.Desc
+}

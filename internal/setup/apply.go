@@ -19,11 +19,9 @@ type applied struct {
 	ent *journal.Entry
 	s   step
 	// prev is the entry's step before this run (nil: this run made it);
-	// prevUndo, prevState and prevDesc are its record, state and text.
-	prev      step
-	prevUndo  json.RawMessage
-	prevState journal.State
-	prevDesc  string
+	// was is the entry as it was then (its record, state and text).
+	prev step
+	was  journal.Entry
 	// before, for a VF's settings, holds their values before this run in
 	// its Old: a rollback sets them again, whether or not an earlier run
 	// created the VF (Created only tells down that the VF goes with it).
@@ -170,7 +168,7 @@ func (u *upRun) entryFor(st step) (*applied, error) {
 	var s journaled
 	switch x := st.(type) {
 	case *releaseStep:
-		return &applied{ent: x.ent, s: x, prev: x.bind, prevUndo: x.ent.Undo, prevState: x.ent.State}, nil
+		return &applied{ent: x.ent, s: x, prev: x.bind, was: *x.ent}, nil
 	case journaled:
 		s = x
 	default:
@@ -200,7 +198,7 @@ func (u *upRun) entryFor(st step) (*applied, error) {
 	if err := s.keep(old, u.e); err != nil {
 		return nil, err
 	}
-	a := &applied{ent: ent, s: s, prev: old, prevUndo: ent.Undo, prevState: ent.State, prevDesc: ent.Desc, before: before}
+	a := &applied{ent: ent, s: s, prev: old, was: *ent, before: before}
 	ent.Undo, _ = json.Marshal(s)
 	ent.Desc = s.describe(u.e)
 	return a, nil
@@ -274,7 +272,7 @@ func (a *applied) putBack(ctx context.Context, e *env) error {
 		if err := a.prev.apply(ctx, e); err != nil {
 			return err
 		}
-		a.ent.Undo, a.ent.State, a.ent.Desc = a.prevUndo, a.prevState, a.prevDesc
+		a.ent.RollBack(a.was)
 		return nil
 	}
 	if a.before != nil {
@@ -284,7 +282,7 @@ func (a *applied) putBack(ctx context.Context, e *env) error {
 		if a.prev == nil {
 			a.ent.State.Undo()
 		} else {
-			a.ent.Undo, a.ent.State, a.ent.Desc = a.prevUndo, a.prevState, a.prevDesc
+			a.ent.RollBack(a.was)
 		}
 		return nil
 	}
@@ -299,9 +297,9 @@ func (a *applied) putBack(ctx context.Context, e *env) error {
 	}
 	var err error
 	switch {
-	case a.prevState == journal.Applied && a.ent.State == journal.Undone:
+	case a.was.State == journal.Applied && a.ent.State == journal.Undone:
 		_, err = undo(ctx, a.s, e) // a release: bind again
-	case a.prevState == journal.Applied:
+	case a.was.State == journal.Applied:
 		err = a.prev.apply(ctx, e)
 	default:
 		_, err = undo(ctx, a.s, e)
@@ -309,10 +307,7 @@ func (a *applied) putBack(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	a.ent.Undo, a.ent.State = a.prevUndo, a.prevState
-	if a.prevDesc != "" {
-		a.ent.Desc = a.prevDesc
-	}
+	a.ent.RollBack(a.was)
 	return nil
 }
 

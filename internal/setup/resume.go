@@ -175,7 +175,7 @@ func (u *upRun) tearDown(ctx context.Context) error {
 		}
 		desc := describeUndo(s, u.e)
 		u.opts.Progress(desc)
-		a := &applied{ent: ent, s: s, prev: s, prevUndo: ent.Undo, prevState: ent.State, prevDesc: ent.Desc, tornDown: true}
+		a := &applied{ent: ent, s: s, prev: s, was: *ent, tornDown: true}
 		changed, err := undo(ctx, s, u.e)
 		if err != nil {
 			u.res.Steps = append(u.res.Steps, StepResult{ID: ent.ID, Action: desc, Status: StepFailed, Error: err.Error()})
