@@ -16,6 +16,7 @@ import (
 // doctor with a name that cannot be an interface is bad usage (exit 2); an
 // unknown but valid name is a failed check (exit 1).
 func TestDoctorPFName(t *testing.T) {
+	t.Parallel()
 	_, h := simtest.Host(t, hostsim.Options{})
 	for name, want := range map[string]string{"../../x": "*outcome.BadInput", "eth 3": "*outcome.BadInput", "eth9": "*outcome.RolledBack", "eth3": "<nil>"} {
 		if _, err := inspect.Doctor(h, name); fmt.Sprintf("%T", outcome.Of(err)) != want || (want == "<nil>") != (err == nil) {
@@ -28,6 +29,7 @@ func TestDoctorPFName(t *testing.T) {
 // 16 queues stay with the kernel, 4 of 16 in vf mode); the lab's igb has a
 // table and XDP but no ntuple, so neither mode runs whole.
 func TestDoctorModes(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name      string
 		o         hostsim.Options

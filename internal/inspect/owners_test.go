@@ -15,6 +15,7 @@ import (
 // NetworkManager or driverctl is set to manage the PF or its VFs, and
 // stays quiet for settings of other interfaces.
 func TestDoctorNamesOtherOwners(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, file, body, want string
 	}{

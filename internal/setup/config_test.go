@@ -11,6 +11,7 @@ import (
 )
 
 func TestLoadConfig(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, text string
 		wantErr    []string
@@ -67,6 +68,7 @@ func TestLoadConfig(t *testing.T) {
 
 // Check refuses without a host what no host can accept.
 func TestRequestCheck(t *testing.T) {
+	t.Parallel()
 	vlan := 5000
 	for _, c := range []struct {
 		name string

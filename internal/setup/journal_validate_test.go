@@ -183,6 +183,7 @@ func TestDownRefusesOutOfRangeJournalValues(t *testing.T) {
 // The same journal, unedited, passes the checks: down undoes everything,
 // including on a PF whose sriov_totalvfs is exactly the VF count.
 func TestDownAcceptsAJournalAtTheBounds(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{TotalVFs: 2, NoVFIO: true, NoIOMMU: true})
 	before := l.snap()
 	r := req(2, setup.VFRequest{Index: 1, MAC: "02:00:00:00:00:01", VLAN: ip(4095), Trust: bp(true)})
@@ -205,6 +206,7 @@ func TestDownAcceptsAJournalAtTheBounds(t *testing.T) {
 // with the PF as it is now), is refused with exit 2 before anything is
 // touched.
 func TestUpRefusesADamagedJournal(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		edit func(t *testing.T, j map[string]any)

@@ -18,6 +18,7 @@ import (
 // installed once, and writes the journal back as format 4 with the record
 // applied; down then restores the host byte for byte.
 func TestUpResumesAVersion3PendingRule(t *testing.T) {
+	t.Parallel()
 	for _, inserted := range []bool{true, false} {
 		name := map[bool]string{true: "inserted", false: "not-inserted"}[inserted]
 		t.Run(name, func(t *testing.T) {

@@ -47,6 +47,7 @@ func hasChange(res *setup.UpResult, field string) bool {
 // nothing; a table put back by someone is drift in rss.indir that up
 // repairs; down leaves the host byte for byte as it was.
 func TestQueueModeRoundTripIxgbe(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	res := l.up(queueReq(15), l.opts())
@@ -104,6 +105,7 @@ func TestQueueModeRoundTripIxgbe(t *testing.T) {
 
 // A table someone had configured is written back exactly, not reset.
 func TestQueueModeRestoresAConfiguredTable(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{Ntuple: true})
 	mine, err := flows.WeightIndir(128, []uint32{4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})
 	if err != nil {
@@ -132,6 +134,7 @@ func TestQueueModeRestoresAConfiguredTable(t *testing.T) {
 // byte for byte (it is not the kernel's i % 2 default, so it is restored
 // exactly, which leaves the kernel's configured flag set).
 func TestQueueModeIgbLab(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{Model: "82576", CPUs: 2})
 	orig := l.indir()
 	res := l.up(queueReq(1), l.opts())
@@ -152,6 +155,7 @@ func TestQueueModeIgbLab(t *testing.T) {
 
 // Refusals, each exit 2 with nothing changed.
 func TestQueueModeRefusals(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		o    hostsim.Options
@@ -190,6 +194,7 @@ func TestQueueModeRefusals(t *testing.T) {
 // host as it was, or (the error met a read whose failure is not needed)
 // brings queue 3 out of RSS.
 func TestQueueModeFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	for _, match := range []string{"eth3/rx-ntuple-filter", "eth3/rx-lro", "eth3/indir"} {
 		t.Run(match, func(t *testing.T) {
 			failed := 0
@@ -232,6 +237,7 @@ func TestQueueModeFailureRollsBack(t *testing.T) {
 // down refuses to call LRO restored while the program keeps it off, and
 // finishes once the program is gone, leaving the host as it was.
 func TestQueueModeAfterXDPAttach(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	l.up(queueReq(15), l.opts())
@@ -260,6 +266,7 @@ func TestQueueModeAfterXDPAttach(t *testing.T) {
 // A queue-mode request's rules go to the hidden queue unless their flow
 // names an action; a rule naming a VF or queue is refused.
 func TestQueueModeRules(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	r := queueReq(15)
 	r.Rules = []setup.RuleRequest{{Flow: "flow-type udp4 dst-port 4789"}, {Flow: "flow-type udp4 dst-port 4790 action 3"}}
@@ -288,6 +295,7 @@ func TestQueueModeRules(t *testing.T) {
 // A PF without SR-IOV that runs queue mode passes doctor (the pf check is
 // a warning) and queue mode is recommended; vf mode lacks SR-IOV.
 func TestDoctorQueueOnlyPF(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{NoSRIOV: true})
 	res, err := inspect.Doctor(l.h, "eth3")
 	if err != nil || !res.OK || res.RecommendedMode != setup.ModeQueue {
@@ -314,6 +322,7 @@ func TestDoctorQueueOnlyPF(t *testing.T) {
 // an entry at or above it): queue 3 is hidden with a table over rings 0-15
 // but 3, and queue 20, outside RSS already, needs no table write at all.
 func TestQueueModeTableWithinGRXRINGS(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{CPUs: 64})
 	before := l.indir()
 	res := l.up(queueReq(20), l.opts())

@@ -148,6 +148,7 @@ func TestInPlaceChanges(t *testing.T) {
 // TestConfigRulesComeAndGo: a rule the config drops is deleted, one it adds
 // is installed, a rule added with steer stays.
 func TestConfigRulesComeAndGo(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	a, b := rule(0, "flow-type udp4 dst-port 4789"), rule(1, "flow-type tcp4 dst-port 80")
@@ -193,6 +194,7 @@ func installed(t *testing.T, l *lab) []string {
 // with steer come back where their VF still exists, and down restores the
 // host as it was before the first up.
 func TestRecreate(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	l.up(req(4, setup.VFRequest{Index: 0}), l.opts())
@@ -234,6 +236,7 @@ func TestRecreate(t *testing.T) {
 // TestDriftFieldByField changes things behind vfbypass's back; status names
 // each with want/have, and up repairs every one.
 func TestDriftFieldByField(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	r := base()
@@ -285,6 +288,7 @@ func TestDriftFieldByField(t *testing.T) {
 // previous run's value back (not the original), and down still restores
 // the original.
 func TestInPlaceFailureRollsBackToThePreviousRun(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	l.up(base(), l.opts())
@@ -310,6 +314,7 @@ func TestInPlaceFailureRollsBackToThePreviousRun(t *testing.T) {
 // before anything is touched, also when it is pending (resume would act
 // on it at once).
 func TestUpRefusesAJournalNamingForeignDevices(t *testing.T) {
+	t.Parallel()
 	for _, state := range []string{"applied", "pending"} {
 		t.Run(state, func(t *testing.T) {
 			l := newLab(t, hostsim.Options{})
@@ -337,6 +342,7 @@ func TestUpRefusesAJournalNamingForeignDevices(t *testing.T) {
 // TestDownDiff: down's dry run predicts that it changes the host and lists
 // the fields it restores; the real down reports the same diff.
 func TestDownDiff(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	r := base()
 	r.Rules = []setup.RuleRequest{rule(0, "flow-type udp4 dst-port 4789")}
@@ -356,6 +362,7 @@ func TestDownDiff(t *testing.T) {
 // the operator's to fix (chmod 700), not a damaged journal nor drift that
 // up would repair.
 func TestStatusLaxStateDirIsNotDrift(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	l.up(base(), l.opts())
 	if err := os.Chmod(l.state, 0o777); err != nil {
@@ -374,6 +381,7 @@ func TestStatusLaxStateDirIsNotDrift(t *testing.T) {
 // location another rule now holds is left alone by up, which says so once,
 // in the dry run and in the real run alike.
 func TestReplacedRuleIsLeftAloneWithOneWarning(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	r := base()
 	r.Rules = []setup.RuleRequest{rule(0, "flow-type udp4 dst-port 4789")}
@@ -410,6 +418,7 @@ func TestReplacedRuleIsLeftAloneWithOneWarning(t *testing.T) {
 // run's, every rule the diff adds is installed at the location it names,
 // a deleted rule is a delete step, and a no-op plans nothing.
 func TestDryRunDiffIsTheRealRunsDiff(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	a, b, c := rule(0, "flow-type udp4 dst-port 4789"), rule(0, "flow-type udp4 dst-port 4790"), rule(1, "flow-type tcp4 dst-port 80")
 	r := base()

@@ -15,6 +15,7 @@ import (
 // to the journal's request with up's plan; it refuses a VF count change
 // (a repair never recreates) and, after down, changes nothing.
 func TestRepairDriftRestoresTheJournaledRequest(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	r := base()
 	r.Rules = []setup.RuleRequest{rule(0, "flow-type udp4 dst-port 4789")}
@@ -67,6 +68,7 @@ func TestRepairDriftRestoresTheJournaledRequest(t *testing.T) {
 // (VF 0's MAC held, its trust repaired) and among the rules (one held rule
 // stays missing and its location free, the other comes back where it was).
 func TestRepairDriftLeavesHeldFieldsAlone(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	r := req(2, setup.VFRequest{Index: 0, MAC: macA, Trust: bp(true)})
 	r.Rules = []setup.RuleRequest{rule(0, "flow-type udp4 dst-port 4789"), rule(1, "flow-type udp4 dst-port 4790")}

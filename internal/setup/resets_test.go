@@ -68,6 +68,7 @@ func (l *lab) userTable() []uint32 {
 // rss-indir step runs, so the operator's table must be read before them;
 // down writes it back after its own last reset.
 func TestQueueModeKeepsTheUsersTable(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	mine := l.userTable()
 	before := l.snap()
@@ -92,6 +93,7 @@ func TestQueueModeKeepsTheUsersTable(t *testing.T) {
 // other again; down, after numvfs returns to 0, installs both and writes
 // the table back: the host is byte for byte as before up.
 func TestVFModeKeepsTheOperatorsRules(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{Ntuple: true})
 	l.operatorRule("flow-type udp4 dst-port 4789 action 1 loc 100")
 	l.operatorRule("flow-type udp4 dst-port 4790 action 9 loc 101")
@@ -128,6 +130,7 @@ func TestVFModeKeepsTheOperatorsRules(t *testing.T) {
 // A journal whose original rules are not a rule vfbypass read is refused
 // before anything is undone.
 func TestForgedOriginalRuleIsRefused(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{Ntuple: true})
 	l.operatorRule("flow-type udp4 dst-port 4789 action 1 loc 100")
 	l.up(req(1), l.opts())
@@ -162,6 +165,7 @@ func (l *lab) editJournal(edit func(string) string) {
 // status shows both as drift, up puts both back, and down leaves the host
 // as it was.
 func TestQueueModeDriftAfterXDPReset(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{Ntuple: true})
 	l.operatorRule("flow-type udp4 dst-port 4789 action 2 loc 100")
 	before := l.snap()
@@ -195,6 +199,7 @@ func TestQueueModeDriftAfterXDPReset(t *testing.T) {
 // numvfs reset: the operator's rule and table come back after it, so the
 // host is as it was.
 func TestRollbackKeepsTheOperatorsRules(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{Ntuple: true})
 	l.operatorRule("flow-type udp4 dst-port 4789 action 1 loc 100")
 	l.userTable()
@@ -215,6 +220,7 @@ func TestRollbackKeepsTheOperatorsRules(t *testing.T) {
 // driver probes the PF again: down says that LRO stays off and how to get
 // it back.
 func TestDownReportsLROLeftOff(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	l.up(req(2), l.opts())
 	res, err := setup.Down(context.Background(), l.h, "eth3", l.opts())

@@ -78,6 +78,7 @@ func trimNUL(b []byte) []byte {
 // the rules and removes the journal after the steps (it saved twice per
 // rule and once per step), and a no-op up writes nothing.
 func TestJournalWritesDoNotGrowWithRulesAndVFs(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{TotalVFs: 8})
 	r := req(8)
 	for i := 0; i < 200; i++ {

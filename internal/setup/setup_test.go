@@ -53,6 +53,7 @@ func req(n int, vfs ...setup.VFRequest) setup.Request {
 }
 
 func TestUpDownRoundTripRestoresTheHost(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	r := req(2, setup.VFRequest{Index: 0, MAC: "02:00:00:00:00:01", Trust: bp(true), VLAN: ip(100)})
@@ -133,6 +134,7 @@ func diff(a, b string) string {
 }
 
 func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		o    hostsim.Options
@@ -180,6 +182,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 }
 
 func TestStateDirNotWritable(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	file := filepath.Join(t.TempDir(), "f")
@@ -196,6 +199,7 @@ func TestStateDirNotWritable(t *testing.T) {
 }
 
 func TestVFCountChangeNeedsRecreate(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	if _, err := setup.Up(context.Background(), l.h, req(2), l.opts()); err != nil {
 		t.Fatal(err)
@@ -212,6 +216,7 @@ func TestVFCountChangeNeedsRecreate(t *testing.T) {
 }
 
 func TestCorruptJournalDownRefuses(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	if _, err := setup.Up(context.Background(), l.h, req(2), l.opts()); err != nil {
 		t.Fatal(err)
@@ -233,6 +238,7 @@ func TestCorruptJournalDownRefuses(t *testing.T) {
 // as a whole before anything is undone (exit 2, host unchanged), and status
 // shows it as damaged rather than as "none".
 func TestEditedJournalDownRefusesBeforeUndoing(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ name, from, to string }{
 		{"wrong type", `"want": 2`, `"want": "two"`},
 		{"unknown kind", `"kind": "probe-vfs"`, `"kind": "frobnicate"`},
@@ -272,6 +278,7 @@ func TestEditedJournalDownRefusesBeforeUndoing(t *testing.T) {
 // down reads the state directory but does not make one: a missing one means
 // no journal; a file or "" is bad input.
 func TestDownStateDir(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
@@ -298,6 +305,7 @@ func TestDownStateDir(t *testing.T) {
 // down for a PF whose interface is gone (renamed, or the device removed)
 // touches nothing and says what to do (exit 2), naming the PCI address.
 func TestDownPFGone(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	if _, err := setup.Up(context.Background(), l.h, req(2), l.opts()); err != nil {
 		t.Fatal(err)
@@ -317,6 +325,7 @@ func TestDownPFGone(t *testing.T) {
 
 // A failure injected at each kernel call of up rolls back to the original host.
 func TestFailureAtEachStepRollsBack(t *testing.T) {
+	t.Parallel()
 	faults := []hostsim.Fault{
 		{Op: "write", Match: "*/sriov_drivers_autoprobe"},
 		{Op: "write", Match: "*/sriov_numvfs"},
@@ -357,6 +366,7 @@ func TestFailureAtEachStepRollsBack(t *testing.T) {
 
 // A failing undo leaves exit 3 and a journal that a later down finishes.
 func TestRollbackFailureIsExit3AndDownFinishes(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	// Binding VF 0 fails; its rollback then fails to remove the VFs once.
@@ -382,6 +392,7 @@ func TestRollbackFailureIsExit3AndDownFinishes(t *testing.T) {
 }
 
 func TestConcurrentUpsAreSerialised(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	var wg sync.WaitGroup
 	changed := make(chan bool, 2)
@@ -411,6 +422,7 @@ func TestConcurrentUpsAreSerialised(t *testing.T) {
 }
 
 func TestDriftIsReportedAndRepaired(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	r := req(2)
@@ -441,6 +453,7 @@ func TestDriftIsReportedAndRepaired(t *testing.T) {
 }
 
 func TestUnviableIOMMUGroupRollsBack(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{SharedGroup: true})
 	before := l.snap()
 	_, err := setup.Up(context.Background(), l.h, req(2), l.opts())
@@ -453,6 +466,7 @@ func TestUnviableIOMMUGroupRollsBack(t *testing.T) {
 }
 
 func TestExistingVFsNeedForce(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	if err := l.h.FS.WriteAttr("/sys/bus/pci/devices/0000:04:00.1/sriov_numvfs", "4"); err != nil {
 		t.Fatal(err)
@@ -478,6 +492,7 @@ func TestExistingVFsNeedForce(t *testing.T) {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	res, err := setup.Up(context.Background(), l.h, req(2), setup.Options{StateDir: l.state, DryRun: true})

@@ -40,6 +40,7 @@ func (l *lab) upLogged(r setup.Request, o setup.Options) (*setup.UpResult, strin
 // phase share it); an up that changes the rules reads it again after its
 // change, and leaves the table as the config says.
 func TestNoOpUpReadsTheTableOnce(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	r := base()
 	for i := 0; i < 5; i++ {
@@ -80,6 +81,7 @@ func TestNoOpUpReadsTheTableOnce(t *testing.T) {
 // TestRefusedRuleTouchesNothing: a rule the table refuses, checked under
 // the lock, is bad input before the state directory is made.
 func TestRefusedRuleTouchesNothing(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{})
 	before := l.snap()
 	r := base()

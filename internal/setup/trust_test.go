@@ -43,6 +43,7 @@ func editJournal(t *testing.T, p string, edit func(j map[string]any)) []byte {
 // (exit 2, naming the record and the field) with the host and the journal
 // byte-identical.
 func TestDownRefusesAJournalNamingForeignDevices(t *testing.T) {
+	t.Parallel()
 	bindOld := func(key, v string) func(t *testing.T, j map[string]any) {
 		return func(t *testing.T, j map[string]any) { undoOf(t, j, "vf0-bind")["old"].(map[string]any)[key] = v }
 	}
@@ -101,6 +102,7 @@ func TestDownRefusesAJournalNamingForeignDevices(t *testing.T) {
 // kill during the numvfs step's undo leaves them) is already gone, not
 // foreign: down finishes and the host is as before up.
 func TestDownTakesAGoneVFForUndone(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{TotalVFs: 8})
 	before := l.snap()
 	if _, err := setup.Up(context.Background(), l.h, req(2, setup.VFRequest{Index: 1, MAC: "02:00:00:00:00:01"}), l.opts()); err != nil {
@@ -120,6 +122,7 @@ func TestDownTakesAGoneVFForUndone(t *testing.T) {
 // With the VFs gone, a bind record naming a device that still exists (the
 // management NIC) is still foreign: down refuses it.
 func TestDownRefusesAForeignDeviceWithTheVFsGone(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{TotalVFs: 8})
 	if _, err := setup.Up(context.Background(), l.h, req(2, setup.VFRequest{Index: 0, MAC: "02:00:00:00:00:01"}), l.opts()); err != nil {
 		t.Fatalf("up: %v", err)

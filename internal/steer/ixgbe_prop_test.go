@@ -87,6 +87,7 @@ func (g *ruleGen) rule() flows.FlowSpec {
 // and a rule taken reads back as the precheck predicts (the form the
 // journal records before the insert).
 func TestPrecheckAgreesWithSimulatedIxgbe(t *testing.T) {
+	t.Parallel()
 	seed := int64(1)
 	if s := os.Getenv("VFBYPASS_PROP_SEED"); s != "" {
 		var err error

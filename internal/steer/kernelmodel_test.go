@@ -90,6 +90,7 @@ func readModelRows(t *testing.T) map[string]bool {
 // the precheck (steer add --dry-run); every row of docs/kernel-model.md
 // has a case and every case a row.
 func TestKernelModel(t *testing.T) {
+	t.Parallel()
 	rows := readModelRows(t)
 	cased := map[string]bool{}
 	for _, c := range readModelCases(t) {

@@ -23,6 +23,7 @@ func hasWarning(r *steer.Result, part string) bool {
 // still in the RSS indirection table, not once it is taken out, and a queue
 // at or above the RX ring count is refused with the count (exit 2).
 func TestPFQueueTargetAndRSSWarning(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{Ntuple: true}, 0)
 	add := func(rule string, q uint32) (*steer.Result, error) {
 		return steer.Add(l.h, l.store, "eth3", steer.Request{Words: words(rule), Queue: q, PFQueue: true}, l.opts())
@@ -68,6 +69,7 @@ func TestPFQueueTargetAndRSSWarning(t *testing.T) {
 // 82599 with 63 channels) and leaves out the hidden queue; a queue at or
 // above GRXRINGS needs no table at all.
 func TestHiddenQueueIndir(t *testing.T) {
+	t.Parallel()
 	tbl, needed, err := steer.HiddenQueueIndir(128, 16, 3)
 	if err != nil || !needed || len(tbl) != 128 {
 		t.Fatalf("queue 3 of 16 rings: %v needed %v, %v", tbl, needed, err)

@@ -94,6 +94,7 @@ func wantInvalid(t *testing.T, err error, want ...string) {
 }
 
 func TestAddListDelClear(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	res := l.mustAdd("flow-type tcp4 dst-ip 10.0.0.1 dst-port 80", vf(0), 1)
 	if !res.Changed || len(res.Rules) != 1 || res.Rules[0].Status != "added" {
@@ -165,6 +166,7 @@ func mustParse(t *testing.T, s string) flows.FlowSpec {
 }
 
 func TestDuplicateIsANoOp(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	l.mustAdd("flow-type udp4 dst-port 4789", vf(1), 0)
 	before := l.snap()
@@ -188,6 +190,7 @@ func TestDuplicateIsANoOp(t *testing.T) {
 
 // Every precheck: exit 2, the offending value named, a fix, nothing changed.
 func TestPrechecksChangeNothing(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	l.mustAdd("flow-type tcp4 dst-port 80", vf(0), 0)
 	cases := []struct {
@@ -227,6 +230,7 @@ func TestPrechecksChangeNothing(t *testing.T) {
 }
 
 func TestMaskConflictNamesTheFields(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	l.mustAdd("flow-type tcp4 dst-ip 10.0.0.1 dst-port 80", vf(0), 0)
 	_, err := l.add("flow-type tcp4 src-ip 192.168.0.0 m 0.0.0.255 dst-port 80", vf(0), 0, l.opts())
@@ -243,6 +247,7 @@ func TestMaskConflictNamesTheFields(t *testing.T) {
 }
 
 func TestNtupleOffAndNoNtuple(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 0)
 	_, err := l.add("flow-type tcp4 dst-port 80 action 0", nil, 0, l.opts())
 	wantInvalid(t, err, "ntuple filters off")
@@ -265,6 +270,7 @@ func TestNtupleOffAndNoNtuple(t *testing.T) {
 }
 
 func TestTableFull(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	if err := hostsim.SetRuleTableSize(l.root, 3); err != nil {
 		t.Fatal(err)
@@ -282,6 +288,7 @@ func TestTableFull(t *testing.T) {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	l.mustAdd("flow-type tcp4 dst-port 80", vf(0), 0)
 	before := l.snap()
@@ -305,6 +312,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 // An insert that fails leaves no rule and no journal record (exit 1); in a
 // batch, the rules inserted before it are removed again.
 func TestInsertFaultRollsBack(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	before := l.snap()
 	if err := hostsim.AddFault(l.root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/insert", Errno: unix.EIO, After: 2}); err != nil {
@@ -326,6 +334,7 @@ func TestInsertFaultRollsBack(t *testing.T) {
 // down removes the rules steer added, also when the journal holds only
 // rules.
 func TestDownRemovesSteeredRules(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 0)
 	before := l.snap()
 	if _, err := setup.Up(context.Background(), l.h, setup.Request{PF: "eth3", NumVFs: 2}, setup.Options{StateDir: l.store.Dir}); err != nil {
@@ -360,6 +369,7 @@ func TestDownRemovesSteeredRules(t *testing.T) {
 // up --config's rules: checked before anything changes, installed as the
 // last step, journaled with source "up", idempotent, removed by down.
 func TestUpInstallsConfigRules(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 0)
 	before := l.snap()
 	req := setup.Request{PF: "eth3", NumVFs: 2, Rules: []setup.RuleRequest{
@@ -411,6 +421,7 @@ func TestUpInstallsConfigRules(t *testing.T) {
 
 // A failing rule insert during up rolls the whole up back.
 func TestUpRuleFaultRollsBack(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 0)
 	before := l.snap()
 	if err := hostsim.AddFault(l.root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/insert", Errno: unix.EIO}); err != nil {
@@ -429,6 +440,7 @@ func TestUpRuleFaultRollsBack(t *testing.T) {
 // A delete the kernel refuses half-way through a clear puts back the rules
 // already deleted: exit 1 leaves the table and the journal as they were.
 func TestDeleteFaultPutsRulesBack(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	for p := 1; p <= 3; p++ {
 		l.mustAdd(fmt.Sprintf("flow-type tcp4 dst-port %d", p), vf(0), 0)
@@ -454,6 +466,7 @@ func TestDeleteFaultPutsRulesBack(t *testing.T) {
 // flow-type mask differs from a plain ip4 rule's. The precheck says so
 // (exit 2) instead of letting the insert fail with EINVAL.
 func TestIP4RuleFiledByProtoValue(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	l.mustAdd("flow-type ip4 dst-ip 1.2.3.4 action 0", nil, 0)
 	before := l.snap()
@@ -475,6 +488,7 @@ func TestIP4RuleFiledByProtoValue(t *testing.T) {
 // kernel keeps 10.0.0.0): list, clear and down still recognise the rule
 // as vfbypass's, comparing in the masked form.
 func TestRequestedFormRecordIsStillOurs(t *testing.T) {
+	t.Parallel()
 	for _, via := range []string{"list", "down"} {
 		t.Run(via, func(t *testing.T) {
 			l := newLab(t, hostsim.Options{}, 2)
@@ -514,6 +528,7 @@ func TestRequestedFormRecordIsStillOurs(t *testing.T) {
 // The write-ahead record of a masked rule is already in the form the
 // driver keeps: the confirmation changes nothing in it.
 func TestWriteAheadRecordIsTheStoredForm(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	if err := hostsim.AddFault(l.root, hostsim.Fault{Op: "ethtool-rule", Match: "eth3/get", Errno: unix.EIO}); err != nil {
 		t.Fatal(err)
@@ -540,6 +555,7 @@ func TestWriteAheadRecordIsTheStoredForm(t *testing.T) {
 // The same record confirmed is someone else's rule replacing ours: down
 // leaves it and says so.
 func TestPendingRecordOverAForeignRule(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	dev, err := l.h.Rules("eth3")
 	if err != nil {
@@ -590,6 +606,7 @@ func TestPendingRecordOverAForeignRule(t *testing.T) {
 // old record back (the location holds the old rule), and the rule is
 // still vfbypass's.
 func TestPendingReplacementSettlesBack(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, hostsim.Options{}, 2)
 	l.mustAdd("flow-type tcp4 dst-port 81 loc 5", vf(1), 0)
 	j, err := l.store.Load("eth3")
