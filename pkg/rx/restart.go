@@ -129,15 +129,15 @@ func (p *Port) unwatchResets() {
 // Recover restarts the port when its device was reset under it: when the
 // PMD raised a reset event (igbvf and ixgbevf raise RTE_ETH_EVENT_INTR_RESET
 // when their PF resets, e.g. on ip link set PF down) or when the link was
-// seen down and is up again since the last call. A due restart waits for
-// the link to have been up for 2 s: the PF answers a VF's reset message only
-// once it is up again. The
-// running loop is halted for the restart (rte_eth_dev_stop, then
-// rte_eth_dev_start, which resets a VF and so has its PF enable its
-// receive again) and relaunched on its lcores; its counters go on. Call it
-// from the control side, e.g. each stats interval: it returns nil, nil when
-// no restart was due. A failed restart is tried again after the settle
-// time, and so is a slow one (Restart.Again), up to 3 in a row.
+// seen down and is up again since the last call. A due restart waits until
+// the link has been up for 2 s: the PF answers a VF's reset message only
+// once it is up again. The running loop is halted for the restart
+// (rte_eth_dev_stop, then rte_eth_dev_start, which resets a VF and so has
+// its PF enable its receive again) and relaunched on its lcores; its
+// counters go on. Call it from the control side, often enough to see a
+// link drop (rx calls it every 100 ms): it returns nil, nil when no restart
+// was due. A failed restart is tried again after the settle time, and so is
+// a slow one (Restart.Again), up to 3 in a row.
 func (p *Port) Recover() (*Restart, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
