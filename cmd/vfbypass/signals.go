@@ -18,9 +18,16 @@ var changeSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 
 // whileChanging catches changeSignals until stop is called; ctx is
 // cancelled at the first. Commands whose work cannot stop half-way
-// (down, steer) catch them and finish.
+// (down, steer) catch them and finish. After stop they are still caught,
+// and dropped, until the process exits: one arriving while the result is
+// printed or the process ends would otherwise kill a run that changed the
+// host before it returned the contract's exit code.
 func whileChanging() (ctx context.Context, stop context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), changeSignals...)
+	ctx, cancel := signal.NotifyContext(context.Background(), changeSignals...)
+	return ctx, func() {
+		signal.Notify(make(chan os.Signal, 1), changeSignals...)
+		cancel()
+	}
 }
 
 // survivePipes keeps a closed pipe on stdout or stderr ('vfbypass down
