@@ -189,12 +189,8 @@ func TestDownAcceptsAJournalAtTheBounds(t *testing.T) {
 	r := req(2, setup.VFRequest{Index: 1, MAC: "02:00:00:00:00:01", VLAN: ip(4095), Trust: bp(true)})
 	r.NoIOMMU = true
 	r.Rules = []setup.RuleRequest{{VF: ip(1), Flow: "flow-type tcp4 dst-port 80"}}
-	if _, err := setup.Up(context.Background(), l.h, r, l.opts()); err != nil {
-		t.Fatalf("up: %v", err)
-	}
-	if _, err := setup.Down(context.Background(), l.h, "eth3", l.opts()); err != nil {
-		t.Fatalf("down: %v", err)
-	}
+	l.up(r, l.opts())
+	l.down()
 	if after := l.snap(); after != before {
 		t.Fatalf("host after up+down:\n%s", diff(before, after))
 	}
@@ -220,14 +216,7 @@ func TestUpRefusesADamagedJournal(t *testing.T) {
 		{"original null", func(t *testing.T, j map[string]any) { j["original"] = nil }, "original record is missing"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			l := newLab(t, hostsim.Options{TotalVFs: 8, NoVFIO: true, NoIOMMU: true})
-			r := req(2, setup.VFRequest{Index: 0, MAC: "02:00:00:00:00:01"})
-			r.NoIOMMU = true
-			if _, err := setup.Up(context.Background(), l.h, r, l.opts()); err != nil {
-				t.Fatalf("up: %v", err)
-			}
-			p := filepath.Join(l.state, "eth3.json")
-			edited := editJournal(t, p, func(j map[string]any) { c.edit(t, j) })
+			l, r, p, edited := upThenEdit(t, c.edit)
 			before := l.snap()
 			r.VFs[0].MAC = "02:00:00:00:00:02"
 			_, err := setup.Up(context.Background(), l.h, r, l.opts())

@@ -66,14 +66,7 @@ func TestDownRefusesAJournalNamingForeignDevices(t *testing.T) {
 		{"pf address", func(t *testing.T, j map[string]any) { j["pf_address"] = "0000:00:02.0" }, []string{"field pf_address", "0000:00:02.0", "0000:04:00.1"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			l := newLab(t, hostsim.Options{TotalVFs: 8, NoVFIO: true, NoIOMMU: true})
-			r := req(2, setup.VFRequest{Index: 0, MAC: "02:00:00:00:00:01"})
-			r.NoIOMMU = true
-			if _, err := setup.Up(context.Background(), l.h, r, l.opts()); err != nil {
-				t.Fatalf("up: %v", err)
-			}
-			p := filepath.Join(l.state, "eth3.json")
-			edited := editJournal(t, p, func(j map[string]any) { c.edit(t, j) })
+			l, _, p, edited := upThenEdit(t, c.edit)
 			before := l.snap()
 			_, err := setup.Down(context.Background(), l.h, "eth3", l.opts())
 			msg := ""
@@ -105,9 +98,7 @@ func TestDownTakesAGoneVFForUndone(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, hostsim.Options{TotalVFs: 8})
 	before := l.snap()
-	if _, err := setup.Up(context.Background(), l.h, req(2, setup.VFRequest{Index: 1, MAC: "02:00:00:00:00:01"}), l.opts()); err != nil {
-		t.Fatalf("up: %v", err)
-	}
+	l.up(req(2, setup.VFRequest{Index: 1, MAC: "02:00:00:00:00:01"}), l.opts())
 	if err := l.h.FS.WriteAttr("/sys/bus/pci/devices/0000:04:00.1/sriov_numvfs", "0"); err != nil {
 		t.Fatal(err)
 	}
@@ -124,9 +115,7 @@ func TestDownTakesAGoneVFForUndone(t *testing.T) {
 func TestDownRefusesAForeignDeviceWithTheVFsGone(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, hostsim.Options{TotalVFs: 8})
-	if _, err := setup.Up(context.Background(), l.h, req(2, setup.VFRequest{Index: 0, MAC: "02:00:00:00:00:01"}), l.opts()); err != nil {
-		t.Fatalf("up: %v", err)
-	}
+	l.up(req(2, setup.VFRequest{Index: 0, MAC: "02:00:00:00:00:01"}), l.opts())
 	if err := l.h.FS.WriteAttr("/sys/bus/pci/devices/0000:04:00.1/sriov_numvfs", "0"); err != nil {
 		t.Fatal(err)
 	}
@@ -140,4 +129,17 @@ func TestDownRefusesAForeignDeviceWithTheVFsGone(t *testing.T) {
 	if after := l.snap(); after != before {
 		t.Fatalf("down changed the host:\n%s", diff(before, after))
 	}
+}
+
+// upThenEdit is a lab after up of 2 VFs (VF 0 with a MAC, no IOMMU) whose
+// journal edit changed: the request, the journal's path and its bytes
+// after the edit.
+func upThenEdit(t *testing.T, edit func(t *testing.T, j map[string]any)) (*lab, setup.Request, string, []byte) {
+	t.Helper()
+	l := newLab(t, hostsim.Options{TotalVFs: 8, NoVFIO: true, NoIOMMU: true})
+	r := req(2, setup.VFRequest{Index: 0, MAC: "02:00:00:00:00:01"})
+	r.NoIOMMU = true
+	l.up(r, l.opts())
+	p := filepath.Join(l.state, "eth3.json")
+	return l, r, p, editJournal(t, p, func(j map[string]any) { edit(t, j) })
 }
