@@ -196,8 +196,8 @@ func (c *Claims) Reconcile(ours []uint32) error {
 	return c.saveIf(changed)
 }
 
-// saveIf writes the claims when changed: a temporary file renamed over
-// the claims file, or its removal when no claim is left.
+// saveIf writes the claims when changed (ReplaceFile), or removes the
+// file when no claim is left.
 func (c *Claims) saveIf(changed bool) error {
 	if !changed {
 		return nil
@@ -225,19 +225,8 @@ func (c *Claims) saveIf(changed bool) error {
 	if err != nil {
 		return fmt.Errorf("encode rule claims %s: %w", p, err)
 	}
-	tmp, err := os.CreateTemp(c.dir, "."+c.key+".claims.*")
-	if err != nil {
-		return fmt.Errorf("write rule claims %s: %w", p, err)
-	}
-	_, werr := tmp.Write(append(b, '\n'))
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write rule claims %s: %w", p, err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write rule claims %s: %w", p, err)
+	if err := ReplaceFile(c.dir, filepath.Base(p), append(b, '\n')); err != nil {
+		return fmt.Errorf("rule claims: %w", err)
 	}
 	return nil
 }

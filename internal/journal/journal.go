@@ -478,7 +478,7 @@ func (s Store) Lock(f host.FS, pf string, timeout time.Duration) (*Lock, error) 
 		err := unix.Flock(int(fh.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			s.removeTemps(pf)
-			removeClaimTemps(p)
+			RemoveReplaceTemps(filepath.Dir(p), strings.TrimSuffix(filepath.Base(p), ".lock")+".claims")
 			return &Lock{f: fh}, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
@@ -525,22 +525,6 @@ func (s Store) removeTemps(pf string) {
 	}
 	if removed {
 		syncDir(s.Dir)
-	}
-}
-
-// removeClaimTemps removes the temporary files of the PF's rule claims a
-// run killed while writing them left beside lock p; the caller holds the
-// lock. Best effort, like removeTemps.
-func removeClaimTemps(lock string) {
-	prefix := "." + strings.TrimSuffix(filepath.Base(lock), ".lock") + ".claims."
-	ents, err := os.ReadDir(filepath.Dir(lock))
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if rest, ok := strings.CutPrefix(e.Name(), prefix); ok && tempName.MatchString(rest) {
-			os.Remove(filepath.Join(filepath.Dir(lock), e.Name()))
-		}
 	}
 }
 

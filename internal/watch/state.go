@@ -78,32 +78,15 @@ func (s *stateFile) update(trigger string, at time.Time, drift int, repaired []s
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(s.dir, "."+s.pf+stateExt+".*")
-	if err != nil {
-		return fmt.Errorf("watcher state in %s: %w", s.dir, err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(s.dir, s.pf+stateExt))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("watcher state %s: %w", filepath.Join(s.dir, s.pf+stateExt), err)
+	if err := journal.ReplaceFile(s.dir, s.pf+stateExt, append(b, '\n')); err != nil {
+		return fmt.Errorf("watcher state: %w", err)
 	}
 	return nil
 }
 
 // removeTemps removes the temporary state files of a watcher killed while
 // writing one (this watcher holds the lock: no other writes).
-func (s *stateFile) removeTemps() {
-	m, _ := filepath.Glob(filepath.Join(s.dir, "."+s.pf+stateExt+".*"))
-	for _, p := range m {
-		os.Remove(p)
-	}
-}
+func (s *stateFile) removeTemps() { journal.RemoveReplaceTemps(s.dir, s.pf+stateExt) }
 
 // journalStamp changes when the PF's journal is written or removed.
 func (s *stateFile) journalStamp() string {
