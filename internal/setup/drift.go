@@ -121,7 +121,7 @@ func originalDrift(h *host.Host, name string, pf sriov.PF, pfErr error, j *journ
 	if err != nil {
 		return []Drift{{Field: "journal", Want: "readable", Have: err.Error()}}
 	}
-	missing, err := missingOriginal(h, name, orig.Rules)
+	missing, err := missingOriginal(h, name, orig.Rules, nil)
 	if err != nil {
 		return nil // ruleDrift says why the table cannot be read
 	}
@@ -170,7 +170,7 @@ func stepDrift(h *host.Host, pf sriov.PF, req Request, j *journal.Journal) ([]Dr
 
 // ruleDrift holds the journal's rule records against the table.
 func ruleDrift(h *host.Host, store journal.Store, pf string) ([]Drift, error) {
-	states, err := steer.Inspect(h, store, pf)
+	states, err := steer.Inspect(h, store, pf, nil)
 	if err != nil {
 		if outcome.Is[*outcome.BadInput](err) {
 			// No table to compare with (the PF is gone, or ntuple fixed off).

@@ -143,14 +143,9 @@ func foreignRules(h *host.Host, pf string, j *journal.Journal) []OriginalRule {
 	return out
 }
 
-// missingOriginal lists the original rules whose location is free now.
-func missingOriginal(h *host.Host, pf string, rules []OriginalRule) ([]OriginalRule, error) {
-	return missingIn(h, pf, rules, nil)
-}
-
-// missingIn lists the original rules whose location is free in the table
-// t holds (read into t when it is empty; nil: read it).
-func missingIn(h *host.Host, pf string, rules []OriginalRule, t *steer.Table) ([]OriginalRule, error) {
+// missingOriginal lists the original rules whose location is free in the
+// table t holds (read into t when it is empty; nil: read it).
+func missingOriginal(h *host.Host, pf string, rules []OriginalRule, t *steer.Table) ([]OriginalRule, error) {
 	if len(rules) == 0 {
 		return nil, nil
 	}
@@ -174,7 +169,7 @@ func missingIn(h *host.Host, pf string, rules []OriginalRule, t *steer.Table) ([
 // left with the driver's reason; a location another rule took is left
 // alone (that rule is someone's since).
 func putBackRules(h *host.Host, pf string, rules []OriginalRule) (done []OriginalRule, left []string, err error) {
-	missing, err := missingOriginal(h, pf, rules)
+	missing, err := missingOriginal(h, pf, rules, nil)
 	if err != nil || len(missing) == 0 {
 		return nil, nil, err
 	}
@@ -291,7 +286,7 @@ func (u *upRun) planFlush() error {
 			flushes = len(c) > 0
 		}
 	}
-	missing, err := missingIn(u.h, u.pf.Name, u.orig.Rules, u.table)
+	missing, err := missingOriginal(u.h, u.pf.Name, u.orig.Rules, u.table)
 	if err != nil && !isNoTable(err) {
 		return err
 	}

@@ -93,7 +93,7 @@ func repairTable(ctx context.Context, e *env, j *journal.Journal, after string, 
 // repairRules installs the journal's rules that went missing again, at
 // their locations, journaled as steer journals them.
 func repairRules(h *host.Host, store journal.Store, pf, after string, opts Options, res *RepairResult) error {
-	states, err := steer.Inspect(h, store, pf)
+	states, err := steer.Inspect(h, store, pf, nil)
 	if err != nil {
 		return err
 	}

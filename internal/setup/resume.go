@@ -204,7 +204,7 @@ func (u *upRun) reinstallOld() []string {
 	if err := u.store.Save(u.j); err != nil {
 		return []string{fmt.Sprintf("journal: %v", err)}
 	}
-	states, err := steer.Inspect(u.h, u.store, u.pf.Name)
+	states, err := steer.Inspect(u.h, u.store, u.pf.Name, nil)
 	if err != nil {
 		return []string{fmt.Sprintf("ntuple rules of %s: %v", u.pf.Name, err)}
 	}

@@ -86,7 +86,7 @@ func (u *upRun) planRules() (rulePlan, error) {
 	if u.j == nil {
 		return p, nil
 	}
-	states, err := steer.InspectTable(u.h, u.store, u.pf.Name, u.table)
+	states, err := steer.Inspect(u.h, u.store, u.pf.Name, u.table)
 	if err != nil {
 		return p, err
 	}

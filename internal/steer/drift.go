@@ -47,14 +47,9 @@ type RecordState struct {
 }
 
 // Inspect holds every rule the PF's journal records against the table, for
-// drift reports. It changes nothing and takes no lock.
-func Inspect(h *host.Host, store journal.Store, pf string) ([]RecordState, error) {
-	return InspectTable(h, store, pf, nil)
-}
-
-// InspectTable is Inspect with the table taken from t when t holds it
-// (read into t when it is empty; nil: read it).
-func InspectTable(h *host.Host, store journal.Store, pf string, t *Table) ([]RecordState, error) {
+// drift reports: the table t holds (read into t when it is empty; nil:
+// read it). It changes nothing and takes no lock.
+func Inspect(h *host.Host, store journal.Store, pf string, t *Table) ([]RecordState, error) {
 	j, err := loadJournal(store, pf)
 	if err != nil || j == nil || len(j.Rules) == 0 {
 		return nil, err

@@ -11,7 +11,7 @@ import (
 // ETHTOOL_GRXCLSRLALL and ETHTOOL_GRXCLSRULE for each rule), from one steer
 // call to the next, so that a run holding the PF's lock reads a table of
 // thousands of rules once rather than in every phase. A call given an empty
-// Table (Options.Table, Check, InspectTable) reads the table into it; given
+// Table (Options.Table, Check, Inspect) reads the table into it; given
 // a full one it takes the rules from it. A call that inserts or deletes a
 // rule empties it; whatever else changes the table (a reset of the PF, a
 // rule put in by another path) must empty it too (Forget). The zero Table
