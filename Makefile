@@ -44,8 +44,7 @@ deps:
 	else echo "deps: all apt packages present"; fi
 
 build: deps
-	@mkdir -p $(dir $(BIN)) $(dir $(RXBIN))
-	@mkdir -p $(dir $(SIMBIN))
+	@mkdir -p $(dir $(BIN)) $(dir $(RXBIN)) $(dir $(SIMBIN))
 	CGO_ENABLED=0 $(GO) build -tags nosim -ldflags '$(GO_LDFLAGS)' -o $(BIN) ./cmd/vfbypass
 	CGO_ENABLED=0 $(GO) build -ldflags '$(GO_LDFLAGS)' -o $(SIMBIN) ./cmd/vfbypass
 	$(GO) build -tags nosim -buildmode=pie -ldflags '$(GO_LDFLAGS)' -o $(RXBIN) ./cmd/vfbypass-rx
