@@ -25,6 +25,27 @@ ip link set "$PF" up 2>/dev/null || true
 DEV=/sys/class/net/$PF/device
 AP0=$(cat $DEV/sriov_drivers_autoprobe)
 echo "LAB: PF=$PF autoprobe=$AP0 totalvfs=$(cat $DEV/sriov_totalvfs)"
+# Helpers of the steps that count the PF's traffic (here and in watch.sh).
+# listen OUT N [SECONDS]: a kernel UDP socket on 10.99.0.2:5001 expects N
+# datagrams (labsend -listen in the background, its output in OUT, its pid
+# in CNTPID); returns once it is counting.
+listen() {
+  timeout "${3:-120}" /usr/bin/labsend -listen 10.99.0.2:5001 -expect "$2" > "$1" 2>&1 &
+  CNTPID=$!
+  i=0
+  while [ $i -lt 100 ] && ! grep -q 'counting datagrams' "$1"; do sleep 0.2; i=$((i + 1)); done
+}
+# got OUT: the datagrams labsend says it received.
+got() { sed -n 's/^labsend: received \([0-9]*\) datagrams.*/\1/p' "$1"; }
+# qpk Q: the packets RX queue Q of the PF received (ethtool -S).
+qpk() { /usr/sbin/ethtool -S "$PF" | awk -v q="rx_queue_$1_packets:" '$1 == q {print $2}'; }
+# channels: the PF's combined channels (ethtool -l).
+channels() { /usr/sbin/ethtool -l "$PF" | awk '/Current hardware settings/{c=1} c && /^Combined:/{print $2; exit}'; }
+# on1of: the entries on queue 1 of the ethtool -x output on stdin; on1: of
+# the PF's table now.
+on1of() { awk '/^ *[0-9]+: / {for (i = 2; i <= NF; i++) if ($i == 1) n++} END {print n + 0}'; }
+on1() { /usr/sbin/ethtool -x "$PF" | on1of; }
+
 # lab.only=watch (LAB_ONLY=watch lab/lab.sh): the watch steps alone.
 if grep -q 'lab\.only=watch' /proc/cmdline; then . /watch.sh; exit 0; fi
 
@@ -154,19 +175,15 @@ fi
 # of its queues receive. Under -smp 1 (the stall fallback) igb has one
 # queue and the step cannot show it: it says so instead of passing.
 QDG=$(sed -n 's/.*lab\.qdgrams=\([0-9]*\).*/\1/p' /proc/cmdline)
-CH=$(/usr/sbin/ethtool -l "$PF" | awk '/Current hardware settings/{c=1} c && /^Combined:/{print $2; exit}')
-qpk() { /usr/sbin/ethtool -S "$PF" | awk -v q="rx_queue_$1_packets:" '$1 == q {print $2}'; }
+CH=$(channels)
 /usr/sbin/ip addr add 10.99.0.2/24 dev "$PF"
 A0=$(qpk 0); A1=$(qpk 1)
-timeout 120 /usr/bin/labsend -listen 10.99.0.2:5001 -expect "$QDG" > /tmp/q.out 2>&1 &
-CP=$!
-i=0
-while [ $i -lt 100 ] && ! grep -q 'counting datagrams' /tmp/q.out; do sleep 0.2; i=$((i + 1)); done
+listen /tmp/q.out "$QDG"
 echo "LAB: queue ready"
-wait $CP
+wait $CNTPID
 B0=$(qpk 0); B1=$(qpk 1)
 sed 's/^/  /' /tmp/q.out
-QGOT=$(sed -n 's/^labsend: received \([0-9]*\) datagrams.*/\1/p' /tmp/q.out)
+QGOT=$(got /tmp/q.out)
 D0=$(( ${B0:-0} - ${A0:-0} )); D1=$(( ${B1:-0} - ${A1:-0} ))
 echo "  $PF: $CH combined channel(s); ethtool -S rx_queue_0_packets +$D0, rx_queue_1_packets +$D1"
 if [ "${CH:-0}" -lt 2 ]; then
@@ -187,7 +204,7 @@ run up "$PF" --mode queue --queue 1 -o json
 URC=$RC
 T1=$(/usr/sbin/ethtool -x "$PF" 2>&1)
 echo "$T1" | sed 's/^/  /'
-ON1=$(echo "$T1" | awk '/^ *[0-9]+: / {for (i = 2; i <= NF; i++) if ($i == 1) n++} END {print n + 0}')
+ON1=$(echo "$T1" | on1of)
 ROWS=$(echo "$T1" | grep -cE '^ *[0-9]+: ')
 if [ "${CH:-0}" -lt 2 ]; then
   skip queue-up "igb has ${CH:-no} combined channel(s) here: no queue 1 to hide (up rc=$URC)"
@@ -207,17 +224,14 @@ if [ "${CH:-0}" -ge 2 ]; then
   while [ $i -lt 100 ] && [ "$(cat /sys/class/net/$PF/operstate)" != up ]; do sleep 0.2; i=$((i + 1)); done
   sleep 2
   A0=$(qpk 0); A1=$(qpk 1)
-  timeout 120 /usr/bin/labsend -listen 10.99.0.2:5001 -expect "$QDG" > /tmp/q2.out 2>&1 &
-  CP=$!
-  i=0
-  while [ $i -lt 100 ] && ! grep -q 'counting datagrams' /tmp/q2.out; do sleep 0.2; i=$((i + 1)); done
+  listen /tmp/q2.out "$QDG"
   echo "LAB: queue hidden"
-  wait $CP
+  wait $CNTPID
   B0=$(qpk 0); B1=$(qpk 1)
   sleep 1
   kill -INT $RXPID; wait $RXPID; RXRC=$?
   sed 's/^/  /' /tmp/q2.out /tmp/rxq.json; grep -v '^EAL\|^TELEMETRY\|^lib' /tmp/rxq.err | tail -5 | sed 's/^/  /'
-  QGOT=$(sed -n 's/^labsend: received \([0-9]*\) datagrams.*/\1/p' /tmp/q2.out)
+  QGOT=$(got /tmp/q2.out)
   RXGOT=$(sed -n 's/^  "packets": \([0-9]*\).*/\1/p' /tmp/rxq.json)
   MODE=$(sed -n 's/.*; \(AF_XDP [^;]*\); stop with SIGINT/\1/p' /tmp/rxq.err)
   D0=$(( ${B0:-0} - ${A0:-0} )); D1=$(( ${B1:-0} - ${A1:-0} ))

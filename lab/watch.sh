@@ -43,13 +43,6 @@ linkup() { [ "$(cat /sys/class/net/$PF/operstate)" = up ]; }
 # asks for a reset): rx must see the reset (the PMD's reset event, or the
 # link down and up) and restart its port, whose start resets the VF, and
 # say so on stderr before the second batch is sent.
-pfcount() { # label: a kernel socket on the PF counts WPFDG datagrams
-  timeout 300 /usr/bin/labsend -listen 10.99.0.2:5001 -expect "$WPFDG" > /tmp/wcount-$1.out 2>&1 &
-  CNTPID=$!
-  i=0
-  while [ $i -lt 100 ] && ! grep -q 'counting datagrams' /tmp/wcount-$1.out; do sleep 0.2; i=$((i + 1)); done
-}
-pfgot() { sed -n 's/^labsend: received \([0-9]*\) datagrams.*/\1/p' /tmp/wcount-$1.out; }
 run up "$PF" --vfs 2 --vf 0 --mac 02:00:00:00:00:01 --trust -o json
 URC=$RC
 watch_start
@@ -59,7 +52,7 @@ $V rx --pf "$PF" --vf 0 --duration 600s -o json > /tmp/wrx.json 2> /tmp/wrx.err 
 RXPID=$!
 i=0
 while [ $i -lt 300 ] && kill -0 $RXPID 2>/dev/null && ! grep -q 'receiving on' /tmp/wrx.err; do sleep 0.2; i=$((i + 1)); done
-pfcount before
+listen /tmp/wcount-before.out "$WPFDG" 300
 echo "LAB: watch rx ready"
 wait $CNTPID
 sleep 2
@@ -79,7 +72,7 @@ SRC=$RC
 restarted() { grep 'rx: restarted port' /tmp/wrx.err | tail -1 | grep -qv 'trying again'; }
 waitfor 300 restarted
 RSTLINE=$(grep 'rx: restarted port' /tmp/wrx.err | tail -1)
-pfcount after
+listen /tmp/wcount-after.out "$WPFDG" 300
 echo "LAB: watch flapped"
 wait $CNTPID
 sleep 2
@@ -87,7 +80,7 @@ kill -INT $RXPID; wait $RXPID; RXRC=$?
 sed 's/^/  /' /tmp/wcount-before.out /tmp/wcount-after.out /tmp/wrx.json; grep -v '^EAL\|^TELEMETRY' /tmp/wrx.err | tail -5 | sed 's/^/  /'
 GOT=$(sed -n 's/^  "packets": \([0-9]*\).*/\1/p' /tmp/wrx.json)
 RST=$(sed -n 's/^  "restarts": \([0-9]*\).*/\1/p' /tmp/wrx.json)
-PF1=$(pfgot before); PF2=$(pfgot after)
+PF1=$(got /tmp/wcount-before.out); PF2=$(got /tmp/wcount-after.out)
 watch_stop
 /usr/sbin/ip addr del 10.99.0.2/24 dev "$PF"
 run down "$PF" -o json
@@ -107,9 +100,7 @@ fi
 # puts queue 1 back into RSS; the watcher writes the hidden table again.
 # The latency is the watcher's, from the first event to the table written;
 # then varied-source datagrams: queue 1 +0, the kernel socket gets all.
-CH=$(/usr/sbin/ethtool -l "$PF" | awk '/Current hardware settings/{c=1} c && /^Combined:/{print $2; exit}')
-qpk() { /usr/sbin/ethtool -S "$PF" | awk -v q="rx_queue_$1_packets:" '$1 == q {print $2}'; }
-on1() { /usr/sbin/ethtool -x "$PF" | awk '/^ *[0-9]+: / {for (i = 2; i <= NF; i++) if ($i == 1) n++} END {print n + 0}'; }
+CH=$(channels)
 hidden() { [ "$(on1)" = 0 ]; }
 if [ "${CH:-0}" -lt 2 ]; then
   skip watch-queue-repair "igb has ${CH:-no} combined channel(s) here: no queue 1 to hide"
@@ -121,7 +112,7 @@ else
   echo "LAB\$ ethtool -L $PF combined 1; ethtool -L $PF combined 2"
   /usr/sbin/ethtool -L "$PF" combined 1; L1RC=$?
   /usr/sbin/ethtool -L "$PF" combined 2; L2RC=$?
-  T=$(/usr/sbin/ethtool -x "$PF" | awk '/^ *[0-9]+: / {for (i = 2; i <= NF; i++) if ($i == 1) n++} END {print n + 0}')
+  T=$(on1)
   waitfor 150 hidden
   waitfor 150 linkup
   sleep 1
@@ -131,15 +122,12 @@ else
   ON=$(on1)
   /usr/sbin/ip addr add 10.99.0.2/24 dev "$PF"
   A0=$(qpk 0); A1=$(qpk 1)
-  timeout 120 /usr/bin/labsend -listen 10.99.0.2:5001 -expect "$WQDG" > /tmp/wq.out 2>&1 &
-  CP=$!
-  i=0
-  while [ $i -lt 100 ] && ! grep -q 'counting datagrams' /tmp/wq.out; do sleep 0.2; i=$((i + 1)); done
+  listen /tmp/wq.out "$WQDG"
   echo "LAB: watch repaired"
-  wait $CP
+  wait $CNTPID
   B0=$(qpk 0); B1=$(qpk 1)
   sed 's/^/  /' /tmp/wq.out
-  QGOT=$(sed -n 's/^labsend: received \([0-9]*\) datagrams.*/\1/p' /tmp/wq.out)
+  QGOT=$(got /tmp/wq.out)
   D0=$(( ${B0:-0} - ${A0:-0} )); D1=$(( ${B1:-0} - ${A1:-0} ))
   /usr/sbin/ip addr del 10.99.0.2/24 dev "$PF"
   run down "$PF" -o json
